@@ -1,0 +1,64 @@
+import type { JobSpec } from '../../protocols/job/types.js'
+
+export type Outcome = 'succeeded' | 'failed' | 'timed-out' | 'cancelled'
+
+export interface Usage {
+  wallMs: number
+  /** user + system CPU of every process the job ran */
+  cpuMs: number
+  maxRssBytes: number
+}
+
+export interface ArtefactEntry {
+  /** path relative to the workspace, with `/` separators */
+  path: string
+  sha256: string
+  size: number
+}
+
+export interface RunResult {
+  outcome: Outcome
+  /** exit code of the step that decided the outcome (0 on success; null when killed) */
+  exitCode: number | null
+  /** why the job failed, timed out or was cancelled; undefined on success */
+  reason?: string
+  usage: Usage
+  /** sha256 of the asciicast v2 recording */
+  log: string
+  artefacts: ArtefactEntry[]
+}
+
+/** Limits against runaway jobs. Every field has a documented default (constants.ts). */
+export interface Limits {
+  /** most processes (tasks) alive at once in the job's tree */
+  maxProcesses: number
+  /** most bytes of terminal output recorded; past it the job is failed */
+  maxOutputBytes: number
+  /** largest file a job process may write (RLIMIT_FSIZE) */
+  maxFileBytes: number
+  /** memory limit of the job's tree where a memory cgroup is writable */
+  maxMemoryBytes: number
+}
+
+export interface ProgressEvent {
+  type: 'stage-started' | 'stage-finished' | 'step-started' | 'step-finished' | 'hook-started' | 'hook-finished'
+  stage?: number
+  step?: number
+  title: string
+  exitCode?: number | null
+  at: number
+}
+
+export interface RunRequest {
+  jobId: string
+  spec: JobSpec
+  /** resolved parameter values: become environment variables */
+  params: Record<string, string>
+  /** timeout override in ms (default spec.timeoutMs) */
+  timeoutMs?: number
+  /** aborting this cancels the job (outcome `cancelled`) */
+  signal?: AbortSignal
+  /** terminal output as it happens (raw bytes) */
+  onOutput?: (data: Uint8Array) => void
+  onProgress?: (event: ProgressEvent) => void
+}

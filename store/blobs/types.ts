@@ -1,0 +1,53 @@
+import type { Readable } from 'node:stream'
+
+export interface AbortOptions { signal?: AbortSignal }
+
+export interface BlobInfo {
+  /** 64 lowercase hex digits */
+  hash: string
+  size: number
+}
+
+export interface PutOptions extends AbortOptions {
+  /** refuse (ERR_BLOB_TOO_LARGE) and store nothing past this many bytes */
+  maxBytes?: number
+  /** when given, the bytes must hash to this (ERR_HASH_MISMATCH otherwise; nothing is stored) */
+  expectedHash?: string
+}
+
+export interface GetOptions extends AbortOptions {
+  /** first byte, inclusive (default 0) */
+  start?: number
+  /** last byte, exclusive (default the blob's size) */
+  end?: number
+}
+
+export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Readable
+
+/**
+ * A content-addressed blob store: blobs are named by the sha256 of their bytes.
+ * Writes are atomic (temp file, fsync, rename); reads are verified.
+ */
+export interface BlobStore {
+  start: () => Promise<void>
+  stop: () => Promise<void>
+  /** store bytes streamed from `source`; never holds the whole blob in memory */
+  put: (source: ByteSource, options?: PutOptions) => Promise<BlobInfo>
+  /** store a file by path (streamed) */
+  putFile: (path: string, options?: PutOptions) => Promise<BlobInfo>
+  /**
+   * stream a blob's bytes. A whole-blob read is verified as it streams: the final chunk is
+   * withheld until the hash checks, and a mismatch throws ERR_HASH_MISMATCH (the blob is quarantined).
+   * A ranged read cannot be verified by itself: callers verify the assembled whole.
+   */
+  get: (hash: string, options?: GetOptions) => AsyncIterable<Uint8Array>
+  /** read the whole blob and verify it; ERR_HASH_MISMATCH if corrupt */
+  verify: (hash: string, options?: AbortOptions) => Promise<boolean>
+  has: (hash: string) => Promise<boolean>
+  /** size and hash; throws ERR_BLOB_NOT_FOUND */
+  stat: (hash: string) => Promise<BlobInfo>
+  delete: (hash: string) => Promise<void>
+  list: (options?: AbortOptions) => AsyncIterable<BlobInfo>
+  /** the on-disk path of a stored blob (for copying out with `fetch -o`) */
+  pathOf: (hash: string) => string
+}
