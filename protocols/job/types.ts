@@ -53,6 +53,10 @@ export interface JobSpec extends Hooks {
 
 /** One problem found in a job file, named by its dotted path (`stages[1].steps[0].command`). */
 export interface Problem {
+  /** dotted path of the field; '' for the whole file (a syntax error, an empty file) */
   path: string
   message: string
+  /** 1-based position in the job file, when the problem came from a parsed file and could be located */
+  line?: number
+  column?: number
 }

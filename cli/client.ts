@@ -1,0 +1,81 @@
+import { request } from 'node:http'
+import { CliError, DaemonUnreachableError, exitCodeFor } from './errors.js'
+import type { IncomingMessage } from 'node:http'
+import type { StatusView, SubmitBody } from '../node/control/types.js'
+import type { JobSummary, JobView } from '../node/jobs/types.js'
+
+/** the daemon's reply to a request, or the error it named */
+export class ControlClient {
+  constructor (private readonly socketPath: string, private readonly home: string) {}
+
+  private async send (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<IncomingMessage> {
+    return await new Promise<IncomingMessage>((resolve, reject) => {
+      const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
+      const req = request({
+        socketPath: this.socketPath,
+        method,
+        path,
+        signal,
+        headers: data == null ? {} : { 'content-type': 'application/json', 'content-length': String(data.byteLength) }
+      }, resolve)
+      req.on('error', (err: any) => {
+        if (['ENOENT', 'ECONNREFUSED', 'ENOTSOCK'].includes(err?.code)) reject(new DaemonUnreachableError(this.home))
+        else reject(err)
+      })
+      req.end(data)
+    })
+  }
+
+  private async json<T> (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const res = await this.send(method, path, body, signal)
+    const chunks: Buffer[] = []
+    for await (const c of res) chunks.push(c as Buffer)
+    const text = Buffer.concat(chunks).toString('utf8')
+    let parsed: any
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      throw new CliError('ERR_BAD_REPLY', `the daemon answered with something that is not JSON (HTTP ${res.statusCode ?? '?'})`, 70)
+    }
+    if ((res.statusCode ?? 500) >= 400) {
+      const e = parsed?.error ?? {}
+      const details = Array.isArray(e.problems) ? e.problems.map((p: any) => `${String(p.path)}: ${String(p.message)}`) : []
+      throw new CliError(String(e.code ?? 'ERR_INTERNAL'), String(e.message ?? 'the daemon reported an error'), exitCodeFor(e.code), details)
+    }
+    return parsed as T
+  }
+
+  private async stream (path: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    const res = await this.send('GET', path, undefined, signal)
+    if ((res.statusCode ?? 500) >= 400) {
+      const chunks: Buffer[] = []
+      for await (const c of res) chunks.push(c as Buffer)
+      let e: any = {}
+      try { e = JSON.parse(Buffer.concat(chunks).toString('utf8')).error ?? {} } catch {}
+      throw new CliError(String(e.code ?? 'ERR_INTERNAL'), String(e.message ?? 'the daemon reported an error'), exitCodeFor(e.code))
+    }
+    return res
+  }
+
+  async status (): Promise<StatusView> { return await this.json('GET', '/v1/status') }
+  async submit (body: SubmitBody): Promise<JobView> { return await this.json('POST', '/v1/jobs', body) }
+  async list (options: { limit?: number } = {}): Promise<JobSummary[]> {
+    return await this.json('GET', `/v1/jobs${options.limit != null ? `?limit=${options.limit}` : ''}`)
+  }
+
+  async show (ref: string): Promise<JobView> { return await this.json('GET', `/v1/jobs/${encodeURIComponent(ref)}`) }
+  async cancel (ref: string): Promise<JobView> { return await this.json('POST', `/v1/jobs/${encodeURIComponent(ref)}/cancel`) }
+  async wait (ref: string, signal?: AbortSignal): Promise<JobView> {
+    return await this.json('GET', `/v1/jobs/${encodeURIComponent(ref)}/wait`, undefined, signal)
+  }
+
+  async output (ref: string, follow: boolean, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    return await this.stream(`/v1/jobs/${encodeURIComponent(ref)}/output${follow ? '?follow=1' : ''}`, signal)
+  }
+
+  async blob (hash: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    return await this.stream(`/v1/blobs/${encodeURIComponent(hash)}`, signal)
+  }
+
+  async stop (): Promise<void> { await this.json('POST', '/v1/stop') }
+}

@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto'
+import { open, rename, unlink } from 'node:fs/promises'
+import { dirname, basename, join } from 'node:path'
+import { parse, positionals } from '../context.js'
+import { CliError, EXIT, UsageError } from '../errors.js'
+import { bytes } from '../output.js'
+import { homePaths } from '../../node/home.js'
+import { isHash, parseHash } from '../../store/blobs/index.js'
+import type { Output } from '../output.js'
+
+export const usage = 'cit-node fetch HASH [-o PATH] [--json]'
+export const summary = 'an artefact or log by sha256; to PATH (written atomically, verified) or stdout'
+
+/** bytes of the blob: through the daemon if one runs, else straight from this home's store */
+async function source (p: ReturnType<typeof parse>, hash: string): Promise<AsyncIterable<Uint8Array>> {
+  try {
+    return await p.ctx.client().blob(hash)
+  } catch (err: any) {
+    if (err?.code !== 'ERR_DAEMON_UNREACHABLE') throw err
+    const { FsBlobStore } = await import('../../store/blobs/index.js')
+    const store = new FsBlobStore({}, { dir: homePaths(p.ctx.home).blobs })
+    await store.start()
+    return (async function * () {
+      try { yield * store.get(hash) } finally { await store.stop() }
+    })()
+  }
+}
+
+export async function run (argv: string[], io: Output): Promise<number> {
+  const p = parse<{ output?: string }>(argv, { output: { type: 'string', short: 'o' } }, usage, io)
+  if (p.help) { io.out(`usage: ${usage}\n${summary}`); return 0 }
+  const [ref] = positionals(p, ['HASH'], usage)
+  const input = ref.trim().replace(/^sha256:/i, '')
+  if (!isHash(input)) throw new UsageError(`${JSON.stringify(ref)} is not a sha256 hash (64 hex digits, optionally prefixed sha256:)`)
+  const hash = parseHash(input)
+  const out = p.values.output
+  const sha = createHash('sha256')
+  let size = 0
+  const progress = io.errIsTTY && out != null && !p.ctx.json
+  let lastShown = 0
+  if (out == null || out === '-') {
+    for await (const chunk of await source(p, hash)) { sha.update(chunk); size += chunk.byteLength; await io.raw(chunk) }
+  } else {
+    const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.part`)
+    const fh = await open(tmp, 'w', 0o644)
+    try {
+      for await (const chunk of await source(p, hash)) {
+        sha.update(chunk)
+        size += chunk.byteLength
+        await fh.write(chunk)
+        if (progress && Date.now() - lastShown > 200) { lastShown = Date.now(); process.stderr.write(`\rfetching ${hash.slice(0, 12)}: ${bytes(size)}`) }
+      }
+      await fh.sync()
+    } catch (err) {
+      await fh.close()
+      await unlink(tmp).catch(() => {})
+      throw err
+    }
+    await fh.close()
+    if (sha.copy().digest('hex') !== hash) {
+      await unlink(tmp).catch(() => {})
+      throw new CliError('ERR_HASH_MISMATCH', `blob ${hash} arrived corrupt: nothing was written`, EXIT.INTERNAL)
+    }
+    await rename(tmp, out)
+    if (progress) process.stderr.write('\r\x1b[K')
+  }
+  const actual = sha.digest('hex')
+  if (actual !== hash) throw new CliError('ERR_HASH_MISMATCH', `blob ${hash} arrived corrupt (its bytes hash to ${actual})`, EXIT.INTERNAL)
+  if (p.ctx.json) io.err(JSON.stringify({ sha256: hash, size, path: out ?? null }))
+  else if (out != null && out !== '-') io.err(`cit-node: fetched ${hash} (${bytes(size)}) to ${out}`)
+  return 0
+}

@@ -1,0 +1,44 @@
+import { listOf, parse, positionals } from '../context.js'
+import { clientBackend } from '../backend.js'
+import { UsageError } from '../errors.js'
+import { cancelOnInterrupt, followAndWait } from '../follow.js'
+import { loadJob } from '../jobfile.js'
+import type { Output } from '../output.js'
+
+export const usage = 'cit-node submit FILE [--param K=V]... [--priority N] [--wait] [--follow] [--json]'
+export const summary = 'announce a job from this machine; --wait exits with its outcome'
+
+interface Values { param?: string[], priority?: string, wait?: boolean, follow?: boolean }
+
+export function priorityOf (value: string | undefined): number | undefined {
+  if (value == null) return undefined
+  const n = Number(value)
+  if (!Number.isSafeInteger(n)) throw new UsageError(`--priority: ${JSON.stringify(value)} is not a whole number`)
+  return n
+}
+
+export async function run (argv: string[], io: Output): Promise<number> {
+  const p = parse<Values>(argv, {
+    param: { type: 'string', multiple: true, short: 'p' },
+    priority: { type: 'string' },
+    wait: { type: 'boolean' },
+    follow: { type: 'boolean', short: 'f' }
+  }, usage, io)
+  if (p.help) { io.out(`usage: ${usage}\n${summary}`); return 0 }
+  const [file] = positionals(p, ['FILE'], usage)
+  const priority = priorityOf(p.values.priority)
+  const job = await loadJob(file, listOf(p.values.param))
+  const backend = clientBackend(p.ctx.client())
+  const view = await backend.submit({ spec: job.spec, params: job.overrides, priority })
+  if (p.values.wait !== true && p.values.follow !== true) {
+    io.out(p.ctx.json ? JSON.stringify({ id: view.id }) : view.id)
+    return 0
+  }
+  if (!p.ctx.json) io.err(`cit-node: submitted ${view.name} as job ${view.id}`)
+  const release = cancelOnInterrupt(backend, () => view.id, io)
+  try {
+    return await followAndWait(backend, view.id, io, { follow: p.values.follow === true, json: p.ctx.json })
+  } finally {
+    release()
+  }
+}

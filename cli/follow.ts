@@ -1,0 +1,41 @@
+import { EXIT } from './errors.js'
+import { outcomeLine } from './output.js'
+import type { Backend } from './backend.js'
+import type { Output } from './output.js'
+import type { JobView } from '../node/jobs/types.js'
+
+/** exit status for a finished job */
+export function exitFor (job: JobView): number {
+  return job.state === 'succeeded' ? EXIT.OK : EXIT.JOB_FAILED
+}
+
+/**
+ * Show a job's terminal output live (when `follow`), then wait for its end and report it:
+ * the `show` object with --json, a one-line outcome on stderr otherwise.
+ */
+export async function followAndWait (backend: Backend, id: string, io: Output, options: { follow: boolean, json: boolean, signal?: AbortSignal }): Promise<number> {
+  if (options.follow) {
+    for await (const chunk of await backend.output(id, true, options.signal)) await io.raw(chunk)
+  }
+  const job = await backend.wait(id, options.signal)
+  if (options.json) io.out(JSON.stringify(job))
+  else io.err(outcomeLine(job))
+  return exitFor(job)
+}
+
+/** Ctrl-C while following: cancel the job (once), then stop waiting on a second press */
+export function cancelOnInterrupt (backend: Backend, id: () => string | undefined, io: Output): () => void {
+  let pressed = 0
+  const onSignal = (): void => {
+    pressed++
+    const job = id()
+    if (pressed === 1 && job != null) {
+      io.err('cit-node: cancelling the job (Ctrl-C again to stop waiting)')
+      void backend.cancel(job).catch(() => {})
+    } else {
+      process.exit(EXIT.JOB_FAILED)
+    }
+  }
+  process.on('SIGINT', onSignal)
+  return () => { process.off('SIGINT', onSignal) }
+}

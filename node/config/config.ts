@@ -1,0 +1,84 @@
+import { readFile } from 'node:fs/promises'
+import { InvalidInputError } from '../errors.js'
+import { LOG_LEVELS } from '../logger.js'
+import type { LogLevel } from '../logger.js'
+import type { Limits } from '../executor/types.js'
+
+/** The daemon's settings, from `config.json` in the home plus command-line flags. */
+export interface NodeConfig {
+  /** libp2p listen multiaddrs */
+  listen: string[]
+  /** labels this node offers to jobs' `requires.labels` */
+  labels: string[]
+  /** jobs run at once; undefined = one per core */
+  slots?: number
+  /** executor limits; absent fields take the documented defaults */
+  limits: Partial<Limits>
+  logLevel: LogLevel
+}
+
+export const DEFAULT_CONFIG: NodeConfig = { listen: [], labels: [], limits: {}, logLevel: 'info' }
+
+const LIMIT_KEYS = ['maxProcesses', 'maxOutputBytes', 'maxFileBytes', 'maxMemoryBytes'] as const
+const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+/** Check a parsed config object; every problem is named by its dotted path. */
+export function validateConfig (raw: unknown): NodeConfig {
+  const problems: Array<{ path: string, message: string }> = []
+  if (typeof raw !== 'object' || raw == null || Array.isArray(raw)) {
+    throw new InvalidInputError('config: must be an object', [{ path: '', message: 'must be an object' }])
+  }
+  const r = raw as Record<string, unknown>
+  const cfg: NodeConfig = { ...DEFAULT_CONFIG, limits: {} }
+  for (const key of Object.keys(r)) {
+    if (!['listen', 'labels', 'slots', 'limits', 'logLevel'].includes(key)) problems.push({ path: key, message: 'unknown field' })
+  }
+  for (const key of ['listen', 'labels'] as const) {
+    const v = r[key]
+    if (v === undefined) continue
+    if (!Array.isArray(v) || !v.every(x => typeof x === 'string')) problems.push({ path: key, message: 'must be a list of strings' })
+    else cfg[key] = v
+  }
+  cfg.labels.forEach((l, i) => { if (!LABEL_RE.test(l)) problems.push({ path: `labels[${i}]`, message: 'must be 1-64 of A-Z a-z 0-9 . _ - starting with a letter or digit' }) })
+  if (r.slots !== undefined) {
+    if (!Number.isInteger(r.slots) || (r.slots as number) < 1 || (r.slots as number) > 1024) problems.push({ path: 'slots', message: 'must be a whole number from 1 to 1024' })
+    else cfg.slots = r.slots as number
+  }
+  if (r.logLevel !== undefined) {
+    if (!LOG_LEVELS.includes(r.logLevel as LogLevel)) problems.push({ path: 'logLevel', message: `must be one of ${LOG_LEVELS.join(', ')}` })
+    else cfg.logLevel = r.logLevel as LogLevel
+  }
+  if (r.limits !== undefined) {
+    if (typeof r.limits !== 'object' || r.limits == null || Array.isArray(r.limits)) {
+      problems.push({ path: 'limits', message: 'must be an object' })
+    } else {
+      for (const [k, v] of Object.entries(r.limits)) {
+        if (!(LIMIT_KEYS as readonly string[]).includes(k)) problems.push({ path: `limits.${k}`, message: 'unknown field' })
+        else if (!Number.isSafeInteger(v) || (v as number) < 1) problems.push({ path: `limits.${k}`, message: 'must be a whole number ≥ 1' })
+        else cfg.limits[k as keyof Limits] = v as number
+      }
+    }
+  }
+  if (problems.length > 0) {
+    throw new InvalidInputError(`config: ${problems.map(p => `${p.path}: ${p.message}`).join('; ')}`, problems)
+  }
+  return cfg
+}
+
+/** Read `config.json` (absent = defaults). */
+export async function loadConfig (path: string): Promise<NodeConfig> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err: any) {
+    if (err?.code === 'ENOENT') return { ...DEFAULT_CONFIG, limits: {} }
+    throw err
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (err: any) {
+    throw new InvalidInputError(`${path}: not valid JSON (${String(err?.message)})`)
+  }
+  return validateConfig(raw)
+}

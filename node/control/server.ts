@@ -1,0 +1,158 @@
+import { createServer } from 'node:http'
+import { chmod, unlink } from 'node:fs/promises'
+import { STATUS_BY_CODE } from './errors.js'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Logger } from '../../store/logger.js'
+import type { ControlHandlers, SubmitBody } from './types.js'
+import type { ErrorReply } from './errors.js'
+
+/** the largest request body accepted (a job spec) */
+export const MAX_BODY_BYTES = 2 * 1024 * 1024
+/** past this many bytes queued to a slow follower, output is skipped instead of buffered */
+export const MAX_FOLLOW_BUFFER_BYTES = 8 * 1024 * 1024
+
+class HttpError extends Error {
+  constructor (readonly code: string, message: string) { super(message) }
+}
+
+/**
+ * The local control API: HTTP over a Unix socket in the home, owner-only (0600). Replies are
+ * JSON; errors carry `{error: {code, message}}`; output streams are raw bytes.
+ */
+export class ControlServer {
+  private server?: Server
+  private readonly log: Logger
+  private readonly handlers: ControlHandlers
+  private readonly controller = new AbortController()
+
+  constructor (components: { handlers: ControlHandlers, logger: Logger }, private readonly init: { socketPath: string }) {
+    this.handlers = components.handlers
+    this.log = components.logger
+  }
+
+  async start (): Promise<void> {
+    if (this.server != null) return
+    await unlink(this.init.socketPath).catch(() => {})
+    const server = createServer((req, res) => { void this.handle(req, res) })
+    // followers and waiters hold requests open for as long as a job runs
+    server.requestTimeout = 0
+    server.headersTimeout = 10_000
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.init.socketPath, () => { server.off('error', reject); resolve() })
+    })
+    await chmod(this.init.socketPath, 0o600)
+    this.server = server
+  }
+
+  async stop (): Promise<void> {
+    const server = this.server
+    if (server == null) return
+    this.server = undefined
+    this.controller.abort(new Error('the daemon is stopping'))
+    await new Promise<void>(resolve => {
+      server.close(() => { resolve() })
+      server.closeAllConnections()
+    })
+    await unlink(this.init.socketPath).catch(() => {})
+  }
+
+  private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      await this.route(req, res)
+    } catch (err: any) {
+      const code: string = typeof err?.code === 'string' ? err.code : 'ERR_INTERNAL'
+      const status = STATUS_BY_CODE[code] ?? 500
+      if (status === 500) this.log.error('control request failed', { url: req.url, err })
+      const body: ErrorReply = { error: { code, message: String(err?.message ?? err), problems: err?.problems } }
+      if (!res.headersSent) {
+        res.writeHead(status, { 'content-type': 'application/json' })
+        res.end(JSON.stringify(body))
+      } else {
+        res.destroy()
+      }
+    }
+  }
+
+  private async route (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://cit')
+    const parts = url.pathname.split('/').filter(p => p !== '').map(decodeURIComponent)
+    const method = req.method ?? 'GET'
+    const h = this.handlers
+    if (parts[0] !== 'v1') throw new HttpError('ERR_UNKNOWN_ROUTE', `no route ${method} ${url.pathname}`)
+    const [, a, b, c] = parts
+    if (method === 'GET' && a === 'status' && b == null) return json(res, await h.status())
+    if (method === 'POST' && a === 'stop' && b == null) {
+      json(res, { stopping: true })
+      setImmediate(() => { void h.stop() })
+      return
+    }
+    if (a === 'jobs') {
+      if (method === 'POST' && b == null) return json(res, await h.submit(await readJson(req) as SubmitBody))
+      if (method === 'GET' && b == null) {
+        const limit = url.searchParams.has('limit') ? Number(url.searchParams.get('limit')) : undefined
+        return json(res, await h.list({ limit }))
+      }
+      if (b != null && method === 'GET' && c == null) return json(res, await h.show(b))
+      if (b != null && method === 'POST' && c === 'cancel') return json(res, await h.cancel(b))
+      if (b != null && method === 'GET' && c === 'wait') {
+        const ac = new AbortController()
+        res.on('close', () => { ac.abort() })
+        return json(res, await h.wait(b, AbortSignal.any([ac.signal, this.controller.signal])))
+      }
+      if (b != null && method === 'GET' && c === 'output') {
+        return await this.streamOutput(res, await h.output(b, url.searchParams.get('follow') === '1'))
+      }
+    }
+    if (a === 'blobs' && b != null && method === 'GET' && c == null) {
+      const blob = await h.blob(b)
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) })
+      for await (const chunk of blob.stream) {
+        if (!res.write(chunk)) await new Promise(resolve => res.once('drain', resolve))
+        if (res.destroyed) return
+      }
+      res.end()
+      return
+    }
+    throw new HttpError('ERR_UNKNOWN_ROUTE', `no route ${method} ${url.pathname}`)
+  }
+
+  private async streamOutput (res: ServerResponse, out: Awaited<ReturnType<ControlHandlers['output']>>): Promise<void> {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' })
+    for await (const chunk of out.replay) {
+      if (!res.write(chunk)) await new Promise(resolve => res.once('drain', resolve))
+      if (res.destroyed) return
+    }
+    if (out.follow == null) { res.end(); return }
+    let skipped = false
+    await new Promise<void>(resolve => {
+      const unsubscribe = out.follow!(chunk => {
+        // a slow viewer never slows the job: past the buffer bound its output is skipped
+        if (res.writableLength > MAX_FOLLOW_BUFFER_BYTES) { skipped = true; return }
+        if (skipped) { skipped = false; res.write('\r\n[cit-node: output skipped, this viewer was too slow]\r\n') }
+        res.write(chunk)
+      }, () => { res.end(); resolve() })
+      res.on('close', () => { unsubscribe(); resolve() })
+    })
+  }
+}
+
+function json (res: ServerResponse, value: unknown): void {
+  res.writeHead(200, { 'content-type': 'application/json' })
+  res.end(JSON.stringify(value))
+}
+
+async function readJson (req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).byteLength
+    if (size > MAX_BODY_BYTES) throw new HttpError('ERR_BODY_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes`)
+    chunks.push(chunk as Buffer)
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    throw new HttpError('ERR_INVALID_INPUT', 'request body is not JSON')
+  }
+}

@@ -1,0 +1,43 @@
+import type { JobSummary, JobView } from '../jobs/types.js'
+
+export interface StatusView {
+  peerId: string
+  pid: number
+  addrs: string[]
+  mesh: string | null
+  state: 'active' | 'paused' | 'draining'
+  labels: string[]
+  load: { load1: number, cores: number, memFreeBytes: number, slotsFree: number }
+  running: string[]
+  home: string
+  startedAt: number
+}
+
+export interface SubmitBody {
+  /** a job spec as parsed from a job file; validated again by the daemon */
+  spec: unknown
+  /** `--param K=V` overrides */
+  params?: Record<string, string>
+  priority?: number
+}
+
+/** A byte stream the control server copies to the client, ending when it ends. */
+export interface OutputStream {
+  /** bytes already there (scrollback or the stored recording) */
+  replay: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>
+  /** with follow: subscribe to live bytes; returns an unsubscribe function */
+  follow?: (onData: (chunk: Uint8Array) => void, onEnd: () => void) => () => void
+}
+
+/** What the daemon offers its control socket. */
+export interface ControlHandlers {
+  status: () => Promise<StatusView>
+  submit: (body: SubmitBody) => Promise<JobView>
+  list: (options: { limit?: number }) => Promise<JobSummary[]>
+  show: (ref: string) => Promise<JobView>
+  cancel: (ref: string) => Promise<JobView>
+  wait: (ref: string, signal: AbortSignal) => Promise<JobView>
+  output: (ref: string, follow: boolean) => Promise<OutputStream>
+  blob: (hash: string) => Promise<{ size: number, stream: AsyncIterable<Uint8Array> }>
+  stop: () => Promise<void>
+}

@@ -1,0 +1,172 @@
+import { isFinal } from '../../protocols/job/records.js'
+import { AmbiguousJobError, JobNotFoundError } from '../errors.js'
+import type { Signed } from '../../protocols/codec/index.js'
+import type { JobAnnouncement, JobEvent } from '../../protocols/job/records.js'
+import type { MetaOp, MetaStore } from '../../store/meta/index.js'
+import type { EventView, JobRow } from './types.js'
+
+const T_JOBS = 'jobs'
+const T_ANNOUNCEMENTS = 'announcements'
+const T_EVENTS = 'events'
+const T_BY_TIME = 'jobs-by-time'
+const MIN_PREFIX = 4
+
+interface StoredEvent {
+  bytes: Uint8Array
+  by: string
+  event: JobEvent
+}
+
+function pad (n: number): string {
+  return String(Math.max(0, Math.floor(n))).padStart(15, '0')
+}
+
+/** The row a new announcement creates. */
+export function rowFromAnnouncement (signed: Signed<JobAnnouncement>, announced: boolean): JobRow {
+  const a = signed.payload
+  return {
+    id: signed.hash,
+    name: a.spec.name,
+    state: 'queued',
+    priority: a.priority,
+    submitter: signed.signer,
+    origin: a.node,
+    submittedAt: a.submittedAt,
+    updatedAt: a.submittedAt,
+    spec: a.spec,
+    params: a.params,
+    announced
+  }
+}
+
+/**
+ * Apply one event to a row. Final states are final: a late or duplicate event never reopens a job.
+ * Returns whether the row changed.
+ */
+export function applyEvent (row: JobRow, ev: JobEvent): boolean {
+  if (isFinal(row.state)) return false
+  row.updatedAt = Math.max(row.updatedAt, ev.at)
+  switch (ev.type) {
+    case 'claimed':
+      row.state = 'claimed'
+      row.executor = ev.node
+      row.reason = undefined
+      return true
+    case 'started':
+      row.state = 'running'
+      row.executor = ev.node
+      row.startedAt = ev.at
+      return true
+    case 'finished': {
+      const r = ev.result
+      if (r == null) return false
+      row.state = r.state
+      row.executor = ev.node
+      row.exitCode = r.exitCode
+      row.reason = r.reason
+      row.usage = r.usage
+      row.log = r.log
+      row.artefacts = r.artefacts
+      row.finishedAt = ev.at
+      return true
+    }
+    case 'cancelled': case 'superseded': case 'failed':
+      row.state = ev.type
+      row.reason = ev.reason
+      row.finishedAt = ev.at
+      return true
+    case 'requeued':
+      row.state = 'queued'
+      row.executor = undefined
+      row.reason = ev.reason
+      return true
+    default:
+      return false
+  }
+}
+
+/**
+ * Jobs, their signed announcements and signed events in the metadata store. Every change to a
+ * job is one atomic batch: the event and the row it updates land together.
+ */
+export class JobStore {
+  constructor (private readonly meta: MetaStore) {}
+
+  /** Persist a new job (announcement + row + its first event), synced to disk before returning. */
+  async create (row: JobRow, announcement: Uint8Array, first: Signed<JobEvent>): Promise<void> {
+    applyEvent(row, first.payload)
+    await this.meta.batch([
+      { type: 'put', table: T_ANNOUNCEMENTS, key: row.id, value: announcement },
+      { type: 'put', table: T_BY_TIME, key: `${pad(row.submittedAt)}/${row.id}`, value: 1 },
+      this.eventOp(first),
+      { type: 'put', table: T_JOBS, key: row.id, value: row }
+    ], { sync: true })
+  }
+
+  /** Record an event and the row it changes, atomically. */
+  async record (row: JobRow, ev: Signed<JobEvent>, options: { sync?: boolean } = {}): Promise<boolean> {
+    const changed = applyEvent(row, ev.payload)
+    const ops: MetaOp[] = [this.eventOp(ev)]
+    if (changed) ops.push({ type: 'put', table: T_JOBS, key: row.id, value: row })
+    await this.meta.batch(ops, options)
+    return changed
+  }
+
+  async update (row: JobRow): Promise<void> {
+    await this.meta.batch([{ type: 'put', table: T_JOBS, key: row.id, value: row }])
+  }
+
+  async get (id: string): Promise<JobRow | undefined> {
+    return await this.meta.table<JobRow>(T_JOBS).get(id)
+  }
+
+  async announcement (id: string): Promise<Uint8Array | undefined> {
+    return await this.meta.table<Uint8Array>(T_ANNOUNCEMENTS).get(id)
+  }
+
+  /**
+   * Find a job by full id, unique id prefix (at least 4 hex digits) or name (its newest job).
+   */
+  async resolve (ref: string): Promise<JobRow> {
+    const r = ref.trim().toLowerCase().replace(/^sha256:/, '')
+    if (/^[0-9a-f]{64}$/.test(r)) {
+      const row = await this.get(r)
+      if (row == null) throw new JobNotFoundError(ref)
+      return row
+    }
+    if (r.length >= MIN_PREFIX && /^[0-9a-f]+$/.test(r)) {
+      const ids: string[] = []
+      for await (const key of this.meta.table(T_JOBS).keys({ prefix: r, limit: 2 })) ids.push(key)
+      if (ids.length > 1) throw new AmbiguousJobError(ref, ids.length)
+      if (ids.length === 1) return (await this.get(ids[0]))!
+    }
+    for await (const row of this.list({ newestFirst: true })) {
+      if (row.name === ref) return row
+    }
+    throw new JobNotFoundError(ref)
+  }
+
+  /** Jobs by submission time. */
+  async * list (options: { newestFirst?: boolean, limit?: number, signal?: AbortSignal } = {}): AsyncGenerator<JobRow> {
+    const jobs = this.meta.table<JobRow>(T_JOBS)
+    for await (const key of this.meta.table(T_BY_TIME).keys({ reverse: options.newestFirst ?? false, limit: options.limit, signal: options.signal })) {
+      const row = await jobs.get(key.slice(key.indexOf('/') + 1))
+      if (row != null) yield row
+    }
+  }
+
+  /** A job's events in time order, with who signed each. */
+  async events (id: string): Promise<EventView[]> {
+    const out: EventView[] = []
+    for await (const [key, stored] of this.meta.table<StoredEvent>(T_EVENTS).entries({ prefix: `${id}/` })) {
+      const e = stored.event
+      out.push({ type: e.type, node: e.node, by: stored.by, at: e.at, state: e.state, reason: e.reason, hash: key.slice(key.lastIndexOf('/') + 1) })
+    }
+    return out
+  }
+
+  private eventOp (ev: Signed<JobEvent>): MetaOp {
+    const stored: StoredEvent = { bytes: ev.bytes, by: ev.signer, event: ev.payload }
+    return { type: 'put', table: T_EVENTS, key: `${ev.payload.job}/${pad(ev.payload.at)}/${ev.hash}`, value: stored }
+  }
+}

@@ -1,0 +1,73 @@
+import type { ArtefactRef, EventType, JobState, UsageRecord } from '../../protocols/job/records.js'
+import type { JobSpec } from '../../protocols/job/types.js'
+
+/** What a node knows of a job: its announcement plus everything its events established. */
+export interface JobRow {
+  id: string
+  name: string
+  state: JobState
+  priority: number
+  /** key id of the submitter (who signed the announcement) */
+  submitter: string
+  /** node the job was submitted on */
+  origin: string
+  submittedAt: number
+  updatedAt: number
+  spec: JobSpec
+  params: Record<string, string>
+  /** the announcement has reached at least one peer (always true on a node without peers) */
+  announced: boolean
+  executor?: string
+  exitCode?: number | null
+  reason?: string
+  cacheHit?: boolean
+  usage?: UsageRecord
+  log?: string
+  artefacts?: ArtefactRef[]
+  startedAt?: number
+  finishedAt?: number
+}
+
+/** One event as shown to people and scripts. */
+export interface EventView {
+  type: EventType
+  node: string
+  /** key id that signed the event */
+  by: string
+  at: number
+  state?: JobState
+  reason?: string
+  /** sha256 of the signed event envelope */
+  hash: string
+}
+
+/** The `show --json` shape (DESIGN.md). */
+export interface JobView {
+  id: string
+  name: string
+  state: JobState
+  priority: number
+  submitter: string
+  executor: string | null
+  exitCode: number | null
+  cacheHit: boolean
+  reason: string | null
+  submittedAt: number
+  events: EventView[]
+  usage: UsageRecord | null
+  log: string | null
+  artefacts: ArtefactRef[]
+  params: Record<string, string>
+  announced: boolean
+}
+
+/** The `jobs --json` row shape (DESIGN.md). */
+export interface JobSummary {
+  id: string
+  name: string
+  state: JobState
+  priority: number
+  submitter: string
+  executor: string | null
+  submittedAt: number
+}

@@ -1,0 +1,5 @@
+/**
+ * Metadata in LevelDB: named tables of CBOR values with atomic multi-table batches.
+ */
+export { MetaStore, Table } from './meta-store.js'
+export type { MetaStoreInit, MetaOp, RangeOptions } from './meta-store.js'
