@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { parseJobFile, parseParamOverrides, resolveParams } from '../protocols/job/index.js'
+import { formatProblem, parseJobFile, parseParamOverrides, resolveParams } from '../protocols/job/index.js'
 import { CliError, EXIT } from './errors.js'
 import type { JobSpec } from '../protocols/job/types.js'
 
@@ -31,5 +31,5 @@ export async function loadJob (file: string, paramArgs: string[]): Promise<Loade
     if (problems.length === 0) return { spec: parsed.spec, overrides: overrides.values, params: resolved.values }
   }
   throw new CliError('ERR_JOB_FILE', `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`, EXIT.USAGE,
-    problems.map(p => `${file}: ${p.path === '' ? '' : `${p.path}: `}${p.message}`))
+    problems.map(p => formatProblem(p, file)))
 }

@@ -1,7 +1,7 @@
 import './polyfill.js'
 import { availableParallelism, freemem, loadavg } from 'node:os'
 import { FsBlobStore } from '../store/blobs/index.js'
-import { MetaStore } from '../store/meta/index.js'
+import { MetaStore, RecordLog } from '../store/meta/index.js'
 import { parseHash } from '../store/blobs/index.js'
 import { validateJobSpec, resolveParams } from '../protocols/job/index.js'
 import { loadConfig } from './config/config.js'
@@ -44,6 +44,7 @@ export class CitNode implements ControlHandlers {
   private log!: Logger
   private sink?: LogSink
   private meta?: MetaStore
+  private recordLog?: RecordLog
   private blobs?: FsBlobStore
   private runner?: LocalRunner
   private control?: ControlServer
@@ -72,7 +73,9 @@ export class CitNode implements ControlHandlers {
       await this.meta.start()
       this.blobs = new FsBlobStore({ logger: root.child('blobs') }, { dir: this.paths.blobs })
       await this.blobs.start()
-      this.jobs = new JobService({ identity: this.identity, store: new JobStore(this.meta), logger: root.child('jobs') })
+      this.recordLog = new RecordLog(this.meta)
+      await this.recordLog.start()
+      this.jobs = new JobService({ identity: this.identity, store: new JobStore(this.meta, this.recordLog), logger: root.child('jobs') })
       const executor = new Executor({ blobs: this.blobs, logger: root.child('exec') }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
       this.runner = new LocalRunner({ jobs: this.jobs, executor, logger: root.child('runner') }, { slots: this.config.slots })
       await this.runner.start()

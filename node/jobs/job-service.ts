@@ -27,6 +27,10 @@ export interface SubmitRequest {
 export interface JobServiceEvents {
   /** a job was created or changed state */
   change: [JobRow]
+  /** an event was recorded (from this node or a peer); row is undefined when its job is not known yet */
+  event: [JobEvent, JobRow | undefined]
+  /** this node signed a new record (`job` or `event`): the mesh publishes it */
+  signed: [Signed<unknown>]
 }
 
 /**
@@ -71,6 +75,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     await this.store.create(row, signed.bytes, first)
     this.active.set(row.id, row)
     this.log.info('job submitted', { job: row.id, name: row.name, priority: row.priority })
+    this.emit('signed', signed)
+    this.emit('signed', first)
     this.emit('change', row)
     return row
   }
@@ -99,14 +105,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
    * Events of one job are serialised; an event for a finished job is recorded but changes nothing.
    */
   async transition (id: string, type: EventType, extra: { state?: JobState, reason?: string, result?: JobResult } = {}): Promise<JobRow> {
-    const prev = this.chains.get(id) ?? Promise.resolve()
-    const next = prev.catch(() => {}).then(async () => await this.transitionNow(id, type, extra))
-    this.chains.set(id, next)
-    try {
-      return await next
-    } finally {
-      if (this.chains.get(id) === next) this.chains.delete(id)
-    }
+    return await this.serialised(id, async () => await this.transitionNow(id, type, extra))
   }
 
   private async transitionNow (id: string, type: EventType, extra: { state?: JobState, reason?: string, result?: JobResult }): Promise<JobRow> {
@@ -116,11 +115,54 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     if (isFinal(row.state)) return row
     const ev = this.sealEvent(id, type, extra)
     // the final result is synced: a crash right after must not lose an accepted outcome
-    const changed = await this.store.record(row, ev, { sync: extra.result != null })
-    if (isFinal(row.state)) this.active.delete(id)
-    this.log.debug('job event', { job: id, type, state: row.state })
-    if (changed) this.emit('change', row)
+    await this.recordNow(row, ev, extra.result != null)
+    this.emit('signed', ev)
     return row
+  }
+
+  private async recordNow (row: JobRow | undefined, ev: Signed<JobEvent>, sync: boolean): Promise<void> {
+    const changed = await this.store.record(row, ev, { sync })
+    if (row != null && isFinal(row.state)) this.active.delete(row.id)
+    this.log.debug('job event', { job: ev.payload.job, type: ev.payload.type, state: row?.state })
+    this.emit('event', ev.payload, row)
+    if (changed && row != null) this.emit('change', row)
+  }
+
+  /**
+   * A job announced by a peer (already verified and authorised). Returns false for one already
+   * known. Its events that came first are applied.
+   */
+  async ingestAnnouncement (signed: Signed<JobAnnouncement>): Promise<boolean> {
+    return await this.serialised(signed.hash, async () => {
+      if (await this.store.hasRecord(signed.hash)) return false
+      const row = rowFromAnnouncement(signed, true)
+      await this.store.addRemote(row, signed.bytes)
+      if (!isFinal(row.state)) this.active.set(row.id, row)
+      this.log.info('job announced by a peer', { job: row.id, name: row.name, submitter: row.submitter })
+      this.emit('change', row)
+      return true
+    })
+  }
+
+  /** An event signed by a peer (already verified and authorised). Returns false for one already known. */
+  async ingestEvent (signed: Signed<JobEvent>): Promise<boolean> {
+    return await this.serialised(signed.payload.job, async () => {
+      if (await this.store.hasRecord(signed.hash)) return false
+      await this.recordNow(await this.get(signed.payload.job), signed, signed.payload.result != null)
+      return true
+    })
+  }
+
+  /** run `fn` after every earlier change of the same job */
+  private async serialised<T> (key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(key) ?? Promise.resolve()
+    const next = prev.catch(() => {}).then(fn)
+    this.chains.set(key, next)
+    try {
+      return await next
+    } finally {
+      if (this.chains.get(key) === next) this.chains.delete(key)
+    }
   }
 
   private sealEvent (job: string, type: EventType, extra: { state?: JobState, reason?: string, result?: JobResult }): Signed<JobEvent> {

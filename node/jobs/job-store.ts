@@ -2,7 +2,7 @@ import { isFinal } from '../../protocols/job/records.js'
 import { AmbiguousJobError, JobNotFoundError } from '../errors.js'
 import type { Signed } from '../../protocols/codec/index.js'
 import type { JobAnnouncement, JobEvent } from '../../protocols/job/records.js'
-import type { MetaOp, MetaStore } from '../../store/meta/index.js'
+import type { MetaOp, MetaStore, RecordLog } from '../../store/meta/index.js'
 import type { EventView, JobRow } from './types.js'
 
 const T_JOBS = 'jobs'
@@ -90,26 +90,55 @@ export function applyEvent (row: JobRow, ev: JobEvent): boolean {
  * job is one atomic batch: the event and the row it updates land together.
  */
 export class JobStore {
-  constructor (private readonly meta: MetaStore) {}
+  constructor (private readonly meta: MetaStore, private readonly log: RecordLog) {}
+
+  /** whether this node holds the signed record with this hash (an announcement or an event) */
+  async hasRecord (hash: string): Promise<boolean> {
+    return await this.log.has(hash)
+  }
 
   /** Persist a new job (announcement + row + its first event), synced to disk before returning. */
   async create (row: JobRow, announcement: Uint8Array, first: Signed<JobEvent>): Promise<void> {
     applyEvent(row, first.payload)
     await this.meta.batch([
-      { type: 'put', table: T_ANNOUNCEMENTS, key: row.id, value: announcement },
-      { type: 'put', table: T_BY_TIME, key: `${pad(row.submittedAt)}/${row.id}`, value: 1 },
-      this.eventOp(first),
+      ...this.announcementOps(row, announcement),
+      ...this.eventOps(first),
       { type: 'put', table: T_JOBS, key: row.id, value: row }
     ], { sync: true })
   }
 
-  /** Record an event and the row it changes, atomically. */
-  async record (row: JobRow, ev: Signed<JobEvent>, options: { sync?: boolean } = {}): Promise<boolean> {
-    const changed = applyEvent(row, ev.payload)
-    const ops: MetaOp[] = [this.eventOp(ev)]
+  /**
+   * Persist a job announced by a peer. Events that arrived before it (gossip does not keep
+   * order) are applied first, in time order.
+   */
+  async addRemote (row: JobRow, announcement: Uint8Array): Promise<void> {
+    for await (const [, stored] of this.storedEvents(row.id)) applyEvent(row, stored.event)
+    await this.meta.batch([
+      ...this.announcementOps(row, announcement),
+      { type: 'put', table: T_JOBS, key: row.id, value: row }
+    ], { sync: true })
+  }
+
+  /** Record an event and the row it changes (if any: an event may arrive before its job), atomically. */
+  async record (row: JobRow | undefined, ev: Signed<JobEvent>, options: { sync?: boolean } = {}): Promise<boolean> {
+    const changed = row != null && applyEvent(row, ev.payload)
+    const ops: MetaOp[] = this.eventOps(ev)
     if (changed) ops.push({ type: 'put', table: T_JOBS, key: row.id, value: row })
     await this.meta.batch(ops, options)
     return changed
+  }
+
+  /** a job's stored events in time order (keys sort by time) */
+  private storedEvents (id: string): AsyncGenerator<[string, StoredEvent]> {
+    return this.meta.table<StoredEvent>(T_EVENTS).entries({ prefix: `${id}/` })
+  }
+
+  private announcementOps (row: JobRow, announcement: Uint8Array): MetaOp[] {
+    return [
+      { type: 'put', table: T_ANNOUNCEMENTS, key: row.id, value: announcement },
+      { type: 'put', table: T_BY_TIME, key: `${pad(row.submittedAt)}/${row.id}`, value: 1 },
+      ...this.log.appendOps(row.id, announcement)
+    ]
   }
 
   async update (row: JobRow): Promise<void> {
@@ -158,15 +187,18 @@ export class JobStore {
   /** A job's events in time order, with who signed each. */
   async events (id: string): Promise<EventView[]> {
     const out: EventView[] = []
-    for await (const [key, stored] of this.meta.table<StoredEvent>(T_EVENTS).entries({ prefix: `${id}/` })) {
+    for await (const [key, stored] of this.storedEvents(id)) {
       const e = stored.event
       out.push({ type: e.type, node: e.node, by: stored.by, at: e.at, state: e.state, reason: e.reason, hash: key.slice(key.lastIndexOf('/') + 1) })
     }
     return out
   }
 
-  private eventOp (ev: Signed<JobEvent>): MetaOp {
+  private eventOps (ev: Signed<JobEvent>): MetaOp[] {
     const stored: StoredEvent = { bytes: ev.bytes, by: ev.signer, event: ev.payload }
-    return { type: 'put', table: T_EVENTS, key: `${ev.payload.job}/${pad(ev.payload.at)}/${ev.hash}`, value: stored }
+    return [
+      { type: 'put', table: T_EVENTS, key: `${ev.payload.job}/${pad(ev.payload.at)}/${ev.hash}`, value: stored },
+      ...this.log.appendOps(ev.hash, ev.bytes)
+    ]
   }
 }

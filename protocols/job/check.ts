@@ -28,6 +28,11 @@ export class Checker {
     return this.found.length + this.dropped
   }
 
+  /** past MAX_PROBLEMS: only counted, so callers may skip the work of wording a problem */
+  get full (): boolean {
+    return this.found.length >= MAX_PROBLEMS
+  }
+
   /** the problems as the public API reports them, with a last one saying how many were left out */
   problems (): Problem[] {
     const out: Problem[] = this.found.map((p) => ({ path: formatPath(p.segments), message: p.message }))
@@ -73,8 +78,13 @@ export function field (obj: Record<string, unknown>, key: string): unknown {
 export function checkKnownFields (ck: Checker, obj: Record<string, unknown>, segments: PathSegment[], allowed: readonly string[]): void {
   for (const key of Object.keys(obj)) {
     if (allowed.includes(key)) continue
+    if (ck.full) {
+      ck.dropped++
+      continue
+    }
     const near = allowed.find((a) => a.toLowerCase() === key.toLowerCase()) ??
-      allowed.find((a) => editDistance(a, key) <= (a.length > 4 ? 2 : 1))
+      // the length check first: a long key cannot be near, and its distance would be costly
+      allowed.find((a) => Math.abs(a.length - key.length) <= 2 && editDistance(a, key) <= (a.length > 4 ? 2 : 1))
     ck.add([...segments, key], near === undefined ? 'unknown field' : `unknown field (did you mean "${near}"?)`)
   }
 }
@@ -96,7 +106,7 @@ export function checkList (ck: Checker, value: unknown, segments: PathSegment[])
 /** a shell command (a step's or a hook's): non-blank text without NUL bytes */
 export function checkCommand (ck: Checker, value: unknown, segments: PathSegment[]): string | undefined {
   if (typeof value !== 'string') {
-    ck.add(segments, `must be a command (text), not ${kindOf(value)}`)
+    ck.add(segments, `must be a command (text), not ${kindOf(value)}${quoteHint(value)}`)
     return undefined
   }
   if (value.trim() === '') ck.add(segments, 'must not be empty')
@@ -104,6 +114,11 @@ export function checkCommand (ck: Checker, value: unknown, segments: PathSegment
   else if (value.includes('\0')) ck.add(segments, 'must not contain a NUL character')
   else return value
   return undefined
+}
+
+/** YAML reads `- true`, `- false` and `- 42` as a boolean and a number: the fix is quotes */
+export function quoteHint (value: unknown): string {
+  return typeof value === 'boolean' || typeof value === 'number' ? ` (quote it: "${String(value)}")` : ''
 }
 
 /** a title: one line of 1..MAX_TITLE_LENGTH printable characters, trimmed */

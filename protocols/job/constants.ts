@@ -20,6 +20,13 @@ export const MAX_DEPTH = 32
  */
 export const MAX_PRESCAN_DEPTH = 256
 
+/**
+ * Most values (scalars, aliases, flow collections, list items) in a job file,
+ * counted before yaml parses it. A valid file stays far below: 64 stages of 256
+ * steps written as `- { title: t, command: c, ignoreExitCode: true }` are ~130,000.
+ */
+export const MAX_JOB_FILE_VALUES = 200_000
+
 /** most problems listed for one file; past it a final problem says that more were left out */
 export const MAX_PROBLEMS = 100
 
@@ -84,7 +91,7 @@ export const LABEL_PATTERN = /^[A-Za-z0-9._:=+/-]+$/
 export const RESERVED_PARAM_NAMES: ReadonlySet<string> = new Set([
   'PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'PWD', 'OLDPWD', 'TERM', 'HOSTNAME', 'SHLVL', 'TMPDIR',
   'IFS', 'ENV', 'BASH_ENV', 'CDPATH', 'PS1', 'PS2', 'PS4', 'LANG', 'LANGUAGE', 'TZ', 'COLUMNS', 'LINES',
-  '_', '__proto__'
+  'CI', '_', '__proto__'
 ])
 
 /** prefixes a param name may not start with: CIT_ is the runner's own (job id, workspace, ...) */

@@ -4,7 +4,7 @@
  */
 import { MAX_STAGES, MAX_STEPS_PER_STAGE } from './constants.js'
 import {
-  checkBoolean, checkCommand, checkKnownFields, checkList, checkMapping, checkTitle, field, kindOf
+  checkBoolean, checkCommand, checkKnownFields, checkList, checkMapping, checkTitle, field, kindOf, quoteHint
 } from './check.js'
 import { titleFromCommand } from './values.js'
 import type { Checker } from './check.js'
@@ -85,7 +85,7 @@ function checkStep (ck: Checker, value: unknown, segments: PathSegment[]): StepS
     return command === undefined ? undefined : { title: titleFromCommand(command), command, ignoreExitCode: false }
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    ck.add(segments, `must be a command or a mapping with a command, not ${kindOf(value)}`)
+    ck.add(segments, `must be a command or a mapping with a command, not ${kindOf(value)}${quoteHint(value)}`)
     return undefined
   }
   const obj = checkMapping(ck, value, segments)

@@ -67,6 +67,8 @@ export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/
 export function titleFromCommand (command: string): string {
   const line = command.split('\n').find((l) => l.trim() !== '') ?? command
   const flat = line.replace(/[\u0000-\u001f\u007f\s]+/g, ' ').trim()
+  // a command of nothing but control characters still needs a printable title
+  if (flat === '') return 'step'
   const chars = Array.from(flat)
   if (chars.length <= SHORTHAND_TITLE_LENGTH) return flat
   return chars.slice(0, SHORTHAND_TITLE_LENGTH - 1).join('') + '…'

@@ -31,7 +31,10 @@ export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Read
 export interface BlobStore {
   start: () => Promise<void>
   stop: () => Promise<void>
-  /** store bytes streamed from `source`; never holds the whole blob in memory */
+  /**
+   * store bytes streamed from `source`; never holds the whole blob in memory. On any failure (ERR_BLOB_TOO_LARGE,
+   * ERR_HASH_MISMATCH, abort, the source throwing, ERR_BLOB_WRITE_FAILED) nothing is stored.
+   */
   put: (source: ByteSource, options?: PutOptions) => Promise<BlobInfo>
   /** store a file by path (streamed) */
   putFile: (path: string, options?: PutOptions) => Promise<BlobInfo>
@@ -39,13 +42,15 @@ export interface BlobStore {
    * stream a blob's bytes. A whole-blob read is verified as it streams: the final chunk is
    * withheld until the hash checks, and a mismatch throws ERR_HASH_MISMATCH (the blob is quarantined).
    * A ranged read cannot be verified by itself: callers verify the assembled whole.
+   * Errors (ERR_INVALID_HASH, ERR_INVALID_RANGE, ERR_BLOB_NOT_FOUND) surface on the first iteration.
    */
   get: (hash: string, options?: GetOptions) => AsyncIterable<Uint8Array>
-  /** read the whole blob and verify it; ERR_HASH_MISMATCH if corrupt */
+  /** read the whole blob and verify it: true when intact; ERR_HASH_MISMATCH if corrupt, ERR_BLOB_NOT_FOUND if absent */
   verify: (hash: string, options?: AbortOptions) => Promise<boolean>
   has: (hash: string) => Promise<boolean>
   /** size and hash; throws ERR_BLOB_NOT_FOUND */
   stat: (hash: string) => Promise<BlobInfo>
+  /** deleting an absent blob is not an error */
   delete: (hash: string) => Promise<void>
   list: (options?: AbortOptions) => AsyncIterable<BlobInfo>
   /** the on-disk path of a stored blob (for copying out with `fetch -o`) */

@@ -1,0 +1,83 @@
+import { isRecord } from '../codec/index.js'
+import { EVENT_TYPES, JOB_STATES } from './records.js'
+import { validateJobSpec } from './validate.js'
+import type { EventType, JobAnnouncement, JobEvent, JobResult, JobState } from './records.js'
+
+/** limits on what a peer's announcement or event may carry */
+export const MAX_PARAM_VALUE_CHARS = 16 * 1024
+export const MAX_REASON_CHARS = 2000
+export const MAX_ARTEFACTS = 10_000
+export const MAX_ARTEFACT_PATH_CHARS = 4096
+export const MAX_NODE_ID_CHARS = 128
+
+const HEX64 = /^[0-9a-f]{64}$/
+
+function isTime (v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= 0
+}
+
+function isNodeId (v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= MAX_NODE_ID_CHARS && /^[1-9A-HJ-NP-Za-km-z]+$/.test(v)
+}
+
+/**
+ * Check the payload of a `job` envelope from anywhere. Returns the announcement with its spec
+ * normalised, or the first problem found (a stable, short reason for the drop counters).
+ */
+export function validateAnnouncement (raw: unknown): { value?: JobAnnouncement, problem?: string } {
+  if (!isRecord(raw)) return { problem: 'announcement is not a map' }
+  const keys = Object.keys(raw)
+  if (keys.some(k => !['spec', 'params', 'priority', 'submittedAt', 'node', 'nonce'].includes(k))) return { problem: 'announcement has unknown fields' }
+  const { spec, problems } = validateJobSpec(raw.spec)
+  if (spec == null || problems.length > 0) return { problem: `invalid spec: ${problems[0]?.path ?? ''} ${problems[0]?.message ?? ''}`.trim() }
+  if (!isRecord(raw.params)) return { problem: 'params is not a map' }
+  for (const [k, v] of Object.entries(raw.params)) {
+    if (!(k in spec.params)) return { problem: `param ${k} is not declared by the spec` }
+    if (typeof v !== 'string' || v.length > MAX_PARAM_VALUE_CHARS) return { problem: `param ${k} is not a string within the limit` }
+  }
+  if (!Number.isSafeInteger(raw.priority)) return { problem: 'priority is not a whole number' }
+  if (!isTime(raw.submittedAt)) return { problem: 'submittedAt is not a time' }
+  if (!isNodeId(raw.node)) return { problem: 'node is not a peer id' }
+  if (typeof raw.nonce !== 'string' || !/^[0-9a-f]{8,64}$/.test(raw.nonce)) return { problem: 'nonce is not hex' }
+  return {
+    value: { spec, params: raw.params as Record<string, string>, priority: raw.priority as number, submittedAt: raw.submittedAt, node: raw.node, nonce: raw.nonce }
+  }
+}
+
+function validateResult (raw: unknown): string | undefined {
+  if (!isRecord(raw)) return 'result is not a map'
+  if (!['succeeded', 'failed', 'timed-out', 'cancelled'].includes(raw.state as string)) return 'result state is not final'
+  if (raw.exitCode !== null && !Number.isSafeInteger(raw.exitCode)) return 'result exitCode is not a whole number or null'
+  if (raw.reason !== undefined && (typeof raw.reason !== 'string' || raw.reason.length > MAX_REASON_CHARS)) return 'result reason is too long'
+  const u = raw.usage
+  if (!isRecord(u) || !['wallMs', 'cpuMs', 'maxRssBytes'].every(k => typeof u[k] === 'number' && (u[k] as number) >= 0)) return 'result usage is malformed'
+  if (typeof raw.log !== 'string' || !HEX64.test(raw.log)) return 'result log is not a sha256'
+  if (!Array.isArray(raw.artefacts) || raw.artefacts.length > MAX_ARTEFACTS) return 'result artefacts is not a list within the limit'
+  for (const a of raw.artefacts) {
+    if (!isRecord(a) || typeof a.path !== 'string' || a.path.length === 0 || a.path.length > MAX_ARTEFACT_PATH_CHARS) return 'artefact path is malformed'
+    if (a.path.startsWith('/') || a.path.split('/').includes('..')) return 'artefact path leaves the workspace'
+    if (typeof a.sha256 !== 'string' || !HEX64.test(a.sha256)) return 'artefact sha256 is malformed'
+    if (!Number.isSafeInteger(a.size) || (a.size as number) < 0) return 'artefact size is malformed'
+  }
+  return undefined
+}
+
+/** Check the payload of an `event` envelope from anywhere. */
+export function validateEvent (raw: unknown): { value?: JobEvent, problem?: string } {
+  if (!isRecord(raw)) return { problem: 'event is not a map' }
+  if (Object.keys(raw).some(k => !['job', 'type', 'node', 'at', 'state', 'reason', 'result'].includes(k))) return { problem: 'event has unknown fields' }
+  if (typeof raw.job !== 'string' || !HEX64.test(raw.job)) return { problem: 'event job is not a job id' }
+  if (!(EVENT_TYPES as readonly string[]).includes(raw.type as string)) return { problem: 'event type is unknown' }
+  if (!isNodeId(raw.node)) return { problem: 'event node is not a peer id' }
+  if (!isTime(raw.at)) return { problem: 'event at is not a time' }
+  if (raw.state !== undefined && !(JOB_STATES as readonly string[]).includes(raw.state as string)) return { problem: 'event state is unknown' }
+  if (raw.reason !== undefined && (typeof raw.reason !== 'string' || raw.reason.length > MAX_REASON_CHARS)) return { problem: 'event reason is too long' }
+  if (raw.type === 'finished') {
+    const p = validateResult(raw.result)
+    if (p != null) return { problem: p }
+    if (raw.state !== (raw.result as JobResult).state) return { problem: 'finished event state differs from its result' }
+  } else if (raw.result !== undefined) {
+    return { problem: 'only a finished event carries a result' }
+  }
+  return { value: { job: raw.job, type: raw.type as EventType, node: raw.node, at: raw.at, state: raw.state as JobState | undefined, reason: raw.reason as string | undefined, result: raw.result as JobResult | undefined } }
+}

@@ -1,0 +1,55 @@
+import { isRecord } from '../codec/index.js'
+
+/** how often a node reports its load */
+export const LOAD_INTERVAL_MS = 2000
+/** a report from further in the future than this is refused (clock skew allowance) */
+export const LOAD_MAX_SKEW_MS = 5 * 60_000
+export const MAX_LABELS = 64
+export const MAX_RUNNING = 1024
+export const MAX_ADDRS = 16
+
+export const NODE_STATES = ['active', 'paused', 'draining', 'gone'] as const
+export type NodeState = typeof NODE_STATES[number]
+
+/** Payload of a signed `load` envelope: what a node offers right now. */
+export interface LoadReport {
+  node: string
+  at: number
+  /** increases with every report of this node process (with `at`, orders reports; a replay is older) */
+  seq: number
+  load1: number
+  cores: number
+  memFreeBytes: number
+  memTotalBytes: number
+  slots: number
+  slotsFree: number
+  labels: string[]
+  state: NodeState
+  /** ids of the jobs running there */
+  running: string[]
+  /** multiaddrs (with /p2p/) the node can be reached at */
+  addrs: string[]
+}
+
+const FIELDS = ['node', 'at', 'seq', 'load1', 'cores', 'memFreeBytes', 'memTotalBytes', 'slots', 'slotsFree', 'labels', 'state', 'running', 'addrs']
+
+function nonNeg (v: unknown): boolean {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0
+}
+
+/** Check a load report from a peer; returns the first problem. */
+export function validateLoadReport (raw: unknown): { value?: LoadReport, problem?: string } {
+  if (!isRecord(raw)) return { problem: 'load report is not a map' }
+  if (Object.keys(raw).some(k => !FIELDS.includes(k))) return { problem: 'load report has unknown fields' }
+  if (typeof raw.node !== 'string' || raw.node.length > 128) return { problem: 'node is not a peer id' }
+  for (const k of ['at', 'seq', 'cores', 'memFreeBytes', 'memTotalBytes', 'slots', 'slotsFree']) {
+    if (!Number.isSafeInteger(raw[k]) || (raw[k] as number) < 0) return { problem: `${k} is not a whole number` }
+  }
+  if (!nonNeg(raw.load1)) return { problem: 'load1 is not a number' }
+  if (!(NODE_STATES as readonly string[]).includes(raw.state as string)) return { problem: 'state is unknown' }
+  for (const [k, max, len] of [['labels', MAX_LABELS, 64], ['running', MAX_RUNNING, 64], ['addrs', MAX_ADDRS, 512]] as const) {
+    const v = raw[k]
+    if (!Array.isArray(v) || v.length > max || !v.every(x => typeof x === 'string' && x.length <= len)) return { problem: `${k} is not a list of short strings` }
+  }
+  return { value: raw as unknown as LoadReport }
+}
