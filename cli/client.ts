@@ -1,7 +1,8 @@
 import { request } from 'node:http'
 import { CliError, DaemonUnreachableError, exitCodeFor } from './errors.js'
 import type { IncomingMessage } from 'node:http'
-import type { StatusView, SubmitBody } from '../node/control/types.js'
+import type { StatusView, SubmitBody, TrustView } from '../node/control/types.js'
+import type { PeerView } from '../node/mesh/peer-table.js'
 import type { JobSummary, JobView } from '../node/jobs/types.js'
 
 /** the daemon's reply to a request, or the error it named */
@@ -78,4 +79,14 @@ export class ControlClient {
   }
 
   async stop (): Promise<void> { await this.json('POST', '/v1/stop') }
+  async peers (): Promise<PeerView[]> { return await this.json('GET', '/v1/peers') }
+  async setState (state: 'active' | 'paused' | 'draining'): Promise<StatusView> { return await this.json('POST', '/v1/state', { state }) }
+  async invite (body: { roles?: string[], ttlMs?: number }): Promise<{ token: string, roles: string[], expiresAt: number }> {
+    return await this.json('POST', '/v1/invites', body)
+  }
+
+  async trustList (): Promise<TrustView> { return await this.json('GET', '/v1/trust') }
+  async trustGrant (body: { key: string, roles: string[], ttlMs?: number }): Promise<{ hash: string }> { return await this.json('POST', '/v1/trust/grant', body) }
+  async trustRevoke (body: { key: string }): Promise<{ hash: string }> { return await this.json('POST', '/v1/trust/revoke', body) }
+  async leave (): Promise<{ left: boolean }> { return await this.json('POST', '/v1/leave') }
 }

@@ -26,13 +26,14 @@ export class DaemonUnreachableError extends CliError {
 /** error codes from the daemon that mean the user's input was wrong */
 const INPUT_CODES = new Set([
   'ERR_INVALID_INPUT', 'ERR_JOB_FILE', 'ERR_INVALID_HASH', 'ERR_JOB_NOT_FOUND', 'ERR_JOB_AMBIGUOUS', 'ERR_BLOB_NOT_FOUND',
-  'ERR_BODY_TOO_LARGE', 'ERR_USAGE', 'ERR_DAEMON_RUNNING'
+  'ERR_BODY_TOO_LARGE', 'ERR_USAGE', 'ERR_DAEMON_RUNNING', 'ERR_FORBIDDEN', 'ERR_NOT_IN_MESH', 'ERR_BAD_TOKEN', 'ERR_BAD_KEY_ID',
+  'ERR_MEMBERSHIP', 'ERR_ALREADY_IN_MESH', 'ERR_JOIN_REFUSED'
 ])
 
 /** The exit status for an error code from the daemon or the libraries. */
 export function exitCodeFor (code: string | undefined): number {
   if (code == null) return EXIT.INTERNAL
   if (INPUT_CODES.has(code)) return EXIT.USAGE
-  if (code === 'ERR_DAEMON_UNREACHABLE') return EXIT.UNREACHABLE
+  if (code === 'ERR_DAEMON_UNREACHABLE' || code === 'ERR_JOIN_UNREACHABLE') return EXIT.UNREACHABLE
   return EXIT.INTERNAL
 }

@@ -23,6 +23,15 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   fetch: async () => await import('./commands/fetch.js'),
   validate: async () => await import('./commands/validate.js'),
   status: async () => await import('./commands/status.js'),
+  init: async () => await import('./commands/init.js'),
+  invite: async () => await import('./commands/invite.js'),
+  join: async () => await import('./commands/join.js'),
+  peers: async () => await import('./commands/peers.js'),
+  pause: async () => await import('./commands/pause.js'),
+  resume: async () => await import('./commands/resume.js'),
+  drain: async () => await import('./commands/drain.js'),
+  leave: async () => await import('./commands/leave.js'),
+  trust: async () => await import('./commands/trust.js'),
   start: async () => await import('./commands/start.js'),
   stop: async () => await import('./commands/stop.js')
 }

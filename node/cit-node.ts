@@ -1,5 +1,5 @@
 import './polyfill.js'
-import { availableParallelism, freemem, loadavg } from 'node:os'
+import { availableParallelism, freemem, loadavg, totalmem } from 'node:os'
 import { FsBlobStore } from '../store/blobs/index.js'
 import { MetaStore, RecordLog } from '../store/meta/index.js'
 import { parseHash } from '../store/blobs/index.js'
@@ -15,13 +15,25 @@ import { castOutput } from './jobs/recording.js'
 import { createLogger, fileSink } from './logger.js'
 import { acquirePidfile } from './pidfile.js'
 import { LocalRunner } from './scheduler/local-runner.js'
+import { Ingest } from './mesh/ingest.js'
+import { MeshAdmin, NotInMeshError, ForbiddenError } from './mesh/mesh-admin.js'
+import { MeshService } from './mesh/mesh-service.js'
+import { readMembership, writeMembership } from './mesh/membership.js'
+import { PeerTable } from './mesh/peer-table.js'
+import { TrustService } from './mesh/trust-service.js'
+import type { Membership } from './mesh/membership.js'
+import type { PeerView } from './mesh/peer-table.js'
+import type { NodeState, LoadReport } from '../protocols/load/index.js'
 import type { NodeConfig } from './config/config.js'
-import type { ControlHandlers, OutputStream, StatusView, SubmitBody } from './control/types.js'
+import type { ControlHandlers, OutputStream, StatusView, SubmitBody, TrustView } from './control/types.js'
 import type { HomePaths } from './home.js'
 import type { JobSummary, JobView } from './jobs/types.js'
 import type { LogSink } from './logger.js'
 import type { Identity } from '../protocols/codec/index.js'
 import type { Logger } from '../store/logger.js'
+
+/** where a mesh node listens when neither --listen nor config.json says: all interfaces, a fixed port */
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/7420']
 
 export interface CitNodeInit {
   /** the home directory (already resolved) */
@@ -49,6 +61,12 @@ export class CitNode implements ControlHandlers {
   private runner?: LocalRunner
   private control?: ControlServer
   private releasePid?: () => Promise<void>
+  private membership?: Membership
+  private trust?: TrustService
+  private peerTable?: PeerTable
+  private mesh?: MeshService
+  private admin?: MeshAdmin
+  private state: NodeState = 'active'
   private stopping?: Promise<void>
   private startedAt = 0
   private readonly stopped = Promise.withResolvers<void>()
@@ -77,8 +95,20 @@ export class CitNode implements ControlHandlers {
       await this.recordLog.start()
       this.jobs = new JobService({ identity: this.identity, store: new JobStore(this.meta, this.recordLog), logger: root.child('jobs') })
       const executor = new Executor({ blobs: this.blobs, logger: root.child('exec') }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
-      this.runner = new LocalRunner({ jobs: this.jobs, executor, logger: root.child('runner') }, { slots: this.config.slots })
+      const membership = await readMembership(this.paths.root)
+      this.membership = membership?.leftAt == null ? membership : undefined
+      const self = this.identity.id
+      this.runner = new LocalRunner({ jobs: this.jobs, executor, logger: root.child('runner') }, {
+        slots: this.config.slots,
+        // until claiming lands, a mesh node runs the jobs submitted on it
+        shouldRun: row => this.membership == null || row.origin === self
+      })
+      this.jobs.on('event', ev => {
+        if (ev.type === 'cancel-requested') this.runner?.cancel(ev.job, ev.reason ?? 'cancelled')
+        if (this.state === 'draining' && this.runner?.runningIds.length === 0) this.state = 'paused'
+      })
       await this.runner.start()
+      if (this.membership != null) await this.startMesh(this.membership, root)
       if (this.init.control !== false) {
         this.control = new ControlServer({ handlers: this, logger: root.child('control') }, { socketPath: this.paths.socket })
         await this.control.start()
@@ -91,6 +121,42 @@ export class CitNode implements ControlHandlers {
     }
   }
 
+  private async startMesh (membership: Membership, root: ReturnType<typeof createLogger>): Promise<void> {
+    this.trust = new TrustService({ meta: this.meta!, log: this.recordLog!, logger: root.child('trust'), mesh: membership.mesh })
+    await this.trust.start(membership.records)
+    this.peerTable = new PeerTable(this.meta!)
+    await this.peerTable.start()
+    const ingest = new Ingest({ trust: this.trust, jobs: this.jobs, peers: this.peerTable, logger: root.child('ingest') })
+    const listen = this.config.listen.length > 0 ? this.config.listen : DEFAULT_LISTEN
+    this.mesh = new MeshService({
+      identity: this.identity,
+      meta: this.meta!,
+      recordLog: this.recordLog!,
+      trust: this.trust,
+      jobs: this.jobs,
+      peers: this.peerTable,
+      ingest,
+      logger: root.child('mesh'),
+      localReport: () => this.localReport()
+    }, { membership, listen })
+    await this.mesh.start()
+    this.admin = new MeshAdmin({ identity: this.identity, mesh: membership.mesh, trust: this.trust, service: this.mesh })
+  }
+
+  private localReport (): Omit<LoadReport, 'node' | 'at' | 'seq' | 'addrs'> {
+    return {
+      load1: Math.round(loadavg()[0] * 100) / 100,
+      cores: availableParallelism(),
+      memFreeBytes: freemem(),
+      memTotalBytes: totalmem(),
+      slots: this.runner?.slotCount ?? 0,
+      slotsFree: this.runner?.freeSlots ?? 0,
+      labels: this.config.labels,
+      state: this.state,
+      running: this.runner?.runningIds.slice(0, 1024) ?? []
+    }
+  }
+
   async stop (): Promise<void> {
     this.stopping ??= this.teardown()
     await this.stopping
@@ -99,6 +165,7 @@ export class CitNode implements ControlHandlers {
   private async teardown (): Promise<void> {
     this.log?.info('daemon stopping')
     await this.control?.stop()
+    await this.mesh?.stop()
     await this.runner?.stop()
     await this.blobs?.stop()
     await this.meta?.stop()
@@ -112,9 +179,12 @@ export class CitNode implements ControlHandlers {
     return {
       peerId: this.identity.id,
       pid: process.pid,
-      addrs: [],
-      mesh: null,
-      state: 'active',
+      addrs: this.mesh?.addrs() ?? [],
+      mesh: this.membership?.mesh.id ?? null,
+      state: this.state === 'gone' ? 'paused' : this.state,
+      roles: this.trust?.rolesOf(this.identity.id) ?? [],
+      connected: this.mesh?.connectedPeers().length ?? 0,
+      dropped: this.mesh != null ? (this.mesh.stats().ingest as { dropped: Record<string, number> }).dropped : {},
       labels: this.config.labels,
       load: { load1: loadavg()[0], cores: availableParallelism(), memFreeBytes: freemem(), slotsFree: this.runner?.freeSlots ?? 0 },
       running: this.runner?.runningIds ?? [],
@@ -129,6 +199,9 @@ export class CitNode implements ControlHandlers {
     const resolved = resolveParams(spec, body.params ?? {})
     if (resolved.problems.length > 0) throw new InvalidInputError(`invalid params: ${resolved.problems.map(p => `${p.path}: ${p.message}`).join('; ')}`, resolved.problems)
     if (body.priority != null && !Number.isSafeInteger(body.priority)) throw new InvalidInputError('priority: must be a whole number')
+    if (this.trust != null && !this.trust.hasRole(this.identity.id, 'submit')) {
+      throw new ForbiddenError(`this node's key ${this.identity.id} does not hold the submit role in this mesh`)
+    }
     const row = await this.jobs.submit({ spec, params: resolved.values, priority: body.priority })
     return await this.jobs.view(row)
   }
@@ -188,6 +261,51 @@ export class CitNode implements ControlHandlers {
       this.jobs.on('change', check)
       void this.jobs.get(id).then(check)
     })
+  }
+
+  async peers (): Promise<PeerView[]> {
+    if (this.peerTable == null) throw new NotInMeshError()
+    return this.peerTable.view(this.identity.id)
+  }
+
+  /** pause (claim nothing), resume, or drain (finish what runs, then claim nothing) */
+  async setState (state: 'active' | 'paused' | 'draining'): Promise<StatusView> {
+    if (!['active', 'paused', 'draining'].includes(state)) throw new InvalidInputError('state: must be active, paused or draining')
+    this.runner!.setPaused(state !== 'active')
+    this.state = state === 'draining' && this.runner!.runningIds.length === 0 ? 'paused' : state
+    this.log.info('node state changed', { state: this.state })
+    return await this.status()
+  }
+
+  async invite (body: { roles?: unknown, ttlMs?: number }): Promise<{ token: string, roles: string[], expiresAt: number }> {
+    if (this.admin == null) throw new NotInMeshError()
+    return await this.admin.invite(body)
+  }
+
+  async trustList (): Promise<TrustView> {
+    if (this.trust == null) throw new NotInMeshError()
+    return { mesh: this.membership!.mesh.id, members: this.trust.state.members(), revocations: this.trust.state.revocations() }
+  }
+
+  async trustGrant (body: { key: string, roles: unknown, ttlMs?: number }): Promise<{ hash: string }> {
+    if (this.admin == null) throw new NotInMeshError()
+    return await this.admin.grant(String(body.key ?? ''), body.roles, { ttlMs: body.ttlMs })
+  }
+
+  async trustRevoke (body: { key: string }): Promise<{ hash: string }> {
+    if (this.admin == null) throw new NotInMeshError()
+    return await this.admin.revoke(String(body.key ?? ''))
+  }
+
+  /** Tell the mesh this node is gone, stop claiming, and leave: the home keeps its history. */
+  async leave (): Promise<{ left: boolean }> {
+    if (this.membership == null || this.mesh == null) throw new NotInMeshError()
+    this.runner!.setPaused(true)
+    this.state = 'gone'
+    await this.mesh.reportNow()
+    await writeMembership(this.paths.root, { ...this.membership, leftAt: Date.now() })
+    setImmediate(() => { void this.stop() })
+    return { left: true }
   }
 
   async blob (hash: string): Promise<{ size: number, stream: AsyncIterable<Uint8Array> }> {

@@ -9,7 +9,11 @@ export const STATUS_BY_CODE: Record<string, number> = {
   ERR_HASH_MISMATCH: 500,
   ERR_NOT_FOUND: 404,
   ERR_BODY_TOO_LARGE: 413,
-  ERR_UNKNOWN_ROUTE: 404
+  ERR_UNKNOWN_ROUTE: 404,
+  ERR_FORBIDDEN: 403,
+  ERR_NOT_IN_MESH: 409,
+  ERR_BAD_TOKEN: 400,
+  ERR_BAD_KEY_ID: 400
 }
 
 /** The body of every error reply: a stable code and a one-line message, never a stack. */

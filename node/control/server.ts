@@ -87,6 +87,18 @@ export class ControlServer {
       setImmediate(() => { void h.stop() })
       return
     }
+    if (method === 'GET' && a === 'peers' && b == null) return json(res, await h.peers())
+    if (method === 'POST' && a === 'state' && b == null) {
+      const body = await readJson(req) as { state: 'active' | 'paused' | 'draining' }
+      return json(res, await h.setState(body?.state))
+    }
+    if (method === 'POST' && a === 'invites' && b == null) return json(res, await h.invite(await readJson(req) as { roles?: unknown, ttlMs?: number }))
+    if (method === 'POST' && a === 'leave' && b == null) return json(res, await h.leave())
+    if (a === 'trust') {
+      if (method === 'GET' && b == null) return json(res, await h.trustList())
+      if (method === 'POST' && b === 'grant') return json(res, await h.trustGrant(await readJson(req) as { key: string, roles: unknown, ttlMs?: number }))
+      if (method === 'POST' && b === 'revoke') return json(res, await h.trustRevoke(await readJson(req) as { key: string }))
+    }
     if (a === 'jobs') {
       if (method === 'POST' && b == null) return json(res, await h.submit(await readJson(req) as SubmitBody))
       if (method === 'GET' && b == null) {

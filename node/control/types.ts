@@ -11,6 +11,18 @@ export interface StatusView {
   running: string[]
   home: string
   startedAt: number
+  /** roles this node's key holds in its mesh */
+  roles: string[]
+  /** peers connected now */
+  connected: number
+  /** messages from peers dropped, by reason */
+  dropped: Record<string, number>
+}
+
+export interface TrustView {
+  mesh: string
+  members: Array<{ keyId: string, roles: string[], grantedBy: string, since: number, via?: string }>
+  revocations: Array<{ keyId?: string, subject?: string, by?: string, at?: number } | Record<string, unknown>>
 }
 
 export interface SubmitBody {
@@ -40,4 +52,11 @@ export interface ControlHandlers {
   output: (ref: string, follow: boolean) => Promise<OutputStream>
   blob: (hash: string) => Promise<{ size: number, stream: AsyncIterable<Uint8Array> }>
   stop: () => Promise<void>
+  peers: () => Promise<unknown[]>
+  setState: (state: 'active' | 'paused' | 'draining') => Promise<StatusView>
+  invite: (body: { roles?: unknown, ttlMs?: number }) => Promise<{ token: string, roles: string[], expiresAt: number }>
+  trustList: () => Promise<TrustView>
+  trustGrant: (body: { key: string, roles: unknown, ttlMs?: number }) => Promise<{ hash: string }>
+  trustRevoke: (body: { key: string }) => Promise<{ hash: string }>
+  leave: () => Promise<{ left: boolean }>
 }

@@ -16,6 +16,16 @@ export interface ArtefactEntry {
   size: number
 }
 
+/** a match or a glob that was not stored, and why (a symlink, outside the workspace, a bad glob) */
+export interface RefusedArtefact {
+  /** the path relative to the workspace, or the glob itself when the glob was refused */
+  path: string
+  reason: string
+}
+
+/** a limit the job ran into (see Limits) */
+export type LimitName = 'processes' | 'memory' | 'output'
+
 export interface RunResult {
   outcome: Outcome
   /** exit code of the step that decided the outcome (0 on success; null when killed) */
@@ -26,6 +36,10 @@ export interface RunResult {
   /** sha256 of the asciicast v2 recording */
   log: string
   artefacts: ArtefactEntry[]
+  /** artefact matches and globs that were refused (the executor always sets it) */
+  refused?: RefusedArtefact[]
+  /** limits the job hit while it ran, where the kernel reports it (the executor always sets it) */
+  limitsHit?: LimitName[]
 }
 
 /** Limits against runaway jobs. Every field has a documented default (constants.ts). */

@@ -19,6 +19,8 @@ export interface LocalRunnerComponents {
 export interface LocalRunnerInit {
   /** jobs run at once (default one per core) */
   slots?: number
+  /** which queued jobs this node may run (default all); in a mesh without claiming, its own */
+  shouldRun?: (row: JobRow) => boolean
 }
 
 /**
@@ -31,6 +33,7 @@ export class LocalRunner {
   private readonly executor: JobExecutor
   private readonly log: Logger
   private readonly slots: number
+  private readonly shouldRun: (row: JobRow) => boolean
   private readonly running = new Map<string, { controller: AbortController, done: Promise<void> }>()
   private readonly queued = new Map<string, JobRow>()
   private started = false
@@ -42,6 +45,7 @@ export class LocalRunner {
     this.executor = components.executor
     this.log = components.logger
     this.slots = init.slots ?? DEFAULT_SLOTS
+    this.shouldRun = init.shouldRun ?? (() => true)
     if (!Number.isInteger(this.slots) || this.slots < 1) throw new RangeError('slots must be a whole number ≥ 1')
   }
 
@@ -55,7 +59,7 @@ export class LocalRunner {
       if ((row.state === 'claimed' || row.state === 'running') && row.executor === this.jobs.nodeId) {
         await this.jobs.transition(row.id, 'failed', { state: 'failed', reason: 'the daemon stopped while the job was running' })
         this.log.warn('job was running when the daemon stopped: recorded as failed', { job: row.id })
-      } else if (row.state === 'queued') {
+      } else if (row.state === 'queued' && this.shouldRun(row)) {
         this.queued.set(row.id, row)
       }
     }
@@ -79,6 +83,8 @@ export class LocalRunner {
   }
 
   get runningIds (): string[] { return [...this.running.keys()] }
+  get slotCount (): number { return this.slots }
+  get isPaused (): boolean { return this.paused }
   get freeSlots (): number { return Math.max(0, this.slots - this.running.size) }
 
   /** Cancel a running job here; false when this node is not running it. */
@@ -90,7 +96,7 @@ export class LocalRunner {
   }
 
   private track (row: JobRow): void {
-    if (row.state === 'queued') this.queued.set(row.id, row)
+    if (row.state === 'queued' && this.shouldRun(row)) this.queued.set(row.id, row)
     else this.queued.delete(row.id)
     this.pump()
   }

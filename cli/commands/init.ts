@@ -1,0 +1,28 @@
+import { listOf, parse, positionals } from '../context.js'
+import { assertNoDaemon, spawnDaemon } from '../daemon.js'
+import type { Output } from '../output.js'
+
+export const usage = 'cit-node init [--listen ADDR]... [--label L]... [--json]'
+export const summary = 'create a new mesh with this machine as its first member and admin; prints a join token'
+
+export async function run (argv: string[], io: Output): Promise<number> {
+  const p = parse<{ listen?: string[], label?: string[] }>(argv, { listen: { type: 'string', multiple: true }, label: { type: 'string', multiple: true } }, usage, io)
+  if (p.help) { io.out(`usage: ${usage}\n${summary}`); return 0 }
+  positionals(p, [], usage)
+  const { createMeshHome, saveNodeFlags } = await import('../../node/mesh/enroll.js')
+  const { validateConfig } = await import('../../node/config/config.js')
+  const { homePaths } = await import('../../node/home.js')
+  const flags = validateConfig({ listen: listOf(p.values.listen), labels: listOf(p.values.label) })
+  await assertNoDaemon(p.ctx.home)
+  const { peerId, meshId } = await createMeshHome(p.ctx.home)
+  await saveNodeFlags(p.ctx.home, homePaths(p.ctx.home).config, flags)
+  await spawnDaemon(p.ctx.home)
+  const { token } = await p.ctx.client().invite({})
+  if (p.ctx.json) io.out(JSON.stringify({ peerId, token, mesh: meshId }))
+  else {
+    io.err(`cit-node: created mesh ${meshId.slice(0, 16)}… with this node (${peerId}) as admin; daemon running`)
+    io.err('cit-node: on another machine, run: cit-node join TOKEN   (this token lets machines join for 24 h)')
+    io.out(token)
+  }
+  return 0
+}

@@ -1,0 +1,23 @@
+import { listOf, parse, positionals } from '../context.js'
+import { assertNoDaemon, spawnDaemon } from '../daemon.js'
+import type { Output } from '../output.js'
+
+export const usage = 'cit-node join TOKEN [--listen ADDR]... [--label L]... [--json]'
+export const summary = 'make this machine a member of the mesh the token invites to, and start its daemon'
+
+export async function run (argv: string[], io: Output): Promise<number> {
+  const p = parse<{ listen?: string[], label?: string[] }>(argv, { listen: { type: 'string', multiple: true }, label: { type: 'string', multiple: true } }, usage, io)
+  if (p.help) { io.out(`usage: ${usage}\n${summary}`); return 0 }
+  const [token] = positionals(p, ['TOKEN'], usage)
+  const { joinMeshHome, saveNodeFlags } = await import('../../node/mesh/enroll.js')
+  const { validateConfig } = await import('../../node/config/config.js')
+  const { homePaths } = await import('../../node/home.js')
+  const flags = validateConfig({ listen: listOf(p.values.listen), labels: listOf(p.values.label) })
+  await assertNoDaemon(p.ctx.home)
+  const { peerId, meshId, decoded } = await joinMeshHome(p.ctx.home, token.trim())
+  await saveNodeFlags(p.ctx.home, homePaths(p.ctx.home).config, flags)
+  await spawnDaemon(p.ctx.home)
+  if (p.ctx.json) io.out(JSON.stringify({ peerId, token: token.trim(), mesh: meshId, roles: decoded.roles }))
+  else io.out(`cit-node: joined mesh ${meshId.slice(0, 16)}… as ${peerId} (roles: ${decoded.roles.join(', ')}); daemon running`)
+  return 0
+}

@@ -1,0 +1,177 @@
+/**
+ * A cgroup per job run: the pids controller bounds the number of processes (root ignores
+ * RLIMIT_NPROC, cgroups bind root too), memory limits and measures the tree, cpuacct (v1) or
+ * cpu.stat (v2) measures CPU time, and cgroup.procs names every process to kill, including
+ * those that left the step's session or process group.
+ */
+import { access, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { CGROUP_REMOVE_TIMEOUT_MS, KILL_POLL_MS } from './constants.js'
+import { signalPid } from './containment.js'
+import type { CgroupSupport, V1Controller } from './cgroup-detect.js'
+import type { Containment, MeasuredUsage } from './containment.js'
+import type { LimitName } from './types.js'
+import type { Logger } from '../../store/logger.js'
+
+export interface CgroupLimits {
+  maxProcesses: number
+  maxMemoryBytes: number
+}
+
+async function readText (file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8')
+  } catch {
+    return undefined
+  }
+}
+
+/** the value after `key ` in a flat-keyed cgroup file (`max 3`, `oom_kill 1`, `usage_usec 52`) */
+export function keyedValue (text: string | undefined, key: string): number | undefined {
+  if (text === undefined) return undefined
+  const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(text)
+  return m == null ? undefined : Number(m[1])
+}
+
+function numberOf (text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  const n = Number(text.trim())
+  return Number.isFinite(n) ? n : undefined
+}
+
+/** A job run's cgroup (one group per v1 controller, or one v2 group). */
+export class CgroupContainment implements Containment {
+  readonly kind: string
+  readonly procsFiles: string[]
+  readonly measures: { cpu: boolean, memory: boolean }
+  private readonly groups: Partial<Record<V1Controller | 'v2', string>>
+  private readonly log: Logger
+
+  readonly nprocLimit: number | undefined
+
+  private constructor (kind: string, groups: Partial<Record<V1Controller | 'v2', string>>, log: Logger, maxProcesses: number, v2Peak = false) {
+    this.kind = kind
+    this.groups = groups
+    this.log = log
+    // without a pids group, RLIMIT_NPROC is the only process bound left (it binds non-root users only)
+    this.nprocLimit = groups.pids === undefined && groups.v2 === undefined ? maxProcesses : undefined
+    this.procsFiles = Object.values(groups).map(dir => join(dir, 'cgroup.procs'))
+    // v2 has memory.peak only from Linux 5.19: older kernels fall back to sampling
+    this.measures = kind === 'cgroup-v2'
+      ? { cpu: true, memory: v2Peak }
+      : { cpu: groups.cpuacct !== undefined, memory: groups.memory !== undefined }
+  }
+
+  /**
+   * Create the groups named `name` and set their limits. Groups that cannot be created are left
+   * out (with a warning); throws when none could be.
+   */
+  static async create (support: Exclude<CgroupSupport, { mode: 'none' }>, name: string, limits: CgroupLimits, log: Logger): Promise<CgroupContainment> {
+    const groups: Partial<Record<V1Controller | 'v2', string>> = {}
+    const made = new CgroupContainment(support.mode === 'v1' ? 'cgroup-v1' : 'cgroup-v2', groups, log, limits.maxProcesses)
+    try {
+      if (support.mode === 'v2') {
+        groups.v2 = join(support.parent, name)
+        await mkdir(groups.v2)
+        await writeFile(join(groups.v2, 'pids.max'), String(limits.maxProcesses))
+        if (support.controllers.includes('memory')) await writeFile(join(groups.v2, 'memory.max'), String(limits.maxMemoryBytes))
+      } else {
+        for (const [controller, parent] of Object.entries(support.parents) as Array<[V1Controller, string]>) {
+          const dir = join(parent, name)
+          await mkdir(dir)
+          groups[controller] = dir
+        }
+        if (groups.pids !== undefined) await writeFile(join(groups.pids, 'pids.max'), String(limits.maxProcesses))
+        if (groups.memory !== undefined) await writeFile(join(groups.memory, 'memory.limit_in_bytes'), String(limits.maxMemoryBytes))
+      }
+    } catch (err) {
+      await made.dispose()
+      throw err
+    }
+    const v2Peak = groups.v2 !== undefined && await access(join(groups.v2, 'memory.peak')).then(() => true, () => false)
+    return new CgroupContainment(made.kind, groups, log, limits.maxProcesses, v2Peak)
+  }
+
+  /** whether the kernel bounds the job's process count (a pids group exists) */
+  get countsProcesses (): boolean {
+    return this.groups.pids !== undefined || this.groups.v2 !== undefined
+  }
+
+  addSession (): void {
+    // cgroup membership is inherited by every child: nothing to track
+  }
+
+  async pids (): Promise<number[]> {
+    const dir = this.groups.v2 ?? this.groups.pids ?? this.groups.memory ?? this.groups.cpuacct
+    if (dir === undefined) return []
+    const text = await readText(join(dir, 'cgroup.procs'))
+    if (text === undefined) return []
+    return text.split('\n').filter(Boolean).map(Number)
+  }
+
+  async signalAll (signal: NodeJS.Signals): Promise<number> {
+    if (signal === 'SIGKILL' && this.groups.v2 !== undefined) {
+      // cgroup.kill (Linux 5.14+) kills the whole group at once, forks in flight included
+      const ok = await writeFile(join(this.groups.v2, 'cgroup.kill'), '1').then(() => true, () => false)
+      if (ok) return (await this.pids()).length
+    }
+    let count = 0
+    for (const pid of await this.pids()) if (signalPid(pid, signal)) count++
+    return count
+  }
+
+  async usage (): Promise<MeasuredUsage> {
+    const out: MeasuredUsage = {}
+    if (this.groups.v2 !== undefined) {
+      const usec = keyedValue(await readText(join(this.groups.v2, 'cpu.stat')), 'usage_usec')
+      if (usec !== undefined) out.cpuMs = usec / 1000
+      const peak = numberOf(await readText(join(this.groups.v2, 'memory.peak')))
+      if (peak !== undefined) out.maxRssBytes = peak
+      return out
+    }
+    if (this.groups.cpuacct !== undefined) {
+      const ns = numberOf(await readText(join(this.groups.cpuacct, 'cpuacct.usage')))
+      if (ns !== undefined) out.cpuMs = ns / 1e6
+    }
+    if (this.groups.memory !== undefined) {
+      const peak = numberOf(await readText(join(this.groups.memory, 'memory.max_usage_in_bytes')))
+      if (peak !== undefined) out.maxRssBytes = peak
+    }
+    return out
+  }
+
+  async limitsHit (): Promise<LimitName[]> {
+    const hit: LimitName[] = []
+    const pidsDir = this.groups.v2 ?? this.groups.pids
+    if (pidsDir !== undefined && (keyedValue(await readText(join(pidsDir, 'pids.events')), 'max') ?? 0) > 0) hit.push('processes')
+    const memFile = this.groups.v2 !== undefined
+      ? join(this.groups.v2, 'memory.events')
+      : this.groups.memory !== undefined ? join(this.groups.memory, 'memory.oom_control') : undefined
+    if (memFile !== undefined && (keyedValue(await readText(memFile), 'oom_kill') ?? 0) > 0) hit.push('memory')
+    return hit
+  }
+
+  /** remove the groups; a group still busy a moment after its last process died is retried */
+  async dispose (): Promise<void> {
+    const deadline = Date.now() + CGROUP_REMOVE_TIMEOUT_MS
+    for (const dir of Object.values(this.groups)) {
+      for (;;) {
+        try {
+          await rmdir(dir)
+          break
+        } catch (err: any) {
+          if (err?.code === 'ENOENT') break
+          if (err?.code !== 'EBUSY' || Date.now() > deadline) {
+            this.log.warn('could not remove a job cgroup', { dir, err })
+            break
+          }
+          await this.signalAll('SIGKILL')
+          await new Promise(resolve => setTimeout(resolve, KILL_POLL_MS))
+        }
+      }
+    }
+  }
+
+  /** for tests and diagnostics: the group directories */
+  get directories (): string[] { return Object.values(this.groups) }
+}

@@ -1,0 +1,237 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, unlink } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { collectArtefacts } from './artefacts.js'
+import { CgroupContainment } from './cgroup.js'
+import { detectCgroups } from './cgroup-detect.js'
+import {
+  DEFAULT_COLS, DEFAULT_GRACE_MS, DEFAULT_ROWS, MAX_TERMINAL_COLS, MAX_TERMINAL_ROWS, TEMP_DIR_NAME, TERM_NAME
+} from './constants.js'
+import { buildJobEnv, chooseShell, findStty } from './env.js'
+import {
+  InvalidExecutorOptionError, InvalidTerminalSizeError, JobAlreadyRunningError, JobNotRunningError
+} from './errors.js'
+import { JobRun } from './job-run.js'
+import { resolveLimits } from './limits.js'
+import { SessionContainment } from './procs.js'
+import { Recorder } from './recorder.js'
+import { checkRunRequest, effectiveTimeout } from './request.js'
+import { UsageMeter } from './usage.js'
+import { WorkspaceLocks } from './workspace-lock.js'
+import { silentLogger } from '../../store/logger.js'
+import type { CgroupSupport } from './cgroup-detect.js'
+import type { Containment } from './containment.js'
+import type { Decision } from './job-run.js'
+import type { LimitName, Limits, RunRequest, RunResult, Usage } from './types.js'
+import type { BlobStore } from '../../store/blobs/types.js'
+import type { Logger } from '../../store/logger.js'
+
+export interface ExecutorComponents {
+  blobs: BlobStore
+  logger?: Logger
+}
+
+export interface ExecutorInit {
+  /** each job name gets `<workspacesDir>/<name>/`, kept between runs */
+  workspacesDir: string
+  /** overrides of DEFAULT_LIMITS */
+  limits?: Partial<Limits>
+  /** terminal size until someone resizes (default DEFAULT_COLS × DEFAULT_ROWS) */
+  cols?: number
+  rows?: number
+  /** ms between SIGTERM and SIGKILL (default DEFAULT_GRACE_MS) */
+  graceMs?: number
+  /** the shell for steps and hooks (default: bash if present, else /bin/sh) */
+  shell?: string
+  /** extra variable names passed from the daemon's environment to jobs (beyond PASSED_ENV) */
+  passEnv?: string[]
+  /** false: never use cgroups (rlimits and /proc only); default true */
+  cgroups?: boolean
+  /** cgroup v2 only: a delegated directory, holding no processes, to create job groups in */
+  cgroupParent?: string
+}
+
+interface Active { run?: JobRun }
+
+/**
+ * Runs jobs: each step and hook in its own pty, in the job's workspace, inside a cgroup per run
+ * (or the rlimit fallback), recorded as asciicast v2 into the blob store. See docs/executor.md.
+ */
+export class Executor {
+  private readonly blobs: BlobStore
+  private readonly log: Logger
+  private readonly workspacesDir: string
+  private readonly limits: Limits
+  private readonly cols: number
+  private readonly rows: number
+  private readonly graceMs: number
+  private readonly shell: string
+  private readonly stty: string | undefined
+  private readonly passEnv: string[]
+  private readonly useCgroups: boolean
+  private readonly cgroupParent: string | undefined
+  private readonly locks = new WorkspaceLocks()
+  private readonly active = new Map<string, Active>()
+  private cgroupSupport: Promise<CgroupSupport> | undefined
+
+  constructor (components: ExecutorComponents, init: ExecutorInit) {
+    this.blobs = components.blobs
+    this.log = components.logger ?? silentLogger
+    if (typeof init.workspacesDir !== 'string' || init.workspacesDir === '') {
+      throw new InvalidExecutorOptionError('workspacesDir', 'a directory is required')
+    }
+    this.workspacesDir = resolve(init.workspacesDir)
+    this.limits = resolveLimits(init.limits)
+    this.cols = checkSize('cols', init.cols ?? DEFAULT_COLS, MAX_TERMINAL_COLS)
+    this.rows = checkSize('rows', init.rows ?? DEFAULT_ROWS, MAX_TERMINAL_ROWS)
+    this.graceMs = init.graceMs ?? DEFAULT_GRACE_MS
+    if (!Number.isFinite(this.graceMs) || this.graceMs < 0) throw new InvalidExecutorOptionError('graceMs', 'must be a number of ms ≥ 0')
+    this.shell = init.shell ?? chooseShell()
+    this.stty = findStty()
+    this.passEnv = init.passEnv ?? []
+    this.useCgroups = init.cgroups ?? true
+    this.cgroupParent = init.cgroupParent
+  }
+
+  /** the ids of the jobs running (or waiting for their workspace) here */
+  get running (): string[] {
+    return [...this.active.keys()]
+  }
+
+  /** the workspace directory of a job name */
+  workspaceOf (name: string): string {
+    return join(this.workspacesDir, name)
+  }
+
+  /** Send keys to the job's running command; false when no command is running at this moment. */
+  write (jobId: string, data: string | Uint8Array): boolean {
+    const active = this.active.get(jobId)
+    if (active === undefined) throw new JobNotRunningError(jobId)
+    return active.run?.write(typeof data === 'string' ? data : Buffer.from(data)) ?? false
+  }
+
+  /** Resize the job's terminal (now and for its later steps); recorded as an `r` event. */
+  resize (jobId: string, cols: number, rows: number): void {
+    if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1 || cols > MAX_TERMINAL_COLS || rows > MAX_TERMINAL_ROWS) {
+      throw new InvalidTerminalSizeError(cols, rows)
+    }
+    const active = this.active.get(jobId)
+    if (active === undefined) throw new JobNotRunningError(jobId)
+    active.run?.resize(cols, rows)
+  }
+
+  /**
+   * Run one job to its end. A job that fails, times out or is cancelled resolves with that
+   * outcome; rejects only for a bad request (ERR_INVALID_RUN_REQUEST, ERR_JOB_ALREADY_RUNNING)
+   * or when the recording cannot be stored.
+   */
+  async run (req: RunRequest): Promise<RunResult> {
+    checkRunRequest(req)
+    if (this.active.has(req.jobId)) throw new JobAlreadyRunningError(req.jobId)
+    const active: Active = {}
+    this.active.set(req.jobId, active)
+    const runId = `cit-${randomBytes(8).toString('hex')}`
+    const tmpDir = join(this.workspacesDir, TEMP_DIR_NAME)
+    const castPath = join(tmpDir, `${runId}.cast`)
+    let recorder: Recorder | undefined
+    try {
+      await mkdir(tmpDir, { recursive: true })
+      recorder = new Recorder(castPath, {
+        width: this.cols,
+        height: this.rows,
+        timestamp: Math.floor(Date.now() / 1000),
+        title: req.spec.name,
+        env: { TERM: TERM_NAME, SHELL: this.shell }
+      })
+      const result = await this.runLocked(req, runId, recorder, active)
+      recorder.marker(`cit: ${result.outcome}${result.reason !== undefined ? `: ${result.reason}` : ''}`)
+      await recorder.close()
+      const log = await this.blobs.putFile(castPath)
+      return { ...result, log: log.hash }
+    } finally {
+      this.active.delete(req.jobId)
+      await recorder?.close().catch(() => {})
+      await unlink(castPath).catch(() => {})
+    }
+  }
+
+  private async runLocked (req: RunRequest, runId: string, recorder: Recorder, active: Active): Promise<Omit<RunResult, 'log'>> {
+    const started = performance.now()
+    let release: () => void
+    try {
+      release = await this.locks.acquire(req.spec.name, req.signal)
+    } catch {
+      // cancelled while another run of this name held the workspace: nothing ran
+      const usage: Usage = { wallMs: Math.round(performance.now() - started), cpuMs: 0, maxRssBytes: 0 }
+      return { outcome: 'cancelled', exitCode: null, reason: 'cancelled while waiting for the workspace', usage, artefacts: [], refused: [], limitsHit: [] }
+    }
+    try {
+      const workspace = this.workspaceOf(req.spec.name)
+      await mkdir(workspace, { recursive: true })
+      const containment = await this.contain(runId)
+      const meter = new UsageMeter(containment)
+      let decision: Decision
+      let usage: Usage
+      let limitsHit: LimitName[]
+      try {
+        const run = new JobRun({
+          req,
+          workspace,
+          env: buildJobEnv({ jobId: req.jobId, jobName: req.spec.name, workspace, shell: this.shell, params: req.params, passEnv: this.passEnv }),
+          shell: this.shell,
+          stty: this.stty,
+          limits: this.limits,
+          timeoutMs: effectiveTimeout(req),
+          graceMs: this.graceMs,
+          cols: this.cols,
+          rows: this.rows,
+          containment,
+          recorder,
+          log: this.log
+        })
+        active.run = run
+        meter.start()
+        decision = await run.execute()
+        usage = await meter.finish()
+        limitsHit = await containment.limitsHit()
+        if (run.outputLimitReached) limitsHit.push('output')
+      } finally {
+        active.run = undefined
+        // after an unexpected error nothing else has killed the tree
+        await containment.signalAll('SIGKILL')
+        await containment.dispose()
+      }
+      const { artefacts, refused } = await collectArtefacts(workspace, req.spec.artefacts, this.blobs, this.log)
+      return { ...decision, usage, artefacts, refused, limitsHit }
+    } finally {
+      release()
+    }
+  }
+
+  /** the run's cgroup where one can be made, else the session fallback (with a warning) */
+  private async contain (runId: string): Promise<Containment> {
+    if (this.useCgroups) {
+      this.cgroupSupport ??= detectCgroups({ v2Parent: this.cgroupParent }).then(support => {
+        if (support.mode === 'none') this.log.warn('no writable cgroup: jobs are limited by rlimits only, a fork bomb run as root is not contained', { reason: support.reason })
+        else this.log.info('job cgroups', { support })
+        return support
+      })
+      const support = await this.cgroupSupport
+      if (support.mode !== 'none') {
+        try {
+          const group = await CgroupContainment.create(support, runId, this.limits, this.log)
+          if (!group.countsProcesses) this.log.warn('no pids cgroup: the process limit falls back to `ulimit -u`')
+          return group
+        } catch (err) {
+          this.log.warn('could not create the job cgroup: falling back to rlimits', { err })
+        }
+      }
+    }
+    return new SessionContainment(this.limits.maxProcesses)
+  }
+}
+
+function checkSize (option: string, value: number, max: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new InvalidExecutorOptionError(option, `must be a whole number from 1 to ${max}`)
+  return value
+}

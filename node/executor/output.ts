@@ -1,0 +1,95 @@
+/**
+ * The path of terminal output from the pty to the recording and to live watchers.
+ *
+ * The wrapper turns off the kernel's output processing (`stty -opost`) because its `\n` → `\r\n`
+ * translation caps a pty at a few MB/s; the same translation is done here, byte for byte, so
+ * what watchers and the recording see is what a terminal with default settings would show.
+ */
+import { StringDecoder } from 'node:string_decoder'
+import type { Recorder } from './recorder.js'
+
+/** `\n` → `\r\n`, as the kernel's ONLCR does (a `\r\n` already there becomes `\r\r\n`, as there) */
+export function translateNewlines (chunk: Buffer): Buffer {
+  let count = 0
+  for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) count++
+  if (count === 0) return chunk
+  const out = Buffer.allocUnsafe(chunk.length + count)
+  let from = 0
+  let to = 0
+  for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) {
+    to += chunk.copy(out, to, from, i)
+    out[to++] = 13
+    out[to++] = 10
+    from = i + 1
+  }
+  chunk.copy(out, to, from)
+  return out
+}
+
+/** the length of the longest prefix of `buf` (at most `max` bytes) that does not end inside a UTF-8 character */
+export function utf8Boundary (buf: Buffer, max: number): number {
+  let end = Math.min(max, buf.length)
+  if (end === buf.length) return end
+  // step back over continuation bytes (10xxxxxx) to the lead byte of the character cut at `end`
+  while (end > 0 && (buf[end] & 0xc0) === 0x80) end--
+  return end
+}
+
+export interface OutputPipeInit {
+  recorder: Recorder
+  /** bytes recorded at most; the rest is dropped and `onLimit` is called once */
+  maxBytes: number
+  /** translate `\n` to `\r\n` (the wrapper turned the kernel's translation off) */
+  translate: boolean
+  onOutput?: (data: Uint8Array) => void
+  onLimit: () => void
+  onOutputError: (err: unknown) => void
+}
+
+export class OutputPipe {
+  private readonly init: OutputPipeInit
+  private decoder = new StringDecoder('utf8')
+  private recorded = 0
+  private full = false
+
+  constructor (init: OutputPipeInit) {
+    this.init = init
+  }
+
+  /** bytes recorded so far (after newline translation) */
+  get bytes (): number { return this.recorded }
+
+  get limitReached (): boolean { return this.full }
+
+  /** a new pty starts: a multi-byte character is never carried over from the previous one */
+  begin (): void {
+    this.decoder = new StringDecoder('utf8')
+  }
+
+  write (raw: Buffer): void {
+    if (this.full) return
+    let chunk = this.init.translate ? translateNewlines(raw) : raw
+    if (this.recorded + chunk.length > this.init.maxBytes) {
+      chunk = chunk.subarray(0, utf8Boundary(chunk, this.init.maxBytes - this.recorded))
+      this.full = true
+    }
+    this.recorded += chunk.length
+    if (chunk.length > 0) {
+      this.init.recorder.output(this.decoder.write(chunk))
+      if (this.init.onOutput !== undefined) {
+        try {
+          this.init.onOutput(chunk)
+        } catch (err) {
+          this.init.onOutputError(err)
+        }
+      }
+    }
+    if (this.full) this.init.onLimit()
+  }
+
+  /** the pty closed: a character left incomplete is recorded as U+FFFD */
+  end (): void {
+    if (!this.full) this.init.recorder.output(this.decoder.end())
+    this.decoder = new StringDecoder('utf8')
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * One command in its own pseudo-terminal. node-pty forks with forkpty(3): the child leads a new
+ * session whose controlling terminal is the pty, so its pid is also its process group id.
+ *
+ * The tail of the output is protected against libuv's end-of-file guess (see WRAPPER_SCRIPT):
+ * this side holds a slave descriptor open, so the master never reports POLLHUP while the step
+ * runs, and lets go of it once STEP_END_SENTINEL arrives, which the wrapper prints after the
+ * step's shell has exited; everything before it has been read by then.
+ */
+import { closeSync, constants as fsConstants, openSync } from 'node:fs'
+import * as pty from 'node-pty'
+import { STEP_END_SENTINEL } from './constants.js'
+import type { IPty } from 'node-pty'
+
+const SENTINEL = Buffer.from(STEP_END_SENTINEL, 'latin1')
+
+export interface ExitStatus {
+  /** the exit status, or 128 + the signal number when a signal ended the process (as shells report it) */
+  exitCode: number
+  /** the signal that ended the process, if one did */
+  signal?: number
+}
+
+export interface PtyCommandInit {
+  file: string
+  args: string[]
+  cwd: string
+  env: Record<string, string>
+  cols: number
+  rows: number
+  /** raw bytes as the pty delivers them, the sentinel taken out */
+  onData: (data: Buffer) => void
+}
+
+/** how many bytes at the end of `buf` could be the start of the sentinel */
+export function sentinelPrefixAtEnd (buf: Buffer): number {
+  const from = Math.max(0, buf.length - SENTINEL.length + 1)
+  for (let i = buf.indexOf(SENTINEL[0], from); i >= 0; i = buf.indexOf(SENTINEL[0], i + 1)) {
+    if (SENTINEL.subarray(0, buf.length - i).equals(buf.subarray(i))) return buf.length - i
+  }
+  return 0
+}
+
+export class PtyCommand {
+  readonly pid: number
+  /** resolves when the process has exited and the pty has been read to its end */
+  readonly exited: Promise<ExitStatus>
+  private readonly term: IPty
+  private readonly onData: (data: Buffer) => void
+  private slaveFd: number | undefined
+  private carry: Buffer | undefined
+  private done = false
+
+  constructor (init: PtyCommandInit) {
+    this.onData = init.onData
+    this.term = pty.spawn(init.file, init.args, {
+      name: init.env.TERM,
+      cols: init.cols,
+      rows: init.rows,
+      cwd: init.cwd,
+      env: init.env,
+      // raw Buffers: the caller counts bytes and decodes UTF-8 itself, never splitting a character
+      encoding: null
+    })
+    this.pid = this.term.pid
+    const ptsName = (this.term as unknown as { ptsName?: string }).ptsName
+    try {
+      // O_NOCTTY: never let the pty become the daemon's controlling terminal
+      if (ptsName !== undefined) this.slaveFd = openSync(ptsName, fsConstants.O_RDWR | fsConstants.O_NOCTTY)
+    } catch {
+      // without it the tail of a fast step's output may be cut short, nothing worse
+    }
+    // with `encoding: null` node-pty hands out Buffers although its typings say string
+    this.term.onData(data => { this.scan(data as unknown as Buffer) })
+    this.exited = new Promise(resolve => {
+      this.term.onExit(({ exitCode, signal }) => {
+        this.done = true
+        if (this.carry !== undefined) this.onData(this.carry)
+        this.carry = undefined
+        this.releaseSlave()
+        resolve(signal !== undefined && signal > 0 ? { exitCode: 128 + signal, signal } : { exitCode })
+      })
+    })
+  }
+
+  /** pass output on, taking out the sentinel (which may arrive split across reads) */
+  private scan (chunk: Buffer): void {
+    let buf = this.carry === undefined ? chunk : Buffer.concat([this.carry, chunk])
+    this.carry = undefined
+    for (let at = buf.indexOf(SENTINEL); at >= 0; at = buf.indexOf(SENTINEL)) {
+      if (at > 0) this.onData(buf.subarray(0, at))
+      buf = buf.subarray(at + SENTINEL.length)
+      this.releaseSlave()
+    }
+    const keep = sentinelPrefixAtEnd(buf)
+    if (keep > 0) this.carry = Buffer.from(buf.subarray(buf.length - keep))
+    if (buf.length > keep) this.onData(buf.subarray(0, buf.length - keep))
+  }
+
+  private releaseSlave (): void {
+    if (this.slaveFd === undefined) return
+    try {
+      closeSync(this.slaveFd)
+    } catch {}
+    this.slaveFd = undefined
+  }
+
+  get running (): boolean {
+    return !this.done
+  }
+
+  /** send keys to the terminal (attach --rw) */
+  write (data: string | Buffer): void {
+    if (!this.done) this.term.write(data)
+  }
+
+  /** resize the terminal; the foreground process gets SIGWINCH */
+  resize (cols: number, rows: number): void {
+    if (this.done) return
+    try {
+      this.term.resize(cols, rows)
+    } catch {
+      // the pty closed between the check and the call
+    }
+  }
+
+  /** stop reading output (backpressure: the writer blocks once the pty buffer fills) */
+  pause (): void {
+    if (!this.done) this.term.pause()
+  }
+
+  resume (): void {
+    if (!this.done) this.term.resume()
+  }
+
+  /** signal the command's whole process group (the step and everything it started in it) */
+  signalGroup (signal: NodeJS.Signals): void {
+    try {
+      process.kill(-this.pid, signal)
+    } catch {}
+  }
+}

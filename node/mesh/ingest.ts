@@ -1,0 +1,132 @@
+import { open } from '../../protocols/codec/index.js'
+import { validateAnnouncement, validateEvent } from '../../protocols/job/index.js'
+import { LOAD_MAX_SKEW_MS, validateLoadReport } from '../../protocols/load/index.js'
+import type { Signed } from '../../protocols/codec/index.js'
+import type { JobAnnouncement, JobEvent, EventType } from '../../protocols/job/index.js'
+import type { LoadReport } from '../../protocols/load/index.js'
+import type { Logger } from '../../store/logger.js'
+import type { JobService } from '../jobs/job-service.js'
+import type { PeerTable } from './peer-table.js'
+import type { TrustService } from './trust-service.js'
+
+/** the kinds of signed message the mesh carries */
+export type Kind = 'job' | 'event' | 'load' | 'trust'
+const TRUST_TYPES = new Set(['grant', 'revoke', 'enroll'])
+/** a load report older than this is a replay (reports come every few seconds) */
+const LOAD_MAX_AGE_MS = 60_000
+/** events only a building node signs about its own work */
+const BUILD_EVENTS = new Set<EventType>(['claimed', 'started', 'finished', 'failed', 'requeued', 'lease-lost'])
+/** events the submitter or an admin signs */
+const OWNER_EVENTS = new Set<EventType>(['cancel-requested', 'cancelled', 'superseded', 'submitted'])
+
+export type Verdict = { ok: true, value: Checked } | { ok: false, reason: string }
+export type Checked =
+  | { kind: 'job', signed: Signed<JobAnnouncement> }
+  | { kind: 'event', signed: Signed<JobEvent> }
+  | { kind: 'load', signed: Signed<LoadReport> }
+  | { kind: 'trust', bytes: Uint8Array, signed: Signed<unknown> }
+
+export interface IngestComponents {
+  trust: TrustService
+  jobs: JobService
+  peers: PeerTable
+  logger: Logger
+  now?: () => number
+}
+
+/**
+ * Everything a peer sends passes here, by gossip or by sync: size, shape and signature are
+ * checked, the signer's role authorises the message, and only then is it acted on. Every drop is
+ * counted by reason (`stats()`), and logged at debug level.
+ */
+export class Ingest {
+  private readonly dropped = new Map<string, number>()
+  private accepted = 0
+  private readonly now: () => number
+
+  constructor (private readonly c: IngestComponents) {
+    this.now = c.now ?? Date.now
+  }
+
+  stats (): { accepted: number, dropped: Record<string, number> } {
+    return { accepted: this.accepted, dropped: Object.fromEntries(this.dropped) }
+  }
+
+  /** count a drop under a stable reason code; `detail` goes to the log only */
+  drop (reason: string, detail?: string): { ok: false, reason: string } {
+    this.dropped.set(reason, (this.dropped.get(reason) ?? 0) + 1)
+    this.c.logger.debug('message dropped', { reason, detail })
+    return { ok: false, reason }
+  }
+
+  /** Decide on a message's bytes without acting on it (gossip validators call this). */
+  check (bytes: Uint8Array, expect: Kind | 'record'): Verdict {
+    let signed: Signed<unknown>
+    try {
+      signed = open(bytes)
+    } catch (err: any) {
+      return this.drop(err?.code === 'ERR_BAD_SIGNATURE' ? 'bad-signature' : err?.code === 'ERR_TOO_LARGE' ? 'too-large' : 'malformed')
+    }
+    const kind: Kind | undefined = TRUST_TYPES.has(signed.type) ? 'trust' : (['job', 'event', 'load'] as const).find(k => k === signed.type)
+    if (kind == null) return this.drop('unknown-type')
+    if (expect === 'record' ? kind === 'load' : kind !== expect) return this.drop('wrong-topic')
+    // trust records are judged by the TrustState itself (out-of-order records are kept pending)
+    if (kind === 'trust') return { ok: true, value: { kind, bytes, signed } }
+    const trust = this.c.trust
+    if (!trust.isMember(signed.signer)) return this.drop('not-a-member')
+    if (kind === 'job') {
+      const { value, problem } = validateAnnouncement(signed.payload)
+      if (value == null) return this.drop('bad-job', problem)
+      if (!trust.hasRole(signed.signer, 'submit')) return this.drop('no-submit-role')
+      return { ok: true, value: { kind, signed: { ...signed, payload: value } } }
+    }
+    if (kind === 'event') {
+      const { value, problem } = validateEvent(signed.payload)
+      if (value == null) return this.drop('bad-event', problem)
+      if (BUILD_EVENTS.has(value.type) && (!trust.hasRole(signed.signer, 'build') || value.node !== signed.signer)) return this.drop('no-build-role')
+      if (OWNER_EVENTS.has(value.type) && !trust.hasRole(signed.signer, 'submit') && !trust.hasRole(signed.signer, 'admin')) return this.drop('not-owner')
+      return { ok: true, value: { kind, signed: { ...signed, payload: value } } }
+    }
+    const { value, problem } = validateLoadReport(signed.payload)
+    if (value == null) return this.drop('bad-load', problem)
+    if (value.node !== signed.signer) return this.drop('load-not-own')
+    const now = this.now()
+    if (value.at > now + LOAD_MAX_SKEW_MS) return this.drop('from-the-future')
+    if (value.at < now - LOAD_MAX_AGE_MS) return this.drop('stale')
+    return { ok: true, value: { kind, signed: { ...signed, payload: value } } }
+  }
+
+  /** Act on a checked message; duplicates and replays are counted and change nothing. */
+  async apply (v: Checked): Promise<void> {
+    switch (v.kind) {
+      case 'trust': {
+        const r = await this.c.trust.add(v.bytes)
+        if (!r.accepted && !(r.pending ?? false)) { this.drop(`trust-${r.reason ?? 'refused'}`); return }
+        break
+      }
+      case 'job':
+        if (!await this.c.jobs.ingestAnnouncement(v.signed)) { this.drop('duplicate'); return }
+        break
+      case 'event': {
+        const ev = v.signed.payload
+        if (ev.type === 'cancel-requested' || ev.type === 'superseded') {
+          const row = await this.c.jobs.get(ev.job)
+          // only the submitter or an admin may stop a job
+          if (row != null && row.submitter !== v.signed.signer && !this.c.trust.hasRole(v.signed.signer, 'admin')) { this.drop('not-owner'); return }
+        }
+        if (!await this.c.jobs.ingestEvent(v.signed)) { this.drop('duplicate'); return }
+        break
+      }
+      case 'load':
+        if (!await this.c.peers.update(v.signed.payload)) { this.drop('replay'); return }
+        break
+    }
+    this.accepted++
+  }
+
+  /** a record pulled by sync: check then apply; never throws for bad input */
+  async fromSync (bytes: Uint8Array): Promise<void> {
+    const v = this.check(bytes, 'record')
+    if (v.ok) await this.apply(v.value)
+  }
+}

@@ -1,0 +1,262 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { seal, sha256Hex } from '../../protocols/codec/index.js'
+import { GossipChannel } from '../../protocols/gossip/index.js'
+import { JoinService } from '../../protocols/join/index.js'
+import { LOAD_INTERVAL_MS } from '../../protocols/load/index.js'
+import { createMeshLibp2p, disconnectDisallowed } from '../../protocols/net/index.js'
+import { SyncService } from '../../protocols/sync/index.js'
+import type { Identity, Signed } from '../../protocols/codec/index.js'
+import type { JobRow } from '../jobs/types.js'
+import type { LoadReport } from '../../protocols/load/index.js'
+import type { MeshLibp2p } from '../../protocols/net/index.js'
+import type { JoinReply } from '../../protocols/join/index.js'
+import type { SyncMark } from '../../protocols/sync/index.js'
+import type { Logger } from '../../store/logger.js'
+import type { MetaStore, RecordLog } from '../../store/meta/index.js'
+import type { JobService } from '../jobs/job-service.js'
+import type { Ingest, Kind } from './ingest.js'
+import type { Membership } from './membership.js'
+import type { PeerTable } from './peer-table.js'
+import type { TrustService } from './trust-service.js'
+
+const T_MARKS = 'sync-marks'
+/** at most this many peers learned from load reports are dialed per report interval */
+const MAX_DIALS_PER_TICK = 4
+
+export interface MeshServiceComponents {
+  identity: Identity
+  meta: MetaStore
+  recordLog: RecordLog
+  trust: TrustService
+  jobs: JobService
+  peers: PeerTable
+  ingest: Ingest
+  logger: Logger
+  /** this node's load, labels and state for its next report */
+  localReport: () => Omit<LoadReport, 'node' | 'at' | 'seq' | 'addrs'>
+}
+
+export interface MeshServiceInit {
+  membership: Membership
+  listen: string[]
+  loadIntervalMs?: number
+}
+
+/**
+ * The node's part in the mesh: the libp2p node (members only), one gossip channel per kind of
+ * message, sync on connect, the join protocol for new machines, and the periodic load report.
+ * Everything received goes through Ingest; everything this node signs is published here.
+ */
+export class MeshService {
+  libp2p?: MeshLibp2p
+  private readonly channels = new Map<Kind, GossipChannel<unknown>>()
+  private sync?: SyncService
+  private join?: JoinService
+  private timer?: ReturnType<typeof setInterval>
+  private seq = 0
+  private readonly c: MeshServiceComponents
+  private readonly log: Logger
+  /** log sequence → job id for local jobs no peer has received yet */
+  private readonly unannounced = new Map<string, JobRow>()
+  private readonly onSigned = (s: Signed<unknown>): void => { void this.publish(s) }
+  private readonly onTrustChange = (): void => {
+    if (this.libp2p != null) void disconnectDisallowed(this.libp2p, id => this.isAllowed(id)).catch(() => {})
+  }
+
+  constructor (components: MeshServiceComponents, private readonly init: MeshServiceInit) {
+    this.c = components
+    this.log = components.logger
+  }
+
+  get meshId (): string { return this.init.membership.mesh.id }
+
+  private isAllowed (peerId: string): boolean {
+    return this.c.trust.isMember(peerId) || this.c.trust.isInviteKey(peerId)
+  }
+
+  private topic (kind: Kind): string {
+    return `/cit/${this.meshId}/${kind}/1`
+  }
+
+  async start (): Promise<void> {
+    if (this.libp2p != null) return
+    const self = this.c.identity.id
+    const bootstrap = [...new Set([...this.init.membership.bootstrap, ...this.c.peers.knownAddrs()])]
+      .filter(a => !a.endsWith(`/p2p/${self}`))
+    const libp2p = await createMeshLibp2p({
+      privateKey: this.c.identity.privateKey,
+      listen: this.init.listen,
+      bootstrap,
+      isAllowed: id => this.isAllowed(id),
+      logger: this.log
+    })
+    this.libp2p = libp2p
+    try {
+      for (const kind of ['trust', 'job', 'event', 'load'] as const) {
+        const channel = new GossipChannel<unknown>({ pubsub: libp2p.services.pubsub, logger: this.log }, {
+          topic: this.topic(kind),
+          validate: bytes => {
+            const v = this.c.ingest.check(bytes, kind)
+            return v.ok ? { ok: true, value: v.value } : { ok: false, reason: v.reason }
+          },
+          onMessage: async value => { await this.c.ingest.apply(value as never) }
+        })
+        channel.start()
+        this.channels.set(kind, channel)
+      }
+      this.sync = new SyncService({
+        libp2p,
+        log: {
+          logId: this.c.recordLog.logId,
+          readAfter: async (after: number, limit: number, maxBytes: number) => await this.serveLog(after, limit, maxBytes)
+        },
+        ingest: async bytes => { await this.c.ingest.fromSync(bytes) },
+        marks: {
+          get: async peer => await this.c.meta.table<SyncMark>(T_MARKS).get(peer),
+          set: async (peer, mark) => { await this.c.meta.batch([{ type: 'put', table: T_MARKS, key: peer, value: mark }]) }
+        },
+        isAllowed: id => this.c.trust.isMember(id),
+        logger: this.log
+      })
+      await this.sync.start()
+      this.join = new JoinService({
+        libp2p,
+        logger: this.log,
+        isInviteKey: id => this.c.trust.isInviteKey(id),
+        onEnroll: async (bytes, from) => await this.onEnroll(bytes, from)
+      })
+      await this.join.start()
+      for await (const row of this.c.jobs.store.list()) {
+        if (!row.announced) this.unannounced.set(row.id, row)
+      }
+      this.c.jobs.on('signed', this.onSigned)
+      this.c.trust.on('change', this.onTrustChange)
+      this.timer = setInterval(() => { void this.report() }, this.init.loadIntervalMs ?? LOAD_INTERVAL_MS)
+      void this.report()
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.timer != null) clearInterval(this.timer)
+    this.timer = undefined
+    this.c.jobs.off('signed', this.onSigned)
+    this.c.trust.off('change', this.onTrustChange)
+    await this.join?.stop()
+    await this.sync?.stop()
+    for (const ch of this.channels.values()) ch.stop()
+    this.channels.clear()
+    const libp2p = this.libp2p
+    this.libp2p = undefined
+    await libp2p?.stop()
+  }
+
+  /** this node's addresses, each with its /p2p/ suffix */
+  addrs (): string[] {
+    const libp2p = this.libp2p
+    if (libp2p == null) return []
+    return libp2p.getMultiaddrs().map(a => a.toString())
+  }
+
+  connectedPeers (): string[] {
+    return this.libp2p?.getPeers().map(p => p.toString()) ?? []
+  }
+
+  stats (): Record<string, unknown> {
+    return {
+      ingest: this.c.ingest.stats(),
+      gossip: Object.fromEntries([...this.channels].map(([k, ch]) => [k, ch.stats()])),
+      sync: this.sync?.stats()
+    }
+  }
+
+  /** Publish a record this node signed; a job no peer received stays "not yet announced". */
+  async publish (signed: Signed<unknown>): Promise<number> {
+    const kind: Kind = signed.type === 'job' ? 'job' : signed.type === 'event' ? 'event' : signed.type === 'load' ? 'load' : 'trust'
+    const channel = this.channels.get(kind)
+    if (channel == null) return 0
+    let sent = 0
+    try {
+      sent = await channel.publish(signed.bytes)
+    } catch (err) {
+      this.log.warn('publish failed', { type: signed.type, err })
+    }
+    if (signed.type === 'job') {
+      const row = await this.c.jobs.get(signed.hash)
+      if (row != null) await this.setAnnounced(row, sent > 0)
+    }
+    return sent
+  }
+
+  private async setAnnounced (row: JobRow, announced: boolean): Promise<void> {
+    if (announced) this.unannounced.delete(row.id)
+    else this.unannounced.set(row.id, row)
+    if (row.announced === announced) return
+    row.announced = announced
+    await this.c.jobs.store.update(row)
+    this.log.info(announced ? 'job announced' : 'job queued locally: no peer reached', { job: row.id })
+  }
+
+  /** serve the record log to a syncing peer; a local job a peer pulls counts as announced */
+  private async serveLog (after: number, limit: number, maxBytes: number): Promise<{ items: Array<{ seq: number, bytes: Uint8Array }>, lastSeq: number }> {
+    const page = await this.c.recordLog.readAfter(after, limit, maxBytes)
+    if (this.unannounced.size > 0) {
+      for (const item of page.items) {
+        const row = this.unannounced.get(sha256Hex(item.bytes))
+        if (row != null) await this.setAnnounced(row, true)
+      }
+    }
+    return page
+  }
+
+  /** a new machine hands over its enrollment: keep it, spread it, and give it the mesh's records */
+  private async onEnroll (bytes: Uint8Array, from: string): Promise<JoinReply> {
+    const v = this.c.ingest.check(bytes, 'trust')
+    if (!v.ok || v.value.kind !== 'trust' || v.value.signed.type !== 'enroll' || v.value.signed.signer !== from) {
+      return { ok: false, reason: v.ok ? 'not-an-enrollment' : v.reason, records: [], addrs: [] }
+    }
+    const result = await this.c.trust.add(bytes)
+    if (!result.accepted) return { ok: false, reason: result.reason ?? 'refused', records: [], addrs: [] }
+    await this.channels.get('trust')?.publish(bytes).catch(() => 0)
+    return {
+      ok: true,
+      records: this.c.trust.state.records(),
+      addrs: [...new Set([...this.addrs(), ...this.c.peers.knownAddrs()])].slice(0, 64)
+    }
+  }
+
+  /** send this node's load report now (after a state change, before leaving) */
+  async reportNow (): Promise<void> {
+    await this.report()
+  }
+
+  /** sign and gossip this node's load report, and dial members heard of but not connected */
+  private async report (): Promise<void> {
+    const libp2p = this.libp2p
+    if (libp2p == null) return
+    const report: LoadReport = { ...this.c.localReport(), node: this.c.identity.id, at: Date.now(), seq: ++this.seq, addrs: this.addrs().slice(0, 16) }
+    const signed = seal(this.c.identity, 'load', report)
+    await this.c.peers.update(report)
+    await this.publish(signed)
+    await this.dialKnown(libp2p)
+  }
+
+  private async dialKnown (libp2p: MeshLibp2p): Promise<void> {
+    const connected = new Set(libp2p.getPeers().map(p => p.toString()))
+    let dials = 0
+    for (const view of this.c.peers.view(this.c.identity.id)) {
+      if (view.self || view.state === 'gone' || connected.has(view.peerId) || !this.c.trust.isMember(view.peerId)) continue
+      if (dials++ >= MAX_DIALS_PER_TICK) break
+      try {
+        const addrs = view.addrs.map(a => multiaddr(a))
+        await libp2p.peerStore.merge(peerIdFromString(view.peerId), { multiaddrs: addrs })
+        void libp2p.dial(peerIdFromString(view.peerId), { signal: AbortSignal.timeout(5000) }).catch(() => {})
+      } catch (err) {
+        this.log.debug('cannot dial a reported peer', { peer: view.peerId, err })
+      }
+    }
+  }
+}
