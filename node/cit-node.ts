@@ -310,6 +310,9 @@ export class CitNode implements ControlHandlers {
 
   async blob (hash: string): Promise<{ size: number, stream: AsyncIterable<Uint8Array> }> {
     const h = parseHash(hash)
+    // check the whole blob before the first byte goes out: a corrupt one is refused with its hash
+    // named (and quarantined) instead of a transfer cut off half-way
+    await this.blobs!.verify(h)
     const info = await this.blobs!.stat(h)
     return { size: info.size, stream: this.blobs!.get(h) }
   }

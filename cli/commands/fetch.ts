@@ -26,6 +26,16 @@ async function source (p: ReturnType<typeof parse>, hash: string): Promise<Async
   }
 }
 
+/** a transfer cut off by the daemon names the blob */
+async function * guarded (source: AsyncIterable<Uint8Array>, hash: string): AsyncGenerator<Uint8Array> {
+  try {
+    yield * source
+  } catch (err: any) {
+    if (err instanceof CliError) throw err
+    throw new CliError('ERR_FETCH_FAILED', `fetching blob ${hash} failed: ${String(err?.message ?? err)}`, EXIT.INTERNAL)
+  }
+}
+
 export async function run (argv: string[], io: Output): Promise<number> {
   const p = parse<{ output?: string }>(argv, { output: { type: 'string', short: 'o' } }, usage, io)
   if (p.help) { io.out(`usage: ${usage}\n${summary}`); return 0 }
@@ -39,12 +49,12 @@ export async function run (argv: string[], io: Output): Promise<number> {
   const progress = io.errIsTTY && out != null && !p.ctx.json
   let lastShown = 0
   if (out == null || out === '-') {
-    for await (const chunk of await source(p, hash)) { sha.update(chunk); size += chunk.byteLength; await io.raw(chunk) }
+    for await (const chunk of guarded(await source(p, hash), hash)) { sha.update(chunk); size += chunk.byteLength; await io.raw(chunk) }
   } else {
     const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.part`)
     const fh = await open(tmp, 'w', 0o644)
     try {
-      for await (const chunk of await source(p, hash)) {
+      for await (const chunk of guarded(await source(p, hash), hash)) {
         sha.update(chunk)
         size += chunk.byteLength
         await fh.write(chunk)
