@@ -185,6 +185,7 @@ export class CitNode implements ControlHandlers {
       roles: this.trust?.rolesOf(this.identity.id) ?? [],
       connected: this.mesh?.connectedPeers().length ?? 0,
       dropped: this.mesh != null ? (this.mesh.stats().ingest as { dropped: Record<string, number> }).dropped : {},
+      messages: this.mesh?.stats() ?? null,
       labels: this.config.labels,
       load: { load1: loadavg()[0], cores: availableParallelism(), memFreeBytes: freemem(), slotsFree: this.runner?.freeSlots ?? 0 },
       running: this.runner?.runningIds ?? [],

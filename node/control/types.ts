@@ -17,6 +17,8 @@ export interface StatusView {
   connected: number
   /** messages from peers dropped, by reason */
   dropped: Record<string, number>
+  /** gossip, sync and ingest counters (received, accepted, dropped by reason) */
+  messages: Record<string, unknown> | null
 }
 
 export interface TrustView {

@@ -17,6 +17,7 @@ import type { ArtefactEntry, RefusedArtefact } from './types.js'
 import type { BlobStore } from '../../store/blobs/types.js'
 import type { Logger } from '../../store/logger.js'
 
+/** what was stored, and what was refused and why */
 export interface ArtefactsResult {
   artefacts: ArtefactEntry[]
   refused: RefusedArtefact[]

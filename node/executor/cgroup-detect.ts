@@ -13,11 +13,13 @@ import { randomBytes } from 'node:crypto'
 export const V1_CONTROLLERS = ['pids', 'memory', 'cpuacct'] as const
 export type V1Controller = typeof V1_CONTROLLERS[number]
 
+/** where job groups can be made: per-controller parents on v1, one parent on v2, or nowhere (with why) */
 export type CgroupSupport =
   | { mode: 'v1', parents: Partial<Record<V1Controller, string>> }
   | { mode: 'v2', parent: string, controllers: string[] }
   | { mode: 'none', reason: string }
 
+/** a cgroup mount from /proc/self/mountinfo */
 export interface MountEntry { root: string, mountPoint: string, fsType: string, superOptions: string[] }
 
 /** The cgroup mounts listed in /proc/self/mountinfo. */
@@ -73,6 +75,7 @@ async function canCreateIn (dir: string): Promise<boolean> {
   return true
 }
 
+/** overrides for detection */
 export interface DetectOptions {
   /** cgroup v2 directory delegated to this daemon (holding no processes itself) */
   v2Parent?: string

@@ -13,6 +13,7 @@ import type { Containment, MeasuredUsage } from './containment.js'
 import type { LimitName } from './types.js'
 import type { Logger } from '../../store/logger.js'
 
+/** the limits a cgroup enforces (the rest are rlimits or the executor's own) */
 export interface CgroupLimits {
   maxProcesses: number
   maxMemoryBytes: number
@@ -44,10 +45,9 @@ export class CgroupContainment implements Containment {
   readonly kind: string
   readonly procsFiles: string[]
   readonly measures: { cpu: boolean, memory: boolean }
+  readonly nprocLimit: number | undefined
   private readonly groups: Partial<Record<V1Controller | 'v2', string>>
   private readonly log: Logger
-
-  readonly nprocLimit: number | undefined
 
   private constructor (kind: string, groups: Partial<Record<V1Controller | 'v2', string>>, log: Logger, maxProcesses: number, v2Peak = false) {
     this.kind = kind
@@ -63,33 +63,39 @@ export class CgroupContainment implements Containment {
   }
 
   /**
-   * Create the groups named `name` and set their limits. Groups that cannot be created are left
-   * out (with a warning); throws when none could be.
+   * Create the groups named `name` and set their limits. On v1 a controller whose group cannot
+   * be created is left out with a warning; throws when no group could be created at all.
    */
   static async create (support: Exclude<CgroupSupport, { mode: 'none' }>, name: string, limits: CgroupLimits, log: Logger): Promise<CgroupContainment> {
     const groups: Partial<Record<V1Controller | 'v2', string>> = {}
-    const made = new CgroupContainment(support.mode === 'v1' ? 'cgroup-v1' : 'cgroup-v2', groups, log, limits.maxProcesses)
     try {
       if (support.mode === 'v2') {
-        groups.v2 = join(support.parent, name)
-        await mkdir(groups.v2)
-        await writeFile(join(groups.v2, 'pids.max'), String(limits.maxProcesses))
-        if (support.controllers.includes('memory')) await writeFile(join(groups.v2, 'memory.max'), String(limits.maxMemoryBytes))
+        const dir = join(support.parent, name)
+        await mkdir(dir)
+        groups.v2 = dir
+        await writeFile(join(dir, 'pids.max'), String(limits.maxProcesses))
+        if (support.controllers.includes('memory')) await writeFile(join(dir, 'memory.max'), String(limits.maxMemoryBytes))
       } else {
         for (const [controller, parent] of Object.entries(support.parents) as Array<[V1Controller, string]>) {
           const dir = join(parent, name)
-          await mkdir(dir)
-          groups[controller] = dir
+          try {
+            await mkdir(dir)
+            groups[controller] = dir
+          } catch (err) {
+            log.warn('could not create a job cgroup', { controller, dir, err })
+          }
         }
+        if (Object.keys(groups).length === 0) throw new Error(`no cgroup could be created for ${name}`)
         if (groups.pids !== undefined) await writeFile(join(groups.pids, 'pids.max'), String(limits.maxProcesses))
         if (groups.memory !== undefined) await writeFile(join(groups.memory, 'memory.limit_in_bytes'), String(limits.maxMemoryBytes))
       }
     } catch (err) {
-      await made.dispose()
+      // nothing has joined the groups yet: they are empty and go at once
+      for (const dir of Object.values(groups)) await rmdir(dir).catch(() => {})
       throw err
     }
     const v2Peak = groups.v2 !== undefined && await access(join(groups.v2, 'memory.peak')).then(() => true, () => false)
-    return new CgroupContainment(made.kind, groups, log, limits.maxProcesses, v2Peak)
+    return new CgroupContainment(support.mode === 'v1' ? 'cgroup-v1' : 'cgroup-v2', groups, log, limits.maxProcesses, v2Peak)
   }
 
   /** whether the kernel bounds the job's process count (a pids group exists) */

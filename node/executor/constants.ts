@@ -65,7 +65,7 @@ export const STEP_END_SENTINEL = '\x1b]7700;cit-step-end\x07'
 export const RECORDER_BATCH_BYTES = 64 * 1024
 /** ...or after this long, whichever comes first */
 export const RECORDER_FLUSH_MS = 50
-/** the pty is paused while more than this is waiting to reach the recording file */
+/** the pty is paused while more than this is waiting to reach the recording file... */
 export const RECORDER_HIGH_WATER_BYTES = 4 * 1024 * 1024
 
 /**

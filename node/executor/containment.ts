@@ -3,11 +3,13 @@
  */
 import type { LimitName } from './types.js'
 
+/** figures a containment measures exactly; absent ones are sampled */
 export interface MeasuredUsage {
   cpuMs?: number
   maxRssBytes?: number
 }
 
+/** implemented by CgroupContainment (cgroup.ts) and SessionContainment (procs.ts) */
 export interface Containment {
   /** `cgroup-v1`, `cgroup-v2` or `session` (the fallback that follows the steps' sessions in /proc) */
   readonly kind: string

@@ -34,6 +34,7 @@ export function findStty (): string | undefined {
   return findExecutable(STTY_CANDIDATES)
 }
 
+/** what a job's environment is made from */
 export interface JobEnvInput {
   jobId: string
   jobName: string

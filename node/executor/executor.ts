@@ -26,11 +26,13 @@ import type { LimitName, Limits, RunRequest, RunResult, Usage } from './types.js
 import type { BlobStore } from '../../store/blobs/types.js'
 import type { Logger } from '../../store/logger.js'
 
+/** the executor's collaborators: where recordings and artefacts go, where it logs */
 export interface ExecutorComponents {
   blobs: BlobStore
   logger?: Logger
 }
 
+/** tunables; every default is a named constant in constants.ts */
 export interface ExecutorInit {
   /** each job name gets `<workspacesDir>/<name>/`, kept between runs */
   workspacesDir: string

@@ -16,6 +16,7 @@ import type { Recorder } from './recorder.js'
 import type { Limits, Outcome, ProgressEvent, RunRequest } from './types.js'
 import type { Logger } from '../../store/logger.js'
 
+/** what one run needs: the request and everything the executor prepared for it */
 export interface JobRunInit {
   req: RunRequest
   workspace: string
@@ -32,6 +33,7 @@ export interface JobRunInit {
   log: Logger
 }
 
+/** how the run ended, before usage and artefacts are added */
 export interface Decision {
   outcome: Outcome
   exitCode: number | null
@@ -42,6 +44,7 @@ interface Stop { outcome: Exclude<Outcome, 'succeeded'>, reason: string }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
+/** One job run: its commands in order, its timeout and cancel, the kill of its tree. */
 export class JobRun {
   private readonly init: JobRunInit
   private readonly output: OutputPipe

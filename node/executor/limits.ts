@@ -9,6 +9,7 @@ import {
 import { InvalidExecutorOptionError } from './errors.js'
 import type { Limits } from './types.js'
 
+/** the limits a job runs under unless the node's config says otherwise */
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxProcesses: DEFAULT_MAX_PROCESSES,
   maxOutputBytes: DEFAULT_MAX_OUTPUT_BYTES,
@@ -77,6 +78,7 @@ export const WRAPPER_SCRIPT = [
   'exit $r'
 ].join('\n')
 
+/** what the wrapper needs to run one command */
 export interface WrapperInput {
   shell: string
   command: string

@@ -3,11 +3,13 @@
  * processes are the ones in the sessions its steps started (node-pty makes each step a session
  * leader). A process that starts a session of its own (setsid, daemons) escapes this.
  */
+import { readFileSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { signalPid } from './containment.js'
 import type { Containment, MeasuredUsage } from './containment.js'
 import type { LimitName } from './types.js'
 
+/** the fields of /proc/<pid>/stat the executor uses */
 export interface ProcStat {
   pid: number
   /** R, S, D, Z (zombie), ... */
@@ -39,6 +41,7 @@ export function parseStat (pid: number, text: string): ProcStat | undefined {
   }
 }
 
+/** /proc/<pid>/stat parsed, or undefined when the process is gone */
 export async function readStat (pid: number): Promise<ProcStat | undefined> {
   try {
     return parseStat(pid, await readFile(`/proc/${pid}/stat`, 'utf8'))
@@ -70,37 +73,53 @@ export async function isAlive (pid: number): Promise<boolean> {
   return st !== undefined && st.state !== 'Z'
 }
 
-/** The fallback containment: follows the steps' sessions through /proc. */
+/**
+ * The fallback containment: follows the steps' sessions through /proc. A session id outlives its
+ * leader while members remain (the kernel does not reuse a pid still in use as a session id); once
+ * all are gone the id may be reused, so a session whose leader is alive with another start time
+ * is someone else's and left alone.
+ */
 export class SessionContainment implements Containment {
   readonly kind = 'session'
   readonly procsFiles: string[] = []
   readonly measures = { cpu: false, memory: false }
   readonly nprocLimit: number
-  private readonly sessions = new Set<number>()
+  /** session id → start time of the step process that leads it */
+  private readonly sessions = new Map<number, number | undefined>()
 
   constructor (maxProcesses: number) {
     this.nprocLimit = maxProcesses
   }
 
   addSession (pid: number): void {
-    this.sessions.add(pid)
+    let startTime: number | undefined
+    try {
+      startTime = parseStat(pid, readFileSync(`/proc/${pid}/stat`, 'utf8'))?.startTime
+    } catch {}
+    this.sessions.set(pid, startTime)
   }
 
   async pids (): Promise<number[]> {
     if (this.sessions.size === 0) return []
-    const out: number[] = []
+    const stats: ProcStat[] = []
     for (const pid of await allPids()) {
       if (pid === process.pid) continue
       const st = await readStat(pid)
       // zombies are dead already: their parent (or init) reaps them
-      if (st !== undefined && st.state !== 'Z' && (this.sessions.has(st.session) || this.sessions.has(st.pgrp))) out.push(pid)
+      if (st !== undefined && st.state !== 'Z') stats.push(st)
     }
-    return out
+    const leaders = new Map(stats.map(st => [st.pid, st.startTime]))
+    const ours = (sid: number): boolean => {
+      if (!this.sessions.has(sid)) return false
+      const leader = leaders.get(sid)
+      const started = this.sessions.get(sid)
+      return leader === undefined || started === undefined || leader === started
+    }
+    return stats.filter(st => ours(st.session) || ours(st.pgrp)).map(st => st.pid)
   }
 
   async signalAll (signal: NodeJS.Signals): Promise<number> {
     let count = 0
-    for (const pid of this.sessions) if (signalPid(-pid, signal)) count++
     for (const pid of await this.pids()) if (signalPid(pid, signal)) count++
     return count
   }

@@ -14,6 +14,7 @@ import type { IPty } from 'node-pty'
 
 const SENTINEL = Buffer.from(STEP_END_SENTINEL, 'latin1')
 
+/** how a command ended */
 export interface ExitStatus {
   /** the exit status, or 128 + the signal number when a signal ended the process (as shells report it) */
   exitCode: number
@@ -21,6 +22,7 @@ export interface ExitStatus {
   signal?: number
 }
 
+/** what to run, where, and where its output goes */
 export interface PtyCommandInit {
   file: string
   args: string[]
@@ -41,6 +43,7 @@ export function sentinelPrefixAtEnd (buf: Buffer): number {
   return 0
 }
 
+/** One running command in a pty of its own. */
 export class PtyCommand {
   readonly pid: number
   /** resolves when the process has exited and the pty has been read to its end */

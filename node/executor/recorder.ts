@@ -12,6 +12,7 @@ import { EventEmitter } from 'node:events'
 import { RECORDER_BATCH_BYTES, RECORDER_FLUSH_MS, RECORDER_HIGH_WATER_BYTES } from './constants.js'
 import type { WriteStream } from 'node:fs'
 
+/** the header line's fields besides `version` */
 export interface CastHeader {
   width: number
   height: number
@@ -21,6 +22,7 @@ export interface CastHeader {
   env: { TERM: string, SHELL: string }
 }
 
+/** Writes one recording; `close()` before reading the file. */
 export class Recorder extends EventEmitter<{ drained: [] }> {
   private readonly stream: WriteStream
   private readonly started = performance.now()
@@ -49,7 +51,7 @@ export class Recorder extends EventEmitter<{ drained: [] }> {
 
   /** seconds since the recording started, to the microsecond */
   private now (): number {
-    return Math.round(performance.now() - this.started) / 1000
+    return Math.round((performance.now() - this.started) * 1000) / 1e6
   }
 
   output (text: string): void {

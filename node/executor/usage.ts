@@ -12,6 +12,7 @@ import { readRss, readStat } from './procs.js'
 import type { Containment } from './containment.js'
 import type { Usage } from './types.js'
 
+/** Measures one run: start() when it starts, finish() once its processes are gone. */
 export class UsageMeter {
   private readonly containment: Containment
   private readonly ticks = new Map<string, number>()

@@ -104,3 +104,22 @@ export async function startDaemon (home: string, args: string[] = []): Promise<D
 export async function killAllDaemons (): Promise<void> {
   await Promise.all([...started].map(async d => { await d.kill('SIGKILL') }))
 }
+
+/** a TCP port on 127.0.0.1 that was free a moment ago (for daemons that must keep their port across restarts) */
+export async function freePort (): Promise<number> {
+  const { createServer } = await import('node:net')
+  return await new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => { resolve(port) })
+    })
+  })
+}
+
+/** parse a command's --json output, failing with its stderr when it did not succeed */
+export function json<T = any> (r: CliResult): T {
+  if (r.code !== 0) throw new Error(`command failed (${String(r.code)}): ${r.stderr}`)
+  return JSON.parse(r.stdout) as T
+}

@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto'
+import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { checkListenAddrs, parsePeerAddrs } from './addrs.js'
+import {
+  BOOTSTRAP_DELAY_MS, DHT_PROTOCOL, GOSSIP_MAX_OUTBOUND_BUFFER_BYTES, GOSSIP_MAX_RPC_BYTES, PING_MAX_STREAMS, PROTOCOL_PREFIX
+} from './constants.js'
+import { InvalidMeshOptionError } from './errors.js'
+import { membershipGater } from './gater.js'
+import { redialer } from './redialer.js'
+import { silentLogger } from '../../store/logger.js'
+import type { IsAllowed } from './gater.js'
+import type { Redialer, RedialerInit } from './redialer.js'
+import type { Logger } from '../../store/logger.js'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { KadDHT, Selectors, Validators } from '@libp2p/kad-dht'
+import type { Ping } from '@libp2p/ping'
+import type { Libp2pOptions } from 'libp2p'
+
+/** the services every mesh node runs */
+export interface MeshServices extends Record<string, unknown> {
+  identify: Identify
+  ping: Ping
+  dht: KadDHT
+  pubsub: GossipSub
+  redialer: Redialer
+}
+
+export type MeshLibp2p = Libp2p<MeshServices>
+
+export interface MeshLibp2pOptions {
+  /** the node's Ed25519 key (`Identity.privateKey`) */
+  privateKey: PrivateKey
+  /** multiaddrs to listen on, e.g. `/ip4/0.0.0.0/tcp/4801` */
+  listen: string[]
+  /** known members, each `/ip4/…/tcp/…/p2p/<peer id>`; may be empty */
+  bootstrap: string[]
+  /** membership: only these peers may connect, in either direction */
+  isAllowed: IsAllowed
+  logger?: Logger
+  /** DHT record validators by namespace (`/lease/…` → `lease`) */
+  dhtValidators?: Validators
+  /** DHT record selectors by namespace */
+  dhtSelectors?: Selectors
+  /** redialer tunables (its peers and membership come from the options above) */
+  redial?: Omit<RedialerInit, 'peers' | 'isAllowed' | 'logger'>
+  /** start the node before returning (default true) */
+  start?: boolean
+}
+
+/** gossip message id: the sha256 of the data, so one envelope is one message whoever publishes it */
+function messageId (msg: { data: Uint8Array }): Uint8Array {
+  return createHash('sha256').update(msg.data).digest()
+}
+
+/** message ids as lowercase hex: the same string as the envelope's hash (`Signed.hash`) */
+function messageIdToString (id: Uint8Array): string {
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')
+}
+
+function checkOptions (options: MeshLibp2pOptions): void {
+  const problems: string[] = []
+  if (options.privateKey?.type !== 'Ed25519') problems.push('privateKey: must be an Ed25519 libp2p private key')
+  if (!Array.isArray(options.listen)) problems.push('listen: must be a list of multiaddrs')
+  else problems.push(...checkListenAddrs(options.listen))
+  if (!Array.isArray(options.bootstrap)) problems.push('bootstrap: must be a list of multiaddrs (may be empty)')
+  else problems.push(...parsePeerAddrs(options.bootstrap, 'bootstrap').problems)
+  if (typeof options.isAllowed !== 'function') problems.push('isAllowed: must be a function (peerId) => boolean')
+  if (problems.length > 0) throw new InvalidMeshOptionError(problems)
+}
+
+/**
+ * Build the mesh's libp2p node: tcp + noise + yamux, identify and ping under `/cit/`, the mesh's
+ * own kad-dht, gossipsub, bootstrap discovery and the redialer. Only members connect (see
+ * `membershipGater`). Started unless `start: false`. Throws ERR_INVALID_OPTION naming each
+ * bad option. The Promise.withResolvers polyfill must be loaded first on Node 20.
+ */
+export async function createMeshLibp2p (options: MeshLibp2pOptions): Promise<MeshLibp2p> {
+  checkOptions(options)
+  const logger = options.logger ?? silentLogger
+  const known = parsePeerAddrs(options.bootstrap, 'bootstrap').peers
+  const peerDiscovery: NonNullable<Libp2pOptions<MeshServices>['peerDiscovery']> = []
+  // the bootstrap module refuses an empty list
+  if (options.bootstrap.length > 0) {
+    peerDiscovery.push(bootstrap({ list: options.bootstrap, timeout: BOOTSTRAP_DELAY_MS }))
+  }
+  return await createLibp2p<MeshServices>({
+    privateKey: options.privateKey,
+    start: options.start ?? true,
+    addresses: { listen: options.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: membershipGater(options.isAllowed, logger),
+    peerDiscovery,
+    services: {
+      identify: identify({ protocolPrefix: PROTOCOL_PREFIX }),
+      // kad-dht pings new peers itself: the default of one outbound ping stream makes a caller's ping fail
+      ping: ping({ protocolPrefix: PROTOCOL_PREFIX, maxInboundStreams: PING_MAX_STREAMS, maxOutboundStreams: PING_MAX_STREAMS }),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        clientMode: false,
+        // the default mapper drops loopback and LAN addresses, which is where members live
+        peerInfoMapper: passthroughMapper,
+        validators: options.dhtValidators,
+        selectors: options.dhtSelectors
+      }),
+      pubsub: gossipsub({
+        emitSelf: false,
+        allowPublishToZeroTopicPeers: true,
+        msgIdFn: messageId,
+        msgIdToStrFn: messageIdToString,
+        maxInboundDataLength: GOSSIP_MAX_RPC_BYTES,
+        maxOutboundBufferSize: GOSSIP_MAX_OUTBOUND_BUFFER_BYTES
+      }),
+      redialer: redialer({ ...options.redial, peers: known, isAllowed: options.isAllowed, logger })
+    }
+  })
+}
