@@ -13,6 +13,14 @@ import { randomBytes } from 'node:crypto'
 export const V1_CONTROLLERS = ['pids', 'memory', 'cpuacct'] as const
 export type V1Controller = typeof V1_CONTROLLERS[number]
 
+/** names of run groups: the creating daemon's pid (so a later daemon can tell orphans) and 64 random bits */
+export const RUN_GROUP_PATTERN = /^cit-(\d+)-[0-9a-f]{16}$/
+
+/** a new run group's name */
+export function runGroupName (): string {
+  return `cit-${process.pid}-${randomBytes(8).toString('hex')}`
+}
+
 /** where job groups can be made: per-controller parents on v1, one parent on v2, or nowhere (with why) */
 export type CgroupSupport =
   | { mode: 'v1', parents: Partial<Record<V1Controller, string>> }

@@ -4,10 +4,11 @@
  * cpu.stat (v2) measures CPU time, and cgroup.procs names every process to kill, including
  * those that left the step's session or process group.
  */
-import { access, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises'
+import { access, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CGROUP_REMOVE_TIMEOUT_MS, KILL_POLL_MS } from './constants.js'
 import { signalPid } from './containment.js'
+import { RUN_GROUP_PATTERN } from './cgroup-detect.js'
 import type { CgroupSupport, V1Controller } from './cgroup-detect.js'
 import type { Containment, MeasuredUsage } from './containment.js'
 import type { LimitName } from './types.js'
@@ -157,27 +158,63 @@ export class CgroupContainment implements Containment {
     return hit
   }
 
-  /** remove the groups; a group still busy a moment after its last process died is retried */
+  /** remove the groups; one still busy (a process just forked, a zombie not yet released) is emptied again */
   async dispose (): Promise<void> {
-    const deadline = Date.now() + CGROUP_REMOVE_TIMEOUT_MS
-    for (const dir of Object.values(this.groups)) {
-      for (;;) {
-        try {
-          await rmdir(dir)
-          break
-        } catch (err: any) {
-          if (err?.code === 'ENOENT') break
-          if (err?.code !== 'EBUSY' || Date.now() > deadline) {
-            this.log.warn('could not remove a job cgroup', { dir, err })
-            break
-          }
-          await this.signalAll('SIGKILL')
-          await new Promise(resolve => setTimeout(resolve, KILL_POLL_MS))
-        }
-      }
-    }
+    for (const dir of Object.values(this.groups)) await killAndRemove(dir, this.log)
   }
 
   /** for tests and diagnostics: the group directories */
   get directories (): string[] { return Object.values(this.groups) }
 }
+
+/** SIGKILL whatever is in the group `dir` until it can be removed, then remove it (bounded by CGROUP_REMOVE_TIMEOUT_MS) */
+export async function killAndRemove (dir: string, log: Logger): Promise<boolean> {
+  const deadline = Date.now() + CGROUP_REMOVE_TIMEOUT_MS
+  for (;;) {
+    try {
+      await rmdir(dir)
+      return true
+    } catch (err: any) {
+      if (err?.code === 'ENOENT') return true
+      if (err?.code !== 'EBUSY' || Date.now() > deadline) {
+        log.warn('could not remove a job cgroup', { dir, err })
+        return false
+      }
+    }
+    const procs = (await readText(join(dir, 'cgroup.procs'))) ?? ''
+    for (const pid of procs.split('\n').filter(Boolean)) signalPid(Number(pid), 'SIGKILL')
+    await new Promise(resolve => setTimeout(resolve, KILL_POLL_MS))
+  }
+}
+
+/**
+ * Kill and remove the groups of runs whose daemon is gone (`cit-<daemon pid>-<random>` with no
+ * such process): a daemon that crashed or was killed mid-job left its job's processes running,
+ * perhaps still writing into a workspace a new run will use. Groups of live daemons (several may
+ * share a machine) are left alone. Returns how many groups were reaped.
+ */
+export async function reapStaleGroups (support: CgroupSupport, log: Logger): Promise<number> {
+  const parents = support.mode === 'v1' ? Object.values(support.parents) : support.mode === 'v2' ? [support.parent] : []
+  let reaped = 0
+  for (const parent of parents) {
+    const names = await readdir(parent).catch(() => [] as string[])
+    for (const name of names) {
+      const owner = RUN_GROUP_PATTERN.exec(name)?.[1]
+      if (owner === undefined || processExists(Number(owner))) continue
+      log.warn('removing the cgroup of a run whose daemon is gone, and its processes', { dir: join(parent, name) })
+      if (await killAndRemove(join(parent, name), log)) reaped++
+    }
+  }
+  return reaped
+}
+
+function processExists (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err: any) {
+    // EPERM: it exists, it is just not ours to signal
+    return err?.code === 'EPERM'
+  }
+}
+

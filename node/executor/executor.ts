@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto'
 import { mkdir, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { collectArtefacts } from './artefacts.js'
-import { CgroupContainment } from './cgroup.js'
-import { detectCgroups } from './cgroup-detect.js'
+import { CgroupContainment, reapStaleGroups } from './cgroup.js'
+import { detectCgroups, runGroupName } from './cgroup-detect.js'
 import {
   DEFAULT_COLS, DEFAULT_GRACE_MS, DEFAULT_ROWS, MAX_TERMINAL_COLS, MAX_TERMINAL_ROWS, TEMP_DIR_NAME, TERM_NAME
 } from './constants.js'
@@ -49,7 +48,7 @@ export interface ExecutorInit {
   passEnv?: string[]
   /** false: never use cgroups (rlimits and /proc only); default true */
   cgroups?: boolean
-  /** cgroup v2 only: a delegated directory, holding no processes, to create job groups in */
+  /** cgroup v2 only (setting it skips v1): a delegated directory, holding no processes, to create job groups in */
   cgroupParent?: string
 }
 
@@ -132,7 +131,7 @@ export class Executor {
     if (this.active.has(req.jobId)) throw new JobAlreadyRunningError(req.jobId)
     const active: Active = {}
     this.active.set(req.jobId, active)
-    const runId = `cit-${randomBytes(8).toString('hex')}`
+    const runId = runGroupName()
     const tmpDir = join(this.workspacesDir, TEMP_DIR_NAME)
     const castPath = join(tmpDir, `${runId}.cast`)
     let recorder: Recorder | undefined
@@ -213,9 +212,13 @@ export class Executor {
   /** the run's cgroup where one can be made, else the session fallback (with a warning) */
   private async contain (runId: string): Promise<Containment> {
     if (this.useCgroups) {
-      this.cgroupSupport ??= detectCgroups({ v2Parent: this.cgroupParent }).then(support => {
-        if (support.mode === 'none') this.log.warn('no writable cgroup: jobs are limited by rlimits only, a fork bomb run as root is not contained', { reason: support.reason })
-        else this.log.info('job cgroups', { support })
+      this.cgroupSupport ??= detectCgroups({ v2Parent: this.cgroupParent }).then(async support => {
+        if (support.mode === 'none') {
+          this.log.warn('no writable cgroup: jobs are limited by rlimits only, a fork bomb run as root is not contained', { reason: support.reason })
+        } else {
+          this.log.info('job cgroups', { support })
+          await reapStaleGroups(support, this.log)
+        }
         return support
       })
       const support = await this.cgroupSupport

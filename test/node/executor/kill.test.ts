@@ -127,11 +127,11 @@ describe.each([
     const nproc = (await readFile(join(fx.workspaces, 'groups', 'nproc'), 'utf8')).trim()
     if (mode === 'cgroup' && pidsLine !== undefined) {
       const path = pidsLine.split(':')[2]
-      expect(path).toMatch(/\/cit-[0-9a-f]{16}$/)
+      expect(path).toMatch(/\/cit-\d+-[0-9a-f]{16}$/)
       expect(existsSync(join('/sys/fs/cgroup/pids', path))).toBe(false)
       expect(nproc).not.toBe(String(DEFAULT_LIMITS.maxProcesses))
     } else {
-      expect(lines.join('\n')).not.toMatch(/cit-[0-9a-f]{16}/)
+      expect(lines.join('\n')).not.toMatch(/cit-\d+-[0-9a-f]{16}/)
       expect(nproc).toBe(String(DEFAULT_LIMITS.maxProcesses))
     }
   })
