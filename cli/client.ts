@@ -65,6 +65,10 @@ export class ControlClient {
   }
 
   async show (ref: string): Promise<JobView> { return await this.json('GET', `/v1/jobs/${encodeURIComponent(ref)}`) }
+  async reprioritize (ref: string, priority: number): Promise<JobView> {
+    return await this.json('POST', `/v1/jobs/${encodeURIComponent(ref)}/priority`, { priority })
+  }
+
   async cancel (ref: string): Promise<JobView> { return await this.json('POST', `/v1/jobs/${encodeURIComponent(ref)}/cancel`) }
   async wait (ref: string, signal?: AbortSignal): Promise<JobView> {
     return await this.json('GET', `/v1/jobs/${encodeURIComponent(ref)}/wait`, undefined, signal)

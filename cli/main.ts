@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   show: async () => await import('./commands/show.js'),
   logs: async () => await import('./commands/logs.js'),
   cancel: async () => await import('./commands/cancel.js'),
+  priority: async () => await import('./commands/priority.js'),
   fetch: async () => await import('./commands/fetch.js'),
   validate: async () => await import('./commands/validate.js'),
   status: async () => await import('./commands/status.js'),

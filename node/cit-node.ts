@@ -1,4 +1,5 @@
 import './polyfill.js'
+import { readdirSync } from 'node:fs'
 import { availableParallelism, freemem, loadavg, totalmem } from 'node:os'
 import { FsBlobStore } from '../store/blobs/index.js'
 import { MetaStore, RecordLog } from '../store/meta/index.js'
@@ -14,7 +15,11 @@ import { JobStore } from './jobs/job-store.js'
 import { castOutput } from './jobs/recording.js'
 import { createLogger, fileSink } from './logger.js'
 import { acquirePidfile } from './pidfile.js'
-import { LocalRunner } from './scheduler/local-runner.js'
+import { Runner } from './scheduler/runner.js'
+import { LocalClaimer } from './scheduler/claimer.js'
+import { MeshClaimer } from './scheduler/mesh-claimer.js'
+import { explainWait } from './scheduler/admission.js'
+import type { Offer } from './scheduler/admission.js'
 import { Ingest } from './mesh/ingest.js'
 import { MeshAdmin, NotInMeshError, ForbiddenError } from './mesh/mesh-admin.js'
 import { MeshService } from './mesh/mesh-service.js'
@@ -27,7 +32,7 @@ import type { NodeState, LoadReport } from '../protocols/load/index.js'
 import type { NodeConfig } from './config/config.js'
 import type { ControlHandlers, OutputStream, StatusView, SubmitBody, TrustView } from './control/types.js'
 import type { HomePaths } from './home.js'
-import type { JobSummary, JobView } from './jobs/types.js'
+import type { JobRow, JobSummary, JobView } from './jobs/types.js'
 import type { LogSink } from './logger.js'
 import type { Identity } from '../protocols/codec/index.js'
 import type { Logger } from '../store/logger.js'
@@ -58,7 +63,8 @@ export class CitNode implements ControlHandlers {
   private meta?: MetaStore
   private recordLog?: RecordLog
   private blobs?: FsBlobStore
-  private runner?: LocalRunner
+  private runner?: Runner
+  private claimer?: MeshClaimer
   private control?: ControlServer
   private releasePid?: () => Promise<void>
   private membership?: Membership
@@ -97,18 +103,14 @@ export class CitNode implements ControlHandlers {
       const executor = new Executor({ blobs: this.blobs, logger: root.child('exec') }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
       const membership = await readMembership(this.paths.root)
       this.membership = membership?.leftAt == null ? membership : undefined
-      const self = this.identity.id
-      this.runner = new LocalRunner({ jobs: this.jobs, executor, logger: root.child('runner') }, {
-        slots: this.config.slots,
-        // until claiming lands, a mesh node runs the jobs submitted on it
-        shouldRun: row => this.membership == null || row.origin === self
-      })
       this.jobs.on('event', ev => {
-        if (ev.type === 'cancel-requested') this.runner?.cancel(ev.job, ev.reason ?? 'cancelled')
+        if (ev.type === 'cancel-requested' || ev.type === 'superseded') this.runner?.cancel(ev.job, ev.reason ?? ev.type)
         if (this.state === 'draining' && this.runner?.runningIds.length === 0) this.state = 'paused'
       })
-      await this.runner.start()
+      this.jobs.on('change', row => { void this.supersedeOlder(row) })
       if (this.membership != null) await this.startMesh(this.membership, root)
+      this.runner = new Runner({ jobs: this.jobs, executor, claimer: this.claimer ?? new LocalClaimer(), logger: root.child('runner') }, { slots: this.config.slots })
+      await this.runner.start()
       if (this.init.control !== false) {
         this.control = new ControlServer({ handlers: this, logger: root.child('control') }, { socketPath: this.paths.socket })
         await this.control.start()
@@ -140,11 +142,32 @@ export class CitNode implements ControlHandlers {
       localReport: () => this.localReport()
     }, { membership, listen })
     await this.mesh.start()
+    const mesh = this.mesh
+    const trust = this.trust
+    this.claimer = new MeshClaimer({
+      self: this.identity.id,
+      leases: mesh.leases!,
+      peers: this.peerTable,
+      ownOffer: () => this.ownOffer(),
+      canBuild: id => trust.hasRole(id, 'build'),
+      alone: row => mesh.otherMembers() === 0 || (!row.announced && row.origin === this.identity.id && mesh.connectedPeers().length === 0),
+      logger: root.child('claim')
+    })
     this.admin = new MeshAdmin({ identity: this.identity, mesh: membership.mesh, trust: this.trust, service: this.mesh })
+  }
+
+  /** what this node offers right now, as its next load report would say */
+  private ownOffer (): Offer {
+    return {
+      report: { ...this.localReport(), node: this.identity.id, at: Date.now(), seq: 0, addrs: [] },
+      canBuild: this.trust?.hasRole(this.identity.id, 'build') ?? true
+    }
   }
 
   private localReport (): Omit<LoadReport, 'node' | 'at' | 'seq' | 'addrs'> {
     return {
+      workspaces: this.workspaceNames(),
+      loadLimit: this.config.loadLimit,
       load1: Math.round(loadavg()[0] * 100) / 100,
       cores: availableParallelism(),
       memFreeBytes: freemem(),
@@ -156,6 +179,48 @@ export class CitNode implements ControlHandlers {
       running: this.runner?.runningIds.slice(0, 1024) ?? []
     }
   }
+
+  private workspaceCache = { at: 0, names: [] as string[] }
+
+  /** names of the workspaces this node holds (read at most every few seconds) */
+  private workspaceNames (): string[] {
+    const now = Date.now()
+    if (now - this.workspaceCache.at > 5000) {
+      let names: string[] = []
+      try {
+        names = readdirSync(this.paths.workspaces).filter(n => !n.startsWith('.'))
+      } catch {}
+      this.workspaceCache = { at: now, names: names.slice(0, 256) }
+    }
+    return this.workspaceCache.names
+  }
+
+  /**
+   * A newer job of the same name from the same submitter replaces its waiting older ones
+   * (`supersede: waiting`), and with `supersede: running` stops the running one too. Only the
+   * submitter's own node signs these events.
+   */
+  private async supersedeOlder (row: JobRow): Promise<void> {
+    if (row.state !== 'queued' || row.submitter !== this.identity.id || row.spec.supersede === 'none') return
+    if (this.superseding.has(row.id)) return
+    this.superseding.add(row.id)
+    try {
+      for await (const other of this.jobs.store.list({ newestFirst: true, limit: 1000 })) {
+        if (other.id === row.id || other.name !== row.name || other.submitter !== row.submitter || other.submittedAt > row.submittedAt) continue
+        const current = await this.jobs.get(other.id)
+        if (current == null) continue
+        const waiting = current.state === 'queued' || current.state === 'claimed'
+        const running = current.state === 'running' && row.spec.supersede === 'running'
+        if (waiting || running) {
+          await this.jobs.transition(current.id, 'superseded', { state: 'superseded', reason: `superseded by ${row.id}` })
+        }
+      }
+    } finally {
+      this.superseding.delete(row.id)
+    }
+  }
+
+  private readonly superseding = new Set<string>()
 
   async stop (): Promise<void> {
     this.stopping ??= this.teardown()
@@ -216,7 +281,30 @@ export class CitNode implements ControlHandlers {
   }
 
   async show (ref: string): Promise<JobView> {
-    return await this.jobs.view(await this.jobs.resolve(ref))
+    const row = await this.jobs.resolve(ref)
+    const view = await this.jobs.view(row)
+    if (row.state === 'queued' && view.reason == null) view.reason = this.whyWaiting(row)
+    return view
+  }
+
+  /** for a queued job: why no node has taken it yet */
+  private whyWaiting (row: JobRow): string {
+    if (this.claimer != null) return explainWait(row.spec, this.claimer.offers())
+    if (this.runner?.isPaused === true) return 'this node is paused'
+    if (this.runner?.freeSlots === 0) return 'no free slot: every slot of this node is busy'
+    return 'waiting to be run'
+  }
+
+  /** change a queued job's priority (its submitter or an admin), as a signed event */
+  async reprioritize (ref: string, priority: number): Promise<JobView> {
+    if (!Number.isSafeInteger(priority)) throw new InvalidInputError('priority: must be a whole number')
+    const row = await this.jobs.resolve(ref)
+    if (row.submitter !== this.identity.id && this.trust != null && !this.trust.hasRole(this.identity.id, 'admin')) {
+      throw new ForbiddenError('only the job\'s submitter or an admin may change its priority')
+    }
+    if (row.state !== 'queued') throw new InvalidInputError(`job ${row.id} is ${row.state}: only a queued job's priority can change`)
+    await this.jobs.transition(row.id, 'reprioritized', { priority })
+    return await this.show(row.id)
   }
 
   async cancel (ref: string): Promise<JobView> {

@@ -15,9 +15,14 @@ export interface NodeConfig {
   /** executor limits; absent fields take the documented defaults */
   limits: Partial<Limits>
   logLevel: LogLevel
+  /** admit jobs only while the one-minute load average per core is below this (the batch(1) rule) */
+  loadLimit: number
 }
 
-export const DEFAULT_CONFIG: NodeConfig = { listen: [], labels: [], limits: {}, logLevel: 'info' }
+/** default admission threshold: load average per core */
+export const DEFAULT_LOAD_LIMIT = 2
+
+export const DEFAULT_CONFIG: NodeConfig = { listen: [], labels: [], limits: {}, logLevel: 'info', loadLimit: DEFAULT_LOAD_LIMIT }
 
 const LIMIT_KEYS = ['maxProcesses', 'maxOutputBytes', 'maxFileBytes', 'maxMemoryBytes'] as const
 const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -31,7 +36,7 @@ export function validateConfig (raw: unknown): NodeConfig {
   const r = raw as Record<string, unknown>
   const cfg: NodeConfig = { ...DEFAULT_CONFIG, limits: {} }
   for (const key of Object.keys(r)) {
-    if (!['listen', 'labels', 'slots', 'limits', 'logLevel'].includes(key)) problems.push({ path: key, message: 'unknown field' })
+    if (!['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit'].includes(key)) problems.push({ path: key, message: 'unknown field' })
   }
   for (const key of ['listen', 'labels'] as const) {
     const v = r[key]
@@ -43,6 +48,10 @@ export function validateConfig (raw: unknown): NodeConfig {
   if (r.slots !== undefined) {
     if (!Number.isInteger(r.slots) || (r.slots as number) < 1 || (r.slots as number) > 1024) problems.push({ path: 'slots', message: 'must be a whole number from 1 to 1024' })
     else cfg.slots = r.slots as number
+  }
+  if (r.loadLimit !== undefined) {
+    if (typeof r.loadLimit !== 'number' || !Number.isFinite(r.loadLimit) || r.loadLimit < 0) problems.push({ path: 'loadLimit', message: 'must be a number ≥ 0 (load average per core)' })
+    else cfg.loadLimit = r.loadLimit
   }
   if (r.logLevel !== undefined) {
     if (!LOG_LEVELS.includes(r.logLevel as LogLevel)) problems.push({ path: 'logLevel', message: `must be one of ${LOG_LEVELS.join(', ')}` })

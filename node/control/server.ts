@@ -107,6 +107,7 @@ export class ControlServer {
       }
       if (b != null && method === 'GET' && c == null) return json(res, await h.show(b))
       if (b != null && method === 'POST' && c === 'cancel') return json(res, await h.cancel(b))
+      if (b != null && method === 'POST' && c === 'priority') return json(res, await h.reprioritize(b, Number((await readJson(req) as { priority?: unknown })?.priority)))
       if (b != null && method === 'GET' && c === 'wait') {
         const ac = new AbortController()
         res.on('close', () => { ac.abort() })

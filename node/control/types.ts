@@ -61,4 +61,5 @@ export interface ControlHandlers {
   trustGrant: (body: { key: string, roles: unknown, ttlMs?: number }) => Promise<{ hash: string }>
   trustRevoke: (body: { key: string }) => Promise<{ hash: string }>
   leave: () => Promise<{ left: boolean }>
+  reprioritize: (ref: string, priority: number) => Promise<JobView>
 }

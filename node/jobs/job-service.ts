@@ -18,6 +18,9 @@ export interface JobServiceComponents {
   now?: () => number
 }
 
+/** what an event may carry besides job, type, node and time */
+export type EventExtra = Pick<JobEvent, 'state' | 'reason' | 'result' | 'epoch' | 'priority'>
+
 export interface SubmitRequest {
   spec: JobSpec
   params: Record<string, string>
@@ -104,11 +107,11 @@ export class JobService extends EventEmitter<JobServiceEvents> {
    * Sign an event of this node about a job, record it with the row it changes and tell listeners.
    * Events of one job are serialised; an event for a finished job is recorded but changes nothing.
    */
-  async transition (id: string, type: EventType, extra: { state?: JobState, reason?: string, result?: JobResult } = {}): Promise<JobRow> {
+  async transition (id: string, type: EventType, extra: EventExtra = {}): Promise<JobRow> {
     return await this.serialised(id, async () => await this.transitionNow(id, type, extra))
   }
 
-  private async transitionNow (id: string, type: EventType, extra: { state?: JobState, reason?: string, result?: JobResult }): Promise<JobRow> {
+  private async transitionNow (id: string, type: EventType, extra: EventExtra): Promise<JobRow> {
     const row = await this.get(id)
     if (row == null) throw new JobNotFoundError(id)
     // a finished job is finished: late events from this node are not recorded at all
@@ -165,7 +168,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     }
   }
 
-  private sealEvent (job: string, type: EventType, extra: { state?: JobState, reason?: string, result?: JobResult }): Signed<JobEvent> {
+  private sealEvent (job: string, type: EventType, extra: EventExtra): Signed<JobEvent> {
     const ev: JobEvent = { job, type, node: this.identity.id, at: this.now(), ...extra }
     return seal(this.identity, 'event', ev)
   }

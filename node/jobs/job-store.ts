@@ -44,17 +44,27 @@ export function rowFromAnnouncement (signed: Signed<JobAnnouncement>, announced:
  * Returns whether the row changed.
  */
 export function applyEvent (row: JobRow, ev: JobEvent): boolean {
-  if (isFinal(row.state)) return false
+  const stale = ev.epoch != null && row.epoch != null && ev.epoch < row.epoch
+  if (isFinal(row.state)) {
+    // a result of a newer lease epoch replaces one of an older epoch (a fenced executor's result
+    // that some node saw first): every node converges on the result of the highest epoch
+    if (ev.type !== 'finished' || row.exitCode === undefined || ev.epoch == null || ev.epoch <= (row.epoch ?? 0)) return false
+  } else if (stale) {
+    return false
+  }
   row.updatedAt = Math.max(row.updatedAt, ev.at)
   switch (ev.type) {
     case 'claimed':
+      if (ev.epoch != null && row.epoch != null && ev.epoch === row.epoch && row.executor != null && row.executor !== ev.node) return false
       row.state = 'claimed'
       row.executor = ev.node
+      row.epoch = ev.epoch ?? row.epoch
       row.reason = undefined
       return true
     case 'started':
       row.state = 'running'
       row.executor = ev.node
+      row.epoch = ev.epoch ?? row.epoch
       row.startedAt = ev.at
       return true
     case 'finished': {
@@ -62,11 +72,13 @@ export function applyEvent (row: JobRow, ev: JobEvent): boolean {
       if (r == null) return false
       row.state = r.state
       row.executor = ev.node
+      row.epoch = ev.epoch ?? row.epoch
       row.exitCode = r.exitCode
       row.reason = r.reason
       row.usage = r.usage
       row.log = r.log
       row.artefacts = r.artefacts
+      row.cacheHit = r.cacheHit
       row.finishedAt = ev.at
       return true
     }
@@ -79,6 +91,10 @@ export function applyEvent (row: JobRow, ev: JobEvent): boolean {
       row.state = 'queued'
       row.executor = undefined
       row.reason = ev.reason
+      return true
+    case 'reprioritized':
+      if (row.state !== 'queued' || ev.priority == null) return false
+      row.priority = ev.priority
       return true
     default:
       return false

@@ -18,6 +18,8 @@ export interface JobRow {
   /** the announcement has reached at least one peer (always true on a node without peers) */
   announced: boolean
   executor?: string
+  /** the highest lease epoch claimed for this job: results of lower epochs are fenced off */
+  epoch?: number
   exitCode?: number | null
   reason?: string
   cacheHit?: boolean

@@ -17,7 +17,7 @@ const LOAD_MAX_AGE_MS = 60_000
 /** events only a building node signs about its own work */
 const BUILD_EVENTS = new Set<EventType>(['claimed', 'started', 'finished', 'failed', 'requeued', 'lease-lost'])
 /** events the submitter or an admin signs */
-const OWNER_EVENTS = new Set<EventType>(['cancel-requested', 'cancelled', 'superseded', 'submitted'])
+const OWNER_EVENTS = new Set<EventType>(['cancel-requested', 'cancelled', 'superseded', 'submitted', 'reprioritized'])
 
 export type Verdict = { ok: true, value: Checked } | { ok: false, reason: string }
 export type Checked =
@@ -109,7 +109,7 @@ export class Ingest {
         break
       case 'event': {
         const ev = v.signed.payload
-        if (ev.type === 'cancel-requested' || ev.type === 'superseded') {
+        if (ev.type === 'cancel-requested' || ev.type === 'superseded' || ev.type === 'reprioritized') {
           const row = await this.c.jobs.get(ev.job)
           // only the submitter or an admin may stop a job
           if (row != null && row.submitter !== v.signed.signer && !this.c.trust.hasRole(v.signed.signer, 'admin')) { this.drop('not-owner'); return }

@@ -6,6 +6,7 @@ import { JoinService } from '../../protocols/join/index.js'
 import { LOAD_INTERVAL_MS } from '../../protocols/load/index.js'
 import { createMeshLibp2p, disconnectDisallowed } from '../../protocols/net/index.js'
 import { SyncService } from '../../protocols/sync/index.js'
+import { LeaseManager, leaseSelector, leaseValidator } from '../../protocols/lease/index.js'
 import type { Identity, Signed } from '../../protocols/codec/index.js'
 import type { JobRow } from '../jobs/types.js'
 import type { LoadReport } from '../../protocols/load/index.js'
@@ -50,6 +51,8 @@ export interface MeshServiceInit {
  */
 export class MeshService {
   libp2p?: MeshLibp2p
+  /** claims in the DHT (`/lease/<job>`), available once started */
+  leases?: LeaseManager
   private readonly channels = new Map<Kind, GossipChannel<unknown>>()
   private sync?: SyncService
   private join?: JoinService
@@ -89,7 +92,10 @@ export class MeshService {
       listen: this.init.listen,
       bootstrap,
       isAllowed: id => this.isAllowed(id),
-      logger: this.log
+      logger: this.log,
+      // peers accept a lease only from a member with the build role, signed by its holder
+      dhtValidators: { lease: leaseValidator(id => this.c.trust.hasRole(id, 'build')) },
+      dhtSelectors: { lease: leaseSelector }
     })
     this.libp2p = libp2p
     try {
@@ -127,6 +133,8 @@ export class MeshService {
         onEnroll: async (bytes, from) => await this.onEnroll(bytes, from)
       })
       await this.join.start()
+      this.leases = new LeaseManager({ dht: libp2p.services.dht, identity: this.c.identity, logger: this.log, isBuilder: id => this.c.trust.hasRole(id, 'build') })
+      await this.leases.start()
       for await (const row of this.c.jobs.store.list()) {
         if (!row.announced) this.unannounced.set(row.id, row)
       }
@@ -145,6 +153,8 @@ export class MeshService {
     this.timer = undefined
     this.c.jobs.off('signed', this.onSigned)
     this.c.trust.off('change', this.onTrustChange)
+    await this.leases?.stop()
+    this.leases = undefined
     await this.join?.stop()
     await this.sync?.stop()
     for (const ch of this.channels.values()) ch.stop()
@@ -159,6 +169,11 @@ export class MeshService {
     const libp2p = this.libp2p
     if (libp2p == null) return []
     return libp2p.getMultiaddrs().map(a => a.toString())
+  }
+
+  /** members other than this node that the trust records know */
+  otherMembers (): number {
+    return this.c.trust.state.members().filter(m => m.keyId !== this.c.identity.id).length
   }
 
   connectedPeers (): string[] {

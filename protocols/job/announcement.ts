@@ -65,7 +65,10 @@ function validateResult (raw: unknown): string | undefined {
 /** Check the payload of an `event` envelope from anywhere. */
 export function validateEvent (raw: unknown): { value?: JobEvent, problem?: string } {
   if (!isRecord(raw)) return { problem: 'event is not a map' }
-  if (Object.keys(raw).some(k => !['job', 'type', 'node', 'at', 'state', 'reason', 'result'].includes(k))) return { problem: 'event has unknown fields' }
+  if (Object.keys(raw).some(k => !['job', 'type', 'node', 'at', 'state', 'reason', 'result', 'epoch', 'priority'].includes(k))) return { problem: 'event has unknown fields' }
+  if (raw.epoch !== undefined && (!Number.isSafeInteger(raw.epoch) || (raw.epoch as number) < 0)) return { problem: 'event epoch is not a whole number' }
+  if (raw.priority !== undefined && !Number.isSafeInteger(raw.priority)) return { problem: 'event priority is not a whole number' }
+  if (raw.type === 'reprioritized' && raw.priority === undefined) return { problem: 'a reprioritized event carries a priority' }
   if (typeof raw.job !== 'string' || !HEX64.test(raw.job)) return { problem: 'event job is not a job id' }
   if (!(EVENT_TYPES as readonly string[]).includes(raw.type as string)) return { problem: 'event type is unknown' }
   if (!isNodeId(raw.node)) return { problem: 'event node is not a peer id' }
@@ -79,5 +82,17 @@ export function validateEvent (raw: unknown): { value?: JobEvent, problem?: stri
   } else if (raw.result !== undefined) {
     return { problem: 'only a finished event carries a result' }
   }
-  return { value: { job: raw.job, type: raw.type as EventType, node: raw.node, at: raw.at, state: raw.state as JobState | undefined, reason: raw.reason as string | undefined, result: raw.result as JobResult | undefined } }
+  return {
+    value: {
+      job: raw.job,
+      type: raw.type as EventType,
+      node: raw.node,
+      at: raw.at,
+      state: raw.state as JobState | undefined,
+      reason: raw.reason as string | undefined,
+      result: raw.result as JobResult | undefined,
+      epoch: raw.epoch as number | undefined,
+      priority: raw.priority as number | undefined
+    }
+  }
 }

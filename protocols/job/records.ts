@@ -44,10 +44,15 @@ export interface JobResult {
   /** sha256 of the asciicast v2 recording */
   log: string
   artefacts: ArtefactRef[]
+  /** the result is an earlier job's, reused because the input keys matched */
+  cacheHit?: boolean
+  /** the job whose result was reused */
+  cachedFrom?: string
 }
 
 export const EVENT_TYPES = [
-  'submitted', 'claimed', 'started', 'finished', 'cancel-requested', 'cancelled', 'superseded', 'failed', 'requeued', 'lease-lost'
+  'submitted', 'claimed', 'started', 'finished', 'cancel-requested', 'cancelled', 'superseded', 'failed', 'requeued', 'lease-lost',
+  'reprioritized'
 ] as const
 export type EventType = typeof EVENT_TYPES[number]
 
@@ -66,4 +71,8 @@ export interface JobEvent {
   state?: JobState
   reason?: string
   result?: JobResult
+  /** the lease epoch the node held (claimed, started, finished, lease-lost): fences stale executors */
+  epoch?: number
+  /** the new priority (reprioritized) */
+  priority?: number
 }

@@ -29,9 +29,14 @@ export interface LoadReport {
   running: string[]
   /** multiaddrs (with /p2p/) the node can be reached at */
   addrs: string[]
+  /** names of the jobs whose workspaces this node holds (incremental builds rank it first) */
+  workspaces: string[]
+  /** the node admits jobs only while load1 / cores is below this */
+  loadLimit: number
 }
 
-const FIELDS = ['node', 'at', 'seq', 'load1', 'cores', 'memFreeBytes', 'memTotalBytes', 'slots', 'slotsFree', 'labels', 'state', 'running', 'addrs']
+const FIELDS = ['node', 'at', 'seq', 'load1', 'cores', 'memFreeBytes', 'memTotalBytes', 'slots', 'slotsFree', 'labels', 'state', 'running', 'addrs', 'workspaces', 'loadLimit']
+export const MAX_WORKSPACES = 256
 
 function nonNeg (v: unknown): boolean {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0
@@ -46,8 +51,9 @@ export function validateLoadReport (raw: unknown): { value?: LoadReport, problem
     if (!Number.isSafeInteger(raw[k]) || (raw[k] as number) < 0) return { problem: `${k} is not a whole number` }
   }
   if (!nonNeg(raw.load1)) return { problem: 'load1 is not a number' }
+  if (!nonNeg(raw.loadLimit)) return { problem: 'loadLimit is not a number' }
   if (!(NODE_STATES as readonly string[]).includes(raw.state as string)) return { problem: 'state is unknown' }
-  for (const [k, max, len] of [['labels', MAX_LABELS, 64], ['running', MAX_RUNNING, 64], ['addrs', MAX_ADDRS, 512]] as const) {
+  for (const [k, max, len] of [['labels', MAX_LABELS, 64], ['running', MAX_RUNNING, 64], ['addrs', MAX_ADDRS, 512], ['workspaces', MAX_WORKSPACES, 128]] as const) {
     const v = raw[k]
     if (!Array.isArray(v) || v.length > max || !v.every(x => typeof x === 'string' && x.length <= len)) return { problem: `${k} is not a list of short strings` }
   }

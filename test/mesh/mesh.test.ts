@@ -21,6 +21,8 @@ describe('the mesh: three daemons on 127.0.0.1', () => {
     const t = await tempHome(`cit-${name}-`)
     temps.push(t)
     const n = { name, home: t.dir, port: await freePort(), peerId: '' }
+    // this machine runs many daemons at once: its load average says nothing about these nodes
+    await writeFile(join(t.dir, 'config.json'), JSON.stringify({ loadLimit: 1000 }))
     nodes.push(n)
     return n
   }
@@ -67,6 +69,7 @@ describe('the mesh: three daemons on 127.0.0.1', () => {
   it('a job submitted on node b appears on a and c with the same outcome', async () => {
     const view = await run(b, ['submit', 'examples/params.yaml', '--wait'])
     expect(view.state).toBe('succeeded')
+    expect([a.peerId, b.peerId, c.peerId]).toContain(view.executor)
     for (const n of [a, c]) {
       const job = await waitFor(async () => {
         const j = json(await cli(['show', view.id, '--json'], { home: n.home }))
@@ -74,7 +77,7 @@ describe('the mesh: three daemons on 127.0.0.1', () => {
       }, { what: `the job on ${n.name}` }).catch(async () => await run(n, ['show', view.id]))
       expect(job.state).toBe('succeeded')
       expect(job.submitter).toBe(b.peerId)
-      expect(job.executor).toBe(b.peerId)
+      expect(job.executor).toBe(view.executor)
       expect(job.events.map((e: any) => e.type)).toEqual(['submitted', 'claimed', 'started', 'finished'])
     }
   })

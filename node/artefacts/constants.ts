@@ -1,0 +1,25 @@
+/** Defaults of artefact downloads. Units are in the names. */
+
+const MiB = 1024 * 1024
+
+/** a download is split into ranges of this size (raised for huge blobs, see FETCH_MAX_RANGES) */
+export const FETCH_RANGE_BYTES = 8 * MiB
+/** ranges per blob at most: above FETCH_MAX_RANGES × FETCH_RANGE_BYTES ranges grow, so bookkeeping stays small */
+export const FETCH_MAX_RANGES = 4096
+/** range requests in flight at once for one download, over all holders */
+export const FETCH_MAX_PARALLEL = 6
+/** range requests in flight at once to one holder */
+export const FETCH_PER_HOLDER_PARALLEL = 2
+/** failed requests (timeouts, resets, busy) after which a holder is no longer used for this download */
+export const FETCH_MAX_HOLDER_FAILURES = 3
+/** asking a holder whether it has the blob, and its size */
+export const FETCH_PROBE_TIMEOUT_MS = 10_000
+
+/** subdirectory of the fetcher's dir holding unfinished downloads: `<hash>.part` and `<hash>.json` */
+export const PARTIAL_DIR_NAME = 'partial'
+/** the progress record of a partial download is written at most this often (and when the download stops) */
+export const SIDECAR_SAVE_INTERVAL_MS = 1_000
+/** progress callbacks at most this often while bytes arrive (range completions always report) */
+export const PROGRESS_INTERVAL_MS = 100
+/** bytes read per chunk when hashing a finished download */
+export const VERIFY_CHUNK_BYTES = MiB

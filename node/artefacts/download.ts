@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto'
+import { fetchRange } from '../../protocols/fetch/index.js'
+import { PROGRESS_INTERVAL_MS } from './constants.js'
+import { DownloadWriteError, NoHoldersError, UnrepairableDownloadError } from './errors.js'
+import { failureCode } from './holders.js'
+import type { HolderSet } from './holders.js'
+import type { PartFile } from './part-file.js'
+import type { RangePlan } from './range-plan.js'
+import type { Logger } from '../../store/logger.js'
+import type { Libp2p } from '@libp2p/interface'
+
+export interface DownloadLimits {
+  maxParallel: number
+  windowBytes?: number
+  ackBytes?: number
+  frameTimeoutMs?: number
+}
+
+export interface DownloadContext {
+  libp2p: Pick<Libp2p, 'dialProtocol'>
+  hash: string
+  part: PartFile
+  plan: RangePlan
+  holders: HolderSet
+  limits: DownloadLimits
+  signal: AbortSignal
+  logger: Logger
+  onProgress?: (done: number, total: number) => void
+}
+
+/**
+ * One blob's download into its part file: ranges fetched from several holders at once, then
+ * the whole verified. When it does not verify, every range no second holder confirmed is
+ * fetched again from a holder that has not sent it, and the whole verified again, until it
+ * does or no holder is left. Holders whose bytes differ from the verified ones are to blame.
+ */
+export class Download {
+  bytesFetched = 0
+  readonly byHolder: Record<string, number> = {}
+  badHolders: string[] = []
+  private inflightBytes = 0
+  private lastProgress = 0
+  private fatal?: Error
+
+  constructor (private readonly ctx: DownloadContext) {}
+
+  /** fetch until the part file hashes to the blob's name; throws ERR_NO_HOLDERS, ERR_HASH_MISMATCH, ERR_WRITE_FAILED, the abort reason */
+  async run (): Promise<void> {
+    const { plan, part, hash, signal } = this.ctx
+    let actual: string | undefined
+    for (let round = 0; ; round++) {
+      try {
+        await this.pass()
+      } catch (err) {
+        // a repair round that runs out of holders leaves the download as wrong as it was
+        if (actual !== undefined && err instanceof NoHoldersError) throw new UnrepairableDownloadError(hash, actual, plan.suppliers())
+        throw err
+      } finally {
+        await part.save(true).catch((err) => { this.ctx.logger.warn('could not record download progress', { hash, err: String(err) }) })
+      }
+      actual = await part.hash(signal)
+      if (actual === hash) break
+      const suppliers = plan.suppliers()
+      const reopened = plan.reopenForRepair()
+      for (const i of reopened) part.unmark(i)
+      this.ctx.logger.warn('download does not verify; fetching unconfirmed ranges from other holders', { hash, actual, round, suppliers, reopened: reopened.length })
+      if (plan.stranded(this.ctx.holders.usable())) {
+        // every range that could be wrong was sent by every holder left: nobody to ask for a second opinion
+        throw new UnrepairableDownloadError(hash, actual, suppliers)
+      }
+    }
+    this.badHolders = plan.blame()
+    if (this.badHolders.length > 0) this.ctx.logger.warn('holders sent bytes that failed verification', { hash, holders: this.badHolders })
+    this.progress(true)
+  }
+
+  /** fetch every pending range, several at a time */
+  private async pass (): Promise<void> {
+    const { plan, holders, signal } = this.ctx
+    const workers = new Set<Promise<void>>()
+    try {
+      for (;;) {
+        if (this.fatal != null) throw this.fatal
+        signal.throwIfAborted()
+        this.assign(workers)
+        if (workers.size === 0) {
+          if (plan.pendingCount === 0) return
+          throw new NoHoldersError(this.ctx.hash, holders.failures())
+        }
+        await Promise.race(workers)
+      }
+    } finally {
+      // a worker still running when this pass fails must not write after the caller moves on
+      await Promise.allSettled(workers)
+    }
+  }
+
+  /** start range requests while there are free slots, pending ranges and holders for them */
+  private assign (workers: Set<Promise<void>>): void {
+    const { plan, holders, limits } = this.ctx
+    while (workers.size < limits.maxParallel && plan.pendingCount > 0) {
+      let started = false
+      for (const holder of holders.available()) {
+        const index = plan.nextFor(holder)
+        if (index === undefined) continue
+        plan.begin(index, holder)
+        holders.begin(holder)
+        const w: Promise<void> = this.fetchOne(index, holder).finally(() => {
+          holders.end(holder)
+          workers.delete(w)
+        })
+        workers.add(w)
+        started = true
+        break
+      }
+      if (!started) return
+    }
+  }
+
+  /** one range from one holder into the part file; never rejects (failures go to the plan and the holder set) */
+  private async fetchOne (index: number, holder: string): Promise<void> {
+    const { plan, part, holders, limits, signal } = this.ctx
+    const { start, end } = plan.bounds(index)
+    const sha = createHash('sha256')
+    let received = 0
+    try {
+      await fetchRange(this.ctx.libp2p, holder, this.ctx.hash, start, end, async (chunk) => {
+        await part.write(start + received, chunk)
+        sha.update(chunk)
+        received += chunk.byteLength
+        this.inflightBytes += chunk.byteLength
+        this.progress(false)
+      }, { signal, expectedSize: plan.size, windowBytes: limits.windowBytes, ackBytes: limits.ackBytes, frameTimeoutMs: limits.frameTimeoutMs })
+    } catch (err) {
+      this.inflightBytes -= received
+      plan.fail(index)
+      if (err instanceof DownloadWriteError) this.fatal ??= err
+      else if (!signal.aborted) {
+        holders.failed(holder, err)
+        this.ctx.logger.debug('range request failed', { hash: this.ctx.hash, holder, index, code: failureCode(err) })
+      }
+      return
+    }
+    this.inflightBytes -= received
+    part.markDone(index, plan.complete(index, holder, sha.digest('hex')))
+    this.bytesFetched += received
+    this.byHolder[holder] = (this.byHolder[holder] ?? 0) + received
+    this.progress(true)
+    await part.save().catch((err: Error) => { this.fatal ??= err })
+  }
+
+  private progress (force: boolean): void {
+    const cb = this.ctx.onProgress
+    if (cb == null) return
+    const now = Date.now()
+    if (!force && now - this.lastProgress < PROGRESS_INTERVAL_MS) return
+    this.lastProgress = now
+    try {
+      cb(this.ctx.plan.bytesDone + this.inflightBytes, this.ctx.plan.size)
+    } catch (err) {
+      this.ctx.logger.warn('progress callback threw', { err: String(err) })
+    }
+  }
+}

@@ -1,0 +1,212 @@
+import { join, resolve } from 'node:path'
+import { FETCH_MAX_WINDOW_BYTES } from '../../protocols/fetch/index.js'
+import { parseHash } from '../../store/blobs/hash.js'
+import { silentLogger } from '../../store/logger.js'
+import {
+  FETCH_MAX_HOLDER_FAILURES, FETCH_MAX_PARALLEL, FETCH_MAX_RANGES, FETCH_PER_HOLDER_PARALLEL, FETCH_PROBE_TIMEOUT_MS, FETCH_RANGE_BYTES,
+  PARTIAL_DIR_NAME
+} from './constants.js'
+import { Download } from './download.js'
+import { FetcherStoppedError, InvalidFetcherOptionError, NoHoldersError } from './errors.js'
+import { HolderSet, probeHolders } from './holders.js'
+import { PartFile } from './part-file.js'
+import { RangePlan } from './range-plan.js'
+import type { BlobStore } from '../../store/blobs/types.js'
+import type { Logger } from '../../store/logger.js'
+import type { Libp2p } from '@libp2p/interface'
+
+export interface FetcherComponents {
+  libp2p: Pick<Libp2p, 'dialProtocol' | 'peerId'>
+  /** where finished downloads are stored (with `expectedHash`) */
+  blobs: Pick<BlobStore, 'has' | 'stat' | 'putFile'>
+  /** who holds a blob, when a fetch names no holders (`Providers.findHolders`) */
+  findHolders?: (hash: string, options: { signal?: AbortSignal }) => Promise<string[]>
+  logger?: Logger
+}
+
+export interface FetcherInit {
+  /** partial downloads live in `<dir>/partial/` (the blob store's filesystem avoids a cross-device copy) */
+  dir: string
+  /** bytes per range request (raised for huge blobs so there are at most FETCH_MAX_RANGES) */
+  rangeBytes?: number
+  /** range requests in flight per download */
+  maxParallel?: number
+  /** range requests in flight per holder */
+  perHolderParallel?: number
+  /** failures after which a holder is not used again by a download */
+  maxHolderFailures?: number
+  /** the first question to each holder (has it, what size) at most */
+  probeTimeoutMs?: number
+  /** flow-control window per range request (see protocols/fetch) */
+  windowBytes?: number
+  ackBytes?: number
+  /** read deadline per range request */
+  frameTimeoutMs?: number
+}
+
+export interface FetchOptions {
+  signal?: AbortSignal
+  /** peer ids to download from; default: `findHolders` */
+  holders?: string[]
+  /** the blob's size when known (holders with another size are not used) */
+  size?: number
+  /** bytes on disk so far (it may go back when a range is retried) and the blob's size */
+  onProgress?: (done: number, total: number) => void
+}
+
+export interface FetchResult {
+  hash: string
+  size: number
+  /** the blob was already stored here: nothing was downloaded */
+  local: boolean
+  /** bytes received by this call */
+  bytesFetched: number
+  /** bytes an earlier, interrupted download of this blob had already received */
+  resumedBytes: number
+  /** bytes received from each holder by this call */
+  byHolder: Record<string, number>
+  /** holders whose bytes failed verification (for this blob) */
+  badHolders: string[]
+}
+
+type Tunables = Required<Omit<FetcherInit, 'dir' | 'windowBytes' | 'ackBytes' | 'frameTimeoutMs'>> & Pick<FetcherInit, 'windowBytes' | 'ackBytes' | 'frameTimeoutMs'>
+
+/**
+ * Downloads blobs by hash into the local BlobStore from whichever members hold them: several
+ * holders at once, range by range into `<dir>/partial/<hash>.part` (resumable), the whole
+ * verified before it is stored. Holders that send bad bytes are found out and dropped.
+ * Concurrent fetches of one hash share one download. See docs/artefacts.md.
+ */
+export class Fetcher {
+  private readonly init: Tunables
+  private readonly partialDir: string
+  private readonly logger: Logger
+  private readonly running = new Map<string, Promise<FetchResult>>()
+  private controller?: AbortController
+
+  constructor (private readonly components: FetcherComponents, init: FetcherInit) {
+    if (typeof init?.dir !== 'string' || init.dir === '') throw new InvalidFetcherOptionError('Fetcher: init.dir must be a non-empty path')
+    this.partialDir = join(resolve(init.dir), PARTIAL_DIR_NAME)
+    this.logger = components.logger ?? silentLogger
+    this.init = {
+      rangeBytes: init.rangeBytes ?? FETCH_RANGE_BYTES,
+      maxParallel: init.maxParallel ?? FETCH_MAX_PARALLEL,
+      perHolderParallel: init.perHolderParallel ?? FETCH_PER_HOLDER_PARALLEL,
+      maxHolderFailures: init.maxHolderFailures ?? FETCH_MAX_HOLDER_FAILURES,
+      probeTimeoutMs: init.probeTimeoutMs ?? FETCH_PROBE_TIMEOUT_MS,
+      windowBytes: init.windowBytes,
+      ackBytes: init.ackBytes,
+      frameTimeoutMs: init.frameTimeoutMs
+    }
+    for (const [key, value] of Object.entries(this.init)) {
+      if (value !== undefined && (!Number.isSafeInteger(value) || value <= 0)) {
+        throw new InvalidFetcherOptionError(`Fetcher: init.${key} must be a positive integer, got ${String(value)}`)
+      }
+    }
+    if ((this.init.windowBytes ?? 0) > FETCH_MAX_WINDOW_BYTES) throw new InvalidFetcherOptionError(`Fetcher: init.windowBytes may be at most ${FETCH_MAX_WINDOW_BYTES}`)
+  }
+
+  isStarted (): boolean { return this.controller != null }
+
+  async start (): Promise<void> {
+    this.controller ??= new AbortController()
+  }
+
+  /** cancel downloads in flight (they reject with ERR_STOPPED; their partial files are kept for a resume) and wait for them */
+  async stop (): Promise<void> {
+    const controller = this.controller
+    if (controller == null) return
+    this.controller = undefined
+    controller.abort(new FetcherStoppedError('the fetcher stopped; the partial download is kept'))
+    await Promise.allSettled([...this.running.values()])
+  }
+
+  /**
+   * Download blob `hash` into the blob store unless it is there already. Rejects with
+   * ERR_INVALID_HASH, ERR_INVALID_ARGUMENT, ERR_NO_HOLDERS (with `failures` per holder),
+   * ERR_HASH_MISMATCH (no holder left to repair a corrupt download from), ERR_WRITE_FAILED,
+   * the store's put errors, ERR_STOPPED, or the caller's abort reason.
+   */
+  async fetch (hash: string, options: FetchOptions = {}): Promise<FetchResult> {
+    const controller = this.controller
+    if (controller == null) throw new FetcherStoppedError()
+    const h = parseHash(hash)
+    if (options.size !== undefined && (!Number.isSafeInteger(options.size) || options.size < 0)) {
+      throw new InvalidFetcherOptionError(`fetch: size must be a non-negative integer, got ${String(options.size)}`)
+    }
+    if (options.holders !== undefined && (!Array.isArray(options.holders) || options.holders.some(p => typeof p !== 'string'))) {
+      throw new InvalidFetcherOptionError('fetch: holders must be a list of peer id strings')
+    }
+    const existing = this.running.get(h)
+    if (existing != null) return await existing
+    const p = this.download(h, options, controller.signal).finally(() => { this.running.delete(h) })
+    this.running.set(h, p)
+    return await p
+  }
+
+  private async download (hash: string, options: FetchOptions, stop: AbortSignal): Promise<FetchResult> {
+    const signal = options.signal == null ? stop : AbortSignal.any([stop, options.signal])
+    try {
+      if (await this.components.blobs.has(hash)) {
+        const { size } = await this.components.blobs.stat(hash)
+        return { hash, size, local: true, bytesFetched: 0, resumedBytes: 0, byHolder: {}, badHolders: [] }
+      }
+      const candidates = await this.holdersOf(hash, options, signal)
+      const probe = await probeHolders(this.components.libp2p, hash, candidates, options.size, this.init.probeTimeoutMs, signal)
+      if (probe.size === undefined) throw new NoHoldersError(hash, probe.failures)
+      return await this.downloadFrom(hash, probe.size, probe.holders, probe.failures, options, signal)
+    } catch (err) {
+      if (stop.aborted) throw stop.reason
+      if (options.signal?.aborted === true) throw options.signal.reason
+      throw err
+    }
+  }
+
+  private async downloadFrom (
+    hash: string, size: number, holders: string[], probeFailures: Record<string, string>, options: FetchOptions, signal: AbortSignal
+  ): Promise<FetchResult> {
+    const part = await PartFile.open(this.partialDir, hash, size, this.rangeBytesFor(size), this.logger)
+    const resumedBytes = part.bytesDone
+    if (resumedBytes > 0) this.logger.info('resuming download', { hash, resumedBytes, size })
+    const plan = new RangePlan(size, this.rangeBytesFor(size), part.done)
+    const set = new HolderSet(holders, this.init.maxHolderFailures, this.init.perHolderParallel)
+    for (const [peer, code] of Object.entries(probeFailures)) set.drop(peer, code)
+    const download = new Download({
+      libp2p: this.components.libp2p,
+      hash,
+      part,
+      plan,
+      holders: set,
+      limits: { ...this.init },
+      signal,
+      logger: this.logger,
+      onProgress: options.onProgress
+    })
+    try {
+      await download.run()
+      await part.close()
+      await this.components.blobs.putFile(part.path, { expectedHash: hash, signal })
+    } catch (err) {
+      await part.close()
+      if (err instanceof NoHoldersError) throw new NoHoldersError(hash, { ...probeFailures, ...err.failures })
+      throw err
+    }
+    await part.remove()
+    this.logger.info('fetched blob', { hash, size, bytesFetched: download.bytesFetched, resumedBytes, holders: Object.keys(download.byHolder).length })
+    return { hash, size, local: false, bytesFetched: download.bytesFetched, resumedBytes, byHolder: download.byHolder, badHolders: download.badHolders }
+  }
+
+  /** the holders to try: the caller's, else those the DHT knows; never this node */
+  private async holdersOf (hash: string, options: FetchOptions, signal: AbortSignal): Promise<string[]> {
+    const self = this.components.libp2p.peerId.toString()
+    const found = options.holders ?? await this.components.findHolders?.(hash, { signal }) ?? []
+    const holders = [...new Set(found)].filter(p => p !== self)
+    if (holders.length === 0) throw new NoHoldersError(hash)
+    return holders
+  }
+
+  /** ranges of at least `rangeBytes`, and no more than FETCH_MAX_RANGES of them */
+  private rangeBytesFor (size: number): number {
+    return Math.max(this.init.rangeBytes, Math.ceil(size / FETCH_MAX_RANGES))
+  }
+}

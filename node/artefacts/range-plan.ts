@@ -1,0 +1,123 @@
+import type { DoneRange } from './part-file.js'
+
+/**
+ * Which ranges of a download are done, pending or in flight, and what every holder sent for
+ * each. A range is never asked of a holder that already sent it: that is how a repair round
+ * gets a second (third, …) opinion on a range. Two holders that sent the same bytes for a range
+ * confirm it.
+ */
+export class RangePlan {
+  readonly count: number
+  private readonly pending = new Set<number>()
+  private readonly inflight = new Map<number, string>()
+  /** range → holder → sha256 of what that holder sent */
+  private readonly history = new Map<number, Map<string, string>>()
+
+  constructor (readonly size: number, readonly rangeBytes: number, readonly done: Map<number, DoneRange>) {
+    this.count = Math.ceil(size / rangeBytes)
+    for (let i = 0; i < this.count; i++) {
+      const d = done.get(i)
+      if (d == null) this.pending.add(i)
+      else this.record(i, d.holder, d.sha256)
+    }
+  }
+
+  bounds (index: number): { start: number, end: number } {
+    const start = index * this.rangeBytes
+    return { start, end: Math.min(this.size, start + this.rangeBytes) }
+  }
+
+  get pendingCount (): number { return this.pending.size }
+  get inflightCount (): number { return this.inflight.size }
+
+  get bytesDone (): number {
+    let n = 0
+    for (const i of this.done.keys()) {
+      const { start, end } = this.bounds(i)
+      n += end - start
+    }
+    return n
+  }
+
+  /** the lowest pending range `holder` has not sent before, if any */
+  nextFor (holder: string): number | undefined {
+    for (const i of this.pending) {
+      if (this.history.get(i)?.has(holder) !== true) return i
+    }
+    return undefined
+  }
+
+  /** whether some pending range can be asked of none of `holders` */
+  stranded (holders: Iterable<string>): boolean {
+    const usable = [...holders]
+    for (const i of this.pending) {
+      const sent = this.history.get(i)
+      if (!usable.some(h => sent?.has(h) !== true)) return true
+    }
+    return false
+  }
+
+  begin (index: number, holder: string): void {
+    this.pending.delete(index)
+    this.inflight.set(index, holder)
+  }
+
+  /** the range arrived whole from `holder`; its bytes hash to `sha256` */
+  complete (index: number, holder: string, sha256: string): DoneRange {
+    this.inflight.delete(index)
+    this.record(index, holder, sha256)
+    const range = { holder, sha256 }
+    this.done.set(index, range)
+    return range
+  }
+
+  /** the request failed: the range is pending again */
+  fail (index: number): void {
+    this.inflight.delete(index)
+    this.pending.add(index)
+  }
+
+  /**
+   * After the whole did not verify: reopen every done range that no second holder confirmed
+   * (each will be asked of a holder that has not sent it). If every range was confirmed (two
+   * holders sent the same wrong bytes), reopen every range. Returns the reopened indexes.
+   */
+  reopenForRepair (): number[] {
+    let reopen: number[] = [...this.done.keys()].slice(0, 1)
+    if (reopen.length === 0) reopen = [...this.done.keys()]
+    for (const i of reopen) {
+      this.done.delete(i)
+      this.pending.add(i)
+    }
+    return reopen.sort((a, b) => a - b)
+  }
+
+  /** holders that ever sent bytes for a range that differ from the bytes now held (call after the whole verified) */
+  blame (): string[] {
+    const bad = new Set<string>()
+    for (const [i, sent] of this.history) {
+      const good = this.done.get(i)?.sha256
+      for (const [holder, sha] of sent) if (good !== undefined && sha !== good) bad.add(holder)
+    }
+    return [...bad].sort()
+  }
+
+  /** holders that supplied the ranges now held (the suspects when a repair is impossible) */
+  suppliers (): string[] {
+    return [...new Set([...this.done.values()].map(r => r.holder))].sort()
+  }
+
+  /** a range whose current bytes were sent alike by two holders */
+  private confirmed (index: number): boolean {
+    const current = this.done.get(index)?.sha256
+    let agreeing = 0
+    for (const sha of this.history.get(index)?.values() ?? []) if (sha === current) agreeing++
+    return agreeing >= 2
+  }
+
+  private record (index: number, holder: string, sha256: string): void {
+    let sent = this.history.get(index)
+    if (sent == null) this.history.set(index, sent = new Map())
+    sent.set(holder, sha256)
+  }
+}

@@ -1,0 +1,101 @@
+import { isFinal } from '../../protocols/job/records.js'
+import { rank, refusal } from './admission.js'
+import type { Claimer, ClaimResult } from './claimer.js'
+import type { Offer } from './admission.js'
+import type { JobRow } from '../jobs/types.js'
+import type { LeaseManager } from '../../protocols/lease/index.js'
+import type { PeerTable } from '../mesh/peer-table.js'
+import type { Logger } from '../../store/logger.js'
+
+/** delay between the attempts of nodes of consecutive rank */
+export const STAGGER_MS = 150
+/** a report older than this does not count as an offer (several missed report intervals) */
+export const OFFER_MAX_AGE_MS = 10_000
+/** an executor silent (no load report) for this long, or whose reports stop listing the job, is presumed gone */
+export const EXECUTOR_SILENT_MS = 20_000
+
+export interface MeshClaimerComponents {
+  self: string
+  leases: LeaseManager
+  peers: PeerTable
+  /** the offer this node would make now */
+  ownOffer: () => Offer
+  canBuild: (peerId: string) => boolean
+  /**
+   * whether this node may take the job without a lease: no other member could ever claim it
+   * (it is the only member, or the job has reached no peer yet)
+   */
+  alone: (row: JobRow) => boolean
+  logger: Logger
+  now?: () => number
+}
+
+/**
+ * Claiming in a mesh: a node that admits the job waits for its rank among the nodes that would
+ * admit it (STAGGER_MS per rank) and then claims a lease in the DHT. The lease's epoch fences the
+ * results: an executor that lost its lease does not publish one, and peers keep the result of
+ * the highest epoch.
+ */
+export class MeshClaimer implements Claimer {
+  private readonly now: () => number
+  /** jobs claimed without a lease (see `alone`) */
+  private readonly local = new Set<string>()
+
+  constructor (private readonly c: MeshClaimerComponents) {
+    this.now = c.now ?? Date.now
+  }
+
+  /** offers of every node heard from recently, with this node's own offer fresh */
+  offers (): Offer[] {
+    const now = this.now()
+    const out: Offer[] = [this.c.ownOffer()]
+    for (const v of this.c.peers.view(this.c.self)) {
+      if (v.self) continue
+      const entry = this.c.peers.get(v.peerId)
+      if (entry == null || now - entry.receivedAt > OFFER_MAX_AGE_MS) continue
+      out.push({ report: entry.report, canBuild: this.c.canBuild(v.peerId) })
+    }
+    return out
+  }
+
+  plan (row: JobRow): { delayMs: number } | { skip: string } {
+    const own = this.c.ownOffer()
+    const why = refusal(own, row.spec)
+    if (why != null) return { skip: why }
+    const order = rank(row.id, row.spec, this.offers())
+    const at = order.indexOf(this.c.self)
+    return { delayMs: Math.max(0, at) * STAGGER_MS }
+  }
+
+  async claim (row: JobRow, signal: AbortSignal): Promise<ClaimResult> {
+    if (this.c.alone(row)) {
+      this.local.add(row.id)
+      return { ok: true, epoch: 1, expiresAt: Number.MAX_SAFE_INTEGER }
+    }
+    const r = await this.c.leases.claim(row.id, { signal })
+    if (r.ok) return { ok: true, epoch: r.epoch, expiresAt: r.expiresAt }
+    return { ok: false, reason: r.reason, holder: r.holder }
+  }
+
+  keepAlive (row: JobRow, epoch: number, expiresAt: number, onLost: (holder?: string) => void): () => void {
+    if (this.local.has(row.id)) return () => { this.local.delete(row.id) }
+    return this.c.leases.keepAlive(row.id, epoch, expiresAt, { onLost: info => { onLost(info.holder) } })
+  }
+
+  async holds (row: JobRow, epoch: number, signal: AbortSignal): Promise<boolean> {
+    if (this.local.has(row.id)) return true
+    return await this.c.leases.holds(row.id, epoch, { signal })
+  }
+
+  abandoned (row: JobRow): boolean {
+    if (isFinal(row.state) || row.state === 'queued' || row.executor == null || row.executor === this.c.self) return false
+    const since = row.startedAt ?? row.updatedAt
+    const now = this.now()
+    if (now - since < EXECUTOR_SILENT_MS) return false
+    const entry = this.c.peers.get(row.executor)
+    if (entry == null) return true
+    if (entry.report.state === 'gone' || now - entry.receivedAt > EXECUTOR_SILENT_MS) return true
+    // the executor reports, but no longer lists the job (it restarted and lost it)
+    return entry.report.at > since + EXECUTOR_SILENT_MS && !entry.report.running.includes(row.id)
+  }
+}
