@@ -117,7 +117,7 @@ export async function runAttachTerminal (session: AttachSessionLike, io: Termina
 function enterRawMode (stdin: TerminalIO['stdin']): () => void {
   if (stdin.isTTY !== true || typeof stdin.setRawMode !== 'function') return () => {}
   const wasRaw = stdin.isRaw === true
-  stdin.setRawMode(false)
+  stdin.setRawMode(true)
   let restored = false
   const restore = (): void => {
     if (restored) return

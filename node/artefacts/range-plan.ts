@@ -83,7 +83,7 @@ export class RangePlan {
    * holders sent the same wrong bytes), reopen every range. Returns the reopened indexes.
    */
   reopenForRepair (): number[] {
-    let reopen: number[] = [...this.done.keys()].slice(0, 1)
+    let reopen = [...this.done.keys()].filter(i => !this.confirmed(i))
     if (reopen.length === 0) reopen = [...this.done.keys()]
     for (const i of reopen) {
       this.done.delete(i)

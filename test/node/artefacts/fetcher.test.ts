@@ -67,6 +67,11 @@ describe('Fetcher', () => {
     expect(await readdir(join(me.dir, 'partial'))).toEqual([])
     expect(await fetcher.fetch(hash, { holders: [holder.id] })).toMatchObject({ local: true, bytesFetched: 0 })
     expect(holder.service.stats().bytesServed).toBe(100_000)
+
+    // the empty blob has no ranges at all, and is still verified and stored
+    const empty = (await holder.blobs.put([])).hash
+    expect(await fetcher.fetch(empty, { holders: [holder.id] })).toMatchObject({ size: 0, local: false, bytesFetched: 0 })
+    expect(await me.blobs.has(empty)).toBe(true)
   })
 
   it('fetches a 200 MiB blob from one holder with bounded memory', async () => {

@@ -1,0 +1,127 @@
+import { ProtocolError } from '../codec/errors.js'
+import { encodeFrame } from '../sync/frames.js'
+import { ATTACH_MAX_COLS, ATTACH_MAX_ROWS } from './constants.js'
+import { AttachAbortedError, AttachClosedError, AttachTimeoutError, InvalidAttachArgumentError } from './errors.js'
+
+/** a chunk as a stream yields it: a Uint8Array or a Uint8ArrayList (which has `subarray()`) */
+export type Chunk = Uint8Array | { subarray: () => Uint8Array }
+
+/**
+ * The part of a libp2p stream a session uses. A libp2p `Stream` fits; so does the in-memory pair
+ * of `local.ts` (a session with a job on this very node, which libp2p cannot dial).
+ */
+export interface AttachStream extends AsyncIterable<Chunk> {
+  send (data: Uint8Array): boolean
+  onDrain (options?: { signal?: AbortSignal }): Promise<void>
+  close (options?: { signal?: AbortSignal }): Promise<void>
+  abort (err: Error): void
+}
+
+/** why a signal was aborted, as a typed error (deadlines and failures abort with one) */
+export function abortReason (signal: AbortSignal): ProtocolError {
+  return signal.reason instanceof ProtocolError ? signal.reason : new AttachAbortedError()
+}
+
+/**
+ * An error from reading or writing the stream, as a typed error: the frame reader's own
+ * timeouts get this protocol's wording, and a reset or closed stream (libp2p's own errors)
+ * becomes ERR_CLOSED.
+ */
+export function streamError (err: unknown, idleTimeoutMs: number): ProtocolError {
+  if (err instanceof AttachTimeoutError || err instanceof AttachAbortedError) return err
+  if (err instanceof ProtocolError) {
+    if (err.code === 'ERR_TIMEOUT') return new AttachTimeoutError(`heard nothing from the peer for ${idleTimeoutMs} ms`)
+    return err
+  }
+  return new AttachClosedError('the stream was closed or reset by the other side', { cause: err })
+}
+
+/** send one length-prefixed frame, waiting for the stream to drain if its buffer is full */
+export async function sendFrame (stream: AttachStream, payload: Uint8Array, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) throw abortReason(signal)
+  let ready: boolean
+  try {
+    ready = stream.send(encodeFrame(payload))
+  } catch (err) {
+    throw new AttachClosedError('the stream is closed', { cause: err })
+  }
+  if (!ready) {
+    try {
+      await stream.onDrain({ signal })
+    } catch (err) {
+      throw signal.aborted ? abortReason(signal) : new AttachClosedError('the stream closed while waiting to send', { cause: err })
+    }
+  }
+}
+
+/** A one-slot wake-up: `notify()` before `wait()` is not lost. */
+export class Wakeup {
+  private pending = false
+  private resolve?: () => void
+
+  notify (): void {
+    this.pending = true
+    const resolve = this.resolve
+    this.resolve = undefined
+    resolve?.()
+  }
+
+  /** resolve at the next (or a missed) notify; reject with the abort reason */
+  async wait (signal?: AbortSignal): Promise<void> {
+    if (this.pending) {
+      this.pending = false
+      return
+    }
+    if (signal?.aborted === true) throw abortReason(signal)
+    let onAbort: (() => void) | undefined
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.resolve = resolve
+        if (signal != null) {
+          onAbort = () => { reject(abortReason(signal)) }
+          signal.addEventListener('abort', onAbort, { once: true })
+        }
+      })
+      this.pending = false
+    } finally {
+      if (onAbort != null) signal?.removeEventListener('abort', onAbort)
+    }
+  }
+}
+
+/** wait `ms`, or reject with the abort reason */
+export async function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) throw abortReason(signal)
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let onAbort: (() => void) | undefined
+  try {
+    await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(resolve, ms)
+      onAbort = () => { reject(abortReason(signal)) }
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+  } finally {
+    clearTimeout(timer)
+    if (onAbort != null) signal.removeEventListener('abort', onAbort)
+  }
+}
+
+/** resolve when `promise` settles or after `ms`, whichever is first; true if it settled */
+export async function settlesWithin (promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<false>(resolve => { timer = setTimeout(() => { resolve(false) }, ms) })
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** a terminal size as the protocol accepts it; ERR_INVALID_ARGUMENT otherwise */
+export function checkSize (cols: unknown, rows: unknown): { cols: number, rows: number } {
+  const ok = (v: unknown, max: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 && v <= max
+  if (!ok(cols, ATTACH_MAX_COLS) || !ok(rows, ATTACH_MAX_ROWS)) {
+    throw new InvalidAttachArgumentError(`attach: a terminal size is ${ATTACH_MAX_COLS}×${ATTACH_MAX_ROWS} at most and 1×1 at least, got ${String(cols)}×${String(rows)}`)
+  }
+  return { cols, rows }
+}

@@ -1,0 +1,214 @@
+import { CID } from 'multiformats/cid'
+import { create as createDigest } from 'multiformats/hashes/digest'
+import { ProtocolError } from '../codec/errors.js'
+import { RateLimitedLog } from '../net/log-limit.js'
+import { parseHash } from '../../store/blobs/hash.js'
+import { silentLogger } from '../../store/logger.js'
+import {
+  PROVIDE_ANNOUNCE_CONCURRENCY, PROVIDE_FIND_TIMEOUT_MS, PROVIDE_MAX_HOLDERS, PROVIDE_REANNOUNCE_INTERVAL_MS, PROVIDE_RETRY_INTERVAL_MS,
+  PROVIDE_TIMEOUT_MS
+} from './constants.js'
+import { abortReason } from './reader.js'
+import { FetchTimeoutError, InvalidFetchArgumentError } from './errors.js'
+import type { BlobStore } from '../../store/blobs/types.js'
+import type { Logger } from '../../store/logger.js'
+import type { PeerId, PeerStore } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
+
+/** multicodec of raw bytes: a blob is not interpreted */
+const RAW_CODEC = 0x55
+/** multihash code of sha2-256 */
+const SHA2_256 = 0x12
+
+/** the CID a blob is announced under: CIDv1, raw, sha2-256 of its bytes (the blob's name) */
+export function cidOfHash (hash: string): CID {
+  return CID.createV1(RAW_CODEC, createDigest(SHA2_256, Buffer.from(parseHash(hash), 'hex')))
+}
+
+export interface ProvidersComponents {
+  libp2p: {
+    peerId: PeerId
+    /** a round is put off while this node has no connections: nobody would store the records */
+    getConnections: () => unknown[]
+    services: { dht: Pick<KadDHT, 'provide' | 'findProviders' | 'cancelReprovide'> }
+    /** holders' addresses found with their records are remembered here so they can be dialed */
+    peerStore?: Pick<PeerStore, 'merge'>
+  }
+  /** the blobs this node holds and announces */
+  blobs: Pick<BlobStore, 'list'>
+  logger?: Logger
+}
+
+export interface ProvidersInit {
+  /** announce every held blob this often (default PROVIDE_REANNOUNCE_INTERVAL_MS) */
+  reannounceIntervalMs?: number
+  /** retry a round that reached nobody or had failures this soon (default PROVIDE_RETRY_INTERVAL_MS) */
+  retryIntervalMs?: number
+  /** one announcement at most */
+  provideTimeoutMs?: number
+  /** one search for holders at most */
+  findTimeoutMs?: number
+  /** holders a search returns at most */
+  maxHolders?: number
+  /** announcements in flight during a round */
+  announceConcurrency?: number
+}
+
+/** the DHT could not store a provider record for this blob */
+export class ProvideFailedError extends ProtocolError {
+  constructor (hash: string, options: { cause: unknown }) {
+    super('ERR_PROVIDE_FAILED', `could not announce blob ${hash}`, options)
+    this.name = 'ProvideFailedError'
+  }
+}
+
+/**
+ * Who holds which blob, through the mesh's DHT: announces the blobs this node holds (provider
+ * records under `cidOfHash`), announces them all again every `reannounceIntervalMs` — well before
+ * peers drop records (48 h) and so that members who joined since learn them — and finds holders.
+ * A round that reached nobody (no connections) or had failures is retried after `retryIntervalMs`.
+ */
+export class Providers {
+  private readonly init: Required<ProvidersInit>
+  private readonly logger: Logger
+  private readonly warn: RateLimitedLog
+  private controller?: AbortController
+  private timer?: ReturnType<typeof setTimeout>
+  private round?: Promise<unknown>
+
+  constructor (private readonly components: ProvidersComponents, init: ProvidersInit = {}) {
+    this.init = {
+      reannounceIntervalMs: init.reannounceIntervalMs ?? PROVIDE_REANNOUNCE_INTERVAL_MS,
+      retryIntervalMs: init.retryIntervalMs ?? PROVIDE_RETRY_INTERVAL_MS,
+      provideTimeoutMs: init.provideTimeoutMs ?? PROVIDE_TIMEOUT_MS,
+      findTimeoutMs: init.findTimeoutMs ?? PROVIDE_FIND_TIMEOUT_MS,
+      maxHolders: init.maxHolders ?? PROVIDE_MAX_HOLDERS,
+      announceConcurrency: init.announceConcurrency ?? PROVIDE_ANNOUNCE_CONCURRENCY
+    }
+    for (const [key, value] of Object.entries(this.init)) {
+      if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidFetchArgumentError(`Providers: ${key} must be a positive integer, got ${String(value)}`)
+    }
+    this.logger = components.logger ?? silentLogger
+    this.warn = new RateLimitedLog(this.logger)
+  }
+
+  isStarted (): boolean { return this.controller != null }
+
+  /** start announcing: a round over every held blob now, then one every interval */
+  async start (): Promise<void> {
+    if (this.controller != null) return
+    this.controller = new AbortController()
+    this.schedule(0)
+  }
+
+  /** stop the rounds; a round in flight is cancelled and awaited */
+  async stop (): Promise<void> {
+    const controller = this.controller
+    if (controller == null) return
+    this.controller = undefined
+    clearTimeout(this.timer)
+    controller.abort()
+    await this.round?.catch(() => {})
+  }
+
+  /** announce one blob now (call it when a blob is stored). ERR_PROVIDE_FAILED, ERR_TIMEOUT, ERR_ABORTED */
+  async announce (hash: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const h = parseHash(hash)
+    const { signal, clear } = this.bounded(this.init.provideTimeoutMs, 'announcing the blob took too long', options.signal)
+    try {
+      for await (const event of this.components.libp2p.services.dht.provide(cidOfHash(h), { signal })) void event
+    } catch (err) {
+      if (signal.aborted) throw abortReason(signal)
+      throw new ProvideFailedError(h, { cause: err })
+    } finally {
+      clear()
+    }
+  }
+
+  /** stop re-announcing a blob this node no longer holds (records already out expire on their own) */
+  async withdraw (hash: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.components.libp2p.services.dht.cancelReprovide(cidOfHash(hash), options)
+  }
+
+  /** announce every held blob; failures are logged and counted, not thrown */
+  async announceAll (options: { signal?: AbortSignal } = {}): Promise<{ announced: number, failed: number }> {
+    const counts = { announced: 0, failed: 0 }
+    const running = new Set<Promise<void>>()
+    for await (const blob of this.components.blobs.list(options)) {
+      const p = this.announce(blob.hash, options).then(() => { counts.announced++ }, (err: unknown) => {
+        counts.failed++
+        this.warn.log('warn', 'announce', 'could not announce a blob', { hash: blob.hash, err: String(err) })
+      }).finally(() => { running.delete(p) })
+      running.add(p)
+      if (running.size >= this.init.announceConcurrency) await Promise.race(running)
+    }
+    await Promise.all(running)
+    return counts
+  }
+
+  /**
+   * Peers that announced `hash`, other than this node: at most `maxHolders`, found within
+   * `findTimeoutMs` (what was found by then is returned; possibly none). ERR_ABORTED if the
+   * caller's signal aborts.
+   */
+  async findHolders (hash: string, options: { signal?: AbortSignal, max?: number } = {}): Promise<string[]> {
+    const cid = cidOfHash(hash)
+    const max = options.max ?? this.init.maxHolders
+    const self = this.components.libp2p.peerId.toString()
+    const found = new Set<string>()
+    const { signal, clear } = this.bounded(this.init.findTimeoutMs, 'finding holders took too long', options.signal)
+    try {
+      for await (const event of this.components.libp2p.services.dht.findProviders(cid, { signal })) {
+        if (event.name !== 'PROVIDER') continue
+        for (const info of event.providers) {
+          const id = info.id.toString()
+          if (id === self || found.has(id)) continue
+          found.add(id)
+          if (info.multiaddrs.length > 0) await this.components.libp2p.peerStore?.merge(info.id, { multiaddrs: info.multiaddrs }).catch(() => {})
+          if (found.size >= max) return [...found]
+        }
+      }
+    } catch (err) {
+      if (options.signal?.aborted === true) throw abortReason(options.signal)
+      // a search that ran out of time or failed part-way still found who it found
+      if (!signal.aborted) this.warn.log('debug', 'find', 'search for holders failed', { hash, err: String(err) })
+    } finally {
+      clear()
+    }
+    return [...found]
+  }
+
+  private schedule (delayMs: number): void {
+    const controller = this.controller
+    if (controller == null) return
+    this.timer = setTimeout(() => {
+      this.round = this.runRound(controller.signal).then((next) => { this.schedule(next) })
+    }, delayMs)
+  }
+
+  /** one round over every held blob; resolves with the delay until the next */
+  private async runRound (signal: AbortSignal): Promise<number> {
+    if (this.components.libp2p.getConnections().length === 0) {
+      this.logger.debug('no connections: announcing held blobs later')
+      return this.init.retryIntervalMs
+    }
+    try {
+      const counts = await this.announceAll({ signal })
+      this.logger.debug('announced held blobs', counts)
+      return counts.failed > 0 ? this.init.retryIntervalMs : this.init.reannounceIntervalMs
+    } catch (err) {
+      if (!signal.aborted) this.logger.warn('announcing held blobs failed', { err: String(err) })
+      return this.init.retryIntervalMs
+    }
+  }
+
+  /** the caller's signal plus this service's stop plus a deadline */
+  private bounded (ms: number, what: string, caller?: AbortSignal): { signal: AbortSignal, clear: () => void } {
+    const deadline = new AbortController()
+    const timer = setTimeout(() => { deadline.abort(new FetchTimeoutError(what)) }, ms)
+    const signals = [deadline.signal]
+    if (caller != null) signals.push(caller)
+    if (this.controller != null) signals.push(this.controller.signal)
+    return { signal: AbortSignal.any(signals), clear: () => { clearTimeout(timer) } }
+  }
+}

@@ -1,0 +1,183 @@
+import {
+  FETCH_FRAME_TIMEOUT_MS, FETCH_MAX_CONCURRENT_REQUESTS, FETCH_MAX_INBOUND_STREAMS_PER_CONNECTION, FETCH_MAX_OUTBOUND_STREAMS_PER_CONNECTION,
+  FETCH_MAX_WINDOW_BYTES, FETCH_PROTOCOL, FETCH_REQUEST_TIMEOUT_MS
+} from './constants.js'
+import { FetchAbortedError, FetchTimeoutError, InvalidFetchArgumentError } from './errors.js'
+import { FetchRefusedError, serveRequest } from './server.js'
+import { RateLimitedLog } from '../net/log-limit.js'
+import { errorCode } from '../sync/stats.js'
+import { silentLogger } from '../../store/logger.js'
+import type { FetchErrorCode } from './messages.js'
+import type { ServeLimits } from './server.js'
+import type { BlobStore } from '../../store/blobs/types.js'
+import type { Logger } from '../../store/logger.js'
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+
+export interface FetchServiceComponents {
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
+  /** where served blobs are read from; ranged reads are not verified (clients verify the whole) */
+  blobs: Pick<BlobStore, 'stat' | 'get'>
+  logger?: Logger
+  /** the `read` role check: a peer for which this is false gets ERR_NOT_ALLOWED and nothing else */
+  isAllowed: (peerId: string) => boolean
+}
+
+export interface FetchServiceInit {
+  /** wait for a request, for credit, or for the stream to drain */
+  frameTimeoutMs?: number
+  /** one request at most */
+  requestTimeoutMs?: number
+  /** outstanding credit a client may grant */
+  maxWindowBytes?: number
+  /** requests served at once over all peers; more get ERR_BUSY */
+  maxConcurrentRequests?: number
+  /** inbound fetch streams per connection */
+  maxInboundStreams?: number
+}
+
+export interface FetchServiceStats {
+  /** requests answered with data to the end */
+  served: number
+  /** bytes of blob data handed to streams */
+  bytesServed: number
+  /** requests from peers without the read role */
+  refused: number
+  /** requests turned away because too many were in flight */
+  busy: number
+  /** failed requests by code (refusals such as ERR_NOT_FOUND included) */
+  errors: Record<string, number>
+}
+
+/**
+ * Serves blob ranges on `/cit/fetch/1.0.0` to peers with the read role: one request per stream,
+ * a reply header, then the bytes, paced by the client's credit. See docs/protocols/fetch.md.
+ */
+export class FetchService {
+  private readonly logger: Logger
+  private readonly warn: RateLimitedLog
+  private readonly init: Required<FetchServiceInit>
+  private readonly limits: ServeLimits
+  private readonly inflight = new Set<Promise<void>>()
+  private readonly errors = new Map<string, number>()
+  private counters = { served: 0, bytesServed: 0, refused: 0, busy: 0 }
+  private controller?: AbortController
+
+  constructor (private readonly components: FetchServiceComponents, init: FetchServiceInit = {}) {
+    if (typeof components?.isAllowed !== 'function') throw new InvalidFetchArgumentError('FetchService: isAllowed must be a function (peerId) => boolean')
+    this.logger = components.logger ?? silentLogger
+    this.warn = new RateLimitedLog(this.logger)
+    this.init = {
+      frameTimeoutMs: init.frameTimeoutMs ?? FETCH_FRAME_TIMEOUT_MS,
+      requestTimeoutMs: init.requestTimeoutMs ?? FETCH_REQUEST_TIMEOUT_MS,
+      maxWindowBytes: init.maxWindowBytes ?? FETCH_MAX_WINDOW_BYTES,
+      maxConcurrentRequests: init.maxConcurrentRequests ?? FETCH_MAX_CONCURRENT_REQUESTS,
+      maxInboundStreams: init.maxInboundStreams ?? FETCH_MAX_INBOUND_STREAMS_PER_CONNECTION
+    }
+    for (const [key, value] of Object.entries(this.init)) {
+      if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidFetchArgumentError(`FetchService: ${key} must be a positive integer, got ${String(value)}`)
+    }
+    this.limits = { frameTimeoutMs: this.init.frameTimeoutMs, maxWindowBytes: this.init.maxWindowBytes }
+    this.handle = this.handle.bind(this)
+  }
+
+  isStarted (): boolean { return this.controller != null }
+
+  async start (): Promise<void> {
+    if (this.controller != null) return
+    await this.components.libp2p.handle(FETCH_PROTOCOL, this.handle, {
+      maxInboundStreams: this.init.maxInboundStreams,
+      maxOutboundStreams: FETCH_MAX_OUTBOUND_STREAMS_PER_CONNECTION
+    })
+    this.controller = new AbortController()
+  }
+
+  /** stop serving: requests in flight are cut off (their streams reset) and awaited */
+  async stop (): Promise<void> {
+    const controller = this.controller
+    if (controller == null) return
+    this.controller = undefined
+    controller.abort(new FetchAbortedError('the fetch service stopped'))
+    await this.components.libp2p.unhandle(FETCH_PROTOCOL).catch(() => {})
+    await Promise.allSettled([...this.inflight])
+  }
+
+  stats (): FetchServiceStats {
+    return { ...this.counters, errors: Object.fromEntries(this.errors) }
+  }
+
+  private handle (stream: Stream, connection: Connection): void {
+    const stop = this.controller?.signal
+    if (stop == null) {
+      stream.abort(new FetchAbortedError('the fetch service is not running'))
+      return
+    }
+    const peer = connection.remotePeer.toString()
+    const deadline = this.deadline()
+    const signal = AbortSignal.any([stop, deadline.signal])
+    let refusal: FetchErrorCode | undefined
+    if (!this.allowed(peer)) {
+      refusal = 'ERR_NOT_ALLOWED'
+      this.counters.refused++
+      this.warn.log('info', `refused:${peer}`, 'fetch refused: peer lacks the read role', { peer })
+    } else if (this.inflight.size >= this.init.maxConcurrentRequests) {
+      refusal = 'ERR_BUSY'
+      this.counters.busy++
+    }
+    const work = async (): Promise<void> => {
+      const { bytes } = await serveRequest(stream, {
+        blobs: this.components.blobs,
+        limits: this.limits,
+        signal,
+        refusal,
+        onBytes: (n) => { this.counters.bytesServed += n }
+      })
+      this.counters.served++
+      this.logger.debug('served fetch request', { peer, bytes })
+    }
+    const tracked = this.answer(stream, peer, work).finally(() => {
+      deadline.clear()
+      this.inflight.delete(tracked)
+    })
+    this.inflight.add(tracked)
+  }
+
+  /**
+   * Run one request's work. A failure is counted and logged (rate-limited); unless the peer was
+   * answered with an error reply, the stream is reset. A stream we closed cleanly is reset later
+   * if the peer never closes its side, so a silent client cannot pin it open.
+   */
+  private async answer (stream: Stream, peer: string, work: () => Promise<void>): Promise<void> {
+    try {
+      await work()
+    } catch (err) {
+      const code = errorCode(err)
+      this.errors.set(code, (this.errors.get(code) ?? 0) + 1)
+      const level = code === 'ERR_INTERNAL' ? 'error' : 'debug'
+      this.warn.log(level, `serve:${code}:${peer}`, 'fetch request failed', { peer, code, err: String(err), cause: String((err as Error)?.cause ?? '') })
+      if (!(err instanceof FetchRefusedError)) {
+        stream.abort(err instanceof Error ? err : new Error(code))
+        return
+      }
+    }
+    resetIfLeftOpen(stream, this.init.frameTimeoutMs)
+  }
+
+  /** a signal that aborts with ERR_TIMEOUT when one request has run too long */
+  private deadline (): { signal: AbortSignal, clear: () => void } {
+    const controller = new AbortController()
+    const timer = setTimeout(() => { controller.abort(new FetchTimeoutError('the fetch request ran out of time')) }, this.init.requestTimeoutMs)
+    return { signal: controller.signal, clear: () => { clearTimeout(timer) } }
+  }
+
+  private allowed (peer: string): boolean {
+    try { return this.components.isAllowed(peer) } catch { return false }
+  }
+}
+
+/** reset `stream` if the peer has not closed its side within `ms` (the timer does not hold the process) */
+function resetIfLeftOpen (stream: Stream, ms: number): void {
+  if (stream.status !== 'open' && stream.status !== 'closing') return
+  const timer = setTimeout(() => { stream.abort(new FetchTimeoutError('the peer did not close the fetch stream')) }, ms)
+  timer.unref()
+  stream.addEventListener('close', () => { clearTimeout(timer) }, { once: true })
+}

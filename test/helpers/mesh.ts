@@ -1,0 +1,54 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { cli, freePort, json, killAllDaemons, tempHome } from './cli.js'
+
+export interface MeshNode {
+  name: string
+  home: string
+  port: number
+  peerId: string
+}
+
+export interface TestMesh {
+  nodes: MeshNode[]
+  meshId: string
+  /** run `cit-node ARGS --json` on a node and parse its output (fails on a non-zero exit) */
+  run: (n: MeshNode, args: string[]) => Promise<any>
+  /** stop every daemon (by `stop`, then by pid) and remove the homes */
+  close: () => Promise<void>
+}
+
+/**
+ * Form a mesh of `count` daemons on 127.0.0.1 in temp homes: `init` on the first, `invite` +
+ * `join` on the others. `config(i)` adds settings to a node's config.json (labels, slots…).
+ */
+export async function makeMesh (count: number, options: { config?: (i: number) => Record<string, unknown>, labels?: (i: number) => string[] } = {}): Promise<TestMesh> {
+  const temps: Array<{ cleanup: () => Promise<void> }> = []
+  const nodes: MeshNode[] = []
+  const run = async (n: MeshNode, args: string[]): Promise<any> => json(await cli([...args, '--json'], { home: n.home }))
+  const close = async (): Promise<void> => {
+    await Promise.all(nodes.map(async n => await cli(['stop'], { home: n.home, timeoutMs: 20_000 })))
+    await killAllDaemons()
+    for (const t of temps) await t.cleanup()
+  }
+  try {
+    for (let i = 0; i < count; i++) {
+      const t = await tempHome(`cit-m${i}-`)
+      temps.push(t)
+      // this machine runs many daemons at once: its load average says nothing about these nodes
+      await writeFile(join(t.dir, 'config.json'), JSON.stringify({ loadLimit: 1000, ...options.config?.(i) }))
+      nodes.push({ name: `n${i}`, home: t.dir, port: await freePort(), peerId: '' })
+    }
+    const labelArgs = (i: number): string[] => (options.labels?.(i) ?? []).flatMap(l => ['--label', l])
+    const init = await run(nodes[0], ['init', '--listen', `/ip4/127.0.0.1/tcp/${nodes[0].port}`, ...labelArgs(0)])
+    nodes[0].peerId = init.peerId
+    for (let i = 1; i < count; i++) {
+      const { token } = await run(nodes[0], ['invite'])
+      nodes[i].peerId = (await run(nodes[i], ['join', token, '--listen', `/ip4/127.0.0.1/tcp/${nodes[i].port}`, ...labelArgs(i)])).peerId
+    }
+    return { nodes, meshId: init.mesh, run, close }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}

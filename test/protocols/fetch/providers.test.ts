@@ -1,0 +1,104 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { Fetcher } from '../../../node/artefacts/index.js'
+import { cidOfHash, Providers } from '../../../protocols/fetch/index.js'
+import { connected, waitFor } from '../net/helpers.js'
+import { FetchMesh, MiB, storeRandom } from './helpers.js'
+import type { FetchNode } from './helpers.js'
+import type { Logger } from '../../../store/logger.js'
+
+describe('Providers', () => {
+  const fm = new FetchMesh()
+  const services: Array<{ stop: () => Promise<void> }> = []
+  afterEach(async () => {
+    await Promise.all(services.splice(0).map(async s => { await s.stop() }))
+    await fm.stop()
+  })
+
+  function providersOf (node: FetchNode, init = {}, logger?: Logger): Providers {
+    const p = new Providers({ libp2p: node.libp2p, blobs: node.blobs, logger }, init)
+    services.push(p)
+    return p
+  }
+
+  /** three nodes in a line (a–b–c, bootstrapped that way): c learns of a's records through the DHT */
+  async function line (): Promise<FetchNode[]> {
+    const a = await fm.node()
+    const b = await fm.node({ bootstrap: [a.libp2p.getMultiaddrs()[0].toString()] })
+    const c = await fm.node({ bootstrap: [b.libp2p.getMultiaddrs()[0].toString()] })
+    await waitFor(() => connected(a.libp2p, b.libp2p) && connected(b.libp2p, c.libp2p), 'the line to connect')
+    return [a, b, c]
+  }
+
+  it('names blobs by CIDv1 raw sha2-256', () => {
+    const hash = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+    // what `ipfs add --raw-leaves --cid-version 1` names the empty file
+    expect(cidOfHash(hash).toString()).toBe('bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku')
+    expect(cidOfHash(`sha256:${hash.toUpperCase()}`).equals(cidOfHash(hash))).toBe(true)
+    expect(() => cidOfHash('abc')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_HASH' }))
+  })
+
+  it('finds the holders of a blob across three nodes, never itself', async () => {
+    const [a, b, c] = await line()
+    const hash = await storeRandom(a, 1000)
+    await c.blobs.putFile(a.blobs.pathOf(hash), { expectedHash: hash })
+    // a announces everything it holds on start; c announces the one blob it just stored
+    const pa = providersOf(a)
+    await pa.start()
+    await providersOf(c).announce(hash)
+    const pb = providersOf(b)
+    await waitFor(async () => (await pb.findHolders(hash)).length === 2, 'b to find both holders')
+    expect((await pb.findHolders(hash)).sort()).toEqual([a.id, c.id].sort())
+    // a holder looking finds the other one, not itself
+    expect(await providersOf(c).findHolders(hash)).toEqual([a.id])
+    expect(await pb.findHolders('00'.repeat(32))).toEqual([])
+  })
+
+  it('feeds a fetch from the holders it finds', async () => {
+    const [a, b, c] = await line()
+    const hash = await storeRandom(a, 5 * MiB)
+    await providersOf(a).announce(hash)
+    const pc = providersOf(c)
+    await waitFor(async () => (await pc.findHolders(hash)).length === 1, 'c to find a')
+    const fetcher = new Fetcher({ libp2p: c.libp2p, blobs: c.blobs, findHolders: async (h, o) => await pc.findHolders(h, o) }, { dir: c.dir, rangeBytes: MiB })
+    services.push(fetcher)
+    await fetcher.start()
+    const result = await fetcher.fetch(hash)
+    expect(result).toMatchObject({ size: 5 * MiB, byHolder: { [a.id]: 5 * MiB } })
+    expect(await c.blobs.has(hash)).toBe(true)
+    expect(b.service.stats().bytesServed).toBe(0)
+  })
+
+  it('announces again on its interval', async () => {
+    const [a, b] = await line()
+    const hash = await storeRandom(a, 100)
+    const pa = providersOf(a, { reannounceIntervalMs: 200 })
+    let rounds = 0
+    const dht = a.libp2p.services.dht
+    const provide = dht.provide.bind(dht)
+    dht.provide = (...args) => { rounds++; return provide(...args) }
+    await pa.start()
+    await waitFor(() => rounds >= 3, 'three announcement rounds')
+    await pa.stop()
+    expect(await providersOf(b).findHolders(hash)).toEqual([a.id])
+  })
+
+  it('puts a round off while alone and announces once a peer is connected', async () => {
+    const a = await fm.node()
+    const hash = await storeRandom(a, 100)
+    const said: string[] = []
+    const log = (msg: string): void => { said.push(msg) }
+    const pa = providersOf(a, { retryIntervalMs: 100 }, { debug: log, info: log, warn: log, error: log })
+    let provides = 0
+    const dht = a.libp2p.services.dht
+    const provide = dht.provide.bind(dht)
+    dht.provide = (...args) => { provides++; return provide(...args) }
+    await pa.start()
+    await waitFor(() => said.includes('no connections: announcing held blobs later'), 'a round to be put off')
+    // nothing was announced into the void
+    expect(provides).toBe(0)
+    const b = await fm.node({ bootstrap: [a.libp2p.getMultiaddrs()[0].toString()] })
+    await waitFor(() => connected(a.libp2p, b.libp2p), 'b to connect')
+    await waitFor(async () => (await providersOf(b).findHolders(hash)).length === 1, 'b to find a')
+    expect(provides).toBeGreaterThan(0)
+  })
+})
