@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cli, freePort, json, killAllDaemons, tempHome } from './cli.js'
+import { ControlClient } from '../../cli/client.js'
 
 export interface MeshNode {
   name: string
@@ -14,6 +15,8 @@ export interface TestMesh {
   meshId: string
   /** run `cit-node ARGS --json` on a node and parse its output (fails on a non-zero exit) */
   run: (n: MeshNode, args: string[]) => Promise<any>
+  /** the node's control API in this process (no CLI process per call: for polling loops) */
+  api: (n: MeshNode) => ControlClient
   /** stop every daemon (by `stop`, then by pid) and remove the homes */
   close: () => Promise<void>
 }
@@ -46,7 +49,8 @@ export async function makeMesh (count: number, options: { config?: (i: number) =
       const { token } = await run(nodes[0], ['invite'])
       nodes[i].peerId = (await run(nodes[i], ['join', token, '--listen', `/ip4/127.0.0.1/tcp/${nodes[i].port}`, ...labelArgs(i)])).peerId
     }
-    return { nodes, meshId: init.mesh, run, close }
+    const api = (n: MeshNode): ControlClient => new ControlClient(join(n.home, 'control.sock'), n.home)
+    return { nodes, meshId: init.mesh, run, api, close }
   } catch (err) {
     await close()
     throw err

@@ -18,16 +18,16 @@ const count = (job: any, type: string): number => types(job).filter(t => t === t
 
 async function waitState (mesh: TestMesh, n: MeshNode, id: string, states: string[], timeoutMs = 60_000): Promise<any> {
   return await waitFor(async () => {
-    const j = await mesh.run(n, ['show', id])
+    const j = await mesh.api(n).show(id)
     return states.includes(j.state) ? j : undefined
-  }, { timeoutMs, what: `job ${id.slice(0, 8)} to be ${states.join('/')} on ${n.name}` })
+  }, { timeoutMs, intervalMs: 100, what: `job ${id.slice(0, 8)} to be ${states.join('/')} on ${n.name}` })
 }
 
 async function allPeersFresh (mesh: TestMesh): Promise<void> {
   for (const n of mesh.nodes) {
     await waitFor(async () => {
-      const peers = await mesh.run(n, ['peers'])
-      return peers.filter((p: any) => p.reportAgeMs < 8000).length === mesh.nodes.length
+      const peers = await mesh.api(n).peers()
+      return peers.filter(p => p.reportAgeMs < 8000).length === mesh.nodes.length
     }, { timeoutMs: 40_000, what: `${n.name} to hear from every node` })
   }
 }
