@@ -16,6 +16,7 @@ import type { SyncMark } from '../../protocols/sync/index.js'
 import type { Logger } from '../../store/logger.js'
 import type { MetaStore, RecordLog } from '../../store/meta/index.js'
 import type { JobService } from '../jobs/job-service.js'
+import { PartitionHook } from './partition-hook.js'
 import type { Ingest, Kind } from './ingest.js'
 import type { Membership } from './membership.js'
 import type { PeerTable } from './peer-table.js'
@@ -74,7 +75,10 @@ export class MeshService {
 
   get meshId (): string { return this.init.membership.mesh.id }
 
+  private readonly partition = PartitionHook.fromEnv(() => { this.onTrustChange() })
+
   private isAllowed (peerId: string): boolean {
+    if (this.partition.denies(peerId)) return false
     return this.c.trust.isMember(peerId) || this.c.trust.isInviteKey(peerId)
   }
 
@@ -87,6 +91,7 @@ export class MeshService {
     const self = this.c.identity.id
     const bootstrap = [...new Set([...this.init.membership.bootstrap, ...this.c.peers.knownAddrs()])]
       .filter(a => !a.endsWith(`/p2p/${self}`))
+    this.partition.start()
     const libp2p = await createMeshLibp2p({
       privateKey: this.c.identity.privateKey,
       listen: this.init.listen,
@@ -122,7 +127,7 @@ export class MeshService {
           get: async peer => await this.c.meta.table<SyncMark>(T_MARKS).get(peer),
           set: async (peer, mark) => { await this.c.meta.batch([{ type: 'put', table: T_MARKS, key: peer, value: mark }]) }
         },
-        isAllowed: id => this.c.trust.isMember(id),
+        isAllowed: id => this.c.trust.isMember(id) && !this.partition.denies(id),
         logger: this.log
       })
       await this.sync.start()
@@ -149,6 +154,7 @@ export class MeshService {
   }
 
   async stop (): Promise<void> {
+    this.partition.stop()
     if (this.timer != null) clearInterval(this.timer)
     this.timer = undefined
     this.c.jobs.off('signed', this.onSigned)
