@@ -78,6 +78,20 @@ export class ControlClient {
     return await this.stream(`/v1/jobs/${encodeURIComponent(ref)}/output${follow ? '?follow=1' : ''}`, signal)
   }
 
+  /** make a blob local on the daemon (fetched from its holders), with progress */
+  async fetchBlob (hash: string, onProgress?: (done: number, total: number) => void): Promise<{ sha256: string, size: number, local: boolean, bytesFetched: number, holders: Record<string, number> }> {
+    const res = await this.send('POST', `/v1/blobs/${encodeURIComponent(hash)}/fetch`)
+    const { createInterface } = await import('node:readline')
+    for await (const line of createInterface({ input: res, crlfDelay: Infinity })) {
+      if (line === '') continue
+      const m = JSON.parse(line)
+      if (m.progress != null) onProgress?.(m.progress.done, m.progress.total)
+      if (m.result != null) return m.result
+      if (m.error != null) throw new CliError(String(m.error.code), String(m.error.message), exitCodeFor(m.error.code) === 70 ? 1 : exitCodeFor(m.error.code))
+    }
+    throw new CliError('ERR_BAD_REPLY', 'the daemon ended the fetch without a result', 70)
+  }
+
   async blob (hash: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
     return await this.stream(`/v1/blobs/${encodeURIComponent(hash)}`, signal)
   }

@@ -16,6 +16,9 @@ import { castOutput } from './jobs/recording.js'
 import { createLogger, fileSink } from './logger.js'
 import { acquirePidfile } from './pidfile.js'
 import { Runner } from './scheduler/runner.js'
+import { Exchange } from './transfer/exchange.js'
+import type { AttachSession } from '../protocols/attach/index.js'
+import type { JobEvent } from '../protocols/job/records.js'
 import { LocalClaimer } from './scheduler/claimer.js'
 import { MeshClaimer } from './scheduler/mesh-claimer.js'
 import { explainWait } from './scheduler/admission.js'
@@ -39,6 +42,9 @@ import type { Logger } from '../store/logger.js'
 
 /** where a mesh node listens when neither --listen nor config.json says: all interfaces, a fixed port */
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/7420']
+
+/** how long a remote scrollback replay waits for more before it counts as complete */
+const REPLAY_QUIET_MS = 300
 
 export interface CitNodeInit {
   /** the home directory (already resolved) */
@@ -64,6 +70,7 @@ export class CitNode implements ControlHandlers {
   private recordLog?: RecordLog
   private blobs?: FsBlobStore
   private runner?: Runner
+  private exchange?: Exchange
   private claimer?: MeshClaimer
   private control?: ControlServer
   private releasePid?: () => Promise<void>
@@ -109,6 +116,24 @@ export class CitNode implements ControlHandlers {
       })
       this.jobs.on('change', row => { void this.supersedeOlder(row) })
       if (this.membership != null) await this.startMesh(this.membership, root)
+      this.exchange = new Exchange({
+        self: this.identity.id,
+        jobs: this.jobs,
+        executor,
+        blobs: this.blobs,
+        logger: root.child('exchange'),
+        hasRole: this.trust != null ? (k, r) => this.trust!.hasRole(k, r) : undefined,
+        libp2p: this.mesh?.libp2p
+      }, { dir: Exchange.dirIn(this.paths.root) })
+      await this.exchange.start()
+      this.jobs.on('signed', s => {
+        const ev = s.payload as JobEvent
+        // what this node stored, it offers to the mesh
+        if (s.type === 'event' && ev.type === 'finished' && ev.result != null && ev.result.cacheHit !== true) {
+          this.exchange?.announce([ev.result.log, ...ev.result.artefacts.map(a => a.sha256)])
+        }
+      })
+      this.trust?.on('change', () => { void this.exchange?.attach.recheck() })
       this.runner = new Runner({ jobs: this.jobs, executor, claimer: this.claimer ?? new LocalClaimer(), logger: root.child('runner') }, { slots: this.config.slots })
       await this.runner.start()
       if (this.init.control !== false) {
@@ -230,6 +255,7 @@ export class CitNode implements ControlHandlers {
   private async teardown (): Promise<void> {
     this.log?.info('daemon stopping')
     await this.control?.stop()
+    await this.exchange?.stop()
     await this.mesh?.stop()
     await this.runner?.stop()
     await this.blobs?.stop()
@@ -250,7 +276,7 @@ export class CitNode implements ControlHandlers {
       roles: this.trust?.rolesOf(this.identity.id) ?? [],
       connected: this.mesh?.connectedPeers().length ?? 0,
       dropped: this.mesh != null ? (this.mesh.stats().ingest as { dropped: Record<string, number> }).dropped : {},
-      messages: this.mesh?.stats() ?? null,
+      messages: this.mesh != null ? { ...this.mesh.stats(), ...this.exchange?.stats() } : null,
       labels: this.config.labels,
       load: { load1: loadavg()[0], cores: availableParallelism(), memFreeBytes: freemem(), slotsFree: this.runner?.freeSlots ?? 0 },
       running: this.runner?.runningIds ?? [],
@@ -335,8 +361,54 @@ export class CitNode implements ControlHandlers {
       row = await this.waitStartOrEnd(row.id)
       return await this.output(row.id, follow)
     }
+    if ((row.state === 'running' || row.state === 'claimed') && row.executor != null && row.executor !== this.identity.id && this.exchange != null) {
+      return await this.remoteOutput(row.id, row.executor, follow)
+    }
     if (row.log == null) return { replay: [] }
+    // the recording may be on the node that ran the job: fetch it from whoever holds it
+    await this.exchange?.ensureLocal(row.log)
     return { replay: castOutput(this.blobs!.get(row.log)) }
+  }
+
+  /**
+   * A job running on another member: a read-only attach session to its executor gives the
+   * recent scrollback, then (with follow) the live output until the job ends.
+   */
+  private async remoteOutput (id: string, executor: string, follow: boolean): Promise<OutputStream> {
+    const session = await this.exchange!.open(id, executor, 'ro', {})
+    const frames = session.output[Symbol.asyncIterator]()
+    if (!follow) {
+      // the scrollback arrives at once; stop when the stream pauses
+      const chunks: Uint8Array[] = []
+      for (;;) {
+        const next = await Promise.race([frames.next(), new Promise<undefined>(resolve => setTimeout(resolve, REPLAY_QUIET_MS))])
+        if (next == null || next.done === true || next.value.type === 'end') break
+        if (next.value.type === 'output') chunks.push(next.value.data)
+      }
+      await session.detach().catch(() => {})
+      return { replay: chunks }
+    }
+    return {
+      replay: [],
+      follow: (onData, onEnd) => {
+        let stopped = false
+        void (async () => {
+          try {
+            for (;;) {
+              const next = await frames.next()
+              if (stopped || next.done === true) break
+              if (next.value.type === 'output') onData(next.value.data)
+              if (next.value.type === 'end') break
+            }
+          } catch (err) {
+            this.log.debug('remote output ended', { job: id, err })
+          } finally {
+            onEnd()
+          }
+        })()
+        return () => { stopped = true; void session.detach().catch(() => {}) }
+      }
+    }
   }
 
   private async waitStartOrEnd (id: string): Promise<NonNullable<Awaited<ReturnType<JobService['get']>>>> {
@@ -397,8 +469,27 @@ export class CitNode implements ControlHandlers {
     return { left: true }
   }
 
+  /**
+   * Make a blob local, fetching it from the members that hold it; reports progress. Returns
+   * where the bytes came from.
+   */
+  async fetchBlob (hash: string, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<{ sha256: string, size: number, local: boolean, bytesFetched: number, holders: Record<string, number> }> {
+    const h = parseHash(hash)
+    const r = await this.exchange?.ensureLocal(h, { onProgress, signal })
+    const info = await this.blobs!.stat(h)
+    return { sha256: h, size: info.size, local: r == null || r.local, bytesFetched: r?.bytesFetched ?? 0, holders: r?.byHolder ?? {} }
+  }
+
+  /** a terminal session on a running job, wherever it runs (attach) */
+  async openAttach (ref: string, mode: 'ro' | 'rw', size: { cols?: number, rows?: number }, signal?: AbortSignal): Promise<AttachSession> {
+    const row = await this.jobs.resolve(ref)
+    if (row.state !== 'running' && row.state !== 'claimed') throw new InvalidInputError(`job ${row.id} is ${row.state}: only a running job has a terminal (see \`cit-node logs\`)`)
+    return await this.exchange!.open(row.id, row.executor, mode, size, signal)
+  }
+
   async blob (hash: string): Promise<{ size: number, stream: AsyncIterable<Uint8Array> }> {
     const h = parseHash(hash)
+    await this.exchange?.ensureLocal(h)
     // check the whole blob before the first byte goes out: a corrupt one is refused with its hash
     // named (and quarantined) instead of a transfer cut off half-way
     await this.blobs!.verify(h)

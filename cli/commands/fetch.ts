@@ -5,16 +5,19 @@ import { parse, positionals } from '../context.js'
 import { CliError, EXIT, UsageError } from '../errors.js'
 import { bytes } from '../output.js'
 import { homePaths } from '../../node/home.js'
-import { isHash, parseHash } from '../../store/blobs/index.js'
+import { parseHash } from '../../store/blobs/index.js'
 import type { Output } from '../output.js'
 
-export const usage = 'cit-node fetch HASH [-o PATH] [--json]'
-export const summary = 'an artefact or log by sha256; to PATH (written atomically, verified) or stdout'
+export const usage = 'cit-node fetch HASH|JOB:PATH [-o PATH] [--json]'
+export const summary = 'an artefact or log by sha256 (or a job\'s artefact by its path), from whichever member holds it'
 
-/** bytes of the blob: through the daemon if one runs, else straight from this home's store */
-async function source (p: ReturnType<typeof parse>, hash: string): Promise<AsyncIterable<Uint8Array>> {
+/** bytes of the blob: through the daemon if one runs (fetched from the mesh if need be), else this home's store */
+async function source (p: ReturnType<typeof parse>, hash: string, progress: boolean): Promise<AsyncIterable<Uint8Array>> {
   try {
-    return await p.ctx.client().blob(hash)
+    const client = p.ctx.client()
+    await client.fetchBlob(hash, progress ? (done, total) => { process.stderr.write(`\rfetching ${hash.slice(0, 12)}: ${bytes(done)} of ${bytes(total)}`) } : undefined)
+    if (progress) process.stderr.write('\r\x1b[K')
+    return await client.blob(hash)
   } catch (err: any) {
     if (err?.code !== 'ERR_DAEMON_UNREACHABLE') throw err
     const { FsBlobStore } = await import('../../store/blobs/index.js')
@@ -24,6 +27,23 @@ async function source (p: ReturnType<typeof parse>, hash: string): Promise<Async
       try { yield * store.get(hash) } finally { await store.stop() }
     })()
   }
+}
+
+/** HASH, sha256:HASH, or JOB:PATH (an artefact of a job by its path) */
+async function resolveRef (p: ReturnType<typeof parse>, ref: string): Promise<string> {
+  const input = ref.trim().replace(/^sha256:/i, '')
+  if (/^[0-9a-f]{64}$/i.test(input)) return parseHash(input)
+  const colon = input.indexOf(':')
+  if (colon > 0) {
+    const job = await p.ctx.client().show(input.slice(0, colon))
+    const path = input.slice(colon + 1).replace(/^\.\//, '')
+    const found = job.artefacts.find(a => a.path === path)
+    if (found == null) {
+      throw new UsageError(`job ${job.id.slice(0, 12)} has no artefact ${JSON.stringify(path)}${job.artefacts.length > 0 ? ` (it has ${job.artefacts.map(a => a.path).join(', ')})` : ''}`)
+    }
+    return found.sha256
+  }
+  throw new UsageError(`${JSON.stringify(ref)} is not a sha256 hash (64 hex digits, optionally prefixed sha256:) nor JOB:PATH`)
 }
 
 /** a transfer cut off by the daemon names the blob */
@@ -40,21 +60,19 @@ export async function run (argv: string[], io: Output): Promise<number> {
   const p = parse<{ output?: string }>(argv, { output: { type: 'string', short: 'o' } }, usage, io)
   if (p.help) { io.out(`usage: ${usage}\n${summary}`); return 0 }
   const [ref] = positionals(p, ['HASH'], usage)
-  const input = ref.trim().replace(/^sha256:/i, '')
-  if (!isHash(input)) throw new UsageError(`${JSON.stringify(ref)} is not a sha256 hash (64 hex digits, optionally prefixed sha256:)`)
-  const hash = parseHash(input)
+  const hash = await resolveRef(p, ref)
   const out = p.values.output
   const sha = createHash('sha256')
   let size = 0
-  const progress = io.errIsTTY && out != null && !p.ctx.json
+  const progress = io.errIsTTY && out != null && out !== '-' && !p.ctx.json
   let lastShown = 0
   if (out == null || out === '-') {
-    for await (const chunk of guarded(await source(p, hash), hash)) { sha.update(chunk); size += chunk.byteLength; await io.raw(chunk) }
+    for await (const chunk of guarded(await source(p, hash, progress), hash)) { sha.update(chunk); size += chunk.byteLength; await io.raw(chunk) }
   } else {
     const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.part`)
     const fh = await open(tmp, 'w', 0o644)
     try {
-      for await (const chunk of guarded(await source(p, hash), hash)) {
+      for await (const chunk of guarded(await source(p, hash, progress), hash)) {
         sha.update(chunk)
         size += chunk.byteLength
         await fh.write(chunk)

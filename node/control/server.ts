@@ -1,6 +1,7 @@
 import { createServer } from 'node:http'
 import { chmod, unlink } from 'node:fs/promises'
 import { STATUS_BY_CODE } from './errors.js'
+import { serveAttachBridge } from './attach-bridge.js'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Logger } from '../../store/logger.js'
 import type { ControlHandlers, SubmitBody } from './types.js'
@@ -34,6 +35,10 @@ export class ControlServer {
     if (this.server != null) return
     await unlink(this.init.socketPath).catch(() => {})
     const server = createServer((req, res) => { void this.handle(req, res) })
+    server.on('upgrade', (req, socket) => {
+      if (/^\/v1\/jobs\/[^/]+\/attach/.test(req.url ?? '')) void serveAttachBridge(req, socket, this.handlers, this.log)
+      else socket.end('HTTP/1.1 404 Not Found\r\n\r\n')
+    })
     // followers and waiters hold requests open for as long as a job runs
     server.requestTimeout = 0
     server.headersTimeout = 10_000
@@ -116,6 +121,24 @@ export class ControlServer {
       if (b != null && method === 'GET' && c === 'output') {
         return await this.streamOutput(res, await h.output(b, url.searchParams.get('follow') === '1'))
       }
+    }
+    if (a === 'blobs' && b != null && method === 'POST' && c === 'fetch') {
+      // progress as JSON lines while the blob is fetched from its holders, then the result
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+      const ac = new AbortController()
+      res.on('close', () => { ac.abort() })
+      let last = 0
+      try {
+        const result = await h.fetchBlob(b, (done, total) => {
+          if (Date.now() - last < 200) return
+          last = Date.now()
+          res.write(JSON.stringify({ progress: { done, total } }) + '\n')
+        }, ac.signal)
+        res.end(JSON.stringify({ result }) + '\n')
+      } catch (err: any) {
+        res.end(JSON.stringify({ error: { code: err?.code ?? 'ERR_INTERNAL', message: String(err?.message ?? err) } }) + '\n')
+      }
+      return
     }
     if (a === 'blobs' && b != null && method === 'GET' && c == null) {
       const blob = await h.blob(b)

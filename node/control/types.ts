@@ -1,4 +1,5 @@
 import type { JobSummary, JobView } from '../jobs/types.js'
+import type { AttachSession } from '../../protocols/attach/index.js'
 
 export interface StatusView {
   peerId: string
@@ -62,4 +63,6 @@ export interface ControlHandlers {
   trustRevoke: (body: { key: string }) => Promise<{ hash: string }>
   leave: () => Promise<{ left: boolean }>
   reprioritize: (ref: string, priority: number) => Promise<JobView>
+  fetchBlob: (hash: string, onProgress?: (done: number, total: number) => void, signal?: AbortSignal) => Promise<{ sha256: string, size: number, local: boolean, bytesFetched: number, holders: Record<string, number> }>
+  openAttach: (ref: string, mode: 'ro' | 'rw', size: { cols?: number, rows?: number }, signal?: AbortSignal) => Promise<AttachSession>
 }

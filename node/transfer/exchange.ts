@@ -1,0 +1,103 @@
+import { join } from 'node:path'
+import { AttachService, attach } from '../../protocols/attach/index.js'
+import { FetchService, Providers } from '../../protocols/fetch/index.js'
+import { AttachJobsAdapter, attachPolicy } from '../attach/index.js'
+import { Fetcher } from '../artefacts/index.js'
+import type { AttachSession } from '../../protocols/attach/index.js'
+import type { FetchResult } from '../artefacts/index.js'
+import type { MeshLibp2p } from '../../protocols/net/index.js'
+import type { BlobStore } from '../../store/blobs/types.js'
+import type { Logger } from '../../store/logger.js'
+import type { Executor } from '../executor/index.js'
+import type { JobService } from '../jobs/job-service.js'
+import type { Role } from '../../protocols/trust/index.js'
+
+/** the libp2p parts attach needs when this node is not in a mesh: local sessions only */
+const NO_NETWORK = { handle: async () => {}, unhandle: async () => {} }
+
+export interface ExchangeComponents {
+  self: string
+  jobs: JobService
+  executor: Executor
+  blobs: BlobStore
+  logger: Logger
+  /** roles of a key (undefined when not in a mesh: only this node's owner uses it) */
+  hasRole?: (keyId: string, role: Role) => boolean
+  libp2p?: MeshLibp2p
+}
+
+/**
+ * What moves bytes between members: blobs by hash (fetch protocol, DHT provider records,
+ * multi-holder downloads) and terminals (attach). Without a mesh, attach serves this node's own
+ * jobs and fetch reads the local store.
+ */
+export class Exchange {
+  private fetchService?: FetchService
+  private providers?: Providers
+  private fetcher?: Fetcher
+  readonly attach: AttachService
+  private started = false
+
+  constructor (private readonly c: ExchangeComponents, private readonly init: { dir: string }) {
+    const hasRole = c.hasRole ?? ((id: string) => id === c.self)
+    this.attach = new AttachService({
+      libp2p: c.libp2p ?? NO_NETWORK,
+      logger: c.logger,
+      jobs: new AttachJobsAdapter({ jobs: c.jobs, executor: c.executor }),
+      authorize: attachPolicy({ trust: { hasRole }, submitterOf: async id => (await c.jobs.get(id))?.submitter })
+    })
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    await this.attach.start()
+    const libp2p = this.c.libp2p
+    if (libp2p == null || this.c.hasRole == null) return
+    const hasRole = this.c.hasRole
+    this.fetchService = new FetchService({ libp2p, blobs: this.c.blobs, logger: this.c.logger, isAllowed: peer => hasRole(peer, 'read') || hasRole(peer, 'admin') })
+    await this.fetchService.start()
+    this.providers = new Providers({ libp2p, blobs: this.c.blobs, logger: this.c.logger })
+    await this.providers.start()
+    const providers = this.providers
+    this.fetcher = new Fetcher({ libp2p, blobs: this.c.blobs, logger: this.c.logger, findHolders: async (h, o) => await providers.findHolders(h, o) }, { dir: this.init.dir })
+    await this.fetcher.start()
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.fetcher?.stop()
+    await this.providers?.stop()
+    await this.fetchService?.stop()
+    await this.attach.stop()
+  }
+
+  /** tell the mesh this node holds these blobs (in the background: provider records take a while) */
+  announce (hashes: string[]): void {
+    for (const h of hashes) void this.providers?.announce(h).catch(err => { this.c.logger.debug('announce failed', { hash: h, err }) })
+  }
+
+  /** make a blob local: from the store, else from the members that hold it */
+  async ensureLocal (hash: string, options: { signal?: AbortSignal, onProgress?: (done: number, total: number) => void, holders?: string[] } = {}): Promise<FetchResult | undefined> {
+    if (await this.c.blobs.has(hash)) return undefined
+    if (this.fetcher == null) return undefined
+    return await this.fetcher.fetch(hash, options)
+  }
+
+  /** open a terminal session on the node running `job` (this one, or a peer) */
+  async open (job: string, executor: string | undefined, mode: 'ro' | 'rw', size: { cols?: number, rows?: number }, signal?: AbortSignal): Promise<AttachSession> {
+    if (executor == null || executor === this.c.self || this.c.libp2p == null) {
+      return await this.attach.attachLocal(this.c.self, job, mode, { ...size, signal })
+    }
+    return await attach(this.c.libp2p, executor, job, mode, { ...size, signal })
+  }
+
+  stats (): Record<string, unknown> {
+    return { fetch: this.fetchService?.stats(), attach: this.attach.stats() }
+  }
+
+  static dirIn (home: string): string {
+    return join(home, 'transfers')
+  }
+}
