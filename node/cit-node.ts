@@ -294,7 +294,8 @@ export class CitNode implements ControlHandlers {
     if (this.trust != null && !this.trust.hasRole(this.identity.id, 'submit')) {
       throw new ForbiddenError(`this node's key ${this.identity.id} does not hold the submit role in this mesh`)
     }
-    const row = await this.jobs.submit({ spec, params: resolved.values, priority: body.priority })
+    const cached = spec.cache ? await this.jobs.cachedResult(spec, resolved.values) : undefined
+    const row = await this.jobs.submit({ spec, params: resolved.values, priority: body.priority, cached })
     return await this.jobs.view(row)
   }
 

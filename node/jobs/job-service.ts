@@ -4,6 +4,7 @@ import { seal } from '../../protocols/codec/index.js'
 import { isFinal } from '../../protocols/job/records.js'
 import { JobNotFoundError } from '../errors.js'
 import { JobStore, rowFromAnnouncement } from './job-store.js'
+import { inputKey } from '../../protocols/job/input-key.js'
 import { LiveOutput } from './live-output.js'
 import type { Identity, Signed } from '../../protocols/codec/index.js'
 import type { EventType, JobAnnouncement, JobEvent, JobResult, JobState } from '../../protocols/job/records.js'
@@ -25,6 +26,8 @@ export interface SubmitRequest {
   spec: JobSpec
   params: Record<string, string>
   priority?: number
+  /** an earlier job's result to reuse (the result cache): the job is finished at once, never run */
+  cached?: { from: string, result: JobResult }
 }
 
 export interface JobServiceEvents {
@@ -80,8 +83,27 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     this.log.info('job submitted', { job: row.id, name: row.name, priority: row.priority })
     this.emit('signed', signed)
     this.emit('signed', first)
+    if (req.cached != null) {
+      // finished before anyone hears of it as queued: no node tries to run it
+      const result: JobResult = { ...req.cached.result, cacheHit: true, cachedFrom: req.cached.from }
+      await this.transition(row.id, 'finished', { state: result.state, result, epoch: 0 })
+      this.log.info('result cache hit', { job: row.id, from: req.cached.from })
+      return row
+    }
     this.emit('change', row)
     return row
+  }
+
+  /** the newest succeeded job with this spec and params' input key, if its result is cacheable */
+  async cachedResult (spec: JobSpec, params: Record<string, string>): Promise<{ from: string, result: JobResult } | undefined> {
+    const id = await this.store.resultFor(inputKey(spec, params))
+    const row = id == null ? undefined : await this.get(id)
+    if (row == null || row.state !== 'succeeded' || row.log == null || row.usage == null) return undefined
+    const from = row.cachedFrom ?? row.id
+    return {
+      from,
+      result: { state: 'succeeded', exitCode: row.exitCode ?? 0, usage: row.usage, log: row.log, artefacts: row.artefacts ?? [] }
+    }
   }
 
   /** The current row of a job: the shared in-memory copy while it is unfinished. */
@@ -125,6 +147,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
 
   private async recordNow (row: JobRow | undefined, ev: Signed<JobEvent>, sync: boolean): Promise<void> {
     const changed = await this.store.record(row, ev, { sync })
+    if (changed && row?.state === 'succeeded' && row.spec.cache) await this.store.rememberResult(inputKey(row.spec, row.params), row.id)
     if (row != null && isFinal(row.state)) this.active.delete(row.id)
     this.log.debug('job event', { job: ev.payload.job, type: ev.payload.type, state: row?.state })
     this.emit('event', ev.payload, row)
@@ -222,6 +245,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       executor: row.executor ?? null,
       exitCode: row.exitCode ?? null,
       cacheHit: row.cacheHit ?? false,
+      cachedFrom: row.cachedFrom ?? null,
       reason: row.reason ?? null,
       submittedAt: row.submittedAt,
       events,

@@ -9,6 +9,7 @@ const T_JOBS = 'jobs'
 const T_ANNOUNCEMENTS = 'announcements'
 const T_EVENTS = 'events'
 const T_BY_TIME = 'jobs-by-time'
+const T_CACHE = 'result-cache'
 const MIN_PREFIX = 4
 
 interface StoredEvent {
@@ -79,6 +80,7 @@ export function applyEvent (row: JobRow, ev: JobEvent): boolean {
       row.log = r.log
       row.artefacts = r.artefacts
       row.cacheHit = r.cacheHit
+      row.cachedFrom = r.cachedFrom
       row.finishedAt = ev.at
       return true
     }
@@ -155,6 +157,15 @@ export class JobStore {
       { type: 'put', table: T_BY_TIME, key: `${pad(row.submittedAt)}/${row.id}`, value: 1 },
       ...this.log.appendOps(row.id, announcement)
     ]
+  }
+
+  /** the result cache: the job whose result serves this input key */
+  async rememberResult (key: string, job: string): Promise<void> {
+    await this.meta.batch([{ type: 'put', table: T_CACHE, key, value: job }])
+  }
+
+  async resultFor (key: string): Promise<string | undefined> {
+    return await this.meta.table<string>(T_CACHE).get(key)
   }
 
   async update (row: JobRow): Promise<void> {

@@ -23,6 +23,7 @@ export interface JobRow {
   exitCode?: number | null
   reason?: string
   cacheHit?: boolean
+  cachedFrom?: string
   usage?: UsageRecord
   log?: string
   artefacts?: ArtefactRef[]
@@ -53,6 +54,8 @@ export interface JobView {
   executor: string | null
   exitCode: number | null
   cacheHit: boolean
+  /** for a cache hit: the job whose result was reused */
+  cachedFrom: string | null
   reason: string | null
   submittedAt: number
   events: EventView[]

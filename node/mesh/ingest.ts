@@ -83,7 +83,9 @@ export class Ingest {
     if (kind === 'event') {
       const { value, problem } = validateEvent(signed.payload)
       if (value == null) return this.drop('bad-event', problem)
-      if (BUILD_EVENTS.has(value.type) && (!trust.hasRole(signed.signer, 'build') || value.node !== signed.signer)) return this.drop('no-build-role')
+      // a cache hit is recorded by its submitter's node, which need not build
+      const role = value.type === 'finished' && value.result?.cacheHit === true ? 'submit' : 'build'
+      if (BUILD_EVENTS.has(value.type) && (!trust.hasRole(signed.signer, role) || value.node !== signed.signer)) return this.drop('no-build-role')
       if (OWNER_EVENTS.has(value.type) && !trust.hasRole(signed.signer, 'submit') && !trust.hasRole(signed.signer, 'admin')) return this.drop('not-owner')
       return { ok: true, value: { kind, signed: { ...signed, payload: value } } }
     }

@@ -52,6 +52,8 @@ function validateResult (raw: unknown): string | undefined {
   const u = raw.usage
   if (!isRecord(u) || !['wallMs', 'cpuMs', 'maxRssBytes'].every(k => typeof u[k] === 'number' && (u[k] as number) >= 0)) return 'result usage is malformed'
   if (typeof raw.log !== 'string' || !HEX64.test(raw.log)) return 'result log is not a sha256'
+  if (raw.cacheHit !== undefined && typeof raw.cacheHit !== 'boolean') return 'result cacheHit is not a boolean'
+  if (raw.cachedFrom !== undefined && (typeof raw.cachedFrom !== 'string' || !HEX64.test(raw.cachedFrom))) return 'result cachedFrom is not a job id'
   if (!Array.isArray(raw.artefacts) || raw.artefacts.length > MAX_ARTEFACTS) return 'result artefacts is not a list within the limit'
   for (const a of raw.artefacts) {
     if (!isRecord(a) || typeof a.path !== 'string' || a.path.length === 0 || a.path.length > MAX_ARTEFACT_PATH_CHARS) return 'artefact path is malformed'
