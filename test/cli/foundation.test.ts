@@ -141,6 +141,20 @@ describe('one node runs a whole job (CLI end to end)', () => {
       expect(r.stdout).toContain('howdy, world!')
     })
 
+    it('logs --replay plays the recording at its pace, scaled by --speed', async () => {
+      const file = join(h, 'paced.yaml')
+      await writeFile(file, 'name: paced\nstages:\n  - steps:\n      - echo first-line; sleep 1; echo second-line\n')
+      const { id } = JSON.parse((await cli(['submit', file, '--wait', '--json'], { home: h })).stdout)
+      const started = Date.now()
+      const r = await cli(['logs', id, '--replay', '--speed', '2'], { home: h })
+      const took = Date.now() - started
+      expect(r.code).toBe(0)
+      expect(r.stdout.indexOf('first-line')).toBeLessThan(r.stdout.indexOf('second-line'))
+      // the one-second pause, halved, is kept (a lower bound: slow machines only make it longer)
+      expect(took).toBeGreaterThanOrEqual(450)
+      expect((await cli(['logs', id, '--replay', '--speed', '0'], { home: h })).code).toBe(2)
+    })
+
     it('logs --follow streams a running job live, and cancel stops it', async () => {
       const file = join(h, 'slow.yaml')
       await writeFile(file, 'name: slow\nstages:\n  - steps:\n      - echo started-slow; sleep 60; echo never\n')
