@@ -106,5 +106,6 @@ export class ControlClient {
   async trustList (): Promise<TrustView> { return await this.json('GET', '/v1/trust') }
   async trustGrant (body: { key: string, roles: string[], ttlMs?: number }): Promise<{ hash: string }> { return await this.json('POST', '/v1/trust/grant', body) }
   async trustRevoke (body: { key: string }): Promise<{ hash: string }> { return await this.json('POST', '/v1/trust/revoke', body) }
+  async gc (): Promise<any> { return await this.json('POST', '/v1/gc') }
   async leave (): Promise<{ left: boolean }> { return await this.json('POST', '/v1/leave') }
 }

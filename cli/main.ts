@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   cancel: async () => await import('./commands/cancel.js'),
   priority: async () => await import('./commands/priority.js'),
   fetch: async () => await import('./commands/fetch.js'),
+  gc: async () => await import('./commands/gc.js'),
   attach: async () => await import('./commands/attach.js'),
   validate: async () => await import('./commands/validate.js'),
   status: async () => await import('./commands/status.js'),

@@ -17,6 +17,8 @@ import { createLogger, fileSink } from './logger.js'
 import { acquirePidfile } from './pidfile.js'
 import { Runner } from './scheduler/runner.js'
 import { Exchange } from './transfer/exchange.js'
+import { Retention } from './retention.js'
+import type { GcReport } from './retention.js'
 import type { AttachSession } from '../protocols/attach/index.js'
 import type { JobEvent } from '../protocols/job/records.js'
 import { LocalClaimer } from './scheduler/claimer.js'
@@ -71,6 +73,8 @@ export class CitNode implements ControlHandlers {
   private blobs?: FsBlobStore
   private runner?: Runner
   private exchange?: Exchange
+  private retention?: Retention
+  private collecting?: Promise<GcReport>
   private claimer?: MeshClaimer
   private control?: ControlServer
   private releasePid?: () => Promise<void>
@@ -134,6 +138,17 @@ export class CitNode implements ControlHandlers {
         }
       })
       this.trust?.on('change', () => { void this.exchange?.attach.recheck() })
+      this.retention = new Retention({
+        blobs: this.blobs,
+        jobs: this.jobs.store,
+        logger: root.child('gc'),
+        running: () => (this.runner?.runningIds ?? []).map(id => this.jobs.liveName(id)).filter((n): n is string => n != null),
+        onRemoved: hash => { this.exchange?.withdraw(hash) }
+      }, { ...this.config.retention, workspacesDir: this.paths.workspaces })
+      // keep within the quotas after each job this node finishes
+      this.jobs.on('signed', s => {
+        if (s.type === 'event' && (s.payload as JobEvent).type === 'finished' && this.retention?.hasQuota() === true) void this.gc().catch(() => {})
+      })
       this.runner = new Runner({ jobs: this.jobs, executor, claimer: this.claimer ?? new LocalClaimer(), logger: root.child('runner') }, { slots: this.config.slots })
       await this.runner.start()
       if (this.init.control !== false) {
@@ -479,6 +494,12 @@ export class CitNode implements ControlHandlers {
     const r = await this.exchange?.ensureLocal(h, { onProgress, signal })
     const info = await this.blobs!.stat(h)
     return { sha256: h, size: info.size, local: r == null || r.local, bytesFetched: r?.bytesFetched ?? 0, holders: r?.byHolder ?? {} }
+  }
+
+  /** evict least recently used blobs and workspaces beyond the quotas (one collection at a time) */
+  async gc (): Promise<GcReport> {
+    this.collecting ??= this.retention!.collect().finally(() => { this.collecting = undefined })
+    return await this.collecting
   }
 
   /** a terminal session on a running job, wherever it runs (attach) */

@@ -15,6 +15,8 @@ export interface NodeConfig {
   /** executor limits; absent fields take the documented defaults */
   limits: Partial<Limits>
   logLevel: LogLevel
+  /** disk quotas (bytes) and how many results per job name stay pinned */
+  retention: { blobsBytes?: number, workspacesBytes?: number, keepResults?: number }
   /** admit jobs only while the one-minute load average per core is below this (the batch(1) rule) */
   loadLimit: number
 }
@@ -22,7 +24,7 @@ export interface NodeConfig {
 /** default admission threshold: load average per core */
 export const DEFAULT_LOAD_LIMIT = 2
 
-export const DEFAULT_CONFIG: NodeConfig = { listen: [], labels: [], limits: {}, logLevel: 'info', loadLimit: DEFAULT_LOAD_LIMIT }
+export const DEFAULT_CONFIG: NodeConfig = { listen: [], labels: [], limits: {}, logLevel: 'info', loadLimit: DEFAULT_LOAD_LIMIT, retention: {} }
 
 const LIMIT_KEYS = ['maxProcesses', 'maxOutputBytes', 'maxFileBytes', 'maxMemoryBytes'] as const
 const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -34,9 +36,9 @@ export function validateConfig (raw: unknown): NodeConfig {
     throw new InvalidInputError('config: must be an object', [{ path: '', message: 'must be an object' }])
   }
   const r = raw as Record<string, unknown>
-  const cfg: NodeConfig = { ...DEFAULT_CONFIG, limits: {} }
+  const cfg: NodeConfig = { ...DEFAULT_CONFIG, limits: {}, retention: {} }
   for (const key of Object.keys(r)) {
-    if (!['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit'].includes(key)) problems.push({ path: key, message: 'unknown field' })
+    if (!['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit', 'retention'].includes(key)) problems.push({ path: key, message: 'unknown field' })
   }
   for (const key of ['listen', 'labels'] as const) {
     const v = r[key]
@@ -48,6 +50,17 @@ export function validateConfig (raw: unknown): NodeConfig {
   if (r.slots !== undefined) {
     if (!Number.isInteger(r.slots) || (r.slots as number) < 1 || (r.slots as number) > 1024) problems.push({ path: 'slots', message: 'must be a whole number from 1 to 1024' })
     else cfg.slots = r.slots as number
+  }
+  if (r.retention !== undefined) {
+    if (typeof r.retention !== 'object' || r.retention == null || Array.isArray(r.retention)) {
+      problems.push({ path: 'retention', message: 'must be an object' })
+    } else {
+      for (const [k, v] of Object.entries(r.retention)) {
+        if (!['blobsBytes', 'workspacesBytes', 'keepResults'].includes(k)) problems.push({ path: `retention.${k}`, message: 'unknown field' })
+        else if (!Number.isSafeInteger(v) || (v as number) < 0) problems.push({ path: `retention.${k}`, message: 'must be a whole number ≥ 0' })
+        else (cfg.retention as Record<string, number>)[k] = v as number
+      }
+    }
   }
   if (r.loadLimit !== undefined) {
     if (typeof r.loadLimit !== 'number' || !Number.isFinite(r.loadLimit) || r.loadLimit < 0) problems.push({ path: 'loadLimit', message: 'must be a number ≥ 0 (load average per core)' })
@@ -80,7 +93,7 @@ export async function loadConfig (path: string): Promise<NodeConfig> {
   try {
     text = await readFile(path, 'utf8')
   } catch (err: any) {
-    if (err?.code === 'ENOENT') return { ...DEFAULT_CONFIG, limits: {} }
+    if (err?.code === 'ENOENT') return { ...DEFAULT_CONFIG, limits: {}, retention: {} }
     throw err
   }
   let raw: unknown

@@ -99,6 +99,7 @@ export class ControlServer {
     }
     if (method === 'POST' && a === 'invites' && b == null) return json(res, await h.invite(await readJson(req) as { roles?: unknown, ttlMs?: number }))
     if (method === 'POST' && a === 'leave' && b == null) return json(res, await h.leave())
+    if (method === 'POST' && a === 'gc' && b == null) return json(res, await h.gc())
     if (a === 'trust') {
       if (method === 'GET' && b == null) return json(res, await h.trustList())
       if (method === 'POST' && b === 'grant') return json(res, await h.trustGrant(await readJson(req) as { key: string, roles: unknown, ttlMs?: number }))

@@ -63,6 +63,7 @@ export interface ControlHandlers {
   trustRevoke: (body: { key: string }) => Promise<{ hash: string }>
   leave: () => Promise<{ left: boolean }>
   reprioritize: (ref: string, priority: number) => Promise<JobView>
+  gc: () => Promise<unknown>
   fetchBlob: (hash: string, onProgress?: (done: number, total: number) => void, signal?: AbortSignal) => Promise<{ sha256: string, size: number, local: boolean, bytesFetched: number, holders: Record<string, number> }>
   openAttach: (ref: string, mode: 'ro' | 'rw', size: { cols?: number, rows?: number }, signal?: AbortSignal) => Promise<AttachSession>
 }

@@ -196,6 +196,11 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     return seal(this.identity, 'event', ev)
   }
 
+  /** the name of an unfinished job held in memory (for workspaces in use) */
+  liveName (id: string): string | undefined {
+    return this.active.get(id)?.name
+  }
+
   /** The live output of a running job, created when it starts. */
   liveOutput (id: string, create = false): LiveOutput | undefined {
     let out = this.live.get(id)

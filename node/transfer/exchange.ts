@@ -78,6 +78,11 @@ export class Exchange {
     for (const h of hashes) void this.providers?.announce(h).catch(err => { this.c.logger.debug('announce failed', { hash: h, err }) })
   }
 
+  /** stop announcing a blob this node no longer holds */
+  withdraw (hash: string): void {
+    void this.providers?.withdraw(hash).catch(() => {})
+  }
+
   /** make a blob local: from the store, else from the members that hold it */
   async ensureLocal (hash: string, options: { signal?: AbortSignal, onProgress?: (done: number, total: number) => void, holders?: string[] } = {}): Promise<FetchResult | undefined> {
     if (await this.c.blobs.has(hash)) return undefined

@@ -190,6 +190,25 @@ describe('one node runs a whole job (CLI end to end)', () => {
     })
   })
 
+  it('gc: blobs beyond the quota go least recently used first; the newest results of each name stay pinned', async () => {
+    const h = await home()
+    await writeFile(join(h, 'config.json'), JSON.stringify({ retention: { blobsBytes: 1, workspacesBytes: 0, keepResults: 1 } }))
+    const d = await startDaemon(h)
+    const file = join(h, 'rand.yaml')
+    await writeFile(file, 'name: rand\nartefacts: [r.bin]\nstages:\n  - steps:\n      - head -c 100000 /dev/urandom > r.bin\n')
+    const old = JSON.parse((await cli(['submit', file, '--wait', '--json'], { home: h })).stdout)
+    const cur = JSON.parse((await cli(['submit', file, '--wait', '--json'], { home: h })).stdout)
+    const report = JSON.parse((await cli(['gc', '--json'], { home: h })).stdout)
+    expect(report.blobs.keptBytes).toBeGreaterThan(0)
+    expect(report.workspaces.keptBytes).toBe(0)
+    const has = async (hash: string): Promise<boolean> => (await cli(['fetch', hash], { home: h })).code === 0
+    await waitFor(async () => !(await has(old.artefacts[0].sha256)), { what: 'the old artefact to be evicted' })
+    expect(await has(old.log)).toBe(false)
+    expect(await has(cur.artefacts[0].sha256)).toBe(true)
+    expect(await has(cur.log)).toBe(true)
+    await d.kill()
+  })
+
   it('crash safety: after SIGKILL and restart, the running job is failed with a reason and the queued one runs', async () => {
     const h = await home()
     await writeFile(join(h, 'config.json'), JSON.stringify({ slots: 1 }))
