@@ -451,6 +451,8 @@ export class CitNode implements ControlHandlers {
     this.runner!.setPaused(state !== 'active')
     this.state = state === 'draining' && this.runner!.runningIds.length === 0 ? 'paused' : state
     this.log.info('node state changed', { state: this.state })
+    // the mesh hears of it now, not at the next report
+    await this.mesh?.reportNow()
     return await this.status()
   }
 

@@ -12,7 +12,8 @@ export async function openBridge (socketPath: string, home: string, ref: string,
   const q = new URLSearchParams({ mode, ...(size.cols != null ? { cols: String(size.cols) } : {}), ...(size.rows != null ? { rows: String(size.rows) } : {}) })
   const socket = await new Promise<import('node:net').Socket>((resolve, reject) => {
     const req = request({ socketPath, path: `/v1/jobs/${encodeURIComponent(ref)}/attach?${q.toString()}`, headers: { connection: 'Upgrade', upgrade: 'cit-attach' } })
-    req.on('upgrade', (_res, sock) => { resolve(sock) })
+    // bytes that came with the 101 response (the daemon's first line) must not be lost
+    req.on('upgrade', (_res, sock, head) => { if (head.byteLength > 0) sock.unshift(head); resolve(sock) })
     req.on('response', res => { reject(new CliError('ERR_ATTACH', `the daemon refused the attach (HTTP ${res.statusCode ?? '?'})`, 70)) })
     req.on('error', (err: any) => {
       reject(['ENOENT', 'ECONNREFUSED'].includes(err?.code) ? new DaemonUnreachableError(home) : err)

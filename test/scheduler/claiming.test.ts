@@ -127,8 +127,8 @@ describe('admission, priority and supersede on a 4-node mesh', () => {
     const low = (await mesh.run(plain, ['submit', await jobFile('low', 'stages:\n  - steps:\n      - echo low\n')])).id
     const mid = (await mesh.run(plain, ['submit', await jobFile('mid', 'priority: 5\nstages:\n  - steps:\n      - echo mid\n')])).id
     const high = (await mesh.run(plain, ['submit', await jobFile('high', 'stages:\n  - steps:\n      - echo high\n'), '--priority', '1'])).id
-    const why = await mesh.run(plain, ['show', low])
-    expect(why.reason).toMatch(/slot|paused|busy|threshold/)
+    // once every node's latest report is in: nobody can take it now, and show says why
+    await waitFor(async () => /slot|paused|busy|threshold/.test((await mesh.api(plain).show(low)).reason ?? ''), { what: 'the wait reason' })
     await mesh.run(plain, ['priority', high, '10'])
     const started = async (id: string): Promise<number> => (await waitState(mesh, plain, id, ['succeeded'])).events.find((e: any) => e.type === 'started').at
     const [h, m, l] = [await started(high), await started(mid), await started(low)]
