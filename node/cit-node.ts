@@ -12,12 +12,13 @@ import { Executor } from './executor/index.js'
 import { ensureHome, loadOrCreateIdentity } from './home.js'
 import { JobService } from './jobs/job-service.js'
 import { JobStore } from './jobs/job-store.js'
-import { castOutput } from './jobs/recording.js'
 import { createLogger, fileSink } from './logger.js'
 import { acquirePidfile } from './pidfile.js'
 import { Runner } from './scheduler/runner.js'
 import { Exchange } from './transfer/exchange.js'
 import { Retention } from './retention.js'
+import { Supersede } from './scheduler/supersede.js'
+import { JobOutputs } from './jobs/outputs.js'
 import type { GcReport } from './retention.js'
 import type { AttachSession } from '../protocols/attach/index.js'
 import type { JobEvent } from '../protocols/job/records.js'
@@ -45,9 +46,6 @@ import type { Logger } from '../store/logger.js'
 /** where a mesh node listens when neither --listen nor config.json says: all interfaces, a fixed port */
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/7420']
 
-/** how long a remote scrollback replay waits for more before it counts as complete */
-const REPLAY_QUIET_MS = 300
-
 export interface CitNodeInit {
   /** the home directory (already resolved) */
   home: string
@@ -74,6 +72,7 @@ export class CitNode implements ControlHandlers {
   private runner?: Runner
   private exchange?: Exchange
   private retention?: Retention
+  private outputs?: JobOutputs
   private collecting?: Promise<GcReport>
   private claimer?: MeshClaimer
   private control?: ControlServer
@@ -118,7 +117,8 @@ export class CitNode implements ControlHandlers {
         if (ev.type === 'cancel-requested' || ev.type === 'superseded') this.runner?.cancel(ev.job, ev.reason ?? ev.type)
         if (this.state === 'draining' && this.runner?.runningIds.length === 0) this.state = 'paused'
       })
-      this.jobs.on('change', row => { void this.supersedeOlder(row) })
+      const supersede = new Supersede({ jobs: this.jobs, self: this.identity.id })
+      this.jobs.on('change', row => { void supersede.onChange(row) })
       if (this.membership != null) await this.startMesh(this.membership, root)
       this.exchange = new Exchange({
         self: this.identity.id,
@@ -138,6 +138,7 @@ export class CitNode implements ControlHandlers {
         }
       })
       this.trust?.on('change', () => { void this.exchange?.attach.recheck() })
+      this.outputs = new JobOutputs({ jobs: this.jobs, blobs: this.blobs, exchange: this.exchange, self: this.identity.id, logger: root.child('output') })
       this.retention = new Retention({
         blobs: this.blobs,
         jobs: this.jobs.store,
@@ -235,32 +236,6 @@ export class CitNode implements ControlHandlers {
     return this.workspaceCache.names
   }
 
-  /**
-   * A newer job of the same name from the same submitter replaces its waiting older ones
-   * (`supersede: waiting`), and with `supersede: running` stops the running one too. Only the
-   * submitter's own node signs these events.
-   */
-  private async supersedeOlder (row: JobRow): Promise<void> {
-    if (row.state !== 'queued' || row.submitter !== this.identity.id || row.spec.supersede === 'none') return
-    if (this.superseding.has(row.id)) return
-    this.superseding.add(row.id)
-    try {
-      for await (const other of this.jobs.store.list({ newestFirst: true, limit: 1000 })) {
-        if (other.id === row.id || other.name !== row.name || other.submitter !== row.submitter || other.submittedAt > row.submittedAt) continue
-        const current = await this.jobs.get(other.id)
-        if (current == null) continue
-        const waiting = current.state === 'queued' || current.state === 'claimed'
-        const running = current.state === 'running' && row.spec.supersede === 'running'
-        if (waiting || running) {
-          await this.jobs.transition(current.id, 'superseded', { state: 'superseded', reason: `superseded by ${row.id}` })
-        }
-      }
-    } finally {
-      this.superseding.delete(row.id)
-    }
-  }
-
-  private readonly superseding = new Set<string>()
 
   async stop (): Promise<void> {
     this.stopping ??= this.teardown()
@@ -364,80 +339,7 @@ export class CitNode implements ControlHandlers {
   }
 
   async output (ref: string, follow: boolean): Promise<OutputStream> {
-    let row = await this.jobs.resolve(ref)
-    const live = this.jobs.liveOutput(row.id)
-    if (live != null) {
-      if (follow) return { replay: [], follow: (onData, onEnd) => live.subscribe({ data: onData, end: onEnd }) }
-      const chunks: Uint8Array[] = []
-      live.subscribe({ data: c => { chunks.push(c) }, end: () => {} })()
-      return { replay: chunks }
-    }
-    if (follow && (row.state === 'queued' || row.state === 'claimed')) {
-      // wait for it to start (or finish without running), then stream from the start
-      row = await this.waitStartOrEnd(row.id)
-      return await this.output(row.id, follow)
-    }
-    if ((row.state === 'running' || row.state === 'claimed') && row.executor != null && row.executor !== this.identity.id && this.exchange != null) {
-      return await this.remoteOutput(row.id, row.executor, follow)
-    }
-    if (row.log == null) return { replay: [] }
-    // the recording may be on the node that ran the job: fetch it from whoever holds it
-    await this.exchange?.ensureLocal(row.log)
-    return { replay: castOutput(this.blobs!.get(row.log)) }
-  }
-
-  /**
-   * A job running on another member: a read-only attach session to its executor gives the
-   * recent scrollback, then (with follow) the live output until the job ends.
-   */
-  private async remoteOutput (id: string, executor: string, follow: boolean): Promise<OutputStream> {
-    const session = await this.exchange!.open(id, executor, 'ro', {})
-    const frames = session.output[Symbol.asyncIterator]()
-    if (!follow) {
-      // the scrollback arrives at once; stop when the stream pauses
-      const chunks: Uint8Array[] = []
-      for (;;) {
-        const next = await Promise.race([frames.next(), new Promise<undefined>(resolve => setTimeout(resolve, REPLAY_QUIET_MS))])
-        if (next == null || next.done === true || next.value.type === 'end') break
-        if (next.value.type === 'output') chunks.push(next.value.data)
-      }
-      await session.detach().catch(() => {})
-      return { replay: chunks }
-    }
-    return {
-      replay: [],
-      follow: (onData, onEnd) => {
-        let stopped = false
-        void (async () => {
-          try {
-            for (;;) {
-              const next = await frames.next()
-              if (stopped || next.done === true) break
-              if (next.value.type === 'output') onData(next.value.data)
-              if (next.value.type === 'end') break
-            }
-          } catch (err) {
-            this.log.debug('remote output ended', { job: id, err })
-          } finally {
-            onEnd()
-          }
-        })()
-        return () => { stopped = true; void session.detach().catch(() => {}) }
-      }
-    }
-  }
-
-  private async waitStartOrEnd (id: string): Promise<NonNullable<Awaited<ReturnType<JobService['get']>>>> {
-    return await new Promise(resolve => {
-      const check = (row: Awaited<ReturnType<JobService['get']>>): void => {
-        if (row != null && row.id === id && row.state !== 'queued' && row.state !== 'claimed') {
-          this.jobs.off('change', check)
-          resolve(row)
-        }
-      }
-      this.jobs.on('change', check)
-      void this.jobs.get(id).then(check)
-    })
+    return await this.outputs!.output(ref, follow)
   }
 
   async peers (): Promise<PeerView[]> {

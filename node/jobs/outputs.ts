@@ -1,0 +1,95 @@
+import { castOutput } from './recording.js'
+import type { OutputStream } from '../control/types.js'
+import type { BlobStore } from '../../store/blobs/types.js'
+import type { Logger } from '../../store/logger.js'
+import type { Exchange } from '../transfer/exchange.js'
+import type { JobService } from './job-service.js'
+import type { JobRow } from './types.js'
+
+/** how long a remote scrollback replay waits for more before it counts as complete */
+export const REPLAY_QUIET_MS = 300
+
+/**
+ * A job's terminal output wherever it ran: the live scrollback here, a read-only attach session
+ * to the executor while it runs elsewhere, or the stored recording (fetched from its holders).
+ */
+export class JobOutputs {
+  constructor (private readonly c: { jobs: JobService, blobs: BlobStore, exchange?: Exchange, self: string, logger: Logger }) {}
+
+  async output (ref: string, follow: boolean): Promise<OutputStream> {
+    let row = await this.c.jobs.resolve(ref)
+    const live = this.c.jobs.liveOutput(row.id)
+    if (live != null) {
+      if (follow) return { replay: [], follow: (onData, onEnd) => live.subscribe({ data: onData, end: onEnd }) }
+      const chunks: Uint8Array[] = []
+      live.subscribe({ data: c => { chunks.push(c) }, end: () => {} })()
+      return { replay: chunks }
+    }
+    if (follow && (row.state === 'queued' || row.state === 'claimed')) {
+      // wait for it to start (or finish without running), then stream from the start
+      row = await this.waitStartOrEnd(row.id)
+      return await this.output(row.id, follow)
+    }
+    if ((row.state === 'running' || row.state === 'claimed') && row.executor != null && row.executor !== this.c.self && this.c.exchange != null) {
+      return await this.remote(row.id, row.executor, follow)
+    }
+    if (row.log == null) return { replay: [] }
+    // the recording may be on the node that ran the job: fetch it from whoever holds it
+    await this.c.exchange?.ensureLocal(row.log)
+    return { replay: castOutput(this.c.blobs.get(row.log)) }
+  }
+
+  /**
+   * A job running on another member: a read-only attach session to its executor gives the
+   * recent scrollback, then (with follow) the live output until the job ends.
+   */
+  private async remote (id: string, executor: string, follow: boolean): Promise<OutputStream> {
+    const session = await this.c.exchange!.open(id, executor, 'ro', {})
+    const frames = session.output[Symbol.asyncIterator]()
+    if (!follow) {
+      // the scrollback arrives at once; stop when the stream pauses
+      const chunks: Uint8Array[] = []
+      for (;;) {
+        const next = await Promise.race([frames.next(), new Promise<undefined>(resolve => setTimeout(resolve, REPLAY_QUIET_MS))])
+        if (next == null || next.done === true || next.value.type === 'end') break
+        if (next.value.type === 'output') chunks.push(next.value.data)
+      }
+      await session.detach().catch(() => {})
+      return { replay: chunks }
+    }
+    return {
+      replay: [],
+      follow: (onData, onEnd) => {
+        let stopped = false
+        void (async () => {
+          try {
+            for (;;) {
+              const next = await frames.next()
+              if (stopped || next.done === true) break
+              if (next.value.type === 'output') onData(next.value.data)
+              if (next.value.type === 'end') break
+            }
+          } catch (err) {
+            this.c.logger.debug('remote output ended', { job: id, err })
+          } finally {
+            onEnd()
+          }
+        })()
+        return () => { stopped = true; void session.detach().catch(() => {}) }
+      }
+    }
+  }
+
+  private async waitStartOrEnd (id: string): Promise<JobRow> {
+    return await new Promise(resolve => {
+      const check = (row: JobRow | undefined): void => {
+        if (row != null && row.id === id && row.state !== 'queued' && row.state !== 'claimed') {
+          this.c.jobs.off('change', check)
+          resolve(row)
+        }
+      }
+      this.c.jobs.on('change', check)
+      void this.c.jobs.get(id).then(check)
+    })
+  }
+}
