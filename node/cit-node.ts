@@ -192,6 +192,7 @@ export class CitNode implements ControlHandlers {
       ownOffer: () => this.ownOffer(),
       canBuild: id => trust.hasRole(id, 'build'),
       alone: row => mesh.otherMembers() === 0 || (!row.announced && row.origin === this.identity.id && mesh.connectedPeers().length === 0),
+      caughtUp: () => mesh.caughtUp(),
       logger: root.child('claim')
     })
     this.admin = new MeshAdmin({ identity: this.identity, mesh: membership.mesh, trust: this.trust, service: this.mesh })

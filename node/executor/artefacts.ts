@@ -123,7 +123,9 @@ async function storeOne (root: string, path: string, blobs: BlobStore): Promise<
       const info = await blobs.putFile(real !== undefined ? byFd : full)
       return { path, sha256: info.hash, size: info.size }
     } catch (err: any) {
-      return { path, reason: `could not be stored: ${String(err?.code ?? err?.message ?? err)}` }
+      // the system error under the store's (ENOSPC under ERR_BLOB_WRITE_FAILED) says what to do
+      const why = [err?.code, err?.cause?.code].filter(c => typeof c === 'string').join(': ')
+      return { path, reason: `could not be stored: ${why !== '' ? why : String(err?.message ?? err)}`, storeFailed: true }
     }
   } finally {
     await handle.close()

@@ -203,6 +203,12 @@ export class Executor {
         await containment.dispose()
       }
       const { artefacts, refused } = await collectArtefacts(workspace, req.spec.artefacts, this.blobs, this.log)
+      const unstored = refused.filter(r => r.storeFailed === true)
+      if (decision.outcome === 'succeeded' && unstored.length > 0) {
+        // a build whose output could not be kept did not succeed: nobody could fetch what it made
+        const more = unstored.length > 1 ? ` (and ${unstored.length - 1} more)` : ''
+        decision = { ...decision, outcome: 'failed', reason: `artefact ${unstored[0].path} ${unstored[0].reason}${more}` }
+      }
       return { ...decision, usage, artefacts, refused, limitsHit }
     } finally {
       release()

@@ -21,6 +21,8 @@ export interface RefusedArtefact {
   /** the path relative to the workspace, or the glob itself when the glob was refused */
   path: string
   reason: string
+  /** a file that was fine to keep but the blob store could not take (a full disk, an I/O error): the run fails */
+  storeFailed?: boolean
 }
 
 /** a limit the job ran into (see Limits) */

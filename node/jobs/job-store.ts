@@ -48,8 +48,15 @@ export function applyEvent (row: JobRow, ev: JobEvent): boolean {
   const stale = ev.epoch != null && row.epoch != null && ev.epoch < row.epoch
   if (isFinal(row.state)) {
     // a result of a newer lease epoch replaces one of an older epoch (a fenced executor's result
-    // that some node saw first): every node converges on the result of the highest epoch
-    if (ev.type !== 'finished' || row.exitCode === undefined || ev.epoch == null || ev.epoch <= (row.epoch ?? 0)) return false
+    // that some node saw first), and so does it a failure its executor recorded when it restarted
+    // after others had taken the job over: every node converges on the result of the highest epoch
+    const replaceable = row.exitCode !== undefined || row.state === 'failed'
+    if (ev.type !== 'finished' || !replaceable || ev.epoch == null) return false
+    // two results of one epoch: a partition let both sides claim it (each side's DHT saw only its
+    // own lease). Whichever arrived first must not decide, or the sides keep different results:
+    // the lower executor id wins, on every node alike
+    const rival = ev.epoch === row.epoch && row.exitCode !== undefined && row.executor != null && ev.node < row.executor
+    if (ev.epoch <= (row.epoch ?? 0) && !rival) return false
   } else if (stale) {
     return false
   }
@@ -88,6 +95,11 @@ export function applyEvent (row: JobRow, ev: JobEvent): boolean {
       row.state = ev.type
       row.reason = ev.reason
       row.finishedAt = ev.at
+      // a failure is its executor's own record (its claim may not have arrived here yet)
+      if (ev.type === 'failed') {
+        row.executor = ev.node
+        row.epoch = ev.epoch ?? row.epoch
+      }
       return true
     case 'requeued':
       row.state = 'queued'
@@ -139,10 +151,14 @@ export class JobStore {
 
   /** Record an event and the row it changes (if any: an event may arrive before its job), atomically. */
   async record (row: JobRow | undefined, ev: Signed<JobEvent>, options: { sync?: boolean } = {}): Promise<boolean> {
-    const changed = row != null && applyEvent(row, ev.payload)
+    // the row may be the shared in-memory copy that readers see: it changes only once the event
+    // and the row are on disk, so nobody reads a state whose event is not stored yet
+    const next = row != null ? structuredClone(row) : undefined
+    const changed = next != null && applyEvent(next, ev.payload)
     const ops: MetaOp[] = this.eventOps(ev)
-    if (changed) ops.push({ type: 'put', table: T_JOBS, key: row.id, value: row })
+    if (changed) ops.push({ type: 'put', table: T_JOBS, key: next.id, value: next })
     await this.meta.batch(ops, options)
+    if (changed) Object.assign(row!, next)
     return changed
   }
 

@@ -182,6 +182,11 @@ export class MeshService {
     return this.c.trust.state.members().filter(m => m.keyId !== this.c.identity.id).length
   }
 
+  /** whether this daemon has pulled what some member holds at least once since it started */
+  caughtUp (): boolean {
+    return (this.sync?.stats().pulled.sessions ?? 0) > 0
+  }
+
   connectedPeers (): string[] {
     return this.libp2p?.getPeers().map(p => p.toString()) ?? []
   }

@@ -13,6 +13,20 @@ export const STAGGER_MS = 150
 export const OFFER_MAX_AGE_MS = 10_000
 /** an executor silent (no load report) for this long, or whose reports stop listing the job, is presumed gone */
 export const EXECUTOR_SILENT_MS = 20_000
+/**
+ * A job that looks queued here but whose lease shows a claim this node never heard of was claimed
+ * (and maybe finished) while this node was down or cut off: its events are on their way by sync.
+ * It is left alone until that claim lapsed this long ago and this node has been up this long
+ * (the chaos suite saw restarted nodes run finished jobs again). Past that, the claimer is
+ * presumed to have died before it could tell anyone, and the job is claimed over it.
+ */
+export const UNSEEN_CLAIM_GRACE_MS = 30_000
+/**
+ * A daemon that has just started claims nothing until it has pulled a member's records once (sync
+ * on connect), or for at most this long: what looks queued to it may have been claimed and
+ * finished while it was down, and the events that say so come with that first pull.
+ */
+export const CATCH_UP_MAX_MS = 15_000
 
 export interface MeshClaimerComponents {
   self: string
@@ -26,6 +40,8 @@ export interface MeshClaimerComponents {
    * (it is the only member, or the job has reached no peer yet)
    */
   alone: (row: JobRow) => boolean
+  /** whether this daemon has caught up with a member's records since it started (see CATCH_UP_MAX_MS) */
+  caughtUp: () => boolean
   logger: Logger
   now?: () => number
 }
@@ -41,8 +57,12 @@ export class MeshClaimer implements Claimer {
   /** jobs claimed without a lease (see `alone`) */
   private readonly local = new Set<string>()
 
+  /** when this claimer (the daemon) started */
+  private readonly since: number
+
   constructor (private readonly c: MeshClaimerComponents) {
     this.now = c.now ?? Date.now
+    this.since = this.now()
   }
 
   /** offers of every node heard from recently, with this node's own offer fresh */
@@ -72,18 +92,41 @@ export class MeshClaimer implements Claimer {
       this.local.add(row.id)
       return { ok: true, epoch: 1, expiresAt: Number.MAX_SAFE_INTEGER }
     }
+    if (!this.c.caughtUp() && this.now() - this.since < CATCH_UP_MAX_MS) {
+      return { ok: false, reason: 'catching up with the mesh after a start' }
+    }
+    if (row.state === 'queued') {
+      const unseen = await this.unseenClaim(row, signal)
+      if (unseen != null) return { ok: false, reason: 'a claim this node has not heard of yet', holder: unseen }
+    }
     const r = await this.c.leases.claim(row.id, { signal })
     if (r.ok) return { ok: true, epoch: r.epoch, expiresAt: r.expiresAt }
     return { ok: false, reason: r.reason, holder: r.holder }
   }
 
+  /** the holder of a recent claim of a queued-looking job that this node has no event of (see UNSEEN_CLAIM_GRACE_MS) */
+  private async unseenClaim (row: JobRow, signal: AbortSignal): Promise<string | undefined> {
+    const young = this.now() - this.since < UNSEEN_CLAIM_GRACE_MS
+    let lease
+    try {
+      lease = await this.c.leases.read(row.id, { signal })
+    } catch {
+      // a node that has just started may not reach the DHT yet: it cannot tell, so it waits
+      return young ? 'unknown' : undefined
+    }
+    if (lease == null || lease.epoch <= (row.epoch ?? 0)) return undefined
+    return young || this.now() - lease.expiresAt < UNSEEN_CLAIM_GRACE_MS ? lease.holder : undefined
+  }
+
   keepAlive (row: JobRow, epoch: number, expiresAt: number, onLost: (holder?: string) => void): () => void {
-    if (this.local.has(row.id)) return () => { this.local.delete(row.id) }
+    // a claim without a lease has nothing to renew; it stays marked until `holds` is asked, which
+    // the runner does after it stopped keeping the claim alive
+    if (this.local.has(row.id)) return () => {}
     return this.c.leases.keepAlive(row.id, epoch, expiresAt, { onLost: info => { onLost(info.holder) } })
   }
 
   async holds (row: JobRow, epoch: number, signal: AbortSignal): Promise<boolean> {
-    if (this.local.has(row.id)) return true
+    if (this.local.delete(row.id)) return true
     return await this.c.leases.holds(row.id, epoch, { signal })
   }
 
@@ -92,6 +135,10 @@ export class MeshClaimer implements Claimer {
     const since = row.startedAt ?? row.updatedAt
     const now = this.now()
     if (now - since < EXECUTOR_SILENT_MS) return false
+    // a daemon that has just (re)started has heard nothing recent: its peers' last reports date
+    // from before it stopped, and the results it missed arrive by sync in its first seconds. Taking
+    // over on that stale view re-ran jobs that had finished meanwhile (the chaos suite saw it).
+    if (now - this.since < EXECUTOR_SILENT_MS) return false
     const entry = this.c.peers.get(row.executor)
     if (entry == null) return true
     if (entry.report.state === 'gone' || now - entry.receivedAt > EXECUTOR_SILENT_MS) return true

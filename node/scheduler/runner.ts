@@ -73,7 +73,9 @@ export class Runner {
       const row = (await this.jobs.get(stored.id))!
       // a job this node had claimed or started died with the previous daemon process
       if ((row.state === 'claimed' || row.state === 'running') && row.executor === this.jobs.nodeId) {
-        await this.jobs.transition(row.id, 'failed', { state: 'failed', reason: 'the daemon stopped while the job was running' })
+        // under the epoch it held: if another node has taken the job over meanwhile, peers that
+        // know of the newer epoch ignore this, and its result replaces it everywhere else
+        await this.jobs.transition(row.id, 'failed', { state: 'failed', reason: 'the daemon stopped while the job was running', epoch: row.epoch })
         this.log.warn('job was running when the daemon stopped: recorded as failed', { job: row.id })
       } else {
         this.candidates.set(row.id, row)
@@ -220,7 +222,7 @@ export class Runner {
         }
       })
     } catch (err: any) {
-      await this.jobs.transition(id, 'failed', { state: 'failed', reason: `the executor failed: ${String(err?.message ?? err)}` })
+      await this.jobs.transition(id, 'failed', { state: 'failed', reason: `the executor failed: ${String(err?.message ?? err)}`, epoch })
       throw err
     } finally {
       stopKeeping()
