@@ -8,6 +8,8 @@ import type { JobRow } from './types.js'
 
 /** how long a remote scrollback replay waits for more before it counts as complete */
 export const REPLAY_QUIET_MS = 300
+/** how long output of a job its executor no longer runs waits for the job's result to arrive */
+export const FINAL_WAIT_MS = 10_000
 
 /**
  * A job's terminal output wherever it ran: the live scrollback here, a read-only attach session
@@ -31,7 +33,15 @@ export class JobOutputs {
       return await this.output(row.id, follow)
     }
     if ((row.state === 'running' || row.state === 'claimed') && row.executor != null && row.executor !== this.c.self && this.c.exchange != null) {
-      return await this.remote(row.id, row.executor, follow)
+      try {
+        return await this.remote(row.id, row.executor, follow)
+      } catch (err: any) {
+        // the executor finished the job before our stream reached it; its result is on its way
+        // here by gossip: the recording is the whole output
+        if (err?.code !== 'ERR_NOT_RUNNING') throw err
+        this.c.logger.debug('executor no longer runs the job: using its recording', { job: row.id })
+        row = await this.waitFinal(row.id, FINAL_WAIT_MS)
+      }
     }
     if (row.log == null) return { replay: [] }
     // the recording may be on the node that ran the job: fetch it from whoever holds it
@@ -77,6 +87,16 @@ export class JobOutputs {
         })()
         return () => { stopped = true; void session.detach().catch(() => {}) }
       }
+    }
+  }
+
+  /** the job once final here, or as it is after `ms` */
+  private async waitFinal (id: string, ms: number): Promise<JobRow> {
+    const signal = AbortSignal.timeout(ms)
+    try {
+      return await this.c.jobs.waitFinal(id, { signal })
+    } catch {
+      return (await this.c.jobs.get(id))!
     }
   }
 
