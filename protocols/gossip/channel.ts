@@ -21,8 +21,10 @@ function messageId (data: Uint8Array): string {
 export type GossipVerdict<T> = { ok: true, value: T } | { ok: false, reason: string, ignore?: boolean }
 
 /**
- * Decide on a message's bytes. `from` is the peer that published it (its gossipsub signature
- * was checked), `via` the neighbour that relayed it. Must be quick: gossipsub waits for it.
+ * Decide on a message's bytes. Messages carry no gossipsub signature (StrictNoSign): who made one
+ * is the signer of the envelope in `bytes`, which the validator checks. `from` is the peer that
+ * published it when gossipsub says so, else the neighbour that relayed it (`meta.via`), for logs.
+ * Must be quick: gossipsub waits for it.
  */
 export type GossipValidate<T> = (bytes: Uint8Array, from: string, meta: { via: string }) => GossipVerdict<T> | Promise<GossipVerdict<T>>
 

@@ -120,7 +120,16 @@ export async function createMeshLibp2p (options: MeshLibp2pOptions): Promise<Mes
         msgIdFn: messageId,
         msgIdToStrFn: messageIdToString,
         maxInboundDataLength: GOSSIP_MAX_RPC_BYTES,
-        maxOutboundBufferSize: GOSSIP_MAX_OUTBOUND_BUFFER_BYTES
+        maxOutboundBufferSize: GOSSIP_MAX_OUTBOUND_BUFFER_BYTES,
+        // gossipsub penalises peers that share an IP address once there are more than 10 of them
+        // (a Sybil defence for open networks): members behind one NAT, or on one host, would
+        // sink below the graylist and stop hearing each other. Here every peer is a member whose
+        // key was admitted by the connection gater, so the address says nothing about it.
+        scoreParams: { IPColocationFactorWeight: 0 },
+        // every message is a signed envelope whose id is the hash of its bytes: gossipsub's own
+        // signature (one more Ed25519 sign per publish and a verify per copy received, before
+        // its duplicate check) proves nothing more and was the largest part of an idle node's CPU
+        globalSignaturePolicy: 'StrictNoSign'
       }),
       redialer: redialer({ ...options.redial, peers: known, isAllowed: options.isAllowed, logger })
     }
