@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { waitFor } from '../helpers/cli.js'
+import { makeMesh } from '../helpers/mesh.js'
+import { report, SEED } from '../fuzz/harness.js'
+import { Prng, seedFrom } from '../fuzz/prng.js'
+import { allPeersFresh, count, differences, heal, limit, partitionEnv, size, snapshot, spec, split, submit, waitFinal } from './helpers.js'
+import type { Facts } from './helpers.js'
+import type { TestMesh } from '../helpers/mesh.js'
+
+const NODES = 5
+/** splits of the mesh, one after the other */
+const PARTITIONS = size('CIT_CHAOS_PARTITIONS', 1, 4)
+/** jobs per round: known to both sides before the split, and submitted on each side during it */
+const BEFORE = size('CIT_CHAOS_PARTITION_JOBS', 6, 20)
+
+describe(`partitions: a ${NODES}-node mesh split 3/2 (${PARTITIONS}×), jobs submitted on both sides, then healed`, () => {
+  let mesh: TestMesh
+
+  beforeAll(async () => {
+    console.log(`[chaos] seed ${SEED} (CIT_FUZZ_SEED=${SEED} replays the same splits)`)
+    mesh = await makeMesh(NODES, { config: () => ({ slots: 2 }), env: partitionEnv })
+    await allPeersFresh(mesh)
+  }, 180_000)
+
+  afterAll(async () => { await mesh?.close() })
+
+  it('after each heal every node has the same jobs in the same states with the same executors and results', async () => {
+    const rng = new Prng(seedFrom(SEED, 'partition'))
+    const all: string[] = []
+    const rounds: object[] = []
+    for (let round = 0; round < PARTITIONS; round++) {
+      const shuffled = [...mesh.nodes].sort(() => rng.float() - 0.5)
+      const [big, small] = [shuffled.slice(0, 3), shuffled.slice(3)]
+      const t0 = Date.now()
+      // jobs every node knows, waiting while all nodes are paused: both sides will want them
+      for (const n of mesh.nodes) await mesh.api(n).setState('paused')
+      const known: string[] = []
+      for (let i = 0; i < BEFORE; i++) known.push(await submit(mesh, mesh.nodes[i % NODES], spec(`name: p${round}-both-${i}\nstages:\n  - steps:\n      - sleep 1; echo both ${i}\n`)))
+      // and two that are still running on both sides when the mesh heals
+      const long: string[] = []
+      for (let i = 0; i < 2; i++) long.push(await submit(mesh, mesh.nodes[i], spec(`name: p${round}-long-${i}\nstages:\n  - steps:\n      - sleep 10; echo long ${i}\n`)))
+      known.push(...long)
+      for (const n of mesh.nodes) {
+        await waitFor(async () => {
+          const ids = new Set((await mesh.api(n).list()).map(j => j.id))
+          return known.every(id => ids.has(id)) ? true : undefined
+        }, { timeoutMs: 30_000, what: `${n.name} to know the jobs before the split` })
+      }
+      await split(mesh, [big, small])
+      for (const n of mesh.nodes) await mesh.api(n).setState('active')
+      // and jobs only one side hears of until the heal
+      const sided: string[] = []
+      for (let i = 0; i < BEFORE; i++) {
+        const side = i % 2 === 0 ? big : small
+        sided.push(await submit(mesh, side[i % side.length], spec(`name: p${round}-side-${i}\nstages:\n  - steps:\n      - sleep 1; echo side ${i}\n`)))
+      }
+      // each side finishes the short jobs it can see; the long ones run on both sides
+      const short = known.filter(id => !long.includes(id))
+      await waitFinal(mesh, big, [...short, ...sided.filter((_, i) => i % 2 === 0)], 120_000, 'the big side\'s jobs to finish')
+      await waitFinal(mesh, small, [...short, ...sided.filter((_, i) => i % 2 === 1)], 120_000, 'the small side\'s jobs to finish')
+      const stillRunning = (await Promise.all(mesh.nodes.map(async n => await Promise.all(long.map(async id => (await mesh.api(n).show(id)).state))))).flat()
+      await heal(mesh)
+      const ids = [...known, ...sided]
+      all.push(...ids)
+      await waitFinal(mesh, mesh.nodes, ids, 90_000, 'every job to be known and final after the heal')
+      let snaps = new Map<string, Map<string, Facts>>()
+      await waitFor(async () => {
+        snaps = new Map()
+        for (const n of mesh.nodes) snaps.set(n.name, await snapshot(mesh, n))
+        return differences(snaps, all).length === 0 ? true : undefined
+      }, { timeoutMs: 30_000, intervalMs: 1000, what: 'the nodes to agree after the heal' }).catch(() => {})
+      const diff = differences(snaps, all)
+      const mine = snaps.get(mesh.nodes[0].name)!
+      const jobs = ids.map(id => mine.get(id)!)
+      const figures = {
+        round,
+        split: [big.map(n => n.name), small.map(n => n.name)],
+        jobsKnownToBothSides: known.length,
+        longJobStatesAtHeal: stillRunning,
+        jobsSubmittedPerSide: [sided.filter((_, i) => i % 2 === 0).length, sided.filter((_, i) => i % 2 === 1).length],
+        ms: Date.now() - t0,
+        states: Object.fromEntries([...new Set(jobs.map(j => j.state))].map(s => [s, jobs.filter(j => j.state === s).length])),
+        duplicateExecutions: jobs.filter(j => count(j, 'started') > 1).length,
+        resultsPublishedTwice: jobs.filter(j => count(j, 'finished') > 1).length,
+        disagreements: diff
+      }
+      rounds.push(figures)
+      report('partition', { seed: SEED, ...figures })
+      expect(diff).toEqual([])
+      for (const j of jobs) expect(j.state).toBe('succeeded')
+    }
+    expect(rounds.length).toBe(PARTITIONS)
+  }, limit(900_000, 3_600_000))
+})
