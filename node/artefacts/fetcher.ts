@@ -18,7 +18,7 @@ import type { Libp2p } from '@libp2p/interface'
 export interface FetcherComponents {
   libp2p: Pick<Libp2p, 'dialProtocol' | 'peerId'>
   /** where finished downloads are stored (with `expectedHash`) */
-  blobs: Pick<BlobStore, 'has' | 'stat' | 'putFile'>
+  blobs: Pick<BlobStore, 'has' | 'stat' | 'adoptFile'>
   /** who holds a blob, when a fetch names no holders (`Providers.findHolders`) */
   findHolders?: (hash: string, options: { signal?: AbortSignal }) => Promise<string[]>
   logger?: Logger
@@ -184,14 +184,19 @@ export class Fetcher {
     })
     try {
       await download.run()
-      await part.close()
-      await this.components.blobs.putFile(part.path, { expectedHash: hash, signal })
     } catch (err) {
       await part.close()
       if (err instanceof NoHoldersError) throw new NoHoldersError(hash, { ...probeFailures, ...err.failures })
       throw err
     }
-    await part.remove()
+    await part.close()
+    try {
+      // the part file becomes the blob without a copy; the store verifies it on the way in
+      await this.components.blobs.adoptFile(part.path, { expectedHash: hash, signal })
+    } finally {
+      // stored or refused, the part file is gone: its record of finished ranges goes with it
+      await part.remove()
+    }
     this.logger.info('fetched blob', { hash, size, bytesFetched: download.bytesFetched, resumedBytes, holders: Object.keys(download.byHolder).length })
     return { hash, size, local: false, bytesFetched: download.bytesFetched, resumedBytes, byHolder: download.byHolder, badHolders: download.badHolders }
   }

@@ -147,7 +147,7 @@ export class Executor {
       const result = await this.runLocked(req, runId, recorder, active)
       recorder.marker(`cit: ${result.outcome}${result.reason !== undefined ? `: ${result.reason}` : ''}`)
       await recorder.close()
-      const log = await this.blobs.putFile(castPath)
+      const log = await this.blobs.adoptFile(castPath)
       return { ...result, log: log.hash }
     } finally {
       this.active.delete(req.jobId)

@@ -98,6 +98,21 @@ export class FsBlobStore implements BlobStore {
     return await this.put(createReadStream(path, { highWaterMark: this.readChunkBytes }), options)
   }
 
+  async adoptFile (path: string, options: PutOptions = {}): Promise<BlobInfo> {
+    if (this.controller == null) throw new StoreStoppedError()
+    const limit = checkMaxBytes(options.maxBytes)
+    const expected = options.expectedHash == null ? undefined : parseHash(options.expectedHash)
+    const op = linkSignals(this.controller.signal, options.signal)
+    const p = this.adopt(path, op.signal, limit, expected)
+    this.inflight.add(p)
+    try {
+      return await p
+    } finally {
+      this.inflight.delete(p)
+      op.unlink()
+    }
+  }
+
   get (hash: string, options: GetOptions = {}): AsyncIterable<Uint8Array> {
     return readBlob({
       layout: this.layout,
@@ -180,6 +195,42 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  private async adopt (path: string, signal: AbortSignal, limit: number, expected?: string): Promise<BlobInfo> {
+    // first into the store's temp directory: the rename that may fail across filesystems fails
+    // here, before anything is visible, and the file is then the store's own like any temp file
+    const tmp = this.layout.tmpPath()
+    try {
+      await rename(path, tmp)
+    } catch (err: any) {
+      if (err?.code !== 'EXDEV') throw new BlobWriteError(`could not move ${path} into the store: ${String(err?.message ?? err)}`, err)
+      try {
+        return await this.write(new SourceReader(createReadStream(path, { highWaterMark: this.readChunkBytes })), signal, limit, expected)
+      } finally {
+        await unlink(path).catch(() => {})
+      }
+    }
+    let fh: FileHandle | undefined
+    try {
+      fh = await disk('open the adopted file', async () => await open(tmp, 'r+'))
+      const { hash, size } = await hashFile(fh, signal, limit, this.readChunkBytes)
+      if (expected != null && hash !== expected) throw new HashMismatchError(expected, hash)
+      const file = fh
+      await disk('fsync the adopted file', async () => { await file.sync() })
+      await disk('make the blob read-only', async () => { await file.chmod(BLOB_FILE_MODE) })
+      fh = undefined
+      await disk('close the adopted file', async () => { await file.close() })
+      signal.throwIfAborted()
+      await this.publish(tmp, hash, size)
+      return { hash, size }
+    } catch (err) {
+      await fh?.close().catch(() => {})
+      await unlink(tmp).catch((e: any) => {
+        if (e?.code !== 'ENOENT') this.logger.error('could not remove temp file', { path: tmp, err: String(e) })
+      })
+      throw err
+    }
+  }
+
   /** rename the finished temp file to its hash name, unless an intact-looking copy is already there */
   private async publish (tmp: string, hash: string, size: number): Promise<void> {
     const dir = this.layout.fanoutDir(hash)
@@ -212,6 +263,22 @@ async function fill (fh: FileHandle, reader: SourceReader, signal: AbortSignal, 
     const bytes = chunk
     await disk('write the temp file', async () => { await writeAll(fh, bytes) })
     size += chunk.byteLength
+  }
+  return { hash: sha.digest('hex'), size }
+}
+
+/** hash an open file from its start, one chunk in hand at a time */
+async function hashFile (fh: FileHandle, signal: AbortSignal, limit: number, chunkBytes: number): Promise<BlobInfo> {
+  const sha = createHash(HASH_ALGORITHM)
+  const buf = Buffer.allocUnsafe(chunkBytes)
+  let size = 0
+  for (;;) {
+    signal.throwIfAborted()
+    const { bytesRead } = await disk('read the adopted file', async () => await fh.read(buf, 0, buf.byteLength, size))
+    if (bytesRead === 0) break
+    if (size + bytesRead > limit) throw new BlobTooLargeError(limit)
+    sha.update(buf.subarray(0, bytesRead))
+    size += bytesRead
   }
   return { hash: sha.digest('hex'), size }
 }

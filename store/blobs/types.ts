@@ -39,6 +39,12 @@ export interface BlobStore {
   /** store a file by path (streamed) */
   putFile: (path: string, options?: PutOptions) => Promise<BlobInfo>
   /**
+   * Take over a finished file as a blob: hash it once, fsync it and rename it into place, without
+   * copying it (a copy when it is on another filesystem). The file is the store's from the call
+   * on: it is gone afterwards, stored or not. Same errors and guarantees as `put`.
+   */
+  adoptFile: (path: string, options?: PutOptions) => Promise<BlobInfo>
+  /**
    * stream a blob's bytes. A whole-blob read is verified as it streams: the final chunk is
    * withheld until the hash checks, and a mismatch throws ERR_HASH_MISMATCH (the blob is quarantined).
    * A ranged read cannot be verified by itself: callers verify the assembled whole.

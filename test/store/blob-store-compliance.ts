@@ -7,7 +7,7 @@
  * `setup` returns a fresh, empty, not yet started store; the suite starts and stops it.
  */
 import { createHash } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -127,6 +127,40 @@ export function blobStoreCompliance (name: string, factory: BlobStoreFactory): v
         const info = await store.putFile(join(dir, 'f'))
         expect(info).toEqual({ hash: sha256(bytes), size: bytes.byteLength })
         expectSameBytes(await collect(store.get(info.hash)), bytes)
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
+    })
+
+    it('adopts a file: stored under its hash without a copy, the file moved in; twice is fine', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'cit-blob-adopt-'))
+      try {
+        const bytes = bytesOf(1_500_000, 21)
+        await writeFile(join(dir, 'a'), bytes)
+        await writeFile(join(dir, 'b'), bytes)
+        const info = await store.adoptFile(join(dir, 'a'), { expectedHash: sha256(bytes) })
+        expect(info).toEqual({ hash: sha256(bytes), size: bytes.byteLength })
+        expectSameBytes(await collect(store.get(info.hash)), bytes)
+        expect(await store.verify(info.hash)).toBe(true)
+        expect(await readdir(dir)).toEqual(['b'])
+        expect(await store.adoptFile(join(dir, 'b'))).toEqual(info)
+        expect(await readdir(dir)).toEqual([])
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
+    })
+
+    it('adopting a file whose bytes do not match expectedHash, or over maxBytes, stores nothing and removes it', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'cit-blob-adopt-'))
+      try {
+        const bytes = bytesOf(300_000, 22)
+        await writeFile(join(dir, 'wrong'), bytes)
+        await expect(store.adoptFile(join(dir, 'wrong'), { expectedHash: sha256(Buffer.from('other')) })).rejects.toMatchObject({ code: 'ERR_HASH_MISMATCH' })
+        await writeFile(join(dir, 'big'), bytes)
+        await expect(store.adoptFile(join(dir, 'big'), { maxBytes: 1000 })).rejects.toMatchObject({ code: 'ERR_BLOB_TOO_LARGE' })
+        expect(await store.has(sha256(bytes))).toBe(false)
+        expect(await readdir(dir)).toEqual([])
+        await expect(store.adoptFile(join(dir, 'missing'))).rejects.toMatchObject({ code: 'ERR_BLOB_WRITE_FAILED' })
       } finally {
         await rm(dir, { recursive: true, force: true })
       }

@@ -76,14 +76,8 @@ describe('Executor: limits and usage', () => {
     expect(existsSync(join('/sys/fs/cgroup/pids', path))).toBe(false)
   })
 
-  it.runIf(!pidsCgroup)('without a pids cgroup, bounds processes with ulimit -u', async () => {
-    fx = await makeFixture({ limits: { maxProcesses: 77 } })
-    const result = await fx.executor.run({ jobId: 'n1', spec: spec('nproc', [stage('s', [['u', 'ulimit -u > n']])]), params: {} })
-    expect(result.outcome).toBe('succeeded')
-    expect((await readFile(join(fx.workspaces, 'nproc', 'n'), 'utf8')).trim()).toBe('77')
-  })
-
-  it('bounds processes with ulimit -u when cgroups are turned off', async () => {
+  // the path of a machine without a pids cgroup, taken on every machine by turning cgroups off
+  it('bounds processes with ulimit -u when cgroups are turned off (or there is no pids cgroup)', async () => {
     fx = await makeFixture({ cgroups: false, limits: { maxProcesses: 77 } })
     const result = await fx.executor.run({ jobId: 'n2', spec: spec('nproc', [stage('s', [['u', 'ulimit -u > n']])]), params: {} })
     expect(result.outcome).toBe('succeeded')
