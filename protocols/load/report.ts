@@ -1,7 +1,7 @@
 import { isRecord } from '../codec/index.js'
 
 /** how often a node reports its load */
-export const LOAD_INTERVAL_MS = 2000
+export const LOAD_INTERVAL_MS = 5000
 /** a report from further in the future than this is refused (clock skew allowance) */
 export const LOAD_MAX_SKEW_MS = 5 * 60_000
 export const MAX_LABELS = 64
