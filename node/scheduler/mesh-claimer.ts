@@ -3,7 +3,7 @@ import { rank, refusal } from './admission.js'
 import type { Claimer, ClaimResult } from './claimer.js'
 import type { Offer } from './admission.js'
 import type { JobRow } from '../jobs/types.js'
-import type { LeaseManager } from '../../protocols/lease/index.js'
+import type { LeaseManager, LeasePayload } from '../../protocols/lease/index.js'
 import type { PeerTable } from '../mesh/peer-table.js'
 import type { Logger } from '../../store/logger.js'
 
@@ -95,27 +95,19 @@ export class MeshClaimer implements Claimer {
     if (!this.c.caughtUp() && this.now() - this.since < CATCH_UP_MAX_MS) {
       return { ok: false, reason: 'catching up with the mesh after a start' }
     }
-    if (row.state === 'queued') {
-      const unseen = await this.unseenClaim(row, signal)
-      if (unseen != null) return { ok: false, reason: 'a claim this node has not heard of yet', holder: unseen }
-    }
-    const r = await this.c.leases.claim(row.id, { signal })
+    // a queued-looking job with a claim this node never heard of is left alone (see
+    // UNSEEN_CLAIM_GRACE_MS); the lease manager shows the lease it reads before claiming
+    const refuse = row.state === 'queued' ? (lease: LeasePayload | undefined) => this.unseenClaim(row, lease) : undefined
+    const r = await this.c.leases.claim(row.id, { signal, refuse })
     if (r.ok) return { ok: true, epoch: r.epoch, expiresAt: r.expiresAt }
-    return { ok: false, reason: r.reason, holder: r.holder }
+    return { ok: false, reason: r.detail ?? r.reason, holder: r.holder }
   }
 
-  /** the holder of a recent claim of a queued-looking job that this node has no event of (see UNSEEN_CLAIM_GRACE_MS) */
-  private async unseenClaim (row: JobRow, signal: AbortSignal): Promise<string | undefined> {
-    const young = this.now() - this.since < UNSEEN_CLAIM_GRACE_MS
-    let lease
-    try {
-      lease = await this.c.leases.read(row.id, { signal })
-    } catch {
-      // a node that has just started may not reach the DHT yet: it cannot tell, so it waits
-      return young ? 'unknown' : undefined
-    }
+  /** why not to claim a queued-looking job over a lease this node has no event of (see UNSEEN_CLAIM_GRACE_MS) */
+  private unseenClaim (row: JobRow, lease: LeasePayload | undefined): string | undefined {
     if (lease == null || lease.epoch <= (row.epoch ?? 0)) return undefined
-    return young || this.now() - lease.expiresAt < UNSEEN_CLAIM_GRACE_MS ? lease.holder : undefined
+    const young = this.now() - this.since < UNSEEN_CLAIM_GRACE_MS
+    return young || this.now() - lease.expiresAt < UNSEEN_CLAIM_GRACE_MS ? `a claim by ${lease.holder} this node has not heard of yet` : undefined
   }
 
   keepAlive (row: JobRow, epoch: number, expiresAt: number, onLost: (holder?: string) => void): () => void {

@@ -7,7 +7,7 @@
  */
 export { LeaseManager } from './lease-manager.js'
 export type {
-  LeaseManagerComponents, LeaseManagerInit, CallOptions, ClaimResult, RenewResult, KeepAliveOptions
+  LeaseManagerComponents, LeaseManagerInit, CallOptions, ClaimOptions, ClaimResult, RenewResult, KeepAliveOptions
 } from './types.js'
 export { makeLease, renewLease, releaseLease, parseLease, leaseKey, jobOfLeaseKey, isJobId } from './record.js'
 export type { LeasePayload } from './record.js'

@@ -10,7 +10,7 @@ import { silentLogger } from '../../store/logger.js'
 import type { LeaseDht } from './dht-io.js'
 import type { LeasePayload } from './record.js'
 import type { LeaseCandidate } from './selector.js'
-import type { CallOptions, ClaimResult, KeepAliveOptions, LeaseManagerComponents, LeaseManagerInit, RenewResult } from './types.js'
+import type { CallOptions, ClaimOptions, ClaimResult, KeepAliveOptions, LeaseManagerComponents, LeaseManagerInit, RenewResult } from './types.js'
 import type { IsBuilder } from './validator.js'
 import type { Identity } from '../codec/keys.js'
 import type { Logger } from '../../store/logger.js'
@@ -89,7 +89,7 @@ export class LeaseManager {
    * of this node's own (a claim that failed half-way, or a previous run) is claimed again at
    * the next epoch, which fences whatever still runs under the old one.
    */
-  async claim (job: string, options: CallOptions = {}): Promise<ClaimResult> {
+  async claim (job: string, options: ClaimOptions = {}): Promise<ClaimResult> {
     const key = leaseKey(job)
     const signal = this.callerSignal(options)
     try {
@@ -98,6 +98,8 @@ export class LeaseManager {
       if (prev != null && prev.holder !== this.identity.id && prev.expiresAt > this.now()) {
         return { ok: false, reason: 'held', holder: prev.holder, epoch: prev.epoch, expiresAt: prev.expiresAt }
       }
+      const refusal = options.refuse?.(prev)
+      if (refusal != null) return { ok: false, reason: 'refused', detail: refusal, holder: prev?.holder, epoch: prev?.epoch, expiresAt: prev?.expiresAt }
       const mine = makeLease(this.identity, job, (prev?.epoch ?? 0) + 1, this.init.ttlMs, this.now())
       await this.put(key, mine.bytes, signal)
       await sleep(this.init.settleMs, undefined, { signal })

@@ -1,6 +1,7 @@
 import { MAX_LEASE_TTL_MS } from './constants.js'
 import type { LeaseDht } from './dht-io.js'
 import type { IsBuilder } from './validator.js'
+import type { LeasePayload } from './record.js'
 import type { Identity } from '../codec/keys.js'
 import type { Logger } from '../../store/logger.js'
 
@@ -25,9 +26,18 @@ export interface LeaseManagerInit {
 
 export interface CallOptions { signal?: AbortSignal }
 
+export interface ClaimOptions extends CallOptions {
+  /**
+   * Asked with the lease as read before claiming (live leases of others are refused before
+   * this): a reason not to claim after all, or undefined to go on. Saves a caller that needs
+   * to look at the lease first a read of its own.
+   */
+  refuse?: (current: LeasePayload | undefined) => string | undefined
+}
+
 export type ClaimResult =
   | { ok: true, epoch: number, expiresAt: number }
-  | { ok: false, reason: 'held' | 'lost-race' | 'error', holder?: string, epoch?: number, expiresAt?: number, error?: Error }
+  | { ok: false, reason: 'held' | 'lost-race' | 'refused' | 'error', holder?: string, epoch?: number, expiresAt?: number, error?: Error, detail?: string }
 
 export type RenewResult =
   | { ok: true, epoch: number, expiresAt: number }

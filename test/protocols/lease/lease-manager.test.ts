@@ -62,6 +62,25 @@ describe('LeaseManager on real kad-dht (4 nodes on 127.0.0.1)', () => {
     expect(await c.leases.read(job)).toMatchObject({ holder: a.identity.id, epoch: 1 })
   })
 
+  it('asks the caller about the lease it read before claiming: a reason not to claim leaves the lease alone', async () => {
+    const job = newJob()
+    const first = await a.leases.claim(job)
+    if (!first.ok) throw new Error(`claim failed: ${JSON.stringify(first)}`)
+    expect(await a.leases.release(job, 1)).toBe(true)
+    // the released lease is what the caller is shown; its reason is passed back and nothing is put
+    const seen: unknown[] = []
+    const refused = await b.leases.claim(job, { refuse: lease => { seen.push(lease); return 'not yet' } })
+    expect(refused).toMatchObject({ ok: false, reason: 'refused', detail: 'not yet', holder: a.identity.id, epoch: 1 })
+    expect(seen).toMatchObject([{ job, holder: a.identity.id, epoch: 1 }])
+    expect(await c.leases.read(job)).toMatchObject({ holder: a.identity.id, epoch: 1 })
+    // no reason: the claim goes on as usual
+    expect(await b.leases.claim(job, { refuse: () => undefined })).toMatchObject({ ok: true, epoch: 2 })
+    // a live lease of another node is refused before the caller is asked
+    let asked = false
+    expect(await c.leases.claim(job, { refuse: () => { asked = true; return 'no' } })).toMatchObject({ ok: false, reason: 'held', holder: b.identity.id })
+    expect(asked).toBe(false)
+  })
+
   it('lets another node claim after expiry at the next epoch; the old holder then learns it lost', async () => {
     const job = newJob()
     const first = await a.leases.claim(job)
