@@ -78,13 +78,37 @@ export class MeshClaimer implements Claimer {
     return out
   }
 
+  /**
+   * Offers as every node has heard them: this node's own last published report rather than its
+   * state this instant. Ranking from these gives every node the same order; ranking itself
+   * fresh against the others' reports made each node see itself as the lightest (its load and
+   * free slots are newer than theirs), and two nodes claimed at the same moment.
+   */
+  publishedOffers (): Offer[] {
+    const now = this.now()
+    const out: Offer[] = []
+    for (const v of this.c.peers.view(this.c.self)) {
+      const entry = this.c.peers.get(v.peerId)
+      if (entry == null || (!v.self && now - entry.receivedAt > OFFER_MAX_AGE_MS)) continue
+      out.push({ report: entry.report, canBuild: v.self ? this.c.ownOffer().canBuild : this.c.canBuild(v.peerId) })
+    }
+    return out
+  }
+
   plan (row: JobRow): { delayMs: number } | { skip: string } {
+    // whether this node can take the job is decided on its state now
     const own = this.c.ownOffer()
     const why = refusal(own, row.spec)
     if (why != null) return { skip: why }
-    const order = rank(row.id, row.spec, this.offers())
+    // its turn, on what every node has heard: the nodes whose reports say they can take it, then
+    // those whose reports say they have no free slot (slots free up between reports; ranking
+    // them the same way everywhere keeps their attempts apart too)
+    const published = this.publishedOffers()
+    const first = rank(row.id, row.spec, published)
+    const full = rank(row.id, row.spec, published.map(o => ({ ...o, report: { ...o.report, slotsFree: Math.max(1, o.report.slotsFree) } })))
+    const order = [...first, ...full.filter(id => !first.includes(id))]
     const at = order.indexOf(this.c.self)
-    return { delayMs: Math.max(0, at) * STAGGER_MS }
+    return { delayMs: (at === -1 ? order.length : at) * STAGGER_MS }
   }
 
   async claim (row: JobRow, signal: AbortSignal): Promise<ClaimResult> {

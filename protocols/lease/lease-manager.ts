@@ -101,8 +101,12 @@ export class LeaseManager {
       const refusal = options.refuse?.(prev)
       if (refusal != null) return { ok: false, reason: 'refused', detail: refusal, holder: prev?.holder, epoch: prev?.epoch, expiresAt: prev?.expiresAt }
       const mine = makeLease(this.identity, job, (prev?.epoch ?? 0) + 1, this.init.ttlMs, this.now())
+      const putStarted = this.now()
       await this.put(key, mine.bytes, signal)
-      await sleep(this.init.settleMs, undefined, { signal })
+      // a rival's put takes about as long as this one did: on a loaded machine or a slow network
+      // a fixed wait would end before it lands, and both claimers would see only their own record
+      const putMs = Math.max(0, this.now() - putStarted)
+      await sleep(Math.min(Math.max(this.init.settleMs, 2 * putMs), this.init.ttlMs / 4), undefined, { signal })
       const after = await this.reading(job, { signal })
       const won = after.lease
       if (won == null || won.holder !== this.identity.id || won.epoch !== mine.payload.epoch || won.claimedAt !== mine.payload.claimedAt) {

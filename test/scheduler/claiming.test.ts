@@ -54,8 +54,9 @@ describe('claiming on a 5-node mesh', () => {
     for (const id of ids) results.set(id, await waitState(mesh, first, id, ['succeeded', 'failed'], 120_000))
     for (const job of results.values()) {
       expect(job.state).toBe('succeeded')
-      expect(count(job, 'started')).toBe(1)
-      expect(count(job, 'finished')).toBe(1)
+      const history = job.events.map((e: any) => `${e.type}@${e.node.slice(-4)}+${e.at - job.submittedAt}${e.reason != null ? `(${e.reason})` : ''}`).join(' ')
+      expect(count(job, 'started'), history).toBe(1)
+      expect(count(job, 'finished'), history).toBe(1)
     }
     const executors = new Set([...results.values()].map(j => j.executor))
     expect(executors.size).toBeGreaterThan(1)

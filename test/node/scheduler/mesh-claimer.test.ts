@@ -1,0 +1,89 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { parseJobFile } from '../../../protocols/job/index.js'
+import { PeerTable } from '../../../node/mesh/peer-table.js'
+import { MeshClaimer, STAGGER_MS } from '../../../node/scheduler/mesh-claimer.js'
+import { MetaStore } from '../../../store/meta/meta-store.js'
+import { silentLogger } from '../../../store/logger.js'
+import type { LoadReport } from '../../../protocols/load/index.js'
+import type { LeaseManager } from '../../../protocols/lease/index.js'
+import type { Offer } from '../../../node/scheduler/admission.js'
+import type { JobRow } from '../../../node/jobs/types.js'
+
+const NODES = ['node-a', 'node-b', 'node-c']
+
+function report (node: string, fields: Partial<LoadReport> = {}): LoadReport {
+  return {
+    node, at: Date.now(), seq: 1, load1: 0.5, cores: 2, memFreeBytes: 8 << 30, memTotalBytes: 16 << 30,
+    slots: 2, slotsFree: 2, labels: [], state: 'active', running: [], addrs: [], workspaces: [], loadLimit: 2, ...fields
+  }
+}
+
+function row (id: string): JobRow {
+  const { spec, problems } = parseJobFile('name: ranked\nstages:\n  - steps:\n      - echo ranked\n')
+  if (spec == null) throw new Error(`bad test job: ${JSON.stringify(problems)}`)
+  return { id, name: 'ranked', spec, state: 'queued' } as unknown as JobRow
+}
+
+describe('MeshClaimer.plan: every node ranks on what all have heard', () => {
+  let dir: string
+  const stores: MetaStore[] = []
+  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'cit-claimer-')) })
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  /** a claimer for `self` whose peer table holds `published`, and whose own state now is `fresh` */
+  async function claimer (self: string, published: LoadReport[], fresh: LoadReport): Promise<MeshClaimer> {
+    const meta = new MetaStore({}, { path: join(dir, self) })
+    await meta.start()
+    stores.push(meta)
+    const peers = new PeerTable(meta)
+    await peers.start()
+    for (const r of published) await peers.update(r)
+    return new MeshClaimer({
+      self,
+      leases: {} as unknown as LeaseManager,
+      peers,
+      ownOffer: (): Offer => ({ report: fresh, canBuild: true }),
+      canBuild: () => true,
+      alone: () => false,
+      caughtUp: () => true,
+      logger: silentLogger
+    })
+  }
+
+  it('gives each node its own turn although each one\'s own state is fresher than its report', async () => {
+    // every node reported the same load; each has just become lighter than its report says
+    const published = NODES.map(n => report(n, { load1: 1.6 }))
+    const delays = await Promise.all(NODES.map(async n => {
+      const c = await claimer(n, published, report(n, { load1: 0.2 }))
+      const plan = c.plan(row('job-1'))
+      if (!('delayMs' in plan)) throw new Error(`skipped: ${plan.skip}`)
+      return plan.delayMs
+    }))
+    // one node first, the others one stagger apart: no two attempts at once
+    expect([...delays].sort((a, b) => a - b)).toEqual([0, STAGGER_MS, 2 * STAGGER_MS])
+  })
+
+  it('ranks nodes whose reports say they are full after the others, in the same order everywhere', async () => {
+    // a and b reported no free slot, c has one; all three have a free slot now
+    const published = [report('node-a', { slotsFree: 0 }), report('node-b', { slotsFree: 0 }), report('node-c')]
+    const delays = new Map<string, number>()
+    for (const n of NODES) {
+      const plan = (await claimer(n, published, report(n))).plan(row('job-2'))
+      if (!('delayMs' in plan)) throw new Error(`skipped: ${plan.skip}`)
+      delays.set(n, plan.delayMs)
+    }
+    expect(delays.get('node-c')).toBe(0)
+    expect([delays.get('node-a'), delays.get('node-b')].sort()).toEqual([STAGGER_MS, 2 * STAGGER_MS])
+  })
+
+  it('a node that cannot take the job now skips it, whatever its report says', async () => {
+    const c = await claimer('node-a', NODES.map(n => report(n)), report('node-a', { slotsFree: 0 }))
+    expect(c.plan(row('job-3'))).toEqual({ skip: 'no free slot' })
+  })
+})
