@@ -171,26 +171,13 @@ export class FsBlobStore implements BlobStore {
 
   private async write (reader: SourceReader, signal: AbortSignal, limit: number, expected?: string): Promise<BlobInfo> {
     const tmp = this.layout.tmpPath()
-    let fh: FileHandle | undefined
     try {
-      fh = await disk('create a temp file', async () => await open(tmp, 'wx', TMP_FILE_MODE))
-      const { hash, size } = await fill(fh, reader, signal, limit)
-      if (expected != null && hash !== expected) throw new HashMismatchError(expected, hash)
-      const file = fh
-      await disk('fsync the temp file', async () => { await file.sync() })
-      await disk('make the blob read-only', async () => { await file.chmod(BLOB_FILE_MODE) })
-      fh = undefined
-      await disk('close the temp file', async () => { await file.close() })
-      // the last moment a cancel can still leave nothing behind
-      signal.throwIfAborted()
-      await this.publish(tmp, hash, size)
-      return { hash, size }
+      return await this.finish(tmp, {
+        open: async () => await open(tmp, 'wx', TMP_FILE_MODE),
+        content: async fh => await fill(fh, reader, signal, limit)
+      }, signal, expected)
     } catch (err) {
       reader.close()
-      await fh?.close().catch(() => {})
-      await unlink(tmp).catch((e: any) => {
-        if (e?.code !== 'ENOENT') this.logger.error('could not remove temp file', { path: tmp, err: String(e) })
-      })
       throw err
     }
   }
@@ -209,16 +196,29 @@ export class FsBlobStore implements BlobStore {
         await unlink(path).catch(() => {})
       }
     }
+    return await this.finish(tmp, {
+      open: async () => await open(tmp, 'r+'),
+      content: async fh => await hashFile(fh, signal, limit, this.readChunkBytes)
+    }, signal, expected)
+  }
+
+  /**
+   * Make the file `tmp` (in the store's temp directory) a blob: open it, let `content` write or
+   * read it for its hash and size, check the hash, fsync, make it read-only and rename it into
+   * place. On any failure the temp file is removed and nothing is stored.
+   */
+  private async finish (tmp: string, how: { open: () => Promise<FileHandle>, content: (fh: FileHandle) => Promise<BlobInfo> }, signal: AbortSignal, expected?: string): Promise<BlobInfo> {
     let fh: FileHandle | undefined
     try {
-      fh = await disk('open the adopted file', async () => await open(tmp, 'r+'))
-      const { hash, size } = await hashFile(fh, signal, limit, this.readChunkBytes)
+      fh = await disk('open the temp file', how.open)
+      const { hash, size } = await how.content(fh)
       if (expected != null && hash !== expected) throw new HashMismatchError(expected, hash)
       const file = fh
-      await disk('fsync the adopted file', async () => { await file.sync() })
+      await disk('fsync the temp file', async () => { await file.sync() })
       await disk('make the blob read-only', async () => { await file.chmod(BLOB_FILE_MODE) })
       fh = undefined
-      await disk('close the adopted file', async () => { await file.close() })
+      await disk('close the temp file', async () => { await file.close() })
+      // the last moment a cancel can still leave nothing behind
       signal.throwIfAborted()
       await this.publish(tmp, hash, size)
       return { hash, size }
