@@ -16,6 +16,11 @@ export interface Claimer {
   holds: (row: JobRow, epoch: number, signal: AbortSignal) => Promise<boolean>
   /** a job another node claimed whose executor seems gone: worth trying to claim again */
   abandoned: (row: JobRow) => boolean
+  /**
+   * a job this node was running when its daemon stopped: true to put it back in the queue (in a
+   * mesh, where any eligible member may run it again), false to record it as failed (alone)
+   */
+  requeueAfterRestart: (row: JobRow) => boolean
 }
 
 /** A node on its own runs every job it has; epoch 1 for each. */
@@ -25,4 +30,5 @@ export class LocalClaimer implements Claimer {
   keepAlive (): () => void { return () => {} }
   async holds (): Promise<boolean> { return true }
   abandoned (): boolean { return false }
+  requeueAfterRestart (): boolean { return false }
 }

@@ -134,6 +134,10 @@ export class MeshClaimer implements Claimer {
     return young || this.now() - lease.expiresAt < UNSEEN_CLAIM_GRACE_MS ? `a claim by ${lease.holder} this node has not heard of yet` : undefined
   }
 
+  requeueAfterRestart (row: JobRow): boolean {
+    return !this.c.alone(row)
+  }
+
   keepAlive (row: JobRow, epoch: number, expiresAt: number, onLost: (holder?: string) => void): () => void {
     // a claim without a lease has nothing to renew; it stays marked until `holds` is asked, which
     // the runner does after it stopped keeping the claim alive

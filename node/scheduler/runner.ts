@@ -75,8 +75,17 @@ export class Runner {
       if ((row.state === 'claimed' || row.state === 'running') && row.executor === this.jobs.nodeId) {
         // under the epoch it held: if another node has taken the job over meanwhile, peers that
         // know of the newer epoch ignore this, and its result replaces it everywhere else
-        await this.jobs.transition(row.id, 'failed', { state: 'failed', reason: 'the daemon stopped while the job was running', epoch: row.epoch })
-        this.log.warn('job was running when the daemon stopped: recorded as failed', { job: row.id })
+        const reason = 'the daemon stopped while the job was running'
+        if (this.c.claimer.requeueAfterRestart(row)) {
+          // at-least-once: in a mesh the job is claimed again (at the next epoch, which fences
+          // anything still running under the old one), here or on another member
+          const again = await this.jobs.transition(row.id, 'requeued', { state: 'queued', reason, epoch: row.epoch })
+          this.candidates.set(row.id, again)
+          this.log.warn('job was running when the daemon stopped: queued again', { job: row.id })
+        } else {
+          await this.jobs.transition(row.id, 'failed', { state: 'failed', reason, epoch: row.epoch })
+          this.log.warn('job was running when the daemon stopped: recorded as failed', { job: row.id })
+        }
       } else {
         this.candidates.set(row.id, row)
       }

@@ -19,6 +19,11 @@ function claimedAsQueuedAfterResult (j: Facts): boolean {
   return first !== -1 && j.types.some((t, i) => i > first && t === 'claimed' && j.types[i - 1] !== 'requeued')
 }
 
+/** a job its own restarted executor put back in the queue */
+function restartedHere (j: Facts): boolean {
+  return j.types.some((t, i) => t === 'requeued' && j.reasons[i]?.includes('daemon stopped') === true)
+}
+
 interface Kill { node: string, running: number, restart: 'at once' | 'after take-over', downMs: number }
 
 describe(`crashes: ${KILLS} SIGKILLs of executing daemons during ${JOBS} jobs on ${NODES} nodes`, () => {
@@ -114,7 +119,8 @@ describe(`crashes: ${KILLS} SIGKILLs of executing daemons during ${JOBS} jobs on
       kills,
       ms: Date.now() - t0,
       states: Object.fromEntries([...new Set(jobs.map(j => j.state))].map(s => [s, jobs.filter(j => j.state === s).length])),
-      failedBecauseTheDaemonStopped: jobs.filter(j => j.reason?.includes('daemon stopped') === true).length,
+      // run again after their executor restarted and put them back in the queue
+      requeuedAfterRestart: jobs.filter(restartedHere).length,
       takenOver: jobs.filter(j => count(j, 'requeued') > 0).length,
       duplicateExecutions: jobs.filter(j => count(j, 'started') > 1).length,
       leaseLost: jobs.filter(j => count(j, 'lease-lost') > 0).length,
@@ -134,9 +140,9 @@ describe(`crashes: ${KILLS} SIGKILLs of executing daemons during ${JOBS} jobs on
     expect(figures.lost).toBe(0)
     expect(figures.claimedAsQueuedAfterResult).toBe(0)
     for (const j of jobs) {
-      // a result came from exactly one run; a job without one was failed by its restarted executor
-      if (count(j, 'finished') === 0) expect(j.reason).toMatch(/daemon stopped/)
-      else expect(j.log).toMatch(/^[0-9a-f]{64}$/)
+      // at-least-once: a job whose executor died ran again, here or elsewhere, and succeeded
+      expect(j.state).toBe('succeeded')
+      expect(j.log).toMatch(/^[0-9a-f]{64}$/)
     }
     expect(kills.length).toBe(KILLS)
     expect(figures.takenOver).toBeGreaterThan(0)

@@ -51,6 +51,8 @@ export interface Facts {
   types: string[]
   /** hashes of the stored events (to compare histories) */
   hashes: string[]
+  /** reasons the events gave, in order (null for none) */
+  reasons: Array<string | null>
 }
 
 export function facts (v: JobView): Facts {
@@ -61,7 +63,8 @@ export function facts (v: JobView): Facts {
     exitCode: v.exitCode,
     reason: v.reason,
     types: v.events.map(e => e.type),
-    hashes: v.events.map(e => e.hash).sort()
+    hashes: v.events.map(e => e.hash).sort(),
+    reasons: v.events.map(e => e.reason ?? null)
   }
 }
 
