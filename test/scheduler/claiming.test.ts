@@ -123,7 +123,10 @@ describe('admission, priority and supersede on a 4-node mesh', () => {
 
   it('with one free slot, the higher priority runs first; priority can be changed while queued', async () => {
     await mesh.run(gpu, ['pause'])
-    const block = (await mesh.run(plain, ['submit', await jobFile('blocker', 'stages:\n  - steps:\n      - sleep 3\n')])).id
+    // the blocker holds the only slot until the test lets it go (not for a fixed time: under load
+    // the submissions below can take longer than any fixed time, and the order would be untested)
+    const release = join(files, 'release-blocker')
+    const block = (await mesh.run(plain, ['submit', await jobFile('blocker', `timeout: 90s\nstages:\n  - steps:\n      - while [ ! -e ${release} ]; do sleep 0.1; done\n`)])).id
     await waitState(mesh, plain, block, ['running'])
     const low = (await mesh.run(plain, ['submit', await jobFile('low', 'stages:\n  - steps:\n      - echo low\n')])).id
     const mid = (await mesh.run(plain, ['submit', await jobFile('mid', 'priority: 5\nstages:\n  - steps:\n      - echo mid\n')])).id
@@ -131,6 +134,8 @@ describe('admission, priority and supersede on a 4-node mesh', () => {
     // once every node's latest report is in: nobody can take it now, and show says why
     await waitFor(async () => /slot|paused|busy|threshold/.test((await mesh.api(plain).show(low)).reason ?? ''), { what: 'the wait reason' })
     await mesh.run(plain, ['priority', high, '10'])
+    expect((await mesh.api(plain).show(block)).state).toBe('running')
+    await writeFile(release, '')
     const started = async (id: string): Promise<number> => (await waitState(mesh, plain, id, ['succeeded'])).events.find((e: any) => e.type === 'started').at
     const [h, m, l] = [await started(high), await started(mid), await started(low)]
     expect(h).toBeLessThan(m)
