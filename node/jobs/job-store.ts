@@ -218,6 +218,11 @@ export class JobStore {
     throw new JobNotFoundError(ref)
   }
 
+  /** Every job, in no particular order: one pass over the table, for scans at start-up. */
+  async * all (options: { signal?: AbortSignal } = {}): AsyncGenerator<JobRow> {
+    for await (const [, row] of this.meta.table<JobRow>(T_JOBS).entries({ signal: options.signal })) yield row
+  }
+
   /** Jobs by submission time. */
   async * list (options: { newestFirst?: boolean, limit?: number, signal?: AbortSignal } = {}): AsyncGenerator<JobRow> {
     const jobs = this.meta.table<JobRow>(T_JOBS)

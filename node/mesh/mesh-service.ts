@@ -140,7 +140,7 @@ export class MeshService {
       await this.join.start()
       this.leases = new LeaseManager({ dht: libp2p.services.dht, identity: this.c.identity, logger: this.log, isBuilder: id => this.c.trust.hasRole(id, 'build') })
       await this.leases.start()
-      for await (const row of this.c.jobs.store.list()) {
+      for await (const row of this.c.jobs.store.all()) {
         if (!row.announced) this.unannounced.set(row.id, row)
       }
       this.c.jobs.on('signed', this.onSigned)

@@ -68,7 +68,7 @@ export class Runner {
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
-    for await (const stored of this.jobs.store.list()) {
+    for await (const stored of this.jobs.store.all()) {
       if (isFinal(stored.state)) continue
       const row = (await this.jobs.get(stored.id))!
       // a job this node had claimed or started died with the previous daemon process
