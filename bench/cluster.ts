@@ -1,10 +1,10 @@
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { createMeshHome, joinMeshHome } from '../node/mesh/enroll.js'
 import { homePaths } from '../node/home.js'
 import { Control } from './control.js'
+import { freePort } from './ports.js'
 import { isAlive, pollUntil, sleep } from './procs.js'
 import { BENCH_LOAD_LIMIT, BENCH_MAX_OUTPUT_BYTES, JOIN_ATTEMPTS, JOIN_SPACING_MS, RATE_WINDOW_MS, DAEMON_START_TIMEOUT_MS, DAEMON_STOP_GRACE_MS, MEMORY_RESERVE_BYTES, START_PARALLEL } from './constants.js'
 import type { ChildProcess } from 'node:child_process'
@@ -29,16 +29,6 @@ export function nodeLabel (index: number): string {
   return `bench-node-${index}`
 }
 
-export async function freePort (): Promise<number> {
-  return await new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => { resolve(port) })
-    })
-  })
-}
 
 /** bytes of memory the kernel says are available (MemAvailable) */
 export function availableMemory (): number {

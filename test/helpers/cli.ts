@@ -105,18 +105,7 @@ export async function killAllDaemons (): Promise<void> {
   await Promise.all([...started].map(async d => { await d.kill('SIGKILL') }))
 }
 
-/** a TCP port on 127.0.0.1 that was free a moment ago (for daemons that must keep their port across restarts) */
-export async function freePort (): Promise<number> {
-  const { createServer } = await import('node:net')
-  return await new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => { resolve(port) })
-    })
-  })
-}
+export { freePort } from '../../bench/ports.js'
 
 /** parse a command's --json output, failing with its stderr when it did not succeed */
 export function json<T = any> (r: CliResult): T {
