@@ -78,20 +78,8 @@ export class FsBlobStore implements BlobStore {
   }
 
   async put (source: ByteSource, options: PutOptions = {}): Promise<BlobInfo> {
-    if (this.controller == null) throw new StoreStoppedError()
-    const limit = checkMaxBytes(options.maxBytes)
-    const expected = options.expectedHash == null ? undefined : parseHash(options.expectedHash)
-    // last: from here on the source is ours to close, on every path
-    const reader = new SourceReader(source)
-    const op = linkSignals(this.controller.signal, options.signal)
-    const p = this.write(reader, op.signal, limit, expected)
-    this.inflight.add(p)
-    try {
-      return await p
-    } finally {
-      this.inflight.delete(p)
-      op.unlink()
-    }
+    // the reader is made last: from there on the source is ours to close, on every path
+    return await this.tracked(options, async (signal, limit, expected) => await this.write(new SourceReader(source), signal, limit, expected))
   }
 
   async putFile (path: string, options: PutOptions = {}): Promise<BlobInfo> {
@@ -99,11 +87,16 @@ export class FsBlobStore implements BlobStore {
   }
 
   async adoptFile (path: string, options: PutOptions = {}): Promise<BlobInfo> {
+    return await this.tracked(options, async (signal, limit, expected) => await this.adopt(path, signal, limit, expected))
+  }
+
+  /** check a put's options, then run it under the store's stop signal and the caller's, as an operation `stop()` waits for */
+  private async tracked (options: PutOptions, run: (signal: AbortSignal, limit: number, expected?: string) => Promise<BlobInfo>): Promise<BlobInfo> {
     if (this.controller == null) throw new StoreStoppedError()
     const limit = checkMaxBytes(options.maxBytes)
     const expected = options.expectedHash == null ? undefined : parseHash(options.expectedHash)
     const op = linkSignals(this.controller.signal, options.signal)
-    const p = this.adopt(path, op.signal, limit, expected)
+    const p = run(op.signal, limit, expected)
     this.inflight.add(p)
     try {
       return await p
