@@ -65,17 +65,9 @@ export class MeshClaimer implements Claimer {
     this.since = this.now()
   }
 
-  /** offers of every node heard from recently, with this node's own offer fresh */
+  /** offers of every node heard from recently, with this node's own offer fresh (what `show` explains a wait by) */
   offers (): Offer[] {
-    const now = this.now()
-    const out: Offer[] = [this.c.ownOffer()]
-    for (const v of this.c.peers.view(this.c.self)) {
-      if (v.self) continue
-      const entry = this.c.peers.get(v.peerId)
-      if (entry == null || now - entry.receivedAt > OFFER_MAX_AGE_MS) continue
-      out.push({ report: entry.report, canBuild: this.c.canBuild(v.peerId) })
-    }
-    return out
+    return this.heard(this.c.ownOffer())
   }
 
   /**
@@ -84,13 +76,20 @@ export class MeshClaimer implements Claimer {
    * fresh against the others' reports made each node see itself as the lightest (its load and
    * free slots are newer than theirs), and two nodes claimed at the same moment.
    */
-  publishedOffers (): Offer[] {
+  publishedOffers (canBuild = this.c.ownOffer().canBuild): Offer[] {
+    const own = this.c.peers.get(this.c.self)
+    return this.heard(own != null ? { report: own.report, canBuild } : undefined)
+  }
+
+  /** `own` (if any), then the other nodes' reports received within OFFER_MAX_AGE_MS */
+  private heard (own: Offer | undefined): Offer[] {
     const now = this.now()
-    const out: Offer[] = []
+    const out: Offer[] = own != null ? [own] : []
     for (const v of this.c.peers.view(this.c.self)) {
+      if (v.self) continue
       const entry = this.c.peers.get(v.peerId)
-      if (entry == null || (!v.self && now - entry.receivedAt > OFFER_MAX_AGE_MS)) continue
-      out.push({ report: entry.report, canBuild: v.self ? this.c.ownOffer().canBuild : this.c.canBuild(v.peerId) })
+      if (entry == null || now - entry.receivedAt > OFFER_MAX_AGE_MS) continue
+      out.push({ report: entry.report, canBuild: this.c.canBuild(v.peerId) })
     }
     return out
   }
@@ -103,12 +102,12 @@ export class MeshClaimer implements Claimer {
     // its turn, on what every node has heard: the nodes whose reports say they can take it, then
     // those whose reports say they have no free slot (slots free up between reports; ranking
     // them the same way everywhere keeps their attempts apart too)
-    const published = this.publishedOffers()
-    const first = rank(row.id, row.spec, published)
-    const full = rank(row.id, row.spec, published.map(o => ({ ...o, report: { ...o.report, slotsFree: Math.max(1, o.report.slotsFree) } })))
-    const order = [...first, ...full.filter(id => !first.includes(id))]
-    const at = order.indexOf(this.c.self)
-    return { delayMs: (at === -1 ? order.length : at) * STAGGER_MS }
+    const published = this.publishedOffers(own.canBuild)
+    const free = new Set(published.filter(o => o.report.slotsFree >= 1).map(o => o.report.node))
+    const order = rank(row.id, row.spec, published.map(o => ({ ...o, report: { ...o.report, slotsFree: Math.max(1, o.report.slotsFree) } })))
+    const turns = [...order.filter(id => free.has(id)), ...order.filter(id => !free.has(id))]
+    const at = turns.indexOf(this.c.self)
+    return { delayMs: (at === -1 ? turns.length : at) * STAGGER_MS }
   }
 
   async claim (row: JobRow, signal: AbortSignal): Promise<ClaimResult> {
