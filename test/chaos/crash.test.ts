@@ -3,7 +3,7 @@ import { startDaemon, waitFor } from '../helpers/cli.js'
 import { makeMesh } from '../helpers/mesh.js'
 import { report, SEED } from '../fuzz/harness.js'
 import { Prng, seedFrom } from '../fuzz/prng.js'
-import { allPeersFresh, count, differences, FINAL, limit, pidOf, sigkill, size, snapshot, spec, submit, waitFinal } from './helpers.js'
+import { agreement, allPeersFresh, count, FINAL, limit, pidOf, sigkill, size, snapshot, spec, submit, waitFinal } from './helpers.js'
 import type { Facts } from './helpers.js'
 import type { MeshNode, TestMesh } from '../helpers/mesh.js'
 
@@ -102,14 +102,8 @@ describe(`crashes: ${KILLS} SIGKILLs of executing daemons during ${JOBS} jobs on
     await Promise.all(restarts)
     await waitFinal(mesh, mesh.nodes, ids, limit(240_000, 1_200_000))
 
-    // the nodes agree on every job (events still in flight settle within a few seconds)
-    let snaps = new Map<string, Map<string, Facts>>()
-    await waitFor(async () => {
-      snaps = new Map()
-      for (const n of mesh.nodes) snaps.set(n.name, await snapshot(mesh, n))
-      return differences(snaps, ids).length === 0 ? true : undefined
-    }, { timeoutMs: 30_000, intervalMs: 1000, what: 'the nodes to agree' }).catch(() => {})
-    const diff = differences(snaps, ids)
+    // the nodes agree on every job
+    const { snaps, diff } = await agreement(mesh, ids, 'the nodes to agree')
     const mine = snaps.get(mesh.nodes[0].name)!
     const jobs = ids.map(id => mine.get(id)!)
     const figures = {

@@ -121,6 +121,20 @@ export function differences (snaps: Map<string, Map<string, Facts>>, ids: string
   return out
 }
 
+/**
+ * What every node knows about every job, once they agree on `ids` or after 30 s (events still in
+ * flight settle within a few seconds), with the differences left, if any.
+ */
+export async function agreement (mesh: TestMesh, ids: string[], what: string): Promise<{ snaps: Map<string, Map<string, Facts>>, diff: string[] }> {
+  let snaps = new Map<string, Map<string, Facts>>()
+  await waitFor(async () => {
+    snaps = new Map()
+    for (const n of mesh.nodes) snaps.set(n.name, await snapshot(mesh, n))
+    return differences(snaps, ids).length === 0 ? true : undefined
+  }, { timeoutMs: 30_000, intervalMs: 1000, what }).catch(() => {})
+  return { snaps, diff: differences(snaps, ids) }
+}
+
 /** the daemon's pid for a node, from its status */
 export async function pidOf (mesh: TestMesh, n: MeshNode): Promise<number> {
   return (await mesh.api(n).status()).pid

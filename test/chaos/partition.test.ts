@@ -3,8 +3,7 @@ import { waitFor } from '../helpers/cli.js'
 import { makeMesh } from '../helpers/mesh.js'
 import { report, SEED } from '../fuzz/harness.js'
 import { Prng, seedFrom } from '../fuzz/prng.js'
-import { allPeersFresh, count, differences, heal, limit, partitionEnv, size, snapshot, spec, split, submit, waitFinal } from './helpers.js'
-import type { Facts } from './helpers.js'
+import { agreement, allPeersFresh, count, heal, limit, partitionEnv, size, spec, split, submit, waitFinal } from './helpers.js'
 import type { TestMesh } from '../helpers/mesh.js'
 
 const NODES = 5
@@ -63,13 +62,7 @@ describe(`partitions: a ${NODES}-node mesh split 3/2 (${PARTITIONS}×), jobs sub
       const ids = [...known, ...sided]
       all.push(...ids)
       await waitFinal(mesh, mesh.nodes, ids, 90_000, 'every job to be known and final after the heal')
-      let snaps = new Map<string, Map<string, Facts>>()
-      await waitFor(async () => {
-        snaps = new Map()
-        for (const n of mesh.nodes) snaps.set(n.name, await snapshot(mesh, n))
-        return differences(snaps, all).length === 0 ? true : undefined
-      }, { timeoutMs: 30_000, intervalMs: 1000, what: 'the nodes to agree after the heal' }).catch(() => {})
-      const diff = differences(snaps, all)
+      const { snaps, diff } = await agreement(mesh, all, 'the nodes to agree after the heal')
       const mine = snaps.get(mesh.nodes[0].name)!
       const jobs = ids.map(id => mine.get(id)!)
       const figures = {

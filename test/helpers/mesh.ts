@@ -36,7 +36,7 @@ export async function makeMesh (count: number, options: {
 } = {}): Promise<TestMesh> {
   const temps: Array<{ cleanup: () => Promise<void> }> = []
   const nodes: MeshNode[] = []
-  const run = async (n: MeshNode, args: string[]): Promise<any> => json(await cli([...args, '--json'], { home: n.home }))
+  const run = async (n: MeshNode, args: string[], env?: NodeJS.ProcessEnv): Promise<any> => json(await cli([...args, '--json'], { home: n.home, env }))
   const close = async (): Promise<void> => {
     // the daemons `init` and `join` start are detached: if `stop` cannot reach one, its pid file names it
     const pids = await Promise.all(nodes.map(async n => await readLivePid(join(n.home, 'daemon.pid'))))
@@ -54,7 +54,8 @@ export async function makeMesh (count: number, options: {
       nodes.push({ name: `n${i}`, home: t.dir, port: await freePort(), peerId: '' })
     }
     const labelArgs = (i: number): string[] => (options.labels?.(i) ?? []).flatMap(l => ['--label', l])
-    const runIn = async (i: number, args: string[]): Promise<any> => json(await cli([...args, '--json'], { home: nodes[i].home, env: options.env?.(i, nodes[i].home) }))
+    // init and join with the node's environment: the daemon they start inherits it
+    const runIn = async (i: number, args: string[]): Promise<any> => await run(nodes[i], args, options.env?.(i, nodes[i].home))
     const init = await runIn(0, ['init', '--listen', `/ip4/127.0.0.1/tcp/${nodes[0].port}`, ...labelArgs(0)])
     nodes[0].peerId = init.peerId
     for (let i = 1; i < count; i++) {
