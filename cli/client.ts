@@ -1,5 +1,5 @@
 import { request } from 'node:http'
-import { CliError, DaemonUnreachableError, exitCodeFor } from './errors.js'
+import { CliError, DaemonUnreachableError } from './errors.js'
 import type { IncomingMessage } from 'node:http'
 import type { StatusView, SubmitBody, TrustView } from '../node/control/types.js'
 import type { PeerView } from '../node/mesh/peer-table.js'
@@ -36,12 +36,12 @@ export class ControlClient {
     try {
       parsed = JSON.parse(text)
     } catch {
-      throw new CliError('ERR_BAD_REPLY', `the daemon answered with something that is not JSON (HTTP ${res.statusCode ?? '?'})`, 70)
+      throw new CliError('ERR_BAD_REPLY', `the daemon answered with something that is not JSON (HTTP ${res.statusCode ?? '?'})`)
     }
     if ((res.statusCode ?? 500) >= 400) {
       const e = parsed?.error ?? {}
       const details = Array.isArray(e.problems) ? e.problems.map((p: any) => `${String(p.path)}: ${String(p.message)}`) : []
-      throw new CliError(String(e.code ?? 'ERR_INTERNAL'), String(e.message ?? 'the daemon reported an error'), exitCodeFor(e.code), details)
+      throw new CliError(String(e.code ?? 'ERR_INTERNAL'), String(e.message ?? 'the daemon reported an error'), details)
     }
     return parsed as T
   }
@@ -53,7 +53,7 @@ export class ControlClient {
       for await (const c of res) chunks.push(c as Buffer)
       let e: any = {}
       try { e = JSON.parse(Buffer.concat(chunks).toString('utf8')).error ?? {} } catch {}
-      throw new CliError(String(e.code ?? 'ERR_INTERNAL'), String(e.message ?? 'the daemon reported an error'), exitCodeFor(e.code))
+      throw new CliError(String(e.code ?? 'ERR_INTERNAL'), String(e.message ?? 'the daemon reported an error'))
     }
     return res
   }
@@ -87,9 +87,9 @@ export class ControlClient {
       const m = JSON.parse(line)
       if (m.progress != null) onProgress?.(m.progress.done, m.progress.total)
       if (m.result != null) return m.result
-      if (m.error != null) throw new CliError(String(m.error.code), String(m.error.message), exitCodeFor(m.error.code) === 70 ? 1 : exitCodeFor(m.error.code))
+      if (m.error != null) throw new CliError(String(m.error.code), String(m.error.message))
     }
-    throw new CliError('ERR_BAD_REPLY', 'the daemon ended the fetch without a result', 70)
+    throw new CliError('ERR_BAD_REPLY', 'the daemon ended the fetch without a result')
   }
 
   async blob (hash: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {

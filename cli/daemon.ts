@@ -3,7 +3,7 @@ import { openSync, closeSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ControlClient } from './client.js'
-import { CliError, EXIT } from './errors.js'
+import { CliError } from './errors.js'
 import { homePaths } from '../node/home.js'
 import { isAlive } from '../node/pidfile.js'
 import type { StatusView } from '../node/control/types.js'
@@ -38,18 +38,18 @@ export async function spawnDaemon (home: string): Promise<StatusView> {
     }
     if (!isAlive(pid)) {
       const tail = readFileSync(outPath, 'utf8').trim().split('\n').slice(-3).join(' | ')
-      throw new CliError('ERR_DAEMON_START', `the daemon exited at start: ${tail}`, EXIT.UNREACHABLE)
+      throw new CliError('ERR_DAEMON_START', `the daemon exited at start: ${tail}`)
     }
     await new Promise(resolve => setTimeout(resolve, 100))
   }
-  throw new CliError('ERR_DAEMON_START', `the daemon did not answer within ${DAEMON_READY_TIMEOUT_MS / 1000} s (see ${outPath})`, EXIT.UNREACHABLE)
+  throw new CliError('ERR_DAEMON_START', `the daemon did not answer within ${DAEMON_READY_TIMEOUT_MS / 1000} s (see ${outPath})`)
 }
 
 /** refuse to go on while a daemon holds this home (init and join start their own) */
 export async function assertNoDaemon (home: string): Promise<void> {
   try {
     const s = await new ControlClient(homePaths(home).socket, home).status()
-    throw new CliError('ERR_DAEMON_RUNNING', `a daemon is running for this home (pid ${s.pid}): \`cit-node stop\` it first`, EXIT.USAGE)
+    throw new CliError('ERR_DAEMON_RUNNING', `a daemon is running for this home (pid ${s.pid}): \`cit-node stop\` it first`)
   } catch (err: any) {
     if (err?.code !== 'ERR_DAEMON_UNREACHABLE') throw err
   }

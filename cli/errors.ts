@@ -1,39 +1,45 @@
-/** Exit statuses (DESIGN.md): 0 success, 1 the job failed, 2 bad usage or input, 3 daemon or mesh unreachable. */
-export const EXIT = { OK: 0, JOB_FAILED: 1, USAGE: 2, UNREACHABLE: 3, INTERNAL: 70 } as const
+import { ERRORS, EXIT, errorEntry, isKnownCode } from '../node/error-codes.js'
+import type { ErrorCode } from '../node/error-codes.js'
 
-/** An error the CLI reports in one line and exits with a fixed status. */
+export { EXIT }
+
+/**
+ * An error the CLI reports in one line. Its exit status comes from the error table
+ * (node/error-codes.ts) by its code, as does the hint printed after the message.
+ */
 export class CliError extends Error {
   readonly code: string
-  constructor (code: string, message: string, readonly exitCode: number, readonly details: string[] = []) {
+  readonly exitCode: number
+  constructor (code: ErrorCode | string, message: string, readonly details: string[] = []) {
     super(message)
     this.name = 'CliError'
     this.code = code
+    this.exitCode = exitCodeFor(code)
   }
 }
 
 export class UsageError extends CliError {
   constructor (message: string, details: string[] = []) {
-    super('ERR_USAGE', message, EXIT.USAGE, details)
+    super('ERR_USAGE', message, details)
+    this.name = 'UsageError'
   }
 }
 
 export class DaemonUnreachableError extends CliError {
   constructor (home: string, cause?: string) {
-    super('ERR_DAEMON_UNREACHABLE', `no daemon is running for ${home}${cause != null ? ` (${cause})` : ''}: start one with \`cit-node start\``, EXIT.UNREACHABLE)
+    super('ERR_DAEMON_UNREACHABLE', `no daemon is running for ${home}${cause != null ? ` (${cause})` : ''}: start one with \`cit-node start -d\``)
+    this.name = 'DaemonUnreachableError'
   }
 }
 
-/** error codes from the daemon that mean the user's input was wrong */
-const INPUT_CODES = new Set([
-  'ERR_INVALID_INPUT', 'ERR_JOB_FILE', 'ERR_INVALID_HASH', 'ERR_JOB_NOT_FOUND', 'ERR_JOB_AMBIGUOUS', 'ERR_BLOB_NOT_FOUND',
-  'ERR_BODY_TOO_LARGE', 'ERR_USAGE', 'ERR_DAEMON_RUNNING', 'ERR_FORBIDDEN', 'ERR_NOT_IN_MESH', 'ERR_BAD_TOKEN', 'ERR_BAD_KEY_ID',
-  'ERR_MEMBERSHIP', 'ERR_ALREADY_IN_MESH', 'ERR_JOIN_REFUSED'
-])
+/** The exit status for an error code from the daemon, the CLI or the libraries (the error table's). */
+export function exitCodeFor (code: unknown): number {
+  return errorEntry(code).exit
+}
 
-/** The exit status for an error code from the daemon or the libraries. */
-export function exitCodeFor (code: string | undefined): number {
-  if (code == null) return EXIT.INTERNAL
-  if (INPUT_CODES.has(code)) return EXIT.USAGE
-  if (code === 'ERR_DAEMON_UNREACHABLE' || code === 'ERR_JOIN_UNREACHABLE') return EXIT.UNREACHABLE
-  return EXIT.INTERNAL
+/** The error table's hint for a code, when the message does not already carry it. */
+export function hintFor (code: unknown, message: string): string | undefined {
+  if (!isKnownCode(code)) return undefined
+  const hint = (ERRORS[code] as { hint?: string }).hint
+  return hint != null && !message.includes(hint) ? hint : undefined
 }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { formatProblem, parseJobFile, parseParamOverrides, resolveParams } from '../protocols/job/index.js'
-import { CliError, EXIT } from './errors.js'
+import { CliError } from './errors.js'
 import type { JobSpec } from '../protocols/job/types.js'
 
 export interface LoadedJob {
@@ -20,7 +20,7 @@ export async function loadJob (file: string, paramArgs: string[]): Promise<Loade
   try {
     text = await readFile(file, 'utf8')
   } catch (err: any) {
-    throw new CliError('ERR_JOB_FILE', `cannot read ${file}: ${String(err?.code ?? err?.message)}`, EXIT.USAGE)
+    throw new CliError('ERR_JOB_FILE', `cannot read ${file}: ${String(err?.code ?? err?.message)}`)
   }
   const parsed = parseJobFile(text, { filename: file })
   const overrides = parseParamOverrides(paramArgs)
@@ -30,6 +30,6 @@ export async function loadJob (file: string, paramArgs: string[]): Promise<Loade
     problems.push(...resolved.problems)
     if (problems.length === 0) return { spec: parsed.spec, overrides: overrides.values, params: resolved.values }
   }
-  throw new CliError('ERR_JOB_FILE', `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`, EXIT.USAGE,
+  throw new CliError('ERR_JOB_FILE', `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`,
     problems.map(p => formatProblem(p, file)))
 }

@@ -2,7 +2,8 @@
 import '../node/polyfill.js'
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { CliError, EXIT, exitCodeFor } from './errors.js'
+import { CliError, EXIT, exitCodeFor, hintFor } from './errors.js'
+import { isKnownCode } from '../node/error-codes.js'
 import { processOutput } from './output.js'
 import type { Output } from './output.js'
 
@@ -64,24 +65,29 @@ export async function main (argv: string[], io: Output = processOutput): Promise
     const load = COMMANDS[name]
     if (load == null) {
       const near = Object.keys(COMMANDS).filter(c => c.startsWith(name.slice(0, 2)))
-      throw new CliError('ERR_USAGE', `unknown command ${JSON.stringify(name)}${near.length > 0 ? ` (did you mean ${near.join(' or ')}?)` : ''}; see \`cit-node --help\``, EXIT.USAGE)
+      throw new CliError('ERR_USAGE', `unknown command ${JSON.stringify(name)}${near.length > 0 ? ` (did you mean ${near.join(' or ')}?)` : ''}; see \`cit-node --help\``)
     }
     return await (await load()).run(rest, io)
   } catch (err: any) {
-    if (err instanceof CliError) {
-      io.err(`cit-node: ${err.message}`)
-      for (const d of err.details) io.err(`  ${d}`)
-      return err.exitCode
-    }
-    const code = exitCodeFor(err?.code)
-    if (code !== EXIT.INTERNAL) {
-      io.err(`cit-node: ${String(err?.message ?? err)}`)
-      for (const p of err?.problems ?? []) io.err(`  ${String(p.path)}: ${String(p.message)}`)
-      return code
-    }
+    return report(err, io)
+  }
+}
+
+/**
+ * One line for an error with a code in the error table (with the table's hint, and the problems a
+ * broken input has); the stack only for what nobody foresaw: that is a bug.
+ */
+export function report (err: any, io: Output): number {
+  if (!isKnownCode(err?.code)) {
     io.err(`cit-node: internal error: ${String(err?.stack ?? err)}`)
     return EXIT.INTERNAL
   }
+  const message = String(err.message ?? err)
+  const hint = hintFor(err.code, message)
+  io.err(`cit-node: ${message}${hint != null ? ` (${hint})` : ''}`)
+  const details: string[] = err instanceof CliError ? err.details : (err.problems ?? []).map((p: any) => `${String(p.path)}: ${String(p.message)}`)
+  for (const d of details) io.err(`  ${d}`)
+  return exitCodeFor(err.code)
 }
 
 function isEntry (): boolean {

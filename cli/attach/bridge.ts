@@ -1,6 +1,6 @@
 import { request } from 'node:http'
 import { createInterface } from 'node:readline'
-import { CliError, DaemonUnreachableError, exitCodeFor } from '../errors.js'
+import { CliError, DaemonUnreachableError } from '../errors.js'
 import type { AttachFrame, AttachSessionLike } from '../../protocols/attach/types.js'
 
 /**
@@ -14,7 +14,7 @@ export async function openBridge (socketPath: string, home: string, ref: string,
     const req = request({ socketPath, path: `/v1/jobs/${encodeURIComponent(ref)}/attach?${q.toString()}`, headers: { connection: 'Upgrade', upgrade: 'cit-attach' } })
     // bytes that came with the 101 response (the daemon's first line) must not be lost
     req.on('upgrade', (_res, sock, head) => { if (head.byteLength > 0) sock.unshift(head); resolve(sock) })
-    req.on('response', res => { reject(new CliError('ERR_ATTACH', `the daemon refused the attach (HTTP ${res.statusCode ?? '?'})`, 70)) })
+    req.on('response', res => { reject(new CliError('ERR_ATTACH', `the daemon refused the attach (HTTP ${res.statusCode ?? '?'})`)) })
     req.on('error', (err: any) => {
       reject(['ENOENT', 'ECONNREFUSED'].includes(err?.code) ? new DaemonUnreachableError(home) : err)
     })
@@ -26,7 +26,7 @@ export async function openBridge (socketPath: string, home: string, ref: string,
   if (hello?.t !== 'hello') {
     socket.destroy()
     const code = String(hello?.code ?? 'ERR_ATTACH')
-    throw new CliError(code, String(hello?.message ?? 'the daemon closed the attach session'), exitCodeFor(code) === 70 ? 3 : exitCodeFor(code))
+    throw new CliError(code, String(hello?.message ?? 'the daemon closed the attach session'))
   }
   const send = (msg: Record<string, unknown>): void => { if (!socket.destroyed) socket.write(JSON.stringify(msg) + '\n') }
   async function * output (): AsyncGenerator<AttachFrame> {
@@ -35,7 +35,7 @@ export async function openBridge (socketPath: string, home: string, ref: string,
       if (next.done === true) return
       const m = JSON.parse(next.value)
       if (m.t === 'output') yield { type: 'output', data: new Uint8Array(Buffer.from(m.d, 'base64')) }
-      else if (m.t === 'error') throw new CliError(String(m.code), String(m.message), 3)
+      else if (m.t === 'error') throw new CliError(String(m.code), String(m.message))
       else {
         const { t, ...rest } = m
         yield { type: t, ...rest } as AttachFrame

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { open, rename, unlink } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { parse, positionals } from '../context.js'
-import { CliError, EXIT, UsageError } from '../errors.js'
+import { CliError, UsageError } from '../errors.js'
 import { bytes } from '../output.js'
 import { homePaths } from '../../node/home.js'
 import { parseHash } from '../../store/blobs/index.js'
@@ -52,7 +52,7 @@ async function * guarded (source: AsyncIterable<Uint8Array>, hash: string): Asyn
     yield * source
   } catch (err: any) {
     if (err instanceof CliError) throw err
-    throw new CliError('ERR_FETCH_FAILED', `fetching blob ${hash} failed: ${String(err?.message ?? err)}`, EXIT.INTERNAL)
+    throw new CliError('ERR_FETCH_FAILED', `fetching blob ${hash} failed: ${String(err?.message ?? err)}`)
   }
 }
 
@@ -87,13 +87,13 @@ export async function run (argv: string[], io: Output): Promise<number> {
     await fh.close()
     if (sha.copy().digest('hex') !== hash) {
       await unlink(tmp).catch(() => {})
-      throw new CliError('ERR_HASH_MISMATCH', `blob ${hash} arrived corrupt: nothing was written`, EXIT.INTERNAL)
+      throw new CliError('ERR_HASH_MISMATCH', `blob ${hash} arrived corrupt: nothing was written`)
     }
     await rename(tmp, out)
     if (progress) process.stderr.write('\r\x1b[K')
   }
   const actual = sha.digest('hex')
-  if (actual !== hash) throw new CliError('ERR_HASH_MISMATCH', `blob ${hash} arrived corrupt (its bytes hash to ${actual})`, EXIT.INTERNAL)
+  if (actual !== hash) throw new CliError('ERR_HASH_MISMATCH', `blob ${hash} arrived corrupt (its bytes hash to ${actual})`)
   if (p.ctx.json) io.err(JSON.stringify({ sha256: hash, size, path: out ?? null }))
   else if (out != null && out !== '-') io.err(`cit-node: fetched ${hash} (${bytes(size)}) to ${out}`)
   return 0

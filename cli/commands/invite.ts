@@ -1,15 +1,19 @@
 import { parse, positionals } from '../context.js'
 import { UsageError } from '../errors.js'
+import { parseDuration } from '../../protocols/job/values.js'
 import type { Output } from '../output.js'
 
 export const usage = 'cit-node invite [--role submit,build,read,admin] [--expires 24h] [--json]'
 export const summary = 'print a join token for this mesh (admin only) carrying this node\'s addresses'
 
-/** `90s`, `30m`, `24h`, `7d` → ms */
+/**
+ * `--expires`: a duration in the job file's syntax (`90s`, `30m`, `24h`, `7d`, `1h30m`) → ms. One
+ * table of units serves both (protocols/job/values.ts).
+ */
 export function parseTtl (text: string): number {
-  const m = /^(\d+)(s|m|h|d)$/.exec(text.trim())
-  if (m == null) throw new UsageError(`--expires: ${JSON.stringify(text)} is not a duration like 30m, 24h or 7d`)
-  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd']
+  const ms = parseDuration(text)
+  if (ms == null || ms <= 0) throw new UsageError(`--expires: ${JSON.stringify(text)} is not a duration like 30m, 24h or 7d`)
+  return ms
 }
 
 export async function run (argv: string[], io: Output): Promise<number> {

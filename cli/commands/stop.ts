@@ -1,5 +1,5 @@
 import { parse, positionals } from '../context.js'
-import { CliError, EXIT } from '../errors.js'
+import { CliError } from '../errors.js'
 import { homePaths } from '../../node/home.js'
 import { isAlive, readLivePid } from '../../node/pidfile.js'
 import type { Output } from '../output.js'
@@ -18,7 +18,7 @@ export async function run (argv: string[], io: Output): Promise<number> {
   await p.ctx.client().stop()
   const deadline = Date.now() + STOP_WAIT_MS
   while (pid != null && isAlive(pid)) {
-    if (Date.now() > deadline) throw new CliError('ERR_STOP_TIMEOUT', `the daemon (pid ${pid}) did not exit within ${STOP_WAIT_MS / 1000} s`, EXIT.UNREACHABLE)
+    if (Date.now() > deadline) throw new CliError('ERR_STOP_TIMEOUT', `the daemon (pid ${pid}) did not exit within ${STOP_WAIT_MS / 1000} s`)
     await new Promise(resolve => setTimeout(resolve, 50))
   }
   io.out(p.ctx.json ? JSON.stringify({ stopped: true, pid: pid ?? null }) : `cit-node: daemon stopped${pid != null ? ` (pid ${pid})` : ''}`)

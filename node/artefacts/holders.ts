@@ -1,4 +1,5 @@
 import { fetchRange } from '../../protocols/fetch/index.js'
+import { InvalidFetcherOptionError } from './errors.js'
 import type { Libp2p } from '@libp2p/interface'
 
 /** how one holder is doing within one download */
@@ -65,7 +66,7 @@ export class HolderSet {
 
   private state (holder: string): HolderState {
     const s = this.states.get(holder)
-    if (s == null) throw new Error(`unknown holder ${holder}`)
+    if (s == null) throw new InvalidFetcherOptionError(`unknown holder ${holder}`)
     return s
   }
 }

@@ -79,10 +79,11 @@ export class PartFile {
     try {
       for (let off = 0; off < bytes.byteLength;) {
         const { bytesWritten } = await this.fh.write(bytes, off, bytes.byteLength - off, offset + off)
-        if (bytesWritten <= 0) throw new Error('write made no progress')
+        if (bytesWritten <= 0) throw new DownloadWriteError('could not write the partial download: a write made no progress', undefined)
         off += bytesWritten
       }
     } catch (err) {
+      if (err instanceof DownloadWriteError) throw err
       throw new DownloadWriteError(`could not write the partial download: ${String((err as Error)?.message ?? err)}`, err)
     }
   }

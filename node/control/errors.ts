@@ -1,19 +1,8 @@
-/** HTTP status for each error code the control API can answer with. */
-export const STATUS_BY_CODE: Record<string, number> = {
-  ERR_INVALID_INPUT: 400,
-  ERR_JOB_FILE: 400,
-  ERR_INVALID_HASH: 400,
-  ERR_JOB_NOT_FOUND: 404,
-  ERR_JOB_AMBIGUOUS: 409,
-  ERR_BLOB_NOT_FOUND: 404,
-  ERR_HASH_MISMATCH: 500,
-  ERR_NOT_FOUND: 404,
-  ERR_BODY_TOO_LARGE: 413,
-  ERR_UNKNOWN_ROUTE: 404,
-  ERR_FORBIDDEN: 403,
-  ERR_NOT_IN_MESH: 409,
-  ERR_BAD_TOKEN: 400,
-  ERR_BAD_KEY_ID: 400
+import { errorEntry } from '../error-codes.js'
+
+/** HTTP status of an error reply: the error table's (node/error-codes.ts); unknown codes are 500. */
+export function httpStatusFor (code: unknown): number {
+  return errorEntry(code).http
 }
 
 /** The body of every error reply: a stable code and a one-line message, never a stack. */

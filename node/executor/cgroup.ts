@@ -8,6 +8,7 @@ import { access, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/prom
 import { join } from 'node:path'
 import { CGROUP_REMOVE_TIMEOUT_MS, KILL_POLL_MS } from './constants.js'
 import { signalPid } from './containment.js'
+import { CgroupError } from './errors.js'
 import { RUN_GROUP_PATTERN } from './cgroup-detect.js'
 import type { CgroupSupport, V1Controller } from './cgroup-detect.js'
 import type { Containment, MeasuredUsage } from './containment.js'
@@ -86,7 +87,7 @@ export class CgroupContainment implements Containment {
             log.warn('could not create a job cgroup', { controller, dir, err })
           }
         }
-        if (Object.keys(groups).length === 0) throw new Error(`no cgroup could be created for ${name}`)
+        if (Object.keys(groups).length === 0) throw new CgroupError(`no cgroup could be created for ${name}`)
         if (groups.pids !== undefined) await writeFile(join(groups.pids, 'pids.max'), String(limits.maxProcesses))
         if (groups.memory !== undefined) await writeFile(join(groups.memory, 'memory.limit_in_bytes'), String(limits.maxMemoryBytes))
       }

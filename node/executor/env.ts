@@ -6,6 +6,7 @@ import { userInfo } from 'node:os'
 import {
   DEFAULT_LANG, DEFAULT_PATH, PASSED_ENV, SHELL_CANDIDATES, STTY_CANDIDATES, TERM_NAME
 } from './constants.js'
+import { NoShellError } from './errors.js'
 
 /** the first of `candidates` that this process may execute, or undefined */
 export function findExecutable (candidates: readonly string[]): string | undefined {
@@ -25,7 +26,7 @@ export function findExecutable (candidates: readonly string[]): string | undefin
  */
 export function chooseShell (): string {
   const shell = findExecutable(SHELL_CANDIDATES)
-  if (shell === undefined) throw new Error(`no shell found (tried ${SHELL_CANDIDATES.join(', ')})`)
+  if (shell === undefined) throw new NoShellError(SHELL_CANDIDATES)
   return shell
 }
 

@@ -36,6 +36,22 @@ export class JobNotRunningError extends NodeError {
   }
 }
 
+/** no shell to run steps with was found on this machine */
+export class NoShellError extends NodeError {
+  constructor (tried: readonly string[]) {
+    super('ERR_NO_SHELL', `no shell found (tried ${tried.join(', ')})`)
+    this.name = 'NoShellError'
+  }
+}
+
+/** a job's cgroups could not be created though the machine offers them */
+export class CgroupError extends NodeError {
+  constructor (message: string) {
+    super('ERR_CGROUP', message)
+    this.name = 'CgroupError'
+  }
+}
+
 /** a terminal size outside 1..MAX_TERMINAL_COLS × 1..MAX_TERMINAL_ROWS */
 export class InvalidTerminalSizeError extends NodeError {
   constructor (cols: unknown, rows: unknown) {

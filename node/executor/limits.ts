@@ -36,7 +36,7 @@ function printfEscape (text: string): string {
   return [...text].map(ch => {
     const code = ch.charCodeAt(0)
     if (code < 0x20 || code === 0x7f) return `\\${code.toString(8).padStart(3, '0')}`
-    if (ch === '%' || ch === '\\' || ch === "'") throw new Error('unsupported character in the sentinel')
+    if (ch === '%' || ch === '\\' || ch === "'") throw new InvalidExecutorOptionError('sentinel', `unsupported character ${JSON.stringify(ch)}`)
     return ch
   }).join('')
 }

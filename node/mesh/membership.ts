@@ -44,7 +44,7 @@ export async function readMembership (home: string): Promise<Membership | undefi
   try {
     const raw = decodeCbor(bytes, MAX_FILE_BYTES)
     if (!isRecord(raw) || !(raw.mesh instanceof Uint8Array) || !Array.isArray(raw.records) || !Array.isArray(raw.bootstrap)) {
-      throw new Error('missing fields')
+      throw new MembershipError(`${membershipPath(home)} is damaged: missing fields`)
     }
     return {
       mesh: decodeMeshInfo(raw.mesh),
@@ -54,6 +54,7 @@ export async function readMembership (home: string): Promise<Membership | undefi
       leftAt: raw.leftAt == null ? undefined : Number(raw.leftAt)
     }
   } catch (err) {
+    if (err instanceof MembershipError) throw err
     throw new MembershipError(`${membershipPath(home)} is damaged: ${String((err as Error).message)}`, { cause: err })
   }
 }

@@ -279,7 +279,7 @@ async function hashFile (fh: FileHandle, signal: AbortSignal, limit: number, chu
 async function writeAll (fh: FileHandle, chunk: Uint8Array): Promise<void> {
   for (let off = 0; off < chunk.byteLength;) {
     const { bytesWritten } = await fh.write(chunk, off, chunk.byteLength - off)
-    if (bytesWritten <= 0) throw new Error('write made no progress')
+    if (bytesWritten <= 0) throw new BlobWriteError('a write to the temp file made no progress', undefined)
     off += bytesWritten
   }
 }
