@@ -69,24 +69,31 @@ export async function main (argv: string[], io: Output = processOutput): Promise
     }
     return await (await load()).run(rest, io)
   } catch (err: any) {
-    return report(err, io)
+    return report(err, io, argv.includes('--json'))
   }
 }
 
 /**
  * One line for an error with a code in the error table (with the table's hint, and the problems a
- * broken input has); the stack only for what nobody foresaw: that is a bug.
+ * broken input has); the stack only for what nobody foresaw: that is a bug. With --json, the
+ * line is `{"error": {"code", "message", "hint", "problems"}}` for scripts to match the code.
  */
-export function report (err: any, io: Output): number {
-  if (!isKnownCode(err?.code)) {
+export function report (err: any, io: Output, json = false): number {
+  const known = isKnownCode(err?.code)
+  const message = String(err?.message ?? err)
+  const hint = known ? hintFor(err.code, message) : undefined
+  const problems: string[] = err instanceof CliError ? err.details : (err?.problems ?? []).map((p: any) => `${String(p.path)}: ${String(p.message)}`)
+  if (json) {
+    io.err(JSON.stringify({ error: { code: known ? err.code : 'ERR_INTERNAL', message, hint, problems: problems.length > 0 ? problems : undefined } }))
+  }
+  if (!known) {
     io.err(`cit-node: internal error: ${String(err?.stack ?? err)}`)
     return EXIT.INTERNAL
   }
-  const message = String(err.message ?? err)
-  const hint = hintFor(err.code, message)
-  io.err(`cit-node: ${message}${hint != null ? ` (${hint})` : ''}`)
-  const details: string[] = err instanceof CliError ? err.details : (err.problems ?? []).map((p: any) => `${String(p.path)}: ${String(p.message)}`)
-  for (const d of details) io.err(`  ${d}`)
+  if (!json) {
+    io.err(`cit-node: ${message}${hint != null ? ` (${hint})` : ''}`)
+    for (const d of problems) io.err(`  ${d}`)
+  }
   return exitCodeFor(err.code)
 }
 

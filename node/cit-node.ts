@@ -159,6 +159,7 @@ export class CitNode implements ControlHandlers {
       this.startedAt = Date.now()
       this.log.info('daemon started', { peerId: this.identity.id, pid: process.pid })
     } catch (err) {
+      this.log?.error('daemon could not start', { err })
       await this.teardown()
       throw err
     }

@@ -12,11 +12,21 @@ export async function run (argv: string[], io: Output): Promise<number> {
   const { createMeshHome, saveNodeFlags } = await import('../../node/mesh/enroll.js')
   const { validateConfig } = await import('../../node/config/config.js')
   const { homePaths } = await import('../../node/home.js')
+  const { snapshotHome } = await import('../../node/home-snapshot.js')
   const flags = validateConfig({ listen: listOf(p.values.listen), labels: listOf(p.values.label) })
   await assertNoDaemon(p.ctx.home)
-  const { peerId, meshId } = await createMeshHome(p.ctx.home)
-  await saveNodeFlags(p.ctx.home, homePaths(p.ctx.home).config, flags)
-  await spawnDaemon(p.ctx.home)
+  // a failed init leaves the home as it was: a member whose daemon never started is a dead end
+  const before = await snapshotHome(p.ctx.home)
+  let made: { peerId: string, meshId: string }
+  try {
+    made = await createMeshHome(p.ctx.home)
+    await saveNodeFlags(p.ctx.home, homePaths(p.ctx.home).config, flags)
+    await spawnDaemon(p.ctx.home)
+  } catch (err) {
+    await before.restore()
+    throw err
+  }
+  const { peerId, meshId } = made
   const { token } = await p.ctx.client().invite({})
   if (p.ctx.json) io.out(JSON.stringify({ peerId, token, mesh: meshId }))
   else {

@@ -1,4 +1,6 @@
 import { parse, positionals, listOf } from '../context.js'
+import { reportStart } from '../daemon.js'
+import { isKnownCode } from '../../node/error-codes.js'
 import type { Output } from '../output.js'
 
 export const usage = 'cit-node start [--listen ADDR]... [--label L]...'
@@ -7,6 +9,18 @@ export const summary = 'run the daemon in the foreground (for systemd); SIGTERM 
 interface Values { listen?: string[], label?: string[] }
 
 export async function run (argv: string[], io: Output): Promise<number> {
+  try {
+    return await foreground(argv, io)
+  } catch (err: any) {
+    // the parent that started this daemon in the background (init, join, start -d) says why in one line
+    const known = isKnownCode(err?.code)
+    const message = known ? String(err.message) : `the daemon could not start: ${String(err?.message ?? err).split('\n')[0]} (daemon.out in the home has the rest)`
+    await reportStart({ error: { code: known ? err.code : 'ERR_DAEMON_START', message } })
+    throw err
+  }
+}
+
+async function foreground (argv: string[], io: Output): Promise<number> {
   const p = parse<Values>(argv, { listen: { type: 'string', multiple: true }, label: { type: 'string', multiple: true } }, usage, io)
   if (p.help) { io.out(`usage: ${usage}\n${summary}`); return 0 }
   positionals(p, [], usage)
@@ -25,6 +39,7 @@ export async function run (argv: string[], io: Output): Promise<number> {
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
   io.err(`cit-node: daemon ${node.identity.id} running (pid ${process.pid}, home ${p.ctx.home})`)
+  await reportStart({ ready: true })
   await node.whenStopped
   process.off('SIGTERM', onSignal)
   process.off('SIGINT', onSignal)

@@ -14,7 +14,7 @@ export const JOIN_TIMEOUT_MS = 20_000
 
 export class AlreadyInMeshError extends NodeError {
   constructor (meshId: string) {
-    super('ERR_ALREADY_IN_MESH', `this home is already a member of mesh ${meshId.slice(0, 16)}…: use another --home, or \`cit-node leave\` first`)
+    super('ERR_ALREADY_IN_MESH', `this home is already a member of mesh ${meshId.slice(0, 16)}…: \`cit-node start -d\` runs its daemon; for another mesh use another --home, or \`cit-node leave\` first`)
     this.name = 'AlreadyInMeshError'
   }
 }

@@ -17,6 +17,7 @@ import type { Logger } from '../../store/logger.js'
 import type { MetaStore, RecordLog } from '../../store/meta/index.js'
 import type { JobService } from '../jobs/job-service.js'
 import { PartitionHook } from './partition-hook.js'
+import { explainListenFailure } from './listen-error.js'
 import type { Ingest, Kind } from './ingest.js'
 import type { Membership } from './membership.js'
 import type { PeerTable } from './peer-table.js'
@@ -101,7 +102,7 @@ export class MeshService {
       // peers accept a lease only from a member with the build role, signed by its holder
       dhtValidators: { lease: leaseValidator(id => this.c.trust.hasRole(id, 'build')) },
       dhtSelectors: { lease: leaseSelector }
-    })
+    }).catch(async (err: unknown) => { throw (await explainListenFailure(err)) ?? err })
     this.libp2p = libp2p
     try {
       for (const kind of ['trust', 'job', 'event', 'load'] as const) {
