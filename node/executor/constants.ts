@@ -48,6 +48,23 @@ export const PASSED_ENV: readonly string[] = [
   'SSL_CERT_FILE', 'SSL_CERT_DIR'
 ]
 
+/**
+ * Pagers off: a step runs in a terminal, so `git log`, `man`, `systemctl`, `psql` and friends
+ * would open `less` and wait for a key until the job times out (and even a short `git log`
+ * leaves less's keypad-mode sequence `ESC[?1h ESC=` in the log: less sends it when it starts,
+ * before it sees the output fits one screen and quits). A job that wants a pager sets its own
+ * (a param of the same name), and a daemon's `passEnv` value wins over these.
+ */
+export const NO_PAGER_ENV: Readonly<Record<string, string>> = {
+  PAGER: 'cat',
+  GIT_PAGER: 'cat',
+  MANPAGER: 'cat',
+  SYSTEMD_PAGER: 'cat',
+  PSQL_PAGER: 'cat',
+  GH_PAGER: 'cat',
+  AWS_PAGER: ''
+}
+
 /** shells tried, in order, for the job's commands: bash for the scripts people write, sh everywhere else */
 export const SHELL_CANDIDATES: readonly string[] = ['/bin/bash', '/usr/bin/bash', '/bin/sh']
 /** the shell that runs the containment wrapper before the job's shell is exec'd (POSIX sh) */

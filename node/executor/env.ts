@@ -4,7 +4,7 @@
 import { accessSync, constants as fsConstants } from 'node:fs'
 import { userInfo } from 'node:os'
 import {
-  DEFAULT_LANG, DEFAULT_PATH, PASSED_ENV, SHELL_CANDIDATES, STTY_CANDIDATES, TERM_NAME
+  DEFAULT_LANG, DEFAULT_PATH, NO_PAGER_ENV, PASSED_ENV, SHELL_CANDIDATES, STTY_CANDIDATES, TERM_NAME
 } from './constants.js'
 import { NoShellError } from './errors.js'
 
@@ -50,7 +50,7 @@ export interface JobEnvInput {
 
 /**
  * A minimal environment: PASSED_ENV (and `passEnv`) copied from the daemon when set, sane
- * PATH/LANG/HOME defaults, TERM, SHELL, CI=true, the params, then CIT_JOB_ID, CIT_JOB_NAME and
+ * PATH/LANG/HOME defaults, pagers off (NO_PAGER_ENV), TERM, SHELL, CI=true, the params, then CIT_JOB_ID, CIT_JOB_NAME and
  * CIT_WORKSPACE. Param names were checked against the reserved names before this is called, so
  * a param can never replace PATH or a CIT_ variable.
  */
@@ -71,6 +71,7 @@ export function buildJobEnv (input: JobEnvInput): Record<string, string> {
       env.LOGNAME ??= user.username
     } catch {}
   }
+  for (const [name, value] of Object.entries(NO_PAGER_ENV)) env[name] ??= value
   env.TERM = TERM_NAME
   env.SHELL = input.shell
   // most tools turn off prompts, spinners and colour detection guesses when they see it
