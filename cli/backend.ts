@@ -6,6 +6,7 @@ import type { JobView } from '../node/jobs/types.js'
 /** What `run` and `submit` need: a daemon over its socket, or a node in this process. */
 export interface Backend {
   submit: (body: SubmitBody) => Promise<JobView>
+  show: (ref: string) => Promise<JobView>
   wait: (ref: string, signal?: AbortSignal) => Promise<JobView>
   cancel: (ref: string) => Promise<JobView>
   output: (ref: string, follow: boolean, signal?: AbortSignal) => Promise<AsyncIterable<Uint8Array | string>>
@@ -41,6 +42,7 @@ async function * drain (out: OutputStream, signal?: AbortSignal): AsyncGenerator
 export function nodeBackend (node: CitNode): Backend {
   return {
     submit: async body => await node.submit(body),
+    show: async ref => await node.show(ref),
     wait: async (ref, signal) => await node.wait(ref, signal ?? new AbortController().signal),
     cancel: async ref => await node.cancel(ref),
     output: async (ref, follow, signal) => drain(await node.output(ref, follow), signal)

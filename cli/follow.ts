@@ -1,5 +1,6 @@
 import { EXIT } from './errors.js'
 import { outcomeLine } from './output.js'
+import { watchWaiting } from './waiting.js'
 import type { Backend } from './backend.js'
 import type { Output } from './output.js'
 import type { JobView } from '../node/jobs/types.js'
@@ -13,11 +14,18 @@ export function exitFor (job: JobView): number {
  * Show a job's terminal output live (when `follow`), then wait for its end and report it:
  * the `show` object with --json, a one-line outcome on stderr otherwise.
  */
-export async function followAndWait (backend: Backend, id: string, io: Output, options: { follow: boolean, json: boolean, signal?: AbortSignal }): Promise<number> {
-  if (options.follow) {
-    for await (const chunk of await backend.output(id, true, options.signal)) await io.raw(chunk)
+export async function followAndWait (backend: Backend, id: string, io: Output, options: { follow: boolean, json: boolean, self?: string, signal?: AbortSignal }): Promise<number> {
+  // people see why it waits and where it runs; scripts (--json) get only the result
+  const stopWatching = options.json ? () => {} : watchWaiting(async ref => await backend.show(ref), id, io, { where: true, self: options.self, signal: options.signal })
+  let job: JobView
+  try {
+    if (options.follow) {
+      for await (const chunk of await backend.output(id, true, options.signal)) await io.raw(chunk)
+    }
+    job = await backend.wait(id, options.signal)
+  } finally {
+    stopWatching()
   }
-  const job = await backend.wait(id, options.signal)
   if (options.json) io.out(JSON.stringify(job))
   else io.err(outcomeLine(job))
   return exitFor(job)

@@ -24,7 +24,7 @@ import type { AttachSession } from '../protocols/attach/index.js'
 import type { JobEvent } from '../protocols/job/records.js'
 import { LocalClaimer } from './scheduler/claimer.js'
 import { MeshClaimer } from './scheduler/mesh-claimer.js'
-import { explainWait } from './scheduler/admission.js'
+import { explainWait } from './scheduler/why-waiting.js'
 import type { Offer } from './scheduler/admission.js'
 import { Ingest } from './mesh/ingest.js'
 import { MeshAdmin, NotInMeshError, ForbiddenError } from './mesh/mesh-admin.js'
@@ -115,7 +115,6 @@ export class CitNode implements ControlHandlers {
       this.membership = membership?.leftAt == null ? membership : undefined
       this.jobs.on('event', ev => {
         if (ev.type === 'cancel-requested' || ev.type === 'superseded') this.runner?.cancel(ev.job, ev.reason ?? ev.type)
-        if (this.state === 'draining' && this.runner?.runningIds.length === 0) this.state = 'paused'
       })
       const supersede = new Supersede({ jobs: this.jobs, self: this.identity.id })
       this.jobs.on('change', row => { void supersede.onChange(row) })
@@ -308,9 +307,10 @@ export class CitNode implements ControlHandlers {
 
   /** for a queued job: why no node has taken it yet */
   private whyWaiting (row: JobRow): string {
-    if (this.claimer != null) return explainWait(row.spec, this.claimer.offers())
-    if (this.runner?.isPaused === true) return 'this node is paused'
-    if (this.runner?.freeSlots === 0) return 'no free slot: every slot of this node is busy'
+    if (this.claimer != null) return explainWait(row.spec, this.claimer.offers(), this.identity.id)
+    if (this.state === 'draining') return 'this node is draining: it finishes what runs and takes nothing new (`cit-node resume` claims again)'
+    if (this.runner?.isPaused === true) return 'this node is paused (`cit-node resume` claims again)'
+    if (this.runner?.freeSlots === 0) return `this node is busy, each of its ${this.runner.slotCount} slots running a job ("slots" in config.json sets how many run at once)`
     return 'waiting to be run'
   }
 
@@ -353,7 +353,8 @@ export class CitNode implements ControlHandlers {
   async setState (state: 'active' | 'paused' | 'draining'): Promise<StatusView> {
     if (!['active', 'paused', 'draining'].includes(state)) throw new InvalidInputError('state: must be active, paused or draining')
     this.runner!.setPaused(state !== 'active')
-    this.state = state === 'draining' && this.runner!.runningIds.length === 0 ? 'paused' : state
+    // a drained node stays `draining` (not `paused`): people asked for one and not the other
+    this.state = state
     this.log.info('node state changed', { state: this.state })
     // the mesh hears of it now, not at the next report
     await this.mesh?.reportNow()

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline'
 import { Readable } from 'node:stream'
 import { parse, positionals } from '../context.js'
 import { UsageError } from '../errors.js'
+import { watchWaiting } from '../waiting.js'
 import type { Output } from '../output.js'
 
 export const usage = 'cit-node logs JOB [--follow] [--replay [--speed N]]'
@@ -45,6 +46,12 @@ export async function run (argv: string[], io: Output): Promise<number> {
     return 0
   }
   if (p.values.speed != null) throw new UsageError('--speed goes with --replay')
-  for await (const chunk of await client.output(ref, p.values.follow === true)) await io.raw(chunk)
+  // a job that has not started yet: say why it waits while the output is awaited
+  const stopWatching = p.values.follow === true ? watchWaiting(async id => await client.show(id), ref, io) : () => {}
+  try {
+    for await (const chunk of await client.output(ref, p.values.follow === true)) { stopWatching(); await io.raw(chunk) }
+  } finally {
+    stopWatching()
+  }
   return 0
 }

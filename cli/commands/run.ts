@@ -20,10 +20,11 @@ export async function run (argv: string[], io: Output): Promise<number> {
   const job = await loadJob(file, listOf(p.values.param))
 
   let backend: Backend
+  let self: string
   let stopNode: (() => Promise<void>) | undefined
   const client = p.ctx.client()
   try {
-    await client.status()
+    self = (await client.status()).peerId
     backend = clientBackend(client)
   } catch (err: any) {
     if (err?.code !== 'ERR_DAEMON_UNREACHABLE') throw err
@@ -31,6 +32,7 @@ export async function run (argv: string[], io: Output): Promise<number> {
     const { CitNode } = await import('../../node/cit-node.js')
     const node = new CitNode({ home: p.ctx.home })
     await node.start()
+    self = node.identity.id
     backend = nodeBackend(node)
     stopNode = async () => { await node.stop() }
   }
@@ -39,7 +41,7 @@ export async function run (argv: string[], io: Output): Promise<number> {
   try {
     const view = await backend.submit({ spec: job.spec, params: job.overrides, priority })
     id = view.id
-    return await followAndWait(backend, view.id, io, { follow: !p.ctx.json, json: p.ctx.json })
+    return await followAndWait(backend, view.id, io, { follow: !p.ctx.json, json: p.ctx.json, self })
   } finally {
     release()
     await stopNode?.()

@@ -28,16 +28,18 @@ export async function run (argv: string[], io: Output): Promise<number> {
   const [file] = positionals(p, ['FILE'], usage)
   const priority = priorityOf(p.values.priority)
   const job = await loadJob(file, listOf(p.values.param))
-  const backend = clientBackend(p.ctx.client())
+  const client = p.ctx.client()
+  const backend = clientBackend(client)
   const view = await backend.submit({ spec: job.spec, params: job.overrides, priority })
   if (p.values.wait !== true && p.values.follow !== true) {
     io.out(p.ctx.json ? JSON.stringify({ id: view.id }) : view.id)
     return 0
   }
   if (!p.ctx.json) io.err(`cit-node: submitted ${view.name} as job ${view.id}`)
+  const self = p.ctx.json ? undefined : (await client.status().catch(() => undefined))?.peerId
   const release = cancelOnInterrupt(backend, () => view.id, io)
   try {
-    return await followAndWait(backend, view.id, io, { follow: p.values.follow === true, json: p.ctx.json })
+    return await followAndWait(backend, view.id, io, { follow: p.values.follow === true, json: p.ctx.json, self })
   } finally {
     release()
   }

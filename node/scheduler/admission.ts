@@ -8,21 +8,35 @@ export interface Offer {
   canBuild: boolean
 }
 
+/** why a node would not take a job: the kind of reason, and what it says */
+export interface Refusal {
+  kind: 'role' | 'labels' | 'cores' | 'memory' | 'paused' | 'draining' | 'gone' | 'slots' | 'load'
+  text: string
+}
+
+/** kinds of refusal that no waiting cures: the node can never run the job as things are */
+export const NEVER: ReadonlySet<Refusal['kind']> = new Set(['role', 'labels', 'cores', 'memory'])
+
 /**
  * Why a node would not take a job now, or undefined if it would. The same rule serves a node
  * deciding for itself and a node explaining why a queued job waits.
  */
-export function refusal (offer: Offer, spec: JobSpec): string | undefined {
+export function refuse (offer: Offer, spec: JobSpec): Refusal | undefined {
   const r = offer.report
-  if (!offer.canBuild) return 'no build role'
-  if (r.state !== 'active') return r.state
+  if (!offer.canBuild) return { kind: 'role', text: 'no build role' }
   const missing = spec.requires.labels.filter(l => !r.labels.includes(l))
-  if (missing.length > 0) return `missing label ${missing.join(', ')}`
-  if (r.cores < spec.requires.cores) return `needs ${spec.requires.cores} cores`
-  if (spec.requires.memoryBytes > 0 && r.memTotalBytes < spec.requires.memoryBytes) return 'not enough memory'
-  if (r.slotsFree < 1) return 'no free slot'
-  if (r.cores > 0 && r.load1 / r.cores >= r.loadLimit) return 'load above threshold'
+  if (missing.length > 0) return { kind: 'labels', text: `missing label ${missing.join(', ')}` }
+  if (r.cores < spec.requires.cores) return { kind: 'cores', text: `needs ${spec.requires.cores} cores` }
+  if (spec.requires.memoryBytes > 0 && r.memTotalBytes < spec.requires.memoryBytes) return { kind: 'memory', text: 'not enough memory' }
+  if (r.state !== 'active') return { kind: r.state, text: r.state }
+  if (r.slotsFree < 1) return { kind: 'slots', text: 'no free slot' }
+  if (r.cores > 0 && r.load1 / r.cores >= r.loadLimit) return { kind: 'load', text: 'load above threshold' }
   return undefined
+}
+
+/** `refuse`'s text: why a node would not take a job now, or undefined if it would */
+export function refusal (offer: Offer, spec: JobSpec): string | undefined {
+  return refuse(offer, spec)?.text
 }
 
 /** a stable pseudo-random order of nodes per job, so ties spread over the mesh */
@@ -47,29 +61,4 @@ export function rank (job: string, spec: JobSpec, offers: Offer[]): string[] {
     }))
     .sort((a, b) => a.ws - b.ws || Math.round(a.load * 10) - Math.round(b.load * 10) || (a.h < b.h ? -1 : a.h > b.h ? 1 : 0))
     .map(x => x.id)
-}
-
-/**
- * Why no node has taken a queued job yet, in the words users ask for ("no member has label
- * gpu", "all nodes are above the load threshold").
- */
-export function explainWait (spec: JobSpec, offers: Offer[]): string {
-  if (offers.length === 0) return 'no node is reporting its load: waiting for members'
-  const reasons = offers.map(o => refusal(o, spec))
-  if (reasons.some(r => r == null)) return 'waiting to be claimed'
-  const count = (pred: (r: string) => boolean): number => reasons.filter(r => r != null && pred(r)).length
-  const n = offers.length
-  const builders = offers.filter(o => o.canBuild).length
-  if (builders === 0) return 'no member holds the build role'
-  const labels = spec.requires.labels
-  if (labels.length > 0 && !offers.some(o => labels.every(l => o.report.labels.includes(l)))) {
-    return `no member has label ${labels.filter(l => !offers.some(o => o.report.labels.includes(l))).join(', ') || labels.join(', ')}`
-  }
-  if (count(r => r === 'paused' || r === 'draining' || r === 'gone') === n) return 'all nodes are paused, draining or gone'
-  if (count(r => r.startsWith('needs') || r === 'not enough memory') === n) return 'no node has the cores or memory the job requires'
-  if (count(r => r === 'load above threshold') > 0 && count(r => r === 'load above threshold' || r === 'no free slot') === n) {
-    return count(r => r === 'no free slot') > 0 ? 'every eligible node is busy or above its load threshold' : 'all eligible nodes are above the load threshold'
-  }
-  if (count(r => r === 'no free slot') > 0) return 'no free slot on any eligible node'
-  return [...new Set(reasons)].join('; ')
 }
