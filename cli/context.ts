@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { homePaths, resolveHome } from '../node/home.js'
 import { ControlClient } from './client.js'
 import { UsageError } from './errors.js'
+import { editDistance } from '../protocols/job/values.js'
 import { processOutput } from './output.js'
 import type { ParseArgsConfig } from 'node:util'
 import type { Output } from './output.js'
@@ -38,7 +39,7 @@ export function parse<V = Record<string, unknown>> (argv: string[], options: Opt
   try {
     parsed = parseArgs({ args: argv, options: { ...GLOBAL, ...options }, allowPositionals: true, strict: true })
   } catch (err: any) {
-    throw new UsageError(`${String(err?.message ?? err).split('\n')[0]}`, [`usage: ${usage}`])
+    throw new UsageError(flagProblem(err, { ...GLOBAL, ...options }), [`usage: ${usage}`])
   }
   const v = parsed.values as Record<string, unknown>
   const home = resolveHome(v.home as string | undefined)
@@ -49,6 +50,41 @@ export function parse<V = Record<string, unknown>> (argv: string[], options: Opt
     client: () => new ControlClient(homePaths(home).socket, home)
   }
   return { ctx, values: v as V, positionals: parsed.positionals, help: v.help === true }
+}
+
+/**
+ * node:util's parse error in our words: an unknown flag with the nearest known one, a missing
+ * or unwanted value (its own message is two lines with a stray quote and no suggestion).
+ */
+function flagProblem (err: any, options: Options): string {
+  const message = String(err?.message ?? err)
+  const flag = /Option '([^' ]+)/.exec(message)?.[1] ?? /option '([^']+)'/i.exec(message)?.[1]
+  if (err?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag != null) {
+    return `unknown flag ${flag}${didYouMean(flag, options)}`
+  }
+  if (err?.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && flag != null) {
+    return message.includes('argument missing') ? `${flag} needs a value` : `${flag} takes no value`
+  }
+  return message.split('\n')[0]
+}
+
+function didYouMean (flag: string, options: Options): string {
+  const given = flag.replace(/^-+/, '').split('=')[0]
+  const names = Object.entries(options).flatMap(([name, o]) => [name, ...(o.short != null ? [o.short] : [])])
+  const near = nearest(given, names)
+  if (near == null) return ''
+  return ` (did you mean ${near.length === 1 ? `-${near}` : `--${near}`}?)`
+}
+
+/** the known name closest to `given` (a typo, a prefix), or undefined if none is close */
+export function nearest (given: string, names: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const name of names) {
+    const d = name.startsWith(given) && given.length >= 2 ? 0 : editDistance(given, name)
+    if (d < bestDistance) { best = name; bestDistance = d }
+  }
+  return best != null && bestDistance <= Math.max(1, Math.ceil(best.length / 3)) ? best : undefined
 }
 
 /** the exact number of positionals a command wants, or a usage error */

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import '../node/polyfill.js'
-import { realpathSync } from 'node:fs'
+import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { CliError, EXIT, exitCodeFor, hintFor } from './errors.js'
 import { isKnownCode } from '../node/error-codes.js'
 import { processOutput } from './output.js'
+import { nearest } from './context.js'
 import type { Output } from './output.js'
 
 interface Command {
@@ -40,6 +41,15 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   stop: async () => await import('./commands/stop.js')
 }
 
+/** the version in package.json (dist/cli/main.js → the package root) */
+function version (): string {
+  try {
+    return String(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version)
+  } catch {
+    return 'unknown'
+  }
+}
+
 async function help (io: Output): Promise<void> {
   const lines = ['usage: cit-node COMMAND [ARGS] [--home DIR] [--json]', '', 'commands:']
   for (const [name, load] of Object.entries(COMMANDS)) {
@@ -59,12 +69,14 @@ export async function main (argv: string[], io: Output = processOutput): Promise
       return name == null ? EXIT.USAGE : EXIT.OK
     }
     if (name === '--version' || name === 'version') {
-      io.out('cit-node 0.1.0')
+      io.out(`cit-node ${version()}`)
       return EXIT.OK
     }
     const load = COMMANDS[name]
     if (load == null) {
-      const near = Object.keys(COMMANDS).filter(c => c.startsWith(name.slice(0, 2)))
+      const prefixed = Object.keys(COMMANDS).filter(c => c.startsWith(name.slice(0, 2)))
+      const close = nearest(name, Object.keys(COMMANDS))
+      const near = prefixed.length > 0 ? prefixed : close != null ? [close] : []
       throw new CliError('ERR_USAGE', `unknown command ${JSON.stringify(name)}${near.length > 0 ? ` (did you mean ${near.join(' or ')}?)` : ''}; see \`cit-node --help\``)
     }
     return await (await load()).run(rest, io)

@@ -263,7 +263,7 @@ export class CitNode implements ControlHandlers {
       pid: process.pid,
       addrs: this.mesh?.addrs() ?? [],
       mesh: this.membership?.mesh.id ?? null,
-      state: this.state === 'gone' ? 'paused' : this.state,
+      state: this.trust?.isRevoked(this.identity.id) === true ? 'revoked' : this.state === 'gone' ? 'paused' : this.state,
       roles: this.trust?.rolesOf(this.identity.id) ?? [],
       connected: this.mesh?.connectedPeers().length ?? 0,
       dropped: this.mesh != null ? (this.mesh.stats().ingest as { dropped: Record<string, number> }).dropped : {},
@@ -346,7 +346,7 @@ export class CitNode implements ControlHandlers {
 
   async peers (): Promise<PeerView[]> {
     if (this.peerTable == null) throw new NotInMeshError()
-    return this.peerTable.view(this.identity.id)
+    return this.peerTable.view(this.identity.id, id => this.trust?.isRevoked(id) === true)
   }
 
   /** pause (claim nothing), resume, or drain (finish what runs, then claim nothing) */

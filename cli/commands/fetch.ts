@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { open, rename, unlink } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { parse, positionals } from '../context.js'
 import { CliError, UsageError } from '../errors.js'
+import { isKnownCode } from '../../node/error-codes.js'
 import { bytes } from '../output.js'
 import { homePaths } from '../../node/home.js'
 import { parseHash } from '../../store/blobs/index.js'
@@ -20,13 +22,30 @@ async function source (p: ReturnType<typeof parse>, hash: string, progress: bool
     return await client.blob(hash)
   } catch (err: any) {
     if (err?.code !== 'ERR_DAEMON_UNREACHABLE') throw err
-    const { FsBlobStore } = await import('../../store/blobs/index.js')
-    const store = new FsBlobStore({}, { dir: homePaths(p.ctx.home).blobs })
-    await store.start()
-    return (async function * () {
-      try { yield * store.get(hash) } finally { await store.stop() }
-    })()
+    return await localSource(p.ctx.home, hash)
   }
+}
+
+/**
+ * Without a daemon, this home's own store, read as it is: a home (or a store) that does not exist
+ * holds no blob, and is not created by looking.
+ */
+async function localSource (home: string, hash: string): Promise<AsyncIterable<Uint8Array>> {
+  const dir = homePaths(home).blobs
+  const { BlobNotFoundError } = await import('../../store/errors.js')
+  if (!existsSync(dir)) throw new BlobNotFoundError(hash)
+  const { FsBlobStore } = await import('../../store/blobs/index.js')
+  const store = new FsBlobStore({}, { dir })
+  await store.start()
+  try {
+    await store.stat(hash)
+  } catch (err) {
+    await store.stop()
+    throw err
+  }
+  return (async function * () {
+    try { yield * store.get(hash) } finally { await store.stop() }
+  })()
 }
 
 /** HASH, sha256:HASH, or JOB:PATH (an artefact of a job by its path) */
@@ -51,7 +70,7 @@ async function * guarded (source: AsyncIterable<Uint8Array>, hash: string): Asyn
   try {
     yield * source
   } catch (err: any) {
-    if (err instanceof CliError) throw err
+    if (err instanceof CliError || isKnownCode(err?.code)) throw err
     throw new CliError('ERR_FETCH_FAILED', `fetching blob ${hash} failed: ${String(err?.message ?? err)}`)
   }
 }
@@ -60,8 +79,9 @@ export async function run (argv: string[], io: Output): Promise<number> {
   const p = parse<{ output?: string }>(argv, { output: { type: 'string', short: 'o' } }, usage, io)
   if (p.help) { io.out(`usage: ${usage}\n${summary}`); return 0 }
   const [ref] = positionals(p, ['HASH'], usage)
-  const hash = await resolveRef(p, ref)
   const out = p.values.output
+  if (p.ctx.json && (out == null || out === '-')) throw new UsageError('--json needs -o PATH: without it, stdout carries the blob\'s bytes')
+  const hash = await resolveRef(p, ref)
   const sha = createHash('sha256')
   let size = 0
   const progress = io.errIsTTY && out != null && out !== '-' && !p.ctx.json
@@ -94,7 +114,7 @@ export async function run (argv: string[], io: Output): Promise<number> {
   }
   const actual = sha.digest('hex')
   if (actual !== hash) throw new CliError('ERR_HASH_MISMATCH', `blob ${hash} arrived corrupt (its bytes hash to ${actual})`)
-  if (p.ctx.json) io.err(JSON.stringify({ sha256: hash, size, path: out ?? null }))
+  if (p.ctx.json) io.out(JSON.stringify({ sha256: hash, size, path: out }))
   else if (out != null && out !== '-') io.err(`cit-node: fetched ${hash} (${bytes(size)}) to ${out}`)
   return 0
 }

@@ -6,7 +6,8 @@ export interface StatusView {
   pid: number
   addrs: string[]
   mesh: string | null
-  state: 'active' | 'paused' | 'draining'
+  /** `revoked` once an admin has revoked every role of this node's key */
+  state: 'active' | 'paused' | 'draining' | 'revoked'
   labels: string[]
   load: { load1: number, cores: number, memFreeBytes: number, slotsFree: number }
   running: string[]

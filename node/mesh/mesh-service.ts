@@ -26,6 +26,13 @@ import type { TrustService } from './trust-service.js'
 const T_MARKS = 'sync-marks'
 /** at most this many peers learned from load reports are dialed per report interval */
 const MAX_DIALS_PER_TICK = 4
+/**
+ * After a trust change, peers no longer allowed are disconnected this much later: the record that
+ * cut them off (a revocation, published right after it was added here) reaches them first, so a
+ * revoked node learns it was revoked. New connections are refused at once, and what the peer sends
+ * meanwhile is refused by role.
+ */
+export const CUT_OFF_DELAY_MS = 1000
 
 export interface MeshServiceComponents {
   identity: Identity
@@ -65,7 +72,14 @@ export class MeshService {
   /** log sequence → job id for local jobs no peer has received yet */
   private readonly unannounced = new Map<string, JobRow>()
   private readonly onSigned = (s: Signed<unknown>): void => { void this.publish(s) }
+  private cutOff?: ReturnType<typeof setTimeout>
   private readonly onTrustChange = (): void => {
+    if (this.cutOff != null) return
+    this.cutOff = setTimeout(() => { this.cutOff = undefined; this.disconnectDisallowed() }, CUT_OFF_DELAY_MS)
+    this.cutOff.unref?.()
+  }
+
+  private disconnectDisallowed (): void {
     if (this.libp2p != null) void disconnectDisallowed(this.libp2p, id => this.isAllowed(id)).catch(() => {})
   }
 
@@ -76,7 +90,7 @@ export class MeshService {
 
   get meshId (): string { return this.init.membership.mesh.id }
 
-  private readonly partition = PartitionHook.fromEnv(() => { this.onTrustChange() })
+  private readonly partition = PartitionHook.fromEnv(() => { this.disconnectDisallowed() })
 
   private isAllowed (peerId: string): boolean {
     if (this.partition.denies(peerId)) return false
@@ -160,6 +174,8 @@ export class MeshService {
     this.timer = undefined
     this.c.jobs.off('signed', this.onSigned)
     this.c.trust.off('change', this.onTrustChange)
+    if (this.cutOff != null) clearTimeout(this.cutOff)
+    this.cutOff = undefined
     await this.leases?.stop()
     this.leases = undefined
     await this.join?.stop()

@@ -17,8 +17,8 @@ export interface PeerEntry {
 export interface PeerView {
   peerId: string
   addrs: string[]
-  /** active, paused, draining, gone (left the mesh) or unreachable (no recent report) */
-  state: NodeState | 'unreachable'
+  /** active, paused, draining, gone (left the mesh), revoked (an admin revoked its roles) or unreachable (no recent report) */
+  state: NodeState | 'unreachable' | 'revoked'
   labels: string[]
   load: { load1: number, cores: number, memFreeBytes: number, slotsFree: number }
   slots: number
@@ -68,7 +68,8 @@ export class PeerTable {
     return [...this.entries.values()].filter(e => e.report.state !== 'gone').flatMap(e => e.report.addrs)
   }
 
-  view (selfId: string): PeerView[] {
+  /** every node heard from; `revoked` tells a key an admin revoked (it is cut off, not merely unreachable) */
+  view (selfId: string, revoked: (peerId: string) => boolean = () => false): PeerView[] {
     const now = this.now()
     return [...this.entries.values()].map(({ report: r, receivedAt }): PeerView => {
       const age = Math.max(0, now - receivedAt)
@@ -76,7 +77,7 @@ export class PeerTable {
       return {
         peerId: r.node,
         addrs: r.addrs,
-        state: stale ? 'unreachable' : r.state,
+        state: revoked(r.node) ? 'revoked' : stale ? 'unreachable' : r.state,
         labels: r.labels,
         load: { load1: r.load1, cores: r.cores, memFreeBytes: r.memFreeBytes, slotsFree: r.slotsFree },
         slots: r.slots,

@@ -58,4 +58,8 @@ export class TrustService extends EventEmitter<TrustServiceEvents> {
   isInviteKey (keyId: string): boolean { return this.state.isInviteKey(keyId) }
   hasRole (keyId: string, role: Role): boolean { return this.state.hasRole(keyId, role) }
   rolesOf (keyId: string): Role[] { return this.state.rolesOf(keyId) }
+  /** every role of the key was revoked (and none granted again since) */
+  isRevoked (keyId: string): boolean {
+    return !this.state.isMember(keyId) && this.state.revocations().some(r => r.subject === keyId)
+  }
 }

@@ -3,6 +3,9 @@ import { AttachService, attach } from '../../protocols/attach/index.js'
 import { FetchService, Providers } from '../../protocols/fetch/index.js'
 import { AttachJobsAdapter, attachPolicy } from '../attach/index.js'
 import { Fetcher } from '../artefacts/index.js'
+import { ForbiddenError } from '../mesh/mesh-admin.js'
+import { shortPeer } from '../short-id.js'
+import type { AttachAuthorize } from '../../protocols/attach/index.js'
 import type { AttachSession } from '../../protocols/attach/index.js'
 import type { FetchResult } from '../artefacts/index.js'
 import type { MeshLibp2p } from '../../protocols/net/index.js'
@@ -36,15 +39,17 @@ export class Exchange {
   private providers?: Providers
   private fetcher?: Fetcher
   readonly attach: AttachService
+  private readonly authorize: AttachAuthorize
   private started = false
 
   constructor (private readonly c: ExchangeComponents, private readonly init: { dir: string }) {
     const hasRole = c.hasRole ?? ((id: string) => id === c.self)
+    this.authorize = attachPolicy({ trust: { hasRole }, submitterOf: async id => (await c.jobs.get(id))?.submitter })
     this.attach = new AttachService({
       libp2p: c.libp2p ?? NO_NETWORK,
       logger: c.logger,
       jobs: new AttachJobsAdapter({ jobs: c.jobs, executor: c.executor }),
-      authorize: attachPolicy({ trust: { hasRole }, submitterOf: async id => (await c.jobs.get(id))?.submitter })
+      authorize: this.authorize
     })
   }
 
@@ -92,6 +97,10 @@ export class Exchange {
 
   /** open a terminal session on the node running `job` (this one, or a peer) */
   async open (job: string, executor: string | undefined, mode: 'ro' | 'rw', size: { cols?: number, rows?: number }, signal?: AbortSignal): Promise<AttachSession> {
+    // the executor applies the same policy, but its refusal carries only a code: ask it here
+    // first, so a missing role is refused with its reason (and nothing is asked of the mesh)
+    const verdict = await this.authorize(this.c.self, job, mode)
+    if (verdict.ok !== true) throw new ForbiddenError(`cannot attach${mode === 'rw' ? ' --rw' : ''}: ${verdict.reason ?? 'not allowed'} (this node is ${shortPeer(this.c.self)})`)
     if (executor == null || executor === this.c.self || this.c.libp2p == null) {
       return await this.attach.attachLocal(this.c.self, job, mode, { ...size, signal })
     }

@@ -62,9 +62,10 @@ describe('attach to a remote build\'s terminal', () => {
     await viewer.see('ready')
     viewer.type('evil\r')
 
-    const refused = await cli(['attach', id], { home: d.home })
-    expect(refused.code).not.toBe(0)
-    expect(refused.stderr).toMatch(/not allowed|refused|ERR_NOT_ALLOWED/i)
+    // a missing role is bad input (exit 2), refused with its code
+    const refused = await cli(['attach', id, '--json'], { home: d.home })
+    expect(refused.code).toBe(2)
+    expect(['ERR_FORBIDDEN', 'ERR_NOT_ALLOWED']).toContain(JSON.parse(refused.stderr.split('\n')[0]).error.code)
 
     const rw = open(b, [id, '--rw'])
     await rw.see('ready')
