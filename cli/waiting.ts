@@ -16,7 +16,7 @@ export interface WatchOptions {
 /**
  * While a job waits, say why on stderr (people, not scripts: never with --json), and keep it up
  * to date: on a terminal one line rewritten in place, otherwise a line each time the reason
- * changes. With `where`, say where it runs once claimed. Returns a function that stops watching
+ * changes (figures aside). With `where`, say where it runs once claimed. Returns a function that stops watching
  * (and clears the line on a terminal); it also stops when the job is final.
  */
 export function watchWaiting (show: (id: string) => Promise<JobView>, id: string, io: Output, options: WatchOptions = {}): () => void {
@@ -25,8 +25,10 @@ export function watchWaiting (show: (id: string) => Promise<JobView>, id: string
   let onLine = false
   let timer: ReturnType<typeof setTimeout> | undefined
   const say = (text: string): void => {
-    if (text === shown) return
-    shown = text
+    // a log gets a new line when the reason changes, not each time a load figure in it moves
+    const key = io.errIsTTY ? text : text.replace(/\d+(\.\d+)?/g, '#')
+    if (key === shown) return
+    shown = key
     if (io.errIsTTY) {
       process.stderr.write(`\r\x1b[K${text}`)
       onLine = true

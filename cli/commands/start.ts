@@ -1,12 +1,23 @@
 import { parse, positionals, listOf } from '../context.js'
-import { reportStart } from '../daemon.js'
+import type { Parsed } from '../context.js'
+import { assertNoDaemon, reportStart, spawnDaemon } from '../daemon.js'
 import { isKnownCode } from '../../node/error-codes.js'
 import type { Output } from '../output.js'
 
-export const usage = 'cit-node start [--listen ADDR]... [--label L]...'
-export const summary = 'run the daemon in the foreground (for systemd); SIGTERM or `cit-node stop` ends it'
+export const usage = 'cit-node start [-d|--background] [--listen ADDR]... [--label L]... [--json]'
+export const summary = 'run the daemon in the foreground (for systemd), or in the background with -d; SIGTERM or `cit-node stop` ends it'
 
-interface Values { listen?: string[], label?: string[] }
+interface Values { listen?: string[], label?: string[], background?: boolean }
+
+/** `start -d`: the daemon in the background, as `init` and `join` start it; returns once it answers */
+async function background (p: Parsed<Values>, io: Output): Promise<number> {
+  await assertNoDaemon(p.ctx.home)
+  const args = [...listOf(p.values.listen).flatMap(a => ['--listen', a]), ...listOf(p.values.label).flatMap(l => ['--label', l])]
+  const s = await spawnDaemon(p.ctx.home, args)
+  if (p.ctx.json) io.out(JSON.stringify(s))
+  else io.out(`cit-node: daemon ${s.peerId} running in the background (pid ${s.pid}, home ${p.ctx.home}); \`cit-node stop\` stops it`)
+  return 0
+}
 
 export async function run (argv: string[], io: Output): Promise<number> {
   try {
@@ -21,9 +32,10 @@ export async function run (argv: string[], io: Output): Promise<number> {
 }
 
 async function foreground (argv: string[], io: Output): Promise<number> {
-  const p = parse<Values>(argv, { listen: { type: 'string', multiple: true }, label: { type: 'string', multiple: true } }, usage, io)
+  const p = parse<Values>(argv, { listen: { type: 'string', multiple: true }, label: { type: 'string', multiple: true }, background: { type: 'boolean', short: 'd' } }, usage, io)
   if (p.help) { io.out(`usage: ${usage}\n${summary}`); return 0 }
   positionals(p, [], usage)
+  if (p.values.background === true) return await background(p, io)
   const { CitNode } = await import('../../node/cit-node.js')
   const { validateConfig } = await import('../../node/config/config.js')
   const overrides: Record<string, unknown> = {}
