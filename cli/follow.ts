@@ -27,7 +27,7 @@ export async function followAndWait (backend: Backend, id: string, io: Output, o
     stopWatching()
   }
   if (options.json) io.out(JSON.stringify(job))
-  else io.err(outcomeLine(job))
+  else io.err(outcomeLine(job, options.self))
   return exitFor(job)
 }
 

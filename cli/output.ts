@@ -1,3 +1,4 @@
+import { shortPeer } from '../node/short-id.js'
 import type { JobView } from '../node/jobs/types.js'
 
 /** Everything the CLI prints goes through an Output, so tests can capture it. */
@@ -50,12 +51,18 @@ export function table (header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n')
 }
 
-/** The one line printed when a job ends. */
-export function outcomeLine (job: JobView): string {
+/** where a job ran, as people read it: "this node" for the node the command talks to */
+export function where (peerId: string | null, self?: string): string {
+  return peerId === self ? 'this node' : `node ${shortPeer(peerId)}`
+}
+
+/** The one line printed when a job ends: its outcome, where it ran and how long it took. */
+export function outcomeLine (job: JobView, self?: string): string {
+  const on = job.executor != null ? ` on ${where(job.executor, self)}` : ''
   const took = job.usage != null ? ` in ${duration(job.usage.wallMs)}` : ''
   const why = job.reason != null ? `: ${job.reason}` : ''
   const code = job.exitCode != null && job.state !== 'succeeded' ? ` (exit ${job.exitCode})` : ''
-  return `cit-node: ${job.name} ${job.state}${took}${code}${why} [job ${shortId(job.id)}]`
+  return `cit-node: ${job.name} ${job.state}${on}${took}${code}${why} [job ${shortId(job.id)}]`
 }
 
 /** The human form of `show`. */

@@ -1,4 +1,4 @@
-import { shortPeer } from '../node/short-id.js'
+import { where } from './output.js'
 import type { Output } from './output.js'
 import type { JobView } from '../node/jobs/types.js'
 
@@ -48,8 +48,7 @@ export function watchWaiting (show: (id: string) => Promise<JobView>, id: string
     if (job?.state === 'queued') say(`cit-node: ${job.name} is queued: ${job.reason ?? 'waiting to be claimed'}`)
     else if (job != null && (job.state === 'claimed' || job.state === 'running')) {
       if (options.where === true && job.executor != null) {
-        const where = job.executor === options.self ? 'this node' : `node ${shortPeer(job.executor)}`
-        say(`cit-node: ${job.name} is running on ${where}`)
+        say(`cit-node: ${job.name} is running on ${where(job.executor, options.self)}`)
         if (io.errIsTTY) { process.stderr.write('\n'); onLine = false }
       } else clear()
     } else if (job != null) { stop(); return }

@@ -24,7 +24,7 @@ import type { AttachSession } from '../protocols/attach/index.js'
 import type { JobEvent } from '../protocols/job/records.js'
 import { LocalClaimer } from './scheduler/claimer.js'
 import { MeshClaimer } from './scheduler/mesh-claimer.js'
-import { explainWait } from './scheduler/why-waiting.js'
+import { explainWait, pinnedOffers } from './scheduler/why-waiting.js'
 import type { Offer } from './scheduler/admission.js'
 import { Ingest } from './mesh/ingest.js'
 import { MeshAdmin, NotInMeshError, ForbiddenError } from './mesh/mesh-admin.js'
@@ -286,7 +286,7 @@ export class CitNode implements ControlHandlers {
       throw new ForbiddenError(`this node's key ${this.identity.id} does not hold the submit role in this mesh`)
     }
     const cached = spec.cache ? await this.jobs.cachedResult(spec, resolved.values) : undefined
-    const row = await this.jobs.submit({ spec, params: resolved.values, priority: body.priority, cached })
+    const row = await this.jobs.submit({ spec, params: resolved.values, priority: body.priority, cached, runOn: body.here === true ? this.identity.id : undefined })
     return await this.jobs.view(row)
   }
 
@@ -307,7 +307,7 @@ export class CitNode implements ControlHandlers {
 
   /** for a queued job: why no node has taken it yet */
   private whyWaiting (row: JobRow): string {
-    if (this.claimer != null) return explainWait(row.spec, this.claimer.offers(), this.identity.id)
+    if (this.claimer != null) return explainWait(row.spec, pinnedOffers(row, this.claimer.offers()), this.identity.id)
     if (this.state === 'draining') return 'this node is draining: it finishes what runs and takes nothing new (`cit-node resume` claims again)'
     if (this.runner?.isPaused === true) return 'this node is paused (`cit-node resume` claims again)'
     if (this.runner?.freeSlots === 0) return `this node is busy, each of its ${this.runner.slotCount} slots running a job ("slots" in config.json sets how many run at once)`

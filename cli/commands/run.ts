@@ -39,7 +39,8 @@ export async function run (argv: string[], io: Output): Promise<number> {
   let id: string | undefined
   const release = cancelOnInterrupt(backend, () => id, io)
   try {
-    const view = await backend.submit({ spec: job.spec, params: job.overrides, priority })
+    // here and now: pinned to the node this command talks to, whichever members the mesh has
+    const view = await backend.submit({ spec: job.spec, params: job.overrides, priority, here: true })
     id = view.id
     return await followAndWait(backend, view.id, io, { follow: !p.ctx.json, json: p.ctx.json, self })
   } finally {

@@ -35,6 +35,8 @@ export interface SubmitBody {
   /** `--param K=V` overrides */
   params?: Record<string, string>
   priority?: number
+  /** run it on this node only (`cit-node run`: here and now) */
+  here?: boolean
 }
 
 /** A byte stream the control server copies to the client, ending when it ends. */

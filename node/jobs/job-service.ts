@@ -28,6 +28,8 @@ export interface SubmitRequest {
   priority?: number
   /** an earlier job's result to reuse (the result cache): the job is finished at once, never run */
   cached?: { from: string, result: JobResult }
+  /** only this node may run it (`cit-node run`) */
+  runOn?: string
 }
 
 export interface JobServiceEvents {
@@ -73,7 +75,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       priority: req.priority ?? req.spec.priority,
       submittedAt: this.now(),
       node: this.identity.id,
-      nonce: randomBytes(8).toString('hex')
+      nonce: randomBytes(8).toString('hex'),
+      ...(req.runOn != null ? { runOn: req.runOn } : {})
     }
     const signed = seal(this.identity, 'job', announcement)
     const row = rowFromAnnouncement(signed, true)
@@ -258,7 +261,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       log: row.log ?? null,
       artefacts: row.artefacts ?? [],
       params: row.params,
-      announced: row.announced
+      announced: row.announced,
+      runOn: row.runOn ?? null
     }
   }
 

@@ -36,7 +36,8 @@ export function rowFromAnnouncement (signed: Signed<JobAnnouncement>, announced:
     updatedAt: a.submittedAt,
     spec: a.spec,
     params: a.params,
-    announced
+    announced,
+    ...(a.runOn != null ? { runOn: a.runOn } : {})
   }
 }
 

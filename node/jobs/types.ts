@@ -17,6 +17,8 @@ export interface JobRow {
   params: Record<string, string>
   /** the announcement has reached at least one peer (always true on a node without peers) */
   announced: boolean
+  /** the only node that may run it (`cit-node run`), when the submitter pinned it */
+  runOn?: string
   executor?: string
   /** the highest lease epoch claimed for this job: results of lower epochs are fenced off */
   epoch?: number
@@ -64,6 +66,8 @@ export interface JobView {
   artefacts: ArtefactRef[]
   params: Record<string, string>
   announced: boolean
+  /** the only node that may run it (`cit-node run` pins a job to the node it talks to) */
+  runOn: string | null
 }
 
 /** The `jobs --json` row shape (DESIGN.md). */

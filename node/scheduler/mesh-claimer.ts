@@ -1,5 +1,5 @@
 import { isFinal } from '../../protocols/job/records.js'
-import { rank, refusal } from './admission.js'
+import { rank, refuse, refusal } from './admission.js'
 import type { Claimer, ClaimResult } from './claimer.js'
 import type { Offer } from './admission.js'
 import type { JobRow } from '../jobs/types.js'
@@ -97,6 +97,7 @@ export class MeshClaimer implements Claimer {
   plan (row: JobRow): { delayMs: number } | { skip: string } {
     // whether this node can take the job is decided on its state now
     const own = this.c.ownOffer()
+    if (row.runOn != null) return this.planPinned(row, own)
     const why = refusal(own, row.spec)
     if (why != null) return { skip: why }
     // its turn, on what every node has heard: the nodes whose reports say they can take it, then
@@ -108,6 +109,17 @@ export class MeshClaimer implements Claimer {
     const turns = [...order.filter(id => free.has(id)), ...order.filter(id => !free.has(id))]
     const at = turns.indexOf(this.c.self)
     return { delayMs: (at === -1 ? turns.length : at) * STAGGER_MS }
+  }
+
+  /**
+   * A job pinned to one node (`cit-node run`: here and now): only that node tries, at once, and
+   * whatever its load average says (a paused or full node still waits).
+   */
+  private planPinned (row: JobRow, own: Offer): { delayMs: number } | { skip: string } {
+    if (row.runOn !== this.c.self) return { skip: 'pinned to another node' }
+    const why = refuse(own, row.spec)
+    if (why != null && why.kind !== 'load') return { skip: why.text }
+    return { delayMs: 0 }
   }
 
   async claim (row: JobRow, signal: AbortSignal): Promise<ClaimResult> {

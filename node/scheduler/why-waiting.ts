@@ -3,6 +3,7 @@ import { shortPeer } from '../short-id.js'
 import { DEFAULT_LOAD_LIMIT } from '../config/config.js'
 import type { Offer, Refusal } from './admission.js'
 import type { JobSpec } from '../../protocols/job/types.js'
+import type { JobRow } from '../jobs/types.js'
 
 /** nodes named one by one in a reason; more are counted */
 export const MAX_NODES_NAMED = 5
@@ -40,6 +41,15 @@ export function explainWait (spec: JobSpec, offers: Offer[], self?: string): str
     }
   }
   return `no eligible node can take it now: ${detail}`
+}
+
+/**
+ * The offers that count for a job: for one pinned to a node (`cit-node run`), that node's alone,
+ * and its load average set aside (a pinned job runs here and now whatever the load says).
+ */
+export function pinnedOffers (row: Pick<JobRow, 'runOn'>, offers: Offer[]): Offer[] {
+  if (row.runOn == null) return offers
+  return offers.filter(o => o.report.node === row.runOn).map(o => ({ ...o, report: { ...o.report, loadLimit: Infinity } }))
 }
 
 /** the reason when no member could run the job however long it waits, or undefined */

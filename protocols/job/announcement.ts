@@ -27,7 +27,7 @@ function isNodeId (v: unknown): v is string {
 export function validateAnnouncement (raw: unknown): { value?: JobAnnouncement, problem?: string } {
   if (!isRecord(raw)) return { problem: 'announcement is not a map' }
   const keys = Object.keys(raw)
-  if (keys.some(k => !['spec', 'params', 'priority', 'submittedAt', 'node', 'nonce'].includes(k))) return { problem: 'announcement has unknown fields' }
+  if (keys.some(k => !['spec', 'params', 'priority', 'submittedAt', 'node', 'nonce', 'runOn'].includes(k))) return { problem: 'announcement has unknown fields' }
   const { spec, problems } = validateJobSpec(raw.spec)
   if (spec == null || problems.length > 0) return { problem: `invalid spec: ${problems[0]?.path ?? ''} ${problems[0]?.message ?? ''}`.trim() }
   if (!isRecord(raw.params)) return { problem: 'params is not a map' }
@@ -39,9 +39,10 @@ export function validateAnnouncement (raw: unknown): { value?: JobAnnouncement, 
   if (!isTime(raw.submittedAt)) return { problem: 'submittedAt is not a time' }
   if (!isNodeId(raw.node)) return { problem: 'node is not a peer id' }
   if (typeof raw.nonce !== 'string' || !/^[0-9a-f]{8,64}$/.test(raw.nonce)) return { problem: 'nonce is not hex' }
-  return {
-    value: { spec, params: raw.params as Record<string, string>, priority: raw.priority as number, submittedAt: raw.submittedAt, node: raw.node, nonce: raw.nonce }
-  }
+  if (raw.runOn !== undefined && !isNodeId(raw.runOn)) return { problem: 'runOn is not a peer id' }
+  const value: JobAnnouncement = { spec, params: raw.params as Record<string, string>, priority: raw.priority as number, submittedAt: raw.submittedAt, node: raw.node, nonce: raw.nonce }
+  if (raw.runOn !== undefined) value.runOn = raw.runOn as string
+  return { value }
 }
 
 function validateResult (raw: unknown): string | undefined {

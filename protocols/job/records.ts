@@ -13,6 +13,8 @@ export interface JobAnnouncement {
   node: string
   /** random hex so two identical submissions are two jobs */
   nonce: string
+  /** the only node that may run it (`cit-node run`: here and now); absent = any eligible node */
+  runOn?: string
 }
 
 export const JOB_STATES = ['queued', 'claimed', 'running', 'succeeded', 'failed', 'timed-out', 'cancelled', 'superseded'] as const
