@@ -58,11 +58,18 @@ export function where (peerId: string | null, self?: string): string {
 
 /** The one line printed when a job ends: its outcome, where it ran and how long it took. */
 export function outcomeLine (job: JobView, self?: string): string {
+  if (job.cacheHit) return cacheHitLine(job, self)
   const on = job.executor != null ? ` on ${where(job.executor, self)}` : ''
   const took = job.usage != null ? ` in ${duration(job.usage.wallMs)}` : ''
   const why = job.reason != null ? `: ${job.reason}` : ''
   const code = job.exitCode != null && job.state !== 'succeeded' ? ` (exit ${job.exitCode})` : ''
   return `cit-node: ${job.name} ${job.state}${on}${took}${code}${why} [job ${shortId(job.id)}]`
+}
+
+/** a cache hit ran nothing: it says whose result it reused, and that run's node and time as that run's */
+function cacheHitLine (job: JobView, self?: string): string {
+  const ran = job.executor != null ? `, which ran on ${where(job.executor, self)}${job.usage != null ? ` in ${duration(job.usage.wallMs)}` : ''}` : ''
+  return `cit-node: ${job.name} ${job.state} from the cache: the result of job ${shortId(job.cachedFrom)}${ran} [job ${shortId(job.id)}]`
 }
 
 /** The human form of `show`. */
@@ -74,11 +81,11 @@ export function formatJob (job: JobView): string {
     `priority   ${job.priority}`,
     `submitter  ${job.submitter}`,
     `submitted  ${new Date(job.submittedAt).toISOString()}`,
-    `executor   ${job.executor ?? '-'}`,
+    `executor   ${job.executor ?? '-'}${job.cacheHit ? ' (it ran the job this result came from)' : ''}`,
     `exit code  ${job.exitCode ?? '-'}`
   ]
-  if (job.cacheHit) lines.push('cache      hit')
-  if (job.usage != null) lines.push(`usage      wall ${duration(job.usage.wallMs)}, cpu ${duration(job.usage.cpuMs)}, max rss ${bytes(job.usage.maxRssBytes)}`)
+  if (job.cacheHit) lines.push(`cache      hit: the result of job ${job.cachedFrom ?? '?'}; this job ran nothing`)
+  if (job.usage != null) lines.push(`usage      ${job.cacheHit ? 'of that run: ' : ''}wall ${duration(job.usage.wallMs)}, cpu ${duration(job.usage.cpuMs)}, max rss ${bytes(job.usage.maxRssBytes)}`)
   if (Object.keys(job.params).length > 0) lines.push(`params     ${Object.entries(job.params).map(([k, v]) => `${k}=${v}`).join(' ')}`)
   lines.push(`log        ${job.log ?? '-'}`)
   if (job.artefacts.length > 0) {

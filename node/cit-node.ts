@@ -293,7 +293,7 @@ export class CitNode implements ControlHandlers {
   async list (options: { limit?: number } = {}): Promise<JobSummary[]> {
     const out: JobSummary[] = []
     for await (const row of this.jobs.store.list({ newestFirst: true, limit: options.limit })) {
-      out.push(JobService.summary((await this.jobs.get(row.id)) ?? row))
+      out.push(await this.jobs.summary((await this.jobs.get(row.id)) ?? row))
     }
     return out
   }

@@ -242,6 +242,16 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     })
   }
 
+  /**
+   * The node whose run produced the job's result: for a cache hit, the node that ran the job it
+   * came from (its `finished` event is signed by the submitter's node, which ran nothing), or
+   * null when that job is not known here.
+   */
+  async executorOf (row: JobRow): Promise<string | null> {
+    if (row.cacheHit !== true || row.cachedFrom == null) return row.executor ?? null
+    return (await this.get(row.cachedFrom))?.executor ?? null
+  }
+
   async view (row: JobRow): Promise<JobView> {
     const events: EventView[] = await this.store.events(row.id)
     return {
@@ -250,7 +260,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       state: row.state,
       priority: row.priority,
       submitter: row.submitter,
-      executor: row.executor ?? null,
+      executor: await this.executorOf(row),
       exitCode: row.exitCode ?? null,
       cacheHit: row.cacheHit ?? false,
       cachedFrom: row.cachedFrom ?? null,
@@ -266,14 +276,16 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     }
   }
 
-  static summary (row: JobRow): JobSummary {
+  /** the `jobs` row of a job (a cache hit's executor is the one of the run it came from) */
+  async summary (row: JobRow): Promise<JobSummary> {
     return {
       id: row.id,
       name: row.name,
       state: row.state,
       priority: row.priority,
       submitter: row.submitter,
-      executor: row.executor ?? null,
+      executor: await this.executorOf(row),
+      cacheHit: row.cacheHit === true,
       submittedAt: row.submittedAt
     }
   }

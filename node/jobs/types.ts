@@ -78,5 +78,7 @@ export interface JobSummary {
   priority: number
   submitter: string
   executor: string | null
+  /** its result was reused from an earlier job (`executor` is then the node that ran that one) */
+  cacheHit: boolean
   submittedAt: number
 }
