@@ -90,7 +90,7 @@ export function formatJob (job: JobView): string {
   lines.push(`log        ${job.log ?? '-'}`)
   if (job.artefacts.length > 0) {
     lines.push('artefacts')
-    for (const a of job.artefacts) lines.push(`  ${a.sha256}  ${bytes(a.size).padStart(10)}  ${a.path}`)
+    for (const a of job.artefacts) lines.push(`  ${a.sha256}  ${a.mode != null ? a.mode.toString(8).padStart(4, '0') : '    '}  ${bytes(a.size).padStart(10)}  ${a.path}`)
   }
   lines.push('events')
   for (const e of job.events) {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { open, rename, unlink } from 'node:fs/promises'
+import { chmod, open, rename, unlink } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { parse, positionals } from '../context.js'
 import { CliError, UsageError } from '../errors.js'
@@ -8,6 +8,7 @@ import { isKnownCode } from '../../node/error-codes.js'
 import { bytes } from '../output.js'
 import { homePaths } from '../../node/home.js'
 import { parseHash } from '../../store/blobs/index.js'
+import { ARTEFACT_MODE_MASK } from '../../protocols/job/records.js'
 import type { Output } from '../output.js'
 
 export const usage = 'cit-node fetch HASH|JOB:PATH [-o PATH] [--json]'
@@ -48,10 +49,13 @@ async function localSource (home: string, hash: string): Promise<AsyncIterable<U
   })()
 }
 
-/** HASH, sha256:HASH, or JOB:PATH (an artefact of a job by its path) */
-async function resolveRef (p: ReturnType<typeof parse>, ref: string): Promise<string> {
+/**
+ * HASH, sha256:HASH, or JOB:PATH (an artefact of a job by its path, which also gives the file's
+ * mode as the job left it)
+ */
+async function resolveRef (p: ReturnType<typeof parse>, ref: string): Promise<{ hash: string, mode?: number }> {
   const input = ref.trim().replace(/^sha256:/i, '')
-  if (/^[0-9a-f]{64}$/i.test(input)) return parseHash(input)
+  if (/^[0-9a-f]{64}$/i.test(input)) return { hash: parseHash(input) }
   const colon = input.indexOf(':')
   if (colon > 0) {
     const job = await p.ctx.client().show(input.slice(0, colon))
@@ -60,7 +64,7 @@ async function resolveRef (p: ReturnType<typeof parse>, ref: string): Promise<st
     if (found == null) {
       throw new UsageError(`job ${job.id.slice(0, 12)} has no artefact ${JSON.stringify(path)}${job.artefacts.length > 0 ? ` (it has ${job.artefacts.map(a => a.path).join(', ')})` : ''}`)
     }
-    return found.sha256
+    return { hash: found.sha256, mode: found.mode }
   }
   throw new UsageError(`${JSON.stringify(ref)} is not a sha256 hash (64 hex digits, optionally prefixed sha256:) nor JOB:PATH`)
 }
@@ -81,7 +85,7 @@ export async function run (argv: string[], io: Output): Promise<number> {
   const [ref] = positionals(p, ['HASH'], usage)
   const out = p.values.output
   if (p.ctx.json && (out == null || out === '-')) throw new UsageError('--json needs -o PATH: without it, stdout carries the blob\'s bytes')
-  const hash = await resolveRef(p, ref)
+  const { hash, mode } = await resolveRef(p, ref)
   const sha = createHash('sha256')
   let size = 0
   const progress = io.errIsTTY && out != null && out !== '-' && !p.ctx.json
@@ -109,12 +113,14 @@ export async function run (argv: string[], io: Output): Promise<number> {
       await unlink(tmp).catch(() => {})
       throw new CliError('ERR_HASH_MISMATCH', `blob ${hash} arrived corrupt: nothing was written`)
     }
+    // an artefact gets its mode back (an executable stays executable); never more than rwx bits
+    if (mode != null) await chmod(tmp, mode & ARTEFACT_MODE_MASK)
     await rename(tmp, out)
     if (progress) process.stderr.write('\r\x1b[K')
   }
   const actual = sha.digest('hex')
   if (actual !== hash) throw new CliError('ERR_HASH_MISMATCH', `blob ${hash} arrived corrupt (its bytes hash to ${actual})`)
-  if (p.ctx.json) io.out(JSON.stringify({ sha256: hash, size, path: out }))
+  if (p.ctx.json) io.out(JSON.stringify({ sha256: hash, size, path: out, ...(mode != null ? { mode } : {}) }))
   else if (out != null && out !== '-') io.err(`cit-node: fetched ${hash} (${bytes(size)}) to ${out}`)
   return 0
 }

@@ -13,6 +13,7 @@ import { open, readdir, readlink, realpath } from 'node:fs/promises'
 import { join } from 'node:path'
 import picomatch from 'picomatch'
 import { MAX_ARTEFACT_FILES } from './constants.js'
+import { ARTEFACT_MODE_MASK } from '../../protocols/job/records.js'
 import type { ArtefactEntry, RefusedArtefact } from './types.js'
 import type { BlobStore } from '../../store/blobs/types.js'
 import type { Logger } from '../../store/logger.js'
@@ -114,14 +115,15 @@ async function storeOne (root: string, path: string, blobs: BlobStore): Promise<
     return { path, reason: err?.code === 'ELOOP' ? 'a symbolic link: links are never followed out of the workspace' : `cannot open: ${String(err?.code ?? err)}` }
   }
   try {
-    if (!(await handle.stat()).isFile()) return { path, reason: 'not a regular file' }
+    const st = await handle.stat()
+    if (!st.isFile()) return { path, reason: 'not a regular file' }
     const byFd = `/proc/self/fd/${handle.fd}`
     const real = await readlink(byFd).catch(() => undefined)
     if (real !== undefined && real !== full) return { path, reason: `resolves outside the workspace path (${real})` }
     // reading through the descriptor's magic link reads exactly the file that was checked
     try {
       const info = await blobs.putFile(real !== undefined ? byFd : full)
-      return { path, sha256: info.hash, size: info.size }
+      return { path, sha256: info.hash, size: info.size, mode: st.mode & ARTEFACT_MODE_MASK }
     } catch (err: any) {
       // the system error under the store's (ENOSPC under ERR_BLOB_WRITE_FAILED) says what to do
       const why = [err?.code, err?.cause?.code].filter(c => typeof c === 'string').join(': ')

@@ -14,6 +14,8 @@ export interface ArtefactEntry {
   path: string
   sha256: string
   size: number
+  /** its permission bits (`fetch -o` gives them back: an executable stays executable) */
+  mode: number
 }
 
 /** a match or a glob that was not stored, and why (a symlink, outside the workspace, a bad glob) */

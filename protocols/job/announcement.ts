@@ -1,5 +1,5 @@
 import { isRecord } from '../codec/index.js'
-import { EVENT_TYPES, JOB_STATES } from './records.js'
+import { ARTEFACT_MODE_MASK, EVENT_TYPES, JOB_STATES } from './records.js'
 import { validateJobSpec } from './validate.js'
 import type { EventType, JobAnnouncement, JobEvent, JobResult, JobState } from './records.js'
 
@@ -61,6 +61,7 @@ function validateResult (raw: unknown): string | undefined {
     if (a.path.startsWith('/') || a.path.split('/').includes('..')) return 'artefact path leaves the workspace'
     if (typeof a.sha256 !== 'string' || !HEX64.test(a.sha256)) return 'artefact sha256 is malformed'
     if (!Number.isSafeInteger(a.size) || (a.size as number) < 0) return 'artefact size is malformed'
+    if (a.mode !== undefined && (!Number.isSafeInteger(a.mode) || ((a.mode as number) & ~ARTEFACT_MODE_MASK) !== 0 || (a.mode as number) < 0)) return 'artefact mode is not permission bits'
   }
   return undefined
 }

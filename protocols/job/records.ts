@@ -29,7 +29,12 @@ export interface ArtefactRef {
   path: string
   sha256: string
   size: number
+  /** permission bits of the file as the job left it (0 to 0o777: never setuid, setgid or sticky) */
+  mode?: number
 }
+
+/** the permission bits an artefact's mode may carry */
+export const ARTEFACT_MODE_MASK = 0o777
 
 export interface UsageRecord {
   wallMs: number

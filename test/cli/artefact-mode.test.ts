@@ -1,0 +1,69 @@
+import { execFile } from 'node:child_process'
+import { stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cli, killAllDaemons, startDaemon, tempHome } from '../helpers/cli.js'
+import { validateEvent } from '../../protocols/job/announcement.js'
+import type { Daemon } from '../helpers/cli.js'
+
+describe('artefacts keep their file mode', () => {
+  let home: { dir: string, cleanup: () => Promise<void> }
+  let daemon: Daemon
+
+  beforeAll(async () => {
+    home = await tempHome()
+    daemon = await startDaemon(home.dir)
+  })
+
+  afterAll(async () => {
+    await daemon?.kill()
+    await killAllDaemons()
+    await home?.cleanup()
+  })
+
+  it('the manifest records each file\'s mode; fetch -o JOB:PATH restores it, never a setuid bit', async () => {
+    const file = join(home.dir, 'modes.yaml')
+    await writeFile(file, [
+      'name: modes',
+      'artefacts: [prog, data.txt, suid]',
+      'stages:',
+      '  - steps:',
+      `      - printf '#!/bin/sh\\necho it runs\\n' > prog && chmod 755 prog`,
+      '      - echo secret > data.txt && chmod 640 data.txt',
+      `      - cp prog suid && chmod 4755 suid`,
+      ''
+    ].join('\n'))
+    const r = await cli(['submit', file, '--wait', '--json'], { home: home.dir })
+    expect(r.code).toBe(0)
+    const job = JSON.parse(r.stdout)
+    const modes = Object.fromEntries(job.artefacts.map((a: any) => [a.path, a.mode]))
+    expect(modes).toEqual({ prog: 0o755, 'data.txt': 0o640, suid: 0o755 })
+
+    const prog = join(home.dir, 'prog-copy')
+    const f = await cli(['fetch', `${job.id as string}:prog`, '-o', prog, '--json'], { home: home.dir })
+    expect(f.code).toBe(0)
+    expect(JSON.parse(f.stdout).mode).toBe(0o755)
+    expect((await stat(prog)).mode & 0o7777).toBe(0o755)
+    expect((await promisify(execFile)(prog)).stdout).toBe('it runs\n')
+
+    const data = join(home.dir, 'data-copy')
+    expect((await cli(['fetch', `${job.id as string}:data.txt`, '-o', data], { home: home.dir })).code).toBe(0)
+    expect((await stat(data)).mode & 0o7777).toBe(0o640)
+    const suid = join(home.dir, 'suid-copy')
+    expect((await cli(['fetch', `${job.id as string}:suid`, '-o', suid], { home: home.dir })).code).toBe(0)
+    expect((await stat(suid)).mode & 0o7777).toBe(0o755)
+
+    // show lists the mode
+    expect((await cli(['show', job.id], { home: home.dir })).stdout).toMatch(/0755\s+\S+ B\s+prog/)
+  })
+
+  it('a peer\'s result whose artefact mode carries more than permission bits is refused', () => {
+    const base = { job: 'a'.repeat(64), type: 'finished', node: '12D3KooWabc', at: 1, state: 'succeeded' }
+    const result = (mode: unknown): unknown => ({ state: 'succeeded', exitCode: 0, usage: { wallMs: 1, cpuMs: 1, maxRssBytes: 1 }, log: 'b'.repeat(64), artefacts: [{ path: 'x', sha256: 'c'.repeat(64), size: 1, mode }] })
+    expect(validateEvent({ ...base, result: result(0o755) }).problem).toBeUndefined()
+    expect(validateEvent({ ...base, result: result(0o4755) }).problem).toBe('artefact mode is not permission bits')
+    expect(validateEvent({ ...base, result: result(-1) }).problem).toBe('artefact mode is not permission bits')
+    expect(validateEvent({ ...base, result: result('755') }).problem).toBe('artefact mode is not permission bits')
+  })
+})
