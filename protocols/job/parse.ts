@@ -14,6 +14,7 @@ import { duplicateKeys, offsetOf, positionInText, positionOf } from './locate.js
 import { cstDepth, prescan, valueDepthProblem } from './guards.js'
 import { checkJobSpec } from './validate.js'
 import { formatPath } from './values.js'
+import { firstCause } from './yaml-hints.js'
 import type { FoundProblem } from './check.js'
 import type { JobSpec, Problem } from './types.js'
 import type { PathSegment } from './values.js'
@@ -115,9 +116,9 @@ function parseYaml (body: string): ParsedYaml | { problems: Problem[] } {
       ...positionOf(lineCounter, docs[1].range[0])
     })
   }
-  for (const error of [...doc.errors, ...doc.warnings]) {
-    problems.push({ path: '', message: error.message + (HINTS[error.code] ?? ''), ...positionOf(lineCounter, error.pos[0]) })
-  }
+  // the first error is the cause; the ones after it are yaml losing its way in the rest of the file
+  const errors = [...doc.errors, ...doc.warnings].map(e => ({ message: e.message, offset: e.pos[0], hint: HINTS[e.code] }))
+  problems.push(...firstCause(errors, body, offset => positionOf(lineCounter, offset)))
   for (const duplicate of duplicateKeys(doc)) {
     problems.push({ path: formatPath(duplicate.segments), message: DUPLICATE_KEY, ...positionOf(lineCounter, duplicate.offset) })
   }
@@ -172,9 +173,17 @@ function check (value: unknown, doc?: Document, lineCounter?: LineCounter): Pars
   if (deep !== undefined) return { problems: [{ path: formatPath(deep.segments), message: deep.message, ...locate(deep.segments) }] }
   const ck = new Checker()
   const spec = checkJobSpec(ck, value)
-  const problems = ck.found.map((p: FoundProblem) => ({ path: formatPath(p.segments), message: p.message, ...locate(p.segments) }))
+  const problems = byLine(ck.found.map((p: FoundProblem) => ({ path: formatPath(p.segments), message: p.message, ...locate(p.segments) })))
   if (ck.dropped > 0) problems.push(droppedProblem(ck.dropped))
   return spec === undefined || problems.length > 0 ? { problems } : { spec, problems: [] }
+}
+
+/** in the order of the file: by line, then column; problems without a place after, as found */
+function byLine (problems: Problem[]): Problem[] {
+  return problems
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => (a.p.line ?? Infinity) - (b.p.line ?? Infinity) || (a.p.column ?? 0) - (b.p.column ?? 0) || a.i - b.i)
+    .map(x => x.p)
 }
 
 function fail (message: string, position?: { line: number, column: number }): ParseResult {

@@ -7,6 +7,7 @@ import {
   checkBoolean, checkCommand, checkKnownFields, checkList, checkMapping, checkTitle, field, kindOf, quoteHint
 } from './check.js'
 import { titleFromCommand } from './values.js'
+import { singleQuoted } from './yaml-hints.js'
 import type { Checker } from './check.js'
 import type { Hooks, StageSpec, StepSpec } from './types.js'
 import type { PathSegment } from './values.js'
@@ -78,6 +79,20 @@ function checkSteps (ck: Checker, value: unknown, segments: PathSegment[]): Step
   return steps
 }
 
+/**
+ * `- echo failed: see log` is a command to the person who wrote it, and a mapping of "echo failed"
+ * to "see log" to YAML (": " makes a key). Such a step is one problem, said with its fix, not an
+ * unknown field plus a missing command.
+ */
+function colonInCommand (obj: Record<string, unknown>): string | undefined {
+  const keys = Object.keys(obj)
+  if (keys.length !== 1 || STEP_FIELDS.includes(keys[0]) || !/\s/.test(keys[0].trim())) return undefined
+  const value = obj[keys[0]]
+  if (value !== null && !['string', 'number', 'boolean'].includes(typeof value)) return undefined
+  const command = value === null ? `${keys[0]}:` : `${keys[0]}: ${String(value)}`
+  return `a command containing ": " reads as a mapping (of ${JSON.stringify(keys[0])} to ${JSON.stringify(value)}): quote it whole, - ${singleQuoted(command)}`
+}
+
 function checkStep (ck: Checker, value: unknown, segments: PathSegment[]): StepSpec | undefined {
   if (typeof value === 'string') {
     // shorthand: the step is its command
@@ -90,6 +105,11 @@ function checkStep (ck: Checker, value: unknown, segments: PathSegment[]): StepS
   }
   const obj = checkMapping(ck, value, segments)
   if (obj === undefined) return undefined
+  const misread = colonInCommand(obj)
+  if (misread !== undefined) {
+    ck.add(segments, misread)
+    return undefined
+  }
   checkKnownFields(ck, obj, segments, STEP_FIELDS)
   const commandValue = field(obj, 'command')
   let command: string | undefined
