@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util'
 import { homePaths, resolveHome } from '../node/home.js'
 import { ControlClient } from './client.js'
 import { UsageError } from './errors.js'
-import { editDistance } from '../protocols/job/values.js'
+import { nearestName } from '../protocols/job/values.js'
 import { processOutput } from './output.js'
 import type { ParseArgsConfig } from 'node:util'
 import type { Output } from './output.js'
@@ -78,13 +78,7 @@ function didYouMean (flag: string, options: Options): string {
 
 /** the known name closest to `given` (a typo, a prefix), or undefined if none is close */
 export function nearest (given: string, names: readonly string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Infinity
-  for (const name of names) {
-    const d = name.startsWith(given) && given.length >= 2 ? 0 : editDistance(given, name)
-    if (d < bestDistance) { best = name; bestDistance = d }
-  }
-  return best != null && bestDistance <= Math.max(1, Math.ceil(best.length / 3)) ? best : undefined
+  return nearestName(given, names)
 }
 
 /** the exact number of positionals a command wants, or a usage error */

@@ -1,6 +1,7 @@
 import { EXIT } from './errors.js'
 import { outcomeLine } from './output.js'
 import { watchWaiting } from './waiting.js'
+import { outputMode, writeConverted } from './plain.js'
 import type { Backend } from './backend.js'
 import type { Output } from './output.js'
 import type { JobView } from '../node/jobs/types.js'
@@ -20,7 +21,8 @@ export async function followAndWait (backend: Backend, id: string, io: Output, o
   let job: JobView
   try {
     if (options.follow) {
-      for await (const chunk of await backend.output(id, true, options.signal)) await io.raw(chunk)
+      // the terminal's CRLF line ends become LF when the output goes to a pipe or a file
+      await writeConverted(await backend.output(id, true, options.signal), outputMode({ plain: false, isTTY: io.isTTY }), async chunk => { await io.raw(chunk) })
     }
     job = await backend.wait(id, options.signal)
   } finally {

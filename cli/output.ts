@@ -1,4 +1,4 @@
-import { shortPeer } from '../node/short-id.js'
+import { shortJob, shortPeer } from '../node/short-id.js'
 import type { JobView } from '../node/jobs/types.js'
 
 /** Everything the CLI prints goes through an Output, so tests can capture it. */
@@ -21,8 +21,9 @@ export const processOutput: Output = {
   errIsTTY: process.stderr.isTTY === true
 }
 
+/** a job id or hash as people see it: its first 12 hex digits (node/short-id.ts) */
 export function shortId (id: string | null | undefined): string {
-  return id == null ? '-' : id.slice(0, 12)
+  return shortJob(id)
 }
 
 export function duration (ms: number): string {
@@ -94,7 +95,7 @@ export function formatJob (job: JobView): string {
   }
   lines.push('events')
   for (const e of job.events) {
-    lines.push(`  ${new Date(e.at).toISOString()}  ${e.type.padEnd(16)} ${shortId(e.node)}${e.reason != null ? `  ${e.reason}` : ''}`)
+    lines.push(`  ${new Date(e.at).toISOString()}  ${e.type.padEnd(16)} ${shortPeer(e.node)}${e.reason != null ? `  ${e.reason}` : ''}`)
   }
   return lines.join('\n')
 }

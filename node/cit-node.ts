@@ -19,6 +19,7 @@ import { Exchange } from './transfer/exchange.js'
 import { Retention } from './retention.js'
 import { Supersede } from './scheduler/supersede.js'
 import { JobOutputs } from './jobs/outputs.js'
+import { stateWords } from './jobs/state-words.js'
 import type { GcReport } from './retention.js'
 import type { AttachSession } from '../protocols/attach/index.js'
 import type { JobEvent } from '../protocols/job/records.js'
@@ -321,7 +322,7 @@ export class CitNode implements ControlHandlers {
     if (row.submitter !== this.identity.id && this.trust != null && !this.trust.hasRole(this.identity.id, 'admin')) {
       throw new ForbiddenError('only the job\'s submitter or an admin may change its priority')
     }
-    if (row.state !== 'queued') throw new InvalidInputError(`job ${row.id} is ${row.state}: only a queued job's priority can change`)
+    if (row.state !== 'queued') throw new InvalidInputError(`job ${row.id} ${stateWords(row.state)}: only a queued job's priority can change`)
     await this.jobs.transition(row.id, 'reprioritized', { priority })
     return await this.show(row.id)
   }
@@ -412,7 +413,7 @@ export class CitNode implements ControlHandlers {
   /** a terminal session on a running job, wherever it runs (attach) */
   async openAttach (ref: string, mode: 'ro' | 'rw', size: { cols?: number, rows?: number }, signal?: AbortSignal): Promise<AttachSession> {
     const row = await this.jobs.resolve(ref)
-    if (row.state !== 'running' && row.state !== 'claimed') throw new InvalidInputError(`job ${row.id} is ${row.state}: only a running job has a terminal (see \`cit-node logs\`)`)
+    if (row.state !== 'running' && row.state !== 'claimed') throw new InvalidInputError(`job ${row.id} ${stateWords(row.state)}: only a running job has a terminal (see \`cit-node logs\`)`)
     return await this.exchange!.open(row.id, row.executor, mode, size, signal)
   }
 

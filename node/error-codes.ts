@@ -45,7 +45,7 @@ const unreachable = (http = 503, hint?: string): ErrorEntry => ({ class: 'unreac
 const integrity = (http = 500, hint?: string): ErrorEntry => ({ class: 'integrity', http, exit: EXIT.INTEGRITY, hint })
 const internal = (http = 500, hint?: string): ErrorEntry => ({ class: 'internal', http, exit: EXIT.INTERNAL, hint })
 
-const DAEMON_LOG = 'the daemon log (daemon.log in the home) has the details'
+const DAEMON_LOG = 'daemon.log in the home has the details'
 
 /** Every error code of cit-node. Codes are stable: scripts match on them. */
 export const ERRORS = {
@@ -56,9 +56,9 @@ export const ERRORS = {
   ERR_INVALID_HASH: input(),
   ERR_BODY_TOO_LARGE: input(413),
   ERR_BLOB_TOO_LARGE: input(413),
-  ERR_BAD_TOKEN: input(400, 'ask an admin of the mesh for a new token (`cit-node invite`)'),
+  ERR_BAD_TOKEN: input(400, 'ask an admin of the mesh for a new one: `cit-node invite`'),
   ERR_BAD_KEY_ID: input(400, '`cit-node trust list` shows the members\' key ids'),
-  ERR_BAD_MESH: input(400, 'ask an admin of the mesh for a new token (`cit-node invite`)'),
+  ERR_BAD_MESH: input(400, 'ask an admin of the mesh for a new one: `cit-node invite`'),
   ERR_BAD_RECORD: input(),
   ERR_INVALID_SIZE: input(),
   ERR_INVALID_TERMINAL_SIZE: input(),
@@ -79,7 +79,7 @@ export const ERRORS = {
   ERR_FORBIDDEN: forbidden('`cit-node status` shows this node\'s roles; an admin grants more with `cit-node trust grant`'),
   ERR_NOT_ALLOWED: forbidden('`cit-node status` shows this node\'s roles; an admin grants more with `cit-node trust grant`'),
   ERR_READ_ONLY: forbidden(),
-  ERR_JOIN_REFUSED: forbidden('ask an admin of the mesh for a new token (`cit-node invite`)'),
+  ERR_JOIN_REFUSED: forbidden('ask an admin of the mesh for a new one: `cit-node invite`'),
 
   // the daemon or the mesh could not be reached or could not serve: exit 3
   ERR_DAEMON_UNREACHABLE: unreachable(503),

@@ -19,8 +19,8 @@ export class InvalidInputError extends NodeError {
 }
 
 export class JobNotFoundError extends NodeError {
-  constructor (ref: string) {
-    super('ERR_JOB_NOT_FOUND', `no job matches ${JSON.stringify(ref)}`)
+  constructor (ref: string, why?: string) {
+    super('ERR_JOB_NOT_FOUND', `no job matches ${JSON.stringify(ref)}${why != null ? `: ${why}` : ''}`)
     this.name = 'JobNotFoundError'
   }
 }

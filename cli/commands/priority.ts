@@ -1,5 +1,6 @@
 import { parse, positionals } from '../context.js'
 import { UsageError } from '../errors.js'
+import { shortJob } from '../../node/short-id.js'
 import type { Output } from '../output.js'
 
 export const usage = 'cit-node priority JOB N [--json]'
@@ -12,6 +13,6 @@ export async function run (argv: string[], io: Output): Promise<number> {
   const priority = Number(n)
   if (!Number.isSafeInteger(priority)) throw new UsageError(`priority: ${JSON.stringify(n)} is not a whole number`)
   const job = await p.ctx.client().reprioritize(ref, priority)
-  io.out(p.ctx.json ? JSON.stringify(job) : `cit-node: ${job.name} (${job.id.slice(0, 12)}) now has priority ${job.priority}`)
+  io.out(p.ctx.json ? JSON.stringify(job) : `cit-node: ${job.name} (${shortJob(job.id)}) now has priority ${job.priority}`)
   return 0
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { InvalidInputError } from '../errors.js'
 import { LOG_LEVELS } from '../logger.js'
+import { nearestName } from '../../protocols/job/values.js'
 import type { LogLevel } from '../logger.js'
 import type { Limits } from '../executor/types.js'
 
@@ -27,6 +28,14 @@ export const DEFAULT_LOAD_LIMIT = 2
 export const DEFAULT_CONFIG: NodeConfig = { listen: [], labels: [], limits: {}, logLevel: 'info', loadLimit: DEFAULT_LOAD_LIMIT, retention: {} }
 
 const LIMIT_KEYS = ['maxProcesses', 'maxOutputBytes', 'maxFileBytes', 'maxMemoryBytes'] as const
+const CONFIG_FIELDS: readonly string[] = ['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit', 'retention']
+const RETENTION_FIELDS: readonly string[] = ['blobsBytes', 'workspacesBytes', 'keepResults']
+
+/** "unknown field", with the field most likely meant (`slotz` → `slots`) */
+function unknownField (key: string, known: readonly string[]): string {
+  const near = nearestName(key, known)
+  return near === undefined ? 'unknown field' : `unknown field (did you mean "${near}"?)`
+}
 const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
 /** Check a parsed config object; every problem is named by its dotted path. */
@@ -38,7 +47,7 @@ export function validateConfig (raw: unknown): NodeConfig {
   const r = raw as Record<string, unknown>
   const cfg: NodeConfig = { ...DEFAULT_CONFIG, limits: {}, retention: {} }
   for (const key of Object.keys(r)) {
-    if (!['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit', 'retention'].includes(key)) problems.push({ path: key, message: 'unknown field' })
+    if (!CONFIG_FIELDS.includes(key)) problems.push({ path: key, message: unknownField(key, CONFIG_FIELDS) })
   }
   for (const key of ['listen', 'labels'] as const) {
     const v = r[key]
@@ -56,7 +65,7 @@ export function validateConfig (raw: unknown): NodeConfig {
       problems.push({ path: 'retention', message: 'must be an object' })
     } else {
       for (const [k, v] of Object.entries(r.retention)) {
-        if (!['blobsBytes', 'workspacesBytes', 'keepResults'].includes(k)) problems.push({ path: `retention.${k}`, message: 'unknown field' })
+        if (!RETENTION_FIELDS.includes(k)) problems.push({ path: `retention.${k}`, message: unknownField(k, RETENTION_FIELDS) })
         else if (!Number.isSafeInteger(v) || (v as number) < 0) problems.push({ path: `retention.${k}`, message: 'must be a whole number ≥ 0' })
         else (cfg.retention as Record<string, number>)[k] = v as number
       }
@@ -75,7 +84,7 @@ export function validateConfig (raw: unknown): NodeConfig {
       problems.push({ path: 'limits', message: 'must be an object' })
     } else {
       for (const [k, v] of Object.entries(r.limits)) {
-        if (!(LIMIT_KEYS as readonly string[]).includes(k)) problems.push({ path: `limits.${k}`, message: 'unknown field' })
+        if (!(LIMIT_KEYS as readonly string[]).includes(k)) problems.push({ path: `limits.${k}`, message: unknownField(k, LIMIT_KEYS) })
         else if (!Number.isSafeInteger(v) || (v as number) < 1) problems.push({ path: `limits.${k}`, message: 'must be a whole number ≥ 1' })
         else cfg.limits[k as keyof Limits] = v as number
       }

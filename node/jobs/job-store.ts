@@ -216,6 +216,8 @@ export class JobStore {
     for await (const row of this.list({ newestFirst: true })) {
       if (row.name === ref) return row
     }
+    // `show e4`: too short to be taken as a prefix, and no job has that name
+    if (r.length > 0 && r.length < MIN_PREFIX && /^[0-9a-f]+$/.test(r)) throw new JobNotFoundError(ref, `a prefix of a job id needs at least ${MIN_PREFIX} hex digits`)
     throw new JobNotFoundError(ref)
   }
 

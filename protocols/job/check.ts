@@ -5,7 +5,7 @@
  * undefined on a bad value, so validation goes on and finds every problem.
  */
 import { MAX_COMMAND_LENGTH, MAX_PROBLEMS, MAX_TITLE_LENGTH } from './constants.js'
-import { CONTROL_CHARACTERS, editDistance, formatPath } from './values.js'
+import { CONTROL_CHARACTERS, formatPath, nearestName } from './values.js'
 import type { PathSegment } from './values.js'
 import type { Problem } from './types.js'
 
@@ -82,9 +82,7 @@ export function checkKnownFields (ck: Checker, obj: Record<string, unknown>, seg
       ck.dropped++
       continue
     }
-    const near = allowed.find((a) => a.toLowerCase() === key.toLowerCase()) ??
-      // the length check first: a long key cannot be near, and its distance would be costly
-      allowed.find((a) => Math.abs(a.length - key.length) <= 2 && editDistance(a, key) <= (a.length > 4 ? 2 : 1))
+    const near = key.length <= 64 ? nearestName(key, allowed) : undefined
     ck.add([...segments, key], near === undefined ? 'unknown field' : `unknown field (did you mean "${near}"?)`)
   }
 }

@@ -90,6 +90,43 @@ export function formatPath (segments: readonly PathSegment[]): string {
   return out
 }
 
+/** edits (insert, delete, replace, swap two neighbours) between two short strings: `slotz`→`slots` is 1, `wiat`→`wait` 1 */
+function typoDistance (a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)])
+  for (let j = 1; j <= b.length; j++) d[0][j] = j
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
+    }
+  }
+  return d[a.length][b.length]
+}
+
+/**
+ * The known name a person most likely meant by `given` (a typo, other case, or the start of
+ * it), for "did you mean" hints on fields, flags and commands; undefined when none is close.
+ */
+export function nearestName (given: string, names: readonly string[]): string | undefined {
+  const lower = given.toLowerCase()
+  const same = names.find(n => n.toLowerCase() === lower)
+  if (same !== undefined) return same
+  if (given.length >= 3) {
+    const started = names.filter(n => n.toLowerCase().startsWith(lower))
+    if (started.length === 1) return started[0]
+  }
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const name of names) {
+    // a long name cannot be near, and its distance would be costly
+    if (Math.abs(name.length - given.length) > 2) continue
+    const d = typoDistance(lower, name.toLowerCase())
+    if (d < bestDistance && d <= (name.length > 4 ? 2 : 1)) { best = name; bestDistance = d }
+  }
+  return best
+}
+
 /** Levenshtein distance, for "did you mean" hints on unknown field names (short strings only) */
 export function editDistance (a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
