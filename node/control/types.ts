@@ -54,7 +54,8 @@ export interface ControlHandlers {
   wait: (ref: string, signal: AbortSignal) => Promise<JobView>
   output: (ref: string, follow: boolean) => Promise<OutputStream>
   blob: (hash: string) => Promise<{ size: number, stream: AsyncIterable<Uint8Array> }>
-  stop: () => Promise<void>
+  /** stop the daemon: running jobs are handed over, or with `wait` finished first */
+  stop: (options?: { wait?: boolean }) => Promise<void>
   peers: () => Promise<unknown[]>
   setState: (state: 'active' | 'paused' | 'draining') => Promise<StatusView>
   invite: (body: { roles?: unknown, ttlMs?: number }) => Promise<{ token: string, roles: string[], expiresAt: number }>

@@ -18,8 +18,14 @@ export interface JobRow {
   /** the announcement has reached at least one peer (always true on a node without peers) */
   announced: boolean
   executor?: string
-  /** the highest lease epoch claimed for this job: results of lower epochs are fenced off */
+  /** the lease epoch of the newest run event applied (claimed, started, requeued, finished) */
   epoch?: number
+  /** how far that epoch's run got: 0 claimed, 1 started, 2 given up (requeued, lease lost), 3 finished */
+  phase?: number
+  /** in a mesh: the job's acceptors, as its announcement names them */
+  acceptors?: string[]
+  /** one acceptor's grant of `epoch` (from its `started` event): lets a claimant past a lagging acceptor */
+  proof?: Uint8Array
   exitCode?: number | null
   reason?: string
   cacheHit?: boolean

@@ -6,7 +6,8 @@ import { JoinService } from '../../protocols/join/index.js'
 import { LOAD_INTERVAL_MS } from '../../protocols/load/index.js'
 import { createMeshLibp2p, disconnectDisallowed } from '../../protocols/net/index.js'
 import { SyncService } from '../../protocols/sync/index.js'
-import { LeaseManager, leaseSelector, leaseValidator } from '../../protocols/lease/index.js'
+import { LeaseLinks, LeaseService } from '../../protocols/lease/index.js'
+import { MetaVoteStore } from './lease-votes.js'
 import type { Identity, Signed } from '../../protocols/codec/index.js'
 import type { JobRow } from '../jobs/types.js'
 import type { LoadReport } from '../../protocols/load/index.js'
@@ -52,8 +53,9 @@ export interface MeshServiceInit {
  */
 export class MeshService {
   libp2p?: MeshLibp2p
-  /** claims in the DHT (`/lease/<job>`), available once started */
-  leases?: LeaseManager
+  /** the lease protocol (acceptor and claimant), available once started */
+  lease?: LeaseService
+  private links?: LeaseLinks
   private readonly channels = new Map<Kind, GossipChannel<unknown>>()
   private sync?: SyncService
   private join?: JoinService
@@ -97,10 +99,7 @@ export class MeshService {
       listen: this.init.listen,
       bootstrap,
       isAllowed: id => this.isAllowed(id),
-      logger: this.log,
-      // peers accept a lease only from a member with the build role, signed by its holder
-      dhtValidators: { lease: leaseValidator(id => this.c.trust.hasRole(id, 'build')) },
-      dhtSelectors: { lease: leaseSelector }
+      logger: this.log
     })
     this.libp2p = libp2p
     try {
@@ -138,8 +137,7 @@ export class MeshService {
         onEnroll: async (bytes, from) => await this.onEnroll(bytes, from)
       })
       await this.join.start()
-      this.leases = new LeaseManager({ dht: libp2p.services.dht, identity: this.c.identity, logger: this.log, isBuilder: id => this.c.trust.hasRole(id, 'build') })
-      await this.leases.start()
+      await this.startLease(libp2p)
       for await (const row of this.c.jobs.store.all()) {
         if (!row.announced) this.unannounced.set(row.id, row)
       }
@@ -159,8 +157,10 @@ export class MeshService {
     this.timer = undefined
     this.c.jobs.off('signed', this.onSigned)
     this.c.trust.off('change', this.onTrustChange)
-    await this.leases?.stop()
-    this.leases = undefined
+    this.lease?.stop()
+    this.lease = undefined
+    await this.links?.stop()
+    this.links = undefined
     await this.join?.stop()
     await this.sync?.stop()
     for (const ch of this.channels.values()) ch.stop()
@@ -168,6 +168,32 @@ export class MeshService {
     const libp2p = this.libp2p
     this.libp2p = undefined
     await libp2p?.stop()
+  }
+
+  /** the lease protocol over one long-lived stream per member (`/cit/lease/1.0.0`) */
+  private async startLease (libp2p: MeshLibp2p): Promise<void> {
+    this.links = new LeaseLinks({ libp2p, isAllowed: id => this.c.trust.isMember(id) && !this.partition.denies(id), logger: this.log })
+    this.lease = new LeaseService({
+      identity: this.c.identity,
+      mesh: this.meshId,
+      transport: this.links,
+      votes: new MetaVoteStore(this.c.meta),
+      isBuilder: id => this.c.trust.hasRole(id, 'build'),
+      lookup: async (job, ann) => await this.acceptorsOf(job, ann),
+      logger: this.log
+    })
+    await this.links.start(this.c.identity.id)
+    this.lease.start()
+  }
+
+  /** a job's acceptors; a claim may bring the announcement of a job this node has not heard of yet */
+  private async acceptorsOf (job: string, ann?: Uint8Array): Promise<readonly string[] | undefined> {
+    const row = await this.c.jobs.get(job)
+    if (row != null || ann == null) return row?.acceptors
+    const v = this.c.ingest.check(ann, 'job')
+    if (!v.ok || v.value.kind !== 'job' || v.value.signed.hash !== job) return undefined
+    await this.c.ingest.apply(v.value)
+    return (await this.c.jobs.get(job))?.acceptors
   }
 
   /** this node's addresses, each with its /p2p/ suffix */
@@ -195,7 +221,8 @@ export class MeshService {
     return {
       ingest: this.c.ingest.stats(),
       gossip: Object.fromEntries([...this.channels].map(([k, ch]) => [k, ch.stats()])),
-      sync: this.sync?.stats()
+      sync: this.sync?.stats(),
+      lease: this.lease?.stats()
     }
   }
 

@@ -1,0 +1,26 @@
+import { sha256Hex } from '../../protocols/codec/index.js'
+import { closestAcceptors } from '../../protocols/lease/index.js'
+import type { JobAnnouncement } from '../../protocols/job/index.js'
+import type { TrustService } from './trust-service.js'
+
+/** the members that hold the build role now, sorted, and a digest of that set (32 hex) */
+export function builderSet (trust: Pick<TrustService, 'state'>): { builders: string[], digest: string } {
+  const builders = trust.state.members().filter(m => m.roles.includes('build')).map(m => m.keyId).sort()
+  return { builders, digest: sha256Hex(new TextEncoder().encode(builders.join('\n'))).slice(0, 32) }
+}
+
+/**
+ * Why an announcement's acceptors are wrong, or undefined. A node whose builder set has the
+ * digest the announcement names checks that they are the builders closest to the job's key (or
+ * the submitting node alone, for a job submitted while it reached no peer); a node with another
+ * set has not caught up, or is ahead, and cannot tell: its claimer does not claim a job whose
+ * acceptors it does not all know.
+ */
+export function acceptorsProblem (a: JobAnnouncement, trust: Pick<TrustService, 'state'>): string | undefined {
+  if (a.acceptors == null) return undefined
+  const { builders, digest } = builderSet(trust)
+  if (a.trust !== digest) return undefined
+  if (a.acceptors.length === 1 && a.acceptors[0] === a.node && builders.includes(a.node)) return undefined
+  const expected = closestAcceptors(sha256Hex(new TextEncoder().encode(a.nonce)), builders)
+  return expected.length === a.acceptors.length && expected.every((x, i) => x === a.acceptors![i]) ? undefined : 'acceptors are not the builders closest to the job'
+}
