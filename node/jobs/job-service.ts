@@ -264,7 +264,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       log: row.log ?? null,
       artefacts: row.artefacts ?? [],
       params: row.params,
-      announced: row.announced
+      announced: row.announced,
+      acceptors: row.acceptors ?? null
     }
   }
 

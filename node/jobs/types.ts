@@ -70,6 +70,8 @@ export interface JobView {
   artefacts: ArtefactRef[]
   params: Record<string, string>
   announced: boolean
+  /** in a mesh: the members whose majority holds the job's lease and decides its result */
+  acceptors: string[] | null
 }
 
 /** The `jobs --json` row shape (DESIGN.md). */
