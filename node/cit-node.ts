@@ -289,6 +289,7 @@ export class CitNode implements ControlHandlers {
       ['mesh', this.mesh != null ? async () => await this.mesh!.stop() : undefined],
       ['peers', this.peerTable != null ? async () => await this.peerTable!.stop() : undefined],
       ['trust', this.trust != null ? async () => { this.trust!.stop() } : undefined],
+      ['records', this.recordLog != null ? async () => await this.recordLog!.stop() : undefined],
       ['blobs', this.blobs != null ? async () => await this.blobs!.stop() : undefined],
       ['meta', this.meta != null ? async () => await this.meta!.stop() : undefined]
     ]

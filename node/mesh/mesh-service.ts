@@ -65,9 +65,15 @@ export class MeshService {
   private readonly log: Logger
   /** log sequence → job id for local jobs no peer has received yet */
   private readonly unannounced = new Map<string, JobRow>()
-  private readonly onSigned = (s: Signed<unknown>): void => { void this.publish(s) }
+  /** aborted by stop(): dials, reports and publishes in flight end with it */
+  private controller?: AbortController
+  private readonly onSigned = (s: Signed<unknown>): void => {
+    this.publish(s).catch(err => { this.log.error('publishing a record failed', { type: s.type, err }) })
+  }
+
   private readonly onTrustChange = (): void => {
-    if (this.libp2p != null) void disconnectDisallowed(this.libp2p, id => this.isAllowed(id)).catch(() => {})
+    if (this.libp2p == null) return
+    disconnectDisallowed(this.libp2p, id => this.isAllowed(id)).catch(err => { this.log.warn('closing connections of non-members failed', { err }) })
   }
 
   constructor (components: MeshServiceComponents, private readonly init: MeshServiceInit) {
@@ -90,6 +96,7 @@ export class MeshService {
 
   async start (): Promise<void> {
     if (this.libp2p != null) return
+    this.controller = new AbortController()
     const self = this.c.identity.id
     const bootstrap = [...new Set([...this.init.membership.bootstrap, ...this.c.peers.knownAddrs()])]
       .filter(a => !a.endsWith(`/p2p/${self}`))
@@ -143,8 +150,8 @@ export class MeshService {
       }
       this.c.jobs.on('signed', this.onSigned)
       this.c.trust.on('change', this.onTrustChange)
-      this.timer = setInterval(() => { void this.report() }, this.init.loadIntervalMs ?? LOAD_INTERVAL_MS)
-      void this.report()
+      this.timer = setInterval(() => { this.reportInBackground() }, this.init.loadIntervalMs ?? LOAD_INTERVAL_MS)
+      this.reportInBackground()
     } catch (err) {
       await this.stop()
       throw err
@@ -152,6 +159,7 @@ export class MeshService {
   }
 
   async stop (): Promise<void> {
+    this.controller?.abort(new Error('the mesh service stopped'))
     this.partition.stop()
     if (this.timer != null) clearInterval(this.timer)
     this.timer = undefined
@@ -281,6 +289,10 @@ export class MeshService {
     }
   }
 
+  private reportInBackground (): void {
+    this.report().catch(err => { if (this.controller?.signal.aborted !== true) this.log.warn('load report failed', { err }) })
+  }
+
   /** send this node's load report now (after a state change, before leaving) */
   async reportNow (): Promise<void> {
     await this.report()
@@ -306,7 +318,8 @@ export class MeshService {
       try {
         const addrs = view.addrs.map(a => multiaddr(a))
         await libp2p.peerStore.merge(peerIdFromString(view.peerId), { multiaddrs: addrs })
-        void libp2p.dial(peerIdFromString(view.peerId), { signal: AbortSignal.timeout(5000) }).catch(() => {})
+        const signal = AbortSignal.any([AbortSignal.timeout(5000), this.controller?.signal ?? AbortSignal.abort()])
+        libp2p.dial(peerIdFromString(view.peerId), { signal }).catch(err => { this.log.debug('dial of a reported peer failed', { peer: view.peerId, err }) })
       } catch (err) {
         this.log.debug('cannot dial a reported peer', { peer: view.peerId, err })
       }
