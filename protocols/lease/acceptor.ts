@@ -99,15 +99,15 @@ export class LeaseAcceptor {
       s.expiresAt = Math.max(s.expiresAt, now + req.ttl)
       return this.grant(req, from, now, s)
     }
-    if (s.epoch > 0 && !s.released && now <= s.expiresAt + this.marginMs) {
-      return this.refuse(req.rid, 'held', { ...here, waitMs: s.expiresAt + this.marginMs - now })
-    }
     if (req.epoch !== s.epoch + 1) {
       // epochs grow one grant at a time: a claim further ahead needs an acceptor's word for the one before
       if (req.proof == null) return this.refuse(req.rid, 'bad-epoch', here)
       const proven = provenEpoch(req.proof, { mesh: this.c.mesh, job: req.job, acceptors })
       if (proven == null) return this.refuse(req.rid, 'bad-proof', here)
       if (req.epoch !== proven + 1) return this.refuse(req.rid, 'bad-epoch', here)
+    }
+    if (s.epoch > 0 && !s.released && now <= s.expiresAt + this.marginMs) {
+      return this.refuse(req.rid, 'held', { ...here, waitMs: s.expiresAt + this.marginMs - now })
     }
     const next: State = { epoch: req.epoch, holder: from, expiresAt: now + req.ttl, released: false, ttl: req.ttl, accepted: s.accepted }
     await this.store(req.job, next)
