@@ -18,7 +18,8 @@ export function eventOutcome (ev: Pick<JobEvent, 'type' | 'state' | 'reason' | '
 
 /**
  * The fence of a mesh `mesh`: a `started` event counts only with grants of a majority of the
- * job's acceptors to its node at its epoch; a `finished` or `failed` one only with votes of a
+ * job's acceptors to its node at its epoch (and so does a `requeued` or `lease-lost` that comes
+ * before the start of the run it gives up); a `finished` or `failed` one only with votes of a
  * majority for its outcome (the one result the acceptors decided). A job without acceptors (a
  * node outside any mesh) needs none; a cache hit is its submitting node's own.
  */
@@ -28,7 +29,7 @@ export function meshFence (mesh: string): Certify {
     if (ev.type === 'finished' && ev.result?.cacheHit === true) return ev.node === row.origin && (ev.epoch ?? 0) === 0
     const s = { mesh, job: row.id, acceptors: row.acceptors }
     switch (ev.type) {
-      case 'claimed': case 'started': {
+      case 'claimed': case 'started': case 'requeued': case 'lease-lost': {
         if (ev.cert == null || ev.epoch == null) return false
         const r = checkGrants(ev.cert, { ...s, epoch: ev.epoch })
         return r.ok && r.holder === ev.node

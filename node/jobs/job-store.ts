@@ -59,12 +59,10 @@ export function applyEvent (row: JobRow, ev: JobEvent, certify: Certify = () => 
   if (phase != null) {
     const epoch = ev.epoch ?? 0
     const [rowEpoch, rowPhase] = [row.epoch ?? 0, row.phase ?? -1]
-    if (phase === 2) {
-      // a run given up: only its own holder's word, about the run the row shows
-      if (epoch !== rowEpoch || ev.node !== row.executor || rowPhase >= 2) return false
-    } else if (epoch < rowEpoch || (epoch === rowEpoch && phase <= rowPhase)) {
-      return false
-    }
+    if (epoch < rowEpoch || (epoch === rowEpoch && phase <= rowPhase)) return false
+    // a run given up: its holder's word about the run the row shows, or, arriving before that
+    // run's start, with the lease's grants to show it held it
+    if (phase === 2 && !(epoch === rowEpoch && ev.node === row.executor) && !certify(row, ev)) return false
   }
   if ((ev.type === 'started' || ev.type === 'claimed' || ev.type === 'finished' || ev.type === 'failed') && !certify(row, ev)) return false
   row.updatedAt = Math.max(row.updatedAt, ev.at)
@@ -75,7 +73,7 @@ export function applyEvent (row: JobRow, ev: JobEvent, certify: Certify = () => 
       row.epoch = ev.epoch ?? row.epoch
       row.phase = phase
       row.reason = ev.reason
-      if (ev.cert != null) row.proof = ev.cert[0]
+      row.grants = ev.cert
       if (ev.type === 'started') row.startedAt = ev.at
       return true
     case 'finished': {
@@ -109,7 +107,9 @@ export function applyEvent (row: JobRow, ev: JobEvent, certify: Certify = () => 
     case 'requeued': case 'lease-lost':
       row.state = 'queued'
       row.executor = undefined
+      row.epoch = ev.epoch ?? row.epoch
       row.phase = 2
+      if (ev.cert != null) row.grants = ev.cert
       row.reason = ev.reason
       return true
     case 'reprioritized':

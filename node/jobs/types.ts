@@ -24,8 +24,8 @@ export interface JobRow {
   phase?: number
   /** in a mesh: the job's acceptors, as its announcement names them */
   acceptors?: string[]
-  /** one acceptor's grant of `epoch` (from its `started` event): lets a claimant past a lagging acceptor */
-  proof?: Uint8Array
+  /** the acceptors' grants of `epoch` (from its `started` event): the run's lease, and a claimant's proof past a lagging acceptor */
+  grants?: Uint8Array[]
   exitCode?: number | null
   reason?: string
   cacheHit?: boolean

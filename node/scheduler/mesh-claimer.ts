@@ -122,7 +122,7 @@ export class MeshClaimer implements Claimer {
       return { ok: false, reason: 'not caught up with the job\'s acceptors', retryMs: 5000 }
     }
     let epoch = row.epoch ?? 0
-    let proof = row.proof
+    let proof = row.grants?.[0]
     const known = this.known.get(row.id)
     if (known != null && known.epoch > epoch) ({ epoch, proof } = known)
     const r = await this.c.lease.claim({ job: row.id, acceptors: row.acceptors, epoch: epoch + 1, proof, ann: await this.c.announcement(row.id), signal })

@@ -88,7 +88,7 @@ export class Runner {
         if (this.c.claimer.requeueAfterRestart(row)) {
           // at-least-once: in a mesh the job is claimed again (at the next epoch, which fences
           // anything still running under the old one), here or on another member
-          const again = await this.jobs.transition(row.id, 'requeued', { state: 'queued', reason, epoch: row.epoch })
+          const again = await this.jobs.transition(row.id, 'requeued', { state: 'queued', reason, epoch: row.epoch, cert: row.grants })
           this.candidates.set(row.id, again)
           this.log.warn('job was running when the daemon stopped: queued again', { job: row.id })
         } else {
@@ -199,7 +199,7 @@ export class Runner {
       const entry: Running = { controller, done: Promise.resolve() }
       this.running.set(id, entry)
       this.candidates.delete(id)
-      const work = claim.adopt != null ? this.adopt(row, claim.epoch, claim.adopt) : this.runClaimed(row, claim.epoch, claim.cert, takeover, controller)
+      const work = claim.adopt != null ? this.adopt(row, claim.epoch, claim.adopt, claim.cert) : this.runClaimed(row, claim.epoch, claim.cert, takeover, controller)
       entry.done = work
         .catch(err => { this.log.error('job run failed unexpectedly', { job: id, err }) })
         .finally(() => {
@@ -233,11 +233,11 @@ export class Runner {
       const outcome = await this.execute(row, controller.signal, data => { live.push(data) })
       stopKeeping()
       if (controller.signal.reason === HANDOVER) {
-        await this.handOver(row, epoch)
+        await this.handOver(row, epoch, cert)
       } else if (lost != null) {
-        await this.jobs.transition(id, 'lease-lost', { reason: `lease epoch ${epoch} lost (${lost}): result discarded`, epoch })
+        await this.jobs.transition(id, 'lease-lost', { reason: `lease epoch ${epoch} lost (${lost}): result discarded`, epoch, cert })
       } else {
-        await this.publish(row, epoch, outcome)
+        await this.publish(row, epoch, outcome, cert)
       }
     } finally {
       stopKeeping()
@@ -265,11 +265,11 @@ export class Runner {
    * not decide it (another node took the job over, or they cannot be reached), the result is
    * discarded and the job runs again elsewhere.
    */
-  private async publish (row: JobRow, epoch: number, outcome: RunOutcome | AdoptedResult): Promise<void> {
+  private async publish (row: JobRow, epoch: number, outcome: RunOutcome | AdoptedResult, grants?: Uint8Array[]): Promise<void> {
     const fin = await this.c.claimer.finish(row, epoch, outcome, this.lifetime.signal)
     if (!fin.ok) {
       const by = fin.holder != null ? ` (now ${fin.holder})` : ''
-      await this.jobs.transition(row.id, 'lease-lost', { reason: `the acceptors did not take this run's result (${fin.reason}${by}): discarded`, epoch })
+      await this.jobs.transition(row.id, 'lease-lost', { reason: `the acceptors did not take this run's result (${fin.reason}${by}): discarded`, epoch, cert: grants })
       return
     }
     const ev = 'ran' in outcome ? outcome.event : outcome
@@ -278,7 +278,7 @@ export class Runner {
   }
 
   /** a claim found a result the acceptors had accepted: publish it (the job does not run again) */
-  private async adopt (row: JobRow, epoch: number, adopted: AdoptedResult): Promise<void> {
+  private async adopt (row: JobRow, epoch: number, adopted: AdoptedResult, grants?: Uint8Array[]): Promise<void> {
     const { problem } = validateEvent({ job: row.id, node: this.jobs.nodeId, at: this.now(), ...adopted.event, ran: adopted.ran })
     if (problem != null) {
       this.log.warn('an accepted result is malformed: left to its executor', { job: row.id, problem })
@@ -286,13 +286,13 @@ export class Runner {
       return
     }
     this.log.info('publishing a result the acceptors had accepted', { job: row.id, ran: adopted.ran })
-    await this.publish(row, epoch, adopted)
+    await this.publish(row, epoch, adopted, grants)
   }
 
   /** a graceful stop: give the lease up and say why, so another node runs the job at once */
-  private async handOver (row: JobRow, epoch: number): Promise<void> {
+  private async handOver (row: JobRow, epoch: number, grants?: Uint8Array[]): Promise<void> {
     await this.c.claimer.release(row, epoch).catch(err => { this.log.warn('lease release failed; it lapses at its expiry', { job: row.id, err }) })
-    await this.jobs.transition(row.id, 'requeued', { state: 'queued', reason: `handed over: ${this.jobs.nodeId} stopped while running it`, epoch })
+    await this.jobs.transition(row.id, 'requeued', { state: 'queued', reason: `handed over: ${this.jobs.nodeId} stopped while running it`, epoch, cert: grants })
     this.log.info('job handed over', { job: row.id, epoch })
   }
 }
