@@ -52,6 +52,8 @@ const FASTIFY_CODES: Record<string, string> = {
 export function classify (err: any): { status: number, body: HttpErrorBody } {
   let code: string = typeof err?.code === 'string' ? err.code : 'ERR_INTERNAL'
   code = FASTIFY_CODES[code] ?? code
+  // any other trouble with the body (bad JSON, bad encoding) is bad input
+  if (code.startsWith('FST_ERR_CTP_') && err?.statusCode >= 400 && err?.statusCode < 500) code = 'ERR_INVALID_INPUT'
   // a body that is not JSON: Fastify reports it as a SyntaxError with status 400
   if (code === 'ERR_INTERNAL' && err?.statusCode === 400) code = 'ERR_INVALID_INPUT'
   const status = HTTP_STATUS_BY_CODE[code] ?? (code.startsWith('FST_') && err?.statusCode >= 400 && err?.statusCode < 500 ? err.statusCode : 500)

@@ -52,13 +52,14 @@ export async function sendBlob (req: FastifyRequest, reply: FastifyReply, handle
   }
   if (range == null) {
     void reply.header('content-length', String(whole.size))
-    return await reply.code(200).send(req.method === 'HEAD' ? '' : Readable.from(whole.stream))
+    // HEAD: the headers only (an empty stream keeps the length set above)
+    return await reply.code(200).send(req.method === 'HEAD' ? Readable.from([]) : Readable.from(whole.stream))
   }
   // the whole read above was never started: read only the range (the blob was verified whole)
   const part = await handlers.blob(hash, { start: range.start, end: range.end, signal: options.signal })
   void reply.header('content-length', String(range.end - range.start))
   void reply.header('content-range', `bytes ${range.start}-${range.end - 1}/${whole.size}`)
-  return await reply.code(206).send(req.method === 'HEAD' ? '' : Readable.from(part.stream))
+  return await reply.code(206).send(req.method === 'HEAD' ? Readable.from([]) : Readable.from(part.stream))
 }
 
 async function fetchOrExplain (handlers: Pick<ControlHandlers, 'blob'>, hash: string, range: { start?: number, end?: number }, signal: AbortSignal): Promise<{ size: number, stream: AsyncIterable<Uint8Array> }> {

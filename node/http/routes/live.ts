@@ -9,6 +9,8 @@ import type { HttpContext, HttpModule } from '../context.js'
 export const MAX_VIEWER_BUFFER_BYTES = 8 * 1024 * 1024
 /** viewers of live jobs at once, over all jobs */
 export const MAX_LIVE_VIEWERS = 1000
+/** how long the end message waits for the job's result to arrive after its output ended */
+export const END_WAIT_MS = 10_000
 /** ping interval; a viewer that has not answered the previous ping is dropped */
 export const LIVE_PING_MS = 20_000
 
@@ -87,7 +89,9 @@ async function serveViewer (ctx: HttpContext, socket: WebSocket, ref: string): P
   const finish = async (): Promise<void> => {
     if (closed) return
     try {
-      json({ type: 'end', job: await h.show(ref) })
+      // the output ends on the executor a moment before its result reaches this node
+      const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(END_WAIT_MS)])
+      json({ type: 'end', job: await h.wait(ref, signal).catch(async () => await h.show(ref)) })
     } catch {}
     close(1000, 'the job ended')
   }
