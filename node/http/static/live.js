@@ -9,6 +9,9 @@ if (el) {
   const term = new Terminal({ cols: Number(el.dataset.cols) || 120, rows: Number(el.dataset.rows) || 30, convertEol: false, disableStdin: true, scrollback: 5000 })
   term.open(el)
   window.citTerminal = term
+  // the server's text snapshot is for readers without JavaScript: the terminal replaces it
+  const box = document.getElementById('log-box')
+  if (box) box.open = false
   let received = 0
   const url = new URL(el.dataset.live, location.href)
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
