@@ -5,6 +5,7 @@ import WebSocket from 'ws'
 import { cli, json, waitFor } from '../helpers/cli.js'
 import { bearer, http, makeHttpMesh, oneStep } from './helpers.js'
 import { parseExposition, valueOf } from './prom.js'
+import { openApiDocument } from '../../node/http/api-doc.js'
 import type { HttpMesh, MeshNode } from './helpers.js'
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
@@ -308,6 +309,8 @@ describe('HTTP API on a two-node mesh', () => {
       expect(Object.keys(doc.paths), p).toContain(p)
     }
     expect(doc.components.schemas.Job.properties.events).toBeDefined()
+    // the daemon serves the document docs/api.md is checked against
+    expect(doc).toEqual(await openApiDocument())
   })
 
   async function writeSpec (n: MeshNode, name: string, command: string, labels: string[]): Promise<string> {

@@ -14,6 +14,25 @@ export const END_WAIT_MS = 10_000
 /** ping interval; a viewer that has not answered the previous ping is dropped */
 export const LIVE_PING_MS = 20_000
 
+/** the websocket as docs/api.md describes it (OpenAPI has no words for websockets) */
+export const LIVE_DOC = [
+  '### `GET /api/v1/jobs/{id}/live` (websocket)',
+  '',
+  "A running job's terminal output and its new events, wherever in the mesh it runs, to any number of viewers.",
+  'Reads: open on loopback, a `read` token elsewhere; a page of another origin is refused (403).',
+  '',
+  '| message | direction | content |',
+  '|---|---|---|',
+  '| binary | server → viewer | terminal output bytes (the scrollback first, then live) |',
+  '| `{"type":"hello","job":Job}` | server → viewer | the job when the viewer joined |',
+  '| `{"type":"event","event":{job,type,node,at,state,reason},"state"}` | server → viewer | each new event of the job |',
+  '| `{"type":"error","code","message"}` | server → viewer | the output cannot be had (the node running it is gone…); the socket closes |',
+  '| `{"type":"end","job":Job}` | server → viewer | the job ended (its final document); the socket closes |',
+  '',
+  `A viewer with more than ${MAX_VIEWER_BUFFER_BYTES / 1048576} MiB unread is dropped (\`cit_http_live_dropped_total{reason="slow"}\`); one that answers no ping in ${LIVE_PING_MS / 1000} s too. A plain GET is 426, an unknown job 404.`,
+  ''
+].join('\n')
+
 /**
  * `GET /api/v1/jobs/ID/live` (websocket): a running job's terminal output as binary messages and
  * its new events as JSON text messages, wherever it runs (the path `logs --follow` uses). Text
