@@ -159,15 +159,16 @@ export class CitNode implements ControlHandlers {
       })
       this.runner = new Runner({ jobs: this.jobs, executor, claimer: this.claimer ?? new LocalClaimer(), logger: root.child('runner') }, { slots: this.config.slots })
       await this.runner.start()
-      if (this.init.control !== false) {
-        this.control = new ControlServer({ handlers: this, logger: root.child('control') }, { socketPath: this.paths.socket })
-        await this.control.start()
-      }
       this.queries = new JobQueries({ jobs: this.jobs })
       this.tokens = new TokenStore({ meta: this.meta!, self: this.identity.id })
+      // before the control socket: a daemon that answers `status` serves its HTTP face too
       if (this.config.http.listen != null) {
         this.http = new HttpFace({ handlers: this, logger: root.child('http') }, this.config.http)
         await this.http.start()
+      }
+      if (this.init.control !== false) {
+        this.control = new ControlServer({ handlers: this, logger: root.child('control') }, { socketPath: this.paths.socket })
+        await this.control.start()
       }
       this.startedAt = Date.now()
       this.log.info('daemon started', { peerId: this.identity.id, pid: process.pid })

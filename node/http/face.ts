@@ -71,7 +71,11 @@ export class HttpFace {
     }
     this.app = await buildHttpApp(ctx, [...DEFAULT_MODULES, ...(this.init.modules ?? [])])
     self = (await this.c.handlers.status()).peerId
-    await this.app.listen({ host: hp.host, port: hp.port })
+    try {
+      await this.app.listen({ host: hp.host, port: hp.port })
+    } catch (err: any) {
+      throw new NodeError('ERR_HTTP_LISTEN', `http.listen ${this.init.listen}: cannot listen (${String(err?.code ?? err?.message ?? err)})`, { cause: err })
+    }
     const addr = this.app.server.address()
     this.address = addr != null && typeof addr === 'object' ? `${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : this.init.listen
     // learning every job's state reads the whole table once: in the background
