@@ -34,20 +34,22 @@ export function peerRow (p: PeerView): Html {
 /** jobs newest first: state, build, name, node, duration, commit and branch when a trigger made them */
 export function jobsTable (jobs: JobListItem[], now: number): Html {
   if (jobs.length === 0) return html`<p class="muted" id="jobs-empty">No jobs yet.</p>`
+  // build numbers and sources only where some job has them: no empty columns
+  const cols = { build: jobs.some(j => j.build != null), source: jobs.some(j => j.source != null) }
   return html`<div class="scroll"><table id="jobs" class="jobs">
-<thead><tr><th>state</th><th>build</th><th>name</th><th>node</th><th>submitted</th><th>duration</th><th>source</th></tr></thead>
-<tbody>${jobs.map(j => jobRow(j, now))}</tbody></table></div>`
+<thead><tr><th>state</th>${cols.build ? html`<th>build</th>` : ''}<th>name</th><th>node</th><th>submitted</th><th>duration</th>${cols.source ? html`<th>source</th>` : ''}</tr></thead>
+<tbody>${jobs.map(j => jobRow(j, now, cols))}</tbody></table></div>`
 }
 
-export function jobRow (j: JobListItem, now: number): Html {
+export function jobRow (j: JobListItem, now: number, cols: { build: boolean, source: boolean }): Html {
   return html`<tr data-job="${j.id}" data-state="${j.state}">
 <td>${stateBadge(j.state)}</td>
-<td>${j.build != null ? html`<a href="/jobs/${j.id}">#${j.build}</a>` : ''}</td>
+${cols.build ? html`<td>${j.build != null ? html`<a href="/jobs/${j.id}">#${j.build}</a>` : ''}</td>` : ''}
 <td><a href="/jobs/${j.id}">${j.name}</a> <a class="muted small" href="/names/${encodeURIComponent(j.name)}" title="history of ${j.name}">history</a></td>
 <td><code title="${j.executor ?? ''}">${j.executor != null ? shortId(j.executor, 10) : ''}</code></td>
 <td>${time(j.submittedAt)}</td>
 <td>${duration(jobDuration(j, now))}</td>
-<td>${j.source != null ? html`<code>${j.source.ref ?? ''}</code> <code>${(j.source.commit ?? '').slice(0, 10)}</code>` : ''}</td>
+${cols.source ? html`<td>${j.source != null ? html`<code>${j.source.ref ?? ''}</code> <code>${(j.source.commit ?? '').slice(0, 10)}</code>` : ''}</td>` : ''}
 </tr>`
 }
 

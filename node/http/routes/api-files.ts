@@ -46,7 +46,12 @@ export const apiFiles: HttpModule = {
       onRequest: read,
       schema: { tags, summary: "the job's output as plain text: the recording once ended, the scrollback while it runs", params: jobIdParams, response: errors(401, 404, 409, 503) }
     }, async (req, reply) => {
-      const out = await h.output(req.params.id, false)
+      const job = await h.show(req.params.id)
+      const out = await h.output(job.id, false).catch((err: any) => {
+        // a running job's scrollback lives on its executor: name it when it cannot be reached
+        if (job.log != null || typeof err?.code !== 'string' || err.code.startsWith('ERR_JOB_')) throw err
+        throw new HttpError('ERR_UNREACHABLE', `the output of job ${job.id} is on node ${job.executor ?? '?'}, which could not be reached (${String(err.code)})`)
+      })
       void reply.type('text/plain; charset=utf-8').header('cache-control', 'no-cache')
       return await reply.send(Readable.from(plainText(out.replay)))
     })

@@ -22,20 +22,20 @@ function peerRows (peers) {
 <td>${p.running.length}</td><td>${mib(p.load.memFreeBytes)}</td><td data-age="${esc(p.reportAgeMs)}">${dur(p.reportAgeMs)}</td></tr>`).join('')
 }
 
-function jobRows (jobs) {
+function jobRows (jobs, cols) {
   const now = Date.now()
   return jobs.map(j => `<tr data-job="${esc(j.id)}" data-state="${esc(j.state)}"><td>${badge(j.state)}</td>
-<td>${j.build != null ? `<a href="/jobs/${esc(j.id)}">#${esc(j.build)}</a>` : ''}</td>
+${cols.build ? `<td>${j.build != null ? `<a href="/jobs/${esc(j.id)}">#${esc(j.build)}</a>` : ''}</td>` : ''}
 <td><a href="/jobs/${esc(j.id)}">${esc(j.name)}</a> <a class="muted small" href="/names/${encodeURIComponent(j.name)}">history</a></td>
 <td><code title="${esc(j.executor)}">${esc(short(j.executor, 10))}</code></td>
 <td><time datetime="${new Date(j.submittedAt).toISOString()}">${new Date(j.submittedAt).toISOString()}</time></td>
 <td>${j.startedAt != null ? dur((j.finishedAt ?? now) - j.startedAt) : '—'}</td>
-<td>${j.source ? `<code>${esc(j.source.ref)}</code> <code>${esc((j.source.commit ?? '').slice(0, 10))}</code>` : ''}</td></tr>`).join('')
+${cols.source ? `<td>${j.source ? `<code>${esc(j.source.ref)}</code> <code>${esc((j.source.commit ?? '').slice(0, 10))}</code>` : ''}</td>` : ''}</tr>`).join('')
 }
 
 function fill (section, html, table, head) {
   let body = section.querySelector('tbody')
-  if (!body) {
+  if (!body || section.querySelector('thead').innerHTML !== head) {
     section.innerHTML = `<div class="scroll"><table id="${table}" class="${table}"><thead>${head}</thead><tbody></tbody></table></div>`
     body = section.querySelector('tbody')
   }
@@ -49,7 +49,9 @@ async function refresh () {
   try {
     const [peers, jobs] = await Promise.all([api('/api/v1/peers'), api('/api/v1/jobs?limit=15')])
     if (peers.length > 0) fill(mesh, peerRows(peers), 'peers', '<tr><th>node</th><th>state</th><th>labels</th><th>load</th><th>slots free</th><th>running</th><th>memory free</th><th>report age</th></tr>')
-    if (jobs.jobs.length > 0) fill(latest, jobRows(jobs.jobs), 'jobs', '<tr><th>state</th><th>build</th><th>name</th><th>node</th><th>submitted</th><th>duration</th><th>source</th></tr>')
+    const cols = { build: jobs.jobs.some(j => j.build != null), source: jobs.jobs.some(j => j.source != null) }
+    const head = `<tr><th>state</th>${cols.build ? '<th>build</th>' : ''}<th>name</th><th>node</th><th>submitted</th><th>duration</th>${cols.source ? '<th>source</th>' : ''}</tr>`
+    if (jobs.jobs.length > 0) fill(latest, jobRows(jobs.jobs, cols), 'jobs', head)
     document.body.dataset.refreshed = String(Date.now())
   } catch {}
   setTimeout(refresh, REFRESH_MS)
