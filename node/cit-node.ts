@@ -20,8 +20,9 @@ import { Retention } from './retention.js'
 import { Supersede } from './scheduler/supersede.js'
 import { JobOutputs } from './jobs/outputs.js'
 import { JobQueries } from './jobs/queries.js'
-import { HttpFace, TokenStore } from './http/index.js'
+import { TokenStore } from './http/tokens.js'
 import type { TokenView } from './http/tokens.js'
+import type { HttpFace } from './http/face.js'
 import type { GcReport } from './retention.js'
 import type { AttachSession } from '../protocols/attach/index.js'
 import type { JobEvent } from '../protocols/job/records.js'
@@ -163,6 +164,8 @@ export class CitNode implements ControlHandlers {
       this.tokens = new TokenStore({ meta: this.meta!, self: this.identity.id })
       // before the control socket: a daemon that answers `status` serves its HTTP face too
       if (this.config.http.listen != null) {
+        // loaded only when switched on: Fastify and its parts take a second to import
+        const { HttpFace } = await import('./http/face.js')
         this.http = new HttpFace({ handlers: this, logger: root.child('http') }, this.config.http)
         await this.http.start()
       }
