@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http'
 import type { StatusView, SubmitBody, TrustView } from '../node/control/types.js'
 import type { PeerView } from '../node/mesh/peer-table.js'
 import type { JobSummary, JobView } from '../node/jobs/types.js'
+import type { TokenView } from '../node/http/tokens.js'
 
 /** the daemon's reply to a request, or the error it named */
 export class ControlClient {
@@ -108,4 +109,7 @@ export class ControlClient {
   async trustRevoke (body: { key: string }): Promise<{ hash: string }> { return await this.json('POST', '/v1/trust/revoke', body) }
   async gc (): Promise<any> { return await this.json('POST', '/v1/gc') }
   async leave (): Promise<{ left: boolean }> { return await this.json('POST', '/v1/leave') }
+  async tokenCreate (body: { role: string, ttlMs?: number, label?: string }): Promise<TokenView & { token: string }> { return await this.json('POST', '/v1/tokens', body) }
+  async tokenList (): Promise<TokenView[]> { return await this.json('GET', '/v1/tokens') }
+  async tokenRevoke (id: string, purge = false): Promise<TokenView> { return await this.json('POST', `/v1/tokens/${encodeURIComponent(id)}/revoke${purge ? '?purge=1' : ''}`) }
 }

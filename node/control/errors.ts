@@ -13,7 +13,8 @@ export const STATUS_BY_CODE: Record<string, number> = {
   ERR_FORBIDDEN: 403,
   ERR_NOT_IN_MESH: 409,
   ERR_BAD_TOKEN: 400,
-  ERR_BAD_KEY_ID: 400
+  ERR_BAD_KEY_ID: 400,
+  ERR_TOKEN_NOT_FOUND: 404
 }
 
 /** The body of every error reply: a stable code and a one-line message, never a stack. */
