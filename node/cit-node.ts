@@ -31,10 +31,9 @@ import { MeshClaimer } from './scheduler/mesh-claimer.js'
 import { explainWait } from './scheduler/admission.js'
 import type { Offer } from './scheduler/admission.js'
 import { Ingest } from './mesh/ingest.js'
-import { builderSet } from './mesh/acceptor-set.js'
+import { acceptorsFor } from './mesh/acceptor-set.js'
+import { installCrashHandlers } from './lifecycle.js'
 import { meshFence } from './jobs/fence.js'
-import { closestAcceptors } from '../protocols/lease/index.js'
-import { sha256Hex } from '../protocols/codec/index.js'
 import { MeshAdmin, NotInMeshError, ForbiddenError } from './mesh/mesh-admin.js'
 import { MeshService } from './mesh/mesh-service.js'
 import { readMembership, writeMembership } from './mesh/membership.js'
@@ -226,18 +225,10 @@ export class CitNode implements ControlHandlers {
     this.admin = new MeshAdmin({ identity: this.identity, mesh: membership.mesh, trust: this.trust, service: this.mesh })
   }
 
-  /**
-   * The acceptors a new job names: the builders closest to the sha256 of its nonce, with the
-   * digest of the builder set. A builder that reaches no peer at all names itself alone: its job
-   * can then run here, and only here, until it is done.
-   */
+  /** the acceptors a new job names (see `acceptorsFor`) */
   private acceptorsFor (nonce: string): { acceptors: string[], trust: string } | undefined {
     if (this.trust == null) return undefined
-    const { builders, digest } = builderSet(this.trust)
-    if (builders.length === 0) return undefined
-    const self = this.identity.id
-    if (builders.includes(self) && builders.length > 1 && (this.mesh?.connectedPeers().length ?? 0) === 0) return { acceptors: [self], trust: digest }
-    return { acceptors: closestAcceptors(sha256Hex(new TextEncoder().encode(nonce)), builders), trust: digest }
+    return acceptorsFor(this.trust, this.identity.id, this.mesh?.connectedPeers().length ?? 0, nonce)
   }
 
   /** what this node offers right now, as its next load report would say */
@@ -322,28 +313,9 @@ export class CitNode implements ControlHandlers {
     this.stopped.resolve()
   }
 
-  /**
-   * The daemon's last resort: an error nothing caught (a rejected promise nobody awaited, an
-   * exception in a callback) is logged to the daemon log with its stack, and the process exits
-   * with status 70 after trying to stop. Installed once per process by the daemon's entry.
-   */
-  installCrashHandlers (exit: (code: number) => void = code => process.exit(code)): () => void {
-    const onFatal = (kind: string) => (err: unknown): void => {
-      this.log?.error(`${kind}: the daemon stops`, { err })
-      const done = (): void => { exit(70) }
-      // the log line must reach the disk; stopping may hang on whatever broke, so it is bounded
-      const timer = setTimeout(done, 5000)
-      timer.unref?.()
-      this.stop().catch(() => {}).finally(() => { clearTimeout(timer); done() })
-    }
-    const onRejection = onFatal('unhandled rejection')
-    const onException = onFatal('uncaught exception')
-    process.on('unhandledRejection', onRejection)
-    process.on('uncaughtException', onException)
-    return () => {
-      process.off('unhandledRejection', onRejection)
-      process.off('uncaughtException', onException)
-    }
+  /** see `installCrashHandlers`: installed once per process by the daemon's entry */
+  installCrashHandlers (exit?: (code: number) => void): () => void {
+    return installCrashHandlers(() => this.log, async () => await this.stop(), exit)
   }
 
   async status (): Promise<StatusView> {

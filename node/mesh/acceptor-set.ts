@@ -24,3 +24,15 @@ export function acceptorsProblem (a: JobAnnouncement, trust: Pick<TrustService, 
   const expected = closestAcceptors(sha256Hex(new TextEncoder().encode(a.nonce)), builders)
   return expected.length === a.acceptors.length && expected.every((x, i) => x === a.acceptors![i]) ? undefined : 'acceptors are not the builders closest to the job'
 }
+
+/**
+ * The acceptors a new job names: the builders closest to the sha256 of its nonce, with the digest
+ * of the builder set. A builder that reaches no peer at all (`connected` 0) names itself alone:
+ * its job can then run there, and only there.
+ */
+export function acceptorsFor (trust: Pick<TrustService, 'state'>, self: string, connected: number, nonce: string): { acceptors: string[], trust: string } | undefined {
+  const { builders, digest } = builderSet(trust)
+  if (builders.length === 0) return undefined
+  if (builders.includes(self) && builders.length > 1 && connected === 0) return { acceptors: [self], trust: digest }
+  return { acceptors: closestAcceptors(sha256Hex(new TextEncoder().encode(nonce)), builders), trust: digest }
+}
