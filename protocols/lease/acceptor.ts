@@ -106,7 +106,8 @@ export class LeaseAcceptor {
       if (proven == null) return this.refuse(req.rid, 'bad-proof', here)
       if (req.epoch !== proven + 1) return this.refuse(req.rid, 'bad-epoch', here)
     }
-    if (s.epoch > 0 && !s.released && now <= s.expiresAt + this.marginMs) {
+    // a holder that claims past its own live lease (it restarted and lost the run) supersedes itself
+    if (s.epoch > 0 && !s.released && s.holder !== from && now <= s.expiresAt + this.marginMs) {
       return this.refuse(req.rid, 'held', { ...here, waitMs: s.expiresAt + this.marginMs - now })
     }
     const next: State = { epoch: req.epoch, holder: from, expiresAt: now + req.ttl, released: false, ttl: req.ttl, accepted: s.accepted }
