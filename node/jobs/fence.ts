@@ -24,6 +24,20 @@ export function eventOutcome (ev: Pick<JobEvent, 'type' | 'state' | 'reason' | '
  * node outside any mesh) needs none; a cache hit is its submitting node's own.
  */
 export function meshFence (mesh: string): Certify {
+  // an event is checked where it arrives (ingest) and again where it is applied: verify its
+  // signatures once (the payload object is the same all the way)
+  const checked = new WeakMap<JobEvent, boolean>()
+  const check = certifyIn(mesh)
+  return (row, ev) => {
+    const known = checked.get(ev)
+    if (known !== undefined) return known
+    const ok = check(row, ev)
+    checked.set(ev, ok)
+    return ok
+  }
+}
+
+function certifyIn (mesh: string): Certify {
   return (row, ev) => {
     if (row.acceptors == null) return true
     if (ev.type === 'finished' && ev.result?.cacheHit === true) return ev.node === row.origin && (ev.epoch ?? 0) === 0
