@@ -1,5 +1,6 @@
 import './polyfill.js'
 import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { availableParallelism, freemem, loadavg, totalmem } from 'node:os'
 import { FsBlobStore } from '../store/blobs/index.js'
 import { MetaStore, RecordLog } from '../store/meta/index.js'
@@ -21,6 +22,7 @@ import { Supersede } from './scheduler/supersede.js'
 import { JobOutputs } from './jobs/outputs.js'
 import type { GcReport } from './retention.js'
 import type { AttachSession } from '../protocols/attach/index.js'
+import { blobsOf } from '../protocols/job/records.js'
 import type { JobEvent } from '../protocols/job/records.js'
 import { LocalClaimer } from './scheduler/claimer.js'
 import { MeshClaimer } from './scheduler/mesh-claimer.js'
@@ -42,6 +44,10 @@ import type { JobRow, JobSummary, JobView } from './jobs/types.js'
 import type { LogSink } from './logger.js'
 import type { Identity } from '../protocols/codec/index.js'
 import type { Logger } from '../store/logger.js'
+import { NixBuilds, NixService, NixTool, offersNix, NIX_LABEL } from './nix/index.js'
+import type { NixImportReport, NixSubmitBody } from './nix/index.js'
+import { Attestor, ProvenanceLookup, rebuildSpec } from './provenance/index.js'
+import type { ProvenanceReport } from './provenance/index.js'
 
 /** where a mesh node listens when neither --listen nor config.json says: all interfaces, a fixed port */
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/7420']
@@ -82,6 +88,8 @@ export class CitNode implements ControlHandlers {
   private peerTable?: PeerTable
   private mesh?: MeshService
   private admin?: MeshAdmin
+  private nix?: NixService
+  private provenance?: ProvenanceLookup
   private state: NodeState = 'active'
   private stopping?: Promise<void>
   private startedAt = 0
@@ -111,6 +119,21 @@ export class CitNode implements ControlHandlers {
       await this.recordLog.start()
       this.jobs = new JobService({ identity: this.identity, store: new JobStore(this.meta, this.recordLog), logger: root.child('jobs') })
       const executor = new Executor({ blobs: this.blobs, logger: root.child('exec') }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
+      const nixTool = new NixTool({ store: this.config.nix?.store, substituters: this.config.nix?.substituters })
+      if (await offersNix(this.config, nixTool)) this.config.labels = [...this.config.labels, NIX_LABEL]
+      const ensureLocal = async (h: string, o: { signal?: AbortSignal }): Promise<unknown> => await this.exchange?.ensureLocal(h, o)
+      const nixTmp = join(this.paths.root, 'nix')
+      // Nix jobs are built by the daemon, every other job by the executor; every result gets its signed statement
+      const attestor = new Attestor({
+        inner: new NixBuilds({ inner: executor, tool: nixTool, blobs: this.blobs, ensureLocal, logger: root.child('nix') }, { tmpDir: nixTmp }),
+        identity: this.identity,
+        jobs: this.jobs,
+        blobs: this.blobs,
+        labels: () => this.config.labels,
+        mesh: () => this.membership?.mesh.id ?? null,
+        ensureLocal,
+        logger: root.child('provenance')
+      })
       const membership = await readMembership(this.paths.root)
       this.membership = membership?.leftAt == null ? membership : undefined
       this.jobs.on('event', ev => {
@@ -134,10 +157,18 @@ export class CitNode implements ControlHandlers {
         const ev = s.payload as JobEvent
         // what this node stored, it offers to the mesh
         if (s.type === 'event' && ev.type === 'finished' && ev.result != null && ev.result.cacheHit !== true) {
-          this.exchange?.announce([ev.result.log, ...ev.result.artefacts.map(a => a.sha256)])
+          this.exchange?.announce(blobsOf(ev.result))
         }
       })
       this.trust?.on('change', () => { void this.exchange?.attach.recheck() })
+      this.nix = new NixService({ tool: nixTool, blobs: this.blobs, jobs: this.jobs, submit: async b => await this.submit(b), ensureLocal, announce: h => { this.exchange?.announce(h) } }, { tmpDir: nixTmp })
+      this.provenance = new ProvenanceLookup({
+        jobs: this.jobs,
+        blobs: this.blobs,
+        ensureLocal,
+        // a node on its own trusts its own key only
+        roleAt: (k, r, t) => this.trust?.roleAt(k, r, t) ?? (k === this.identity.id ? 'held' : 'not-held')
+      })
       this.outputs = new JobOutputs({ jobs: this.jobs, blobs: this.blobs, exchange: this.exchange, self: this.identity.id, logger: root.child('output') })
       this.retention = new Retention({
         blobs: this.blobs,
@@ -150,7 +181,7 @@ export class CitNode implements ControlHandlers {
       this.jobs.on('signed', s => {
         if (s.type === 'event' && (s.payload as JobEvent).type === 'finished' && this.retention?.hasQuota() === true) void this.gc().catch(() => {})
       })
-      this.runner = new Runner({ jobs: this.jobs, executor, claimer: this.claimer ?? new LocalClaimer(), logger: root.child('runner') }, { slots: this.config.slots })
+      this.runner = new Runner({ jobs: this.jobs, executor: attestor, claimer: this.claimer ?? new LocalClaimer(), logger: root.child('runner') }, { slots: this.config.slots })
       await this.runner.start()
       if (this.init.control !== false) {
         this.control = new ControlServer({ handlers: this, logger: root.child('control') }, { socketPath: this.paths.socket })
@@ -288,6 +319,29 @@ export class CitNode implements ControlHandlers {
     const cached = spec.cache ? await this.jobs.cachedResult(spec, resolved.values) : undefined
     const row = await this.jobs.submit({ spec, params: resolved.values, priority: body.priority, cached })
     return await this.jobs.view(row)
+  }
+
+  /** a derivation the CLI evaluated: its closure into the content store, then a job that realises it */
+  async submitNix (body: NixSubmitBody): Promise<JobView> {
+    return await this.nix!.submit(body)
+  }
+
+  /** a Nix job's output closures (or one by hash) into this machine's Nix store */
+  async nixImport (ref: string, signal?: AbortSignal): Promise<NixImportReport> {
+    return await this.nix!.import(ref, { signal })
+  }
+
+  /** the provenance of a hash, every signature checked; `envelope` (base64): check that statement instead */
+  async verify (body: { hash: string, envelope?: string }, signal?: AbortSignal): Promise<ProvenanceReport> {
+    const envelope = typeof body?.envelope === 'string' ? Buffer.from(body.envelope, 'base64') : undefined
+    return await this.provenance!.verify(parseHash(String(body?.hash ?? '')), { envelope, signal })
+  }
+
+  /** re-run the job that built what `ref` names on another member (`verify --rebuild`) */
+  async rebuild (ref: string): Promise<JobView> {
+    if (this.trust == null) throw new NotInMeshError()
+    const row = await this.provenance!.built(ref)
+    return await this.submit({ spec: rebuildSpec(row), params: row.params, priority: row.priority })
   }
 
   async list (options: { limit?: number } = {}): Promise<JobSummary[]> {

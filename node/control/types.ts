@@ -1,5 +1,7 @@
 import type { JobSummary, JobView } from '../jobs/types.js'
 import type { AttachSession } from '../../protocols/attach/index.js'
+import type { NixImportReport, NixSubmitBody } from '../nix/index.js'
+import type { ProvenanceReport } from '../provenance/index.js'
 
 export interface StatusView {
   peerId: string
@@ -65,5 +67,9 @@ export interface ControlHandlers {
   reprioritize: (ref: string, priority: number) => Promise<JobView>
   gc: () => Promise<unknown>
   fetchBlob: (hash: string, onProgress?: (done: number, total: number) => void, signal?: AbortSignal) => Promise<{ sha256: string, size: number, local: boolean, bytesFetched: number, holders: Record<string, number> }>
+  submitNix: (body: NixSubmitBody) => Promise<JobView>
+  nixImport: (ref: string, signal?: AbortSignal) => Promise<NixImportReport>
+  verify: (body: { hash: string, envelope?: string }, signal?: AbortSignal) => Promise<ProvenanceReport>
+  rebuild: (ref: string) => Promise<JobView>
   openAttach: (ref: string, mode: 'ro' | 'rw', size: { cols?: number, rows?: number }, signal?: AbortSignal) => Promise<AttachSession>
 }

@@ -1,4 +1,4 @@
-import type { ArtefactRef, EventType, JobState, UsageRecord } from '../../protocols/job/records.js'
+import type { ArtefactRef, EventType, JobState, NixResult, RebuildCheck, UsageRecord } from '../../protocols/job/records.js'
 import type { JobSpec } from '../../protocols/job/types.js'
 
 /** What a node knows of a job: its announcement plus everything its events established. */
@@ -27,8 +27,23 @@ export interface JobRow {
   usage?: UsageRecord
   log?: string
   artefacts?: ArtefactRef[]
+  /** a Nix job's outputs */
+  nix?: NixResult
+  /** sha256 of the result's signed provenance statement */
+  provenance?: string
+  /** a rebuild's comparison with the job it re-ran */
+  rebuild?: RebuildCheck
+  /** where the job's sources came from, when a trigger made it (set by triggers) */
+  source?: JobSource
   startedAt?: number
   finishedAt?: number
+}
+
+/** The repository and commit a triggered job built. */
+export interface JobSource {
+  repo: string
+  commit: string
+  ref?: string
 }
 
 /** One event as shown to people and scripts. */
@@ -64,6 +79,12 @@ export interface JobView {
   artefacts: ArtefactRef[]
   params: Record<string, string>
   announced: boolean
+  /** a Nix job: the derivation and, once built, its outputs */
+  nix?: { drv: string, outputs: NixResult['outputs'] }
+  /** sha256 of the signed provenance statement of the result (`cit-node verify`) */
+  provenance?: string
+  /** a rebuild (`verify --rebuild`): how it compared with the job it re-ran */
+  rebuild?: RebuildCheck
 }
 
 /** The `jobs --json` row shape (DESIGN.md). */

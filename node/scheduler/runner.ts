@@ -4,6 +4,7 @@ import type { Claimer } from './claimer.js'
 import type { JobService } from '../jobs/job-service.js'
 import type { JobRow } from '../jobs/types.js'
 import type { RunRequest, RunResult } from '../executor/types.js'
+import type { JobResult } from '../../protocols/job/records.js'
 import type { Logger } from '../../store/logger.js'
 
 /** how often queued jobs are looked at again (claims that lost, executors that went silent) */
@@ -11,9 +12,12 @@ export const TICK_MS = 1000
 /** after a claim that did not win, wait this long before this node tries the same job again */
 export const RETRY_AFTER_MS = 3000
 
+/** what a run may add to the executor's result: a Nix job's outputs, the provenance statement, a rebuild's comparison */
+export type ResultExtras = Partial<Pick<JobResult, 'nix' | 'provenance' | 'rebuild'>>
+
 /** the narrow part of the executor the runner needs */
 export interface JobExecutor {
-  run: (req: RunRequest) => Promise<RunResult>
+  run: (req: RunRequest) => Promise<RunResult & ResultExtras>
 }
 
 export interface RunnerComponents {
@@ -227,7 +231,10 @@ export class Runner {
           reason: result.reason,
           usage: result.usage,
           log: result.log,
-          artefacts: result.artefacts
+          artefacts: result.artefacts,
+          nix: result.nix,
+          provenance: result.provenance,
+          rebuild: result.rebuild
         }
       })
     } catch (err: any) {
