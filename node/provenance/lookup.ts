@@ -46,8 +46,8 @@ export class ProvenanceLookup {
     let found: JobRow | undefined
     for await (const row of this.c.jobs.store.all(options)) {
       if (row.provenance == null || !names(row, hash)) continue
-      // the job that built it, rather than one that reused its result
-      if (found == null || (found.cacheHit === true && row.cacheHit !== true)) found = row
+      // the job that built it, rather than one that reused its result or a rebuild of it
+      if (found == null || rank(row) < rank(found)) found = row
     }
     return found
   }
@@ -103,6 +103,11 @@ export class ProvenanceLookup {
       problems: report.problems
     }
   }
+}
+
+/** which of the results naming a hash speaks for it: the original build, then rebuilds, then cache hits */
+function rank (row: JobRow): number {
+  return (row.cacheHit === true ? 2 : 0) + (row.spec.rebuild != null ? 1 : 0)
 }
 
 function names (row: JobRow, hash: string): boolean {
