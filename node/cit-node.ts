@@ -1,6 +1,5 @@
 import './polyfill.js'
 import { readdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { availableParallelism, freemem, loadavg, totalmem } from 'node:os'
 import { FsBlobStore } from '../store/blobs/index.js'
 import { MetaStore, RecordLog } from '../store/meta/index.js'
@@ -44,10 +43,10 @@ import type { JobRow, JobSummary, JobView } from './jobs/types.js'
 import type { LogSink } from './logger.js'
 import type { Identity } from '../protocols/codec/index.js'
 import type { Logger } from '../store/logger.js'
-import { NixBuilds, NixService, NixTool, offersNix, NIX_LABEL } from './nix/index.js'
-import type { NixImportReport, NixSubmitBody } from './nix/index.js'
-import { Attestor, ProvenanceLookup, rebuildSpec } from './provenance/index.js'
-import type { ProvenanceReport } from './provenance/index.js'
+import { rebuildSpec } from './provenance/index.js'
+import { buildPipeline } from './provenance/pipeline.js'
+import type { NixImportReport, NixService, NixSubmitBody } from './nix/index.js'
+import type { ProvenanceLookup, ProvenanceReport } from './provenance/index.js'
 
 /** where a mesh node listens when neither --listen nor config.json says: all interfaces, a fixed port */
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/7420']
@@ -119,21 +118,24 @@ export class CitNode implements ControlHandlers {
       await this.recordLog.start()
       this.jobs = new JobService({ identity: this.identity, store: new JobStore(this.meta, this.recordLog), logger: root.child('jobs') })
       const executor = new Executor({ blobs: this.blobs, logger: root.child('exec') }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
-      const nixTool = new NixTool({ store: this.config.nix?.store, substituters: this.config.nix?.substituters })
-      if (await offersNix(this.config, nixTool)) this.config.labels = [...this.config.labels, NIX_LABEL]
-      const ensureLocal = async (h: string, o: { signal?: AbortSignal }): Promise<unknown> => await this.exchange?.ensureLocal(h, o)
-      const nixTmp = join(this.paths.root, 'nix')
-      // Nix jobs are built by the daemon, every other job by the executor; every result gets its signed statement
-      const attestor = new Attestor({
-        inner: new NixBuilds({ inner: executor, tool: nixTool, blobs: this.blobs, ensureLocal, logger: root.child('nix') }, { tmpDir: nixTmp }),
+      // before the mesh starts: the first load report already offers the nix label
+      const pipeline = await buildPipeline({
+        executor,
+        config: this.config,
         identity: this.identity,
         jobs: this.jobs,
         blobs: this.blobs,
-        labels: () => this.config.labels,
+        home: this.paths.root,
+        ensureLocal: async (h, o) => await this.exchange?.ensureLocal(h, o),
+        announce: h => { this.exchange?.announce(h) },
+        submit: async b => await this.submit(b),
+        // a node on its own trusts its own key only
+        roleAt: (k, r, t) => this.trust?.roleAt(k, r, t) ?? (k === this.identity.id ? 'held' : 'not-held'),
         mesh: () => this.membership?.mesh.id ?? null,
-        ensureLocal,
-        logger: root.child('provenance')
+        logger: scope => root.child(scope)
       })
+      this.nix = pipeline.nix
+      this.provenance = pipeline.provenance
       const membership = await readMembership(this.paths.root)
       this.membership = membership?.leftAt == null ? membership : undefined
       this.jobs.on('event', ev => {
@@ -161,14 +163,6 @@ export class CitNode implements ControlHandlers {
         }
       })
       this.trust?.on('change', () => { void this.exchange?.attach.recheck() })
-      this.nix = new NixService({ tool: nixTool, blobs: this.blobs, jobs: this.jobs, submit: async b => await this.submit(b), ensureLocal, announce: h => { this.exchange?.announce(h) } }, { tmpDir: nixTmp })
-      this.provenance = new ProvenanceLookup({
-        jobs: this.jobs,
-        blobs: this.blobs,
-        ensureLocal,
-        // a node on its own trusts its own key only
-        roleAt: (k, r, t) => this.trust?.roleAt(k, r, t) ?? (k === this.identity.id ? 'held' : 'not-held')
-      })
       this.outputs = new JobOutputs({ jobs: this.jobs, blobs: this.blobs, exchange: this.exchange, self: this.identity.id, logger: root.child('output') })
       this.retention = new Retention({
         blobs: this.blobs,
@@ -181,7 +175,7 @@ export class CitNode implements ControlHandlers {
       this.jobs.on('signed', s => {
         if (s.type === 'event' && (s.payload as JobEvent).type === 'finished' && this.retention?.hasQuota() === true) void this.gc().catch(() => {})
       })
-      this.runner = new Runner({ jobs: this.jobs, executor: attestor, claimer: this.claimer ?? new LocalClaimer(), logger: root.child('runner') }, { slots: this.config.slots })
+      this.runner = new Runner({ jobs: this.jobs, executor: pipeline.executor, claimer: this.claimer ?? new LocalClaimer(), logger: root.child('runner') }, { slots: this.config.slots })
       await this.runner.start()
       if (this.init.control !== false) {
         this.control = new ControlServer({ handlers: this, logger: root.child('control') }, { socketPath: this.paths.socket })
