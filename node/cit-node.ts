@@ -118,8 +118,7 @@ export class CitNode implements ControlHandlers {
       await this.recordLog.start()
       this.jobs = new JobService({ identity: this.identity, store: new JobStore(this.meta, this.recordLog), logger: root.child('jobs') })
       const executor = new Executor({ blobs: this.blobs, logger: root.child('exec') }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
-      // before the mesh starts: the first load report already offers the nix label
-      const pipeline = await buildPipeline({
+      const pipeline = buildPipeline({
         executor,
         config: this.config,
         identity: this.identity,
@@ -132,6 +131,7 @@ export class CitNode implements ControlHandlers {
         // a node on its own trusts its own key only
         roleAt: (k, r, t) => this.trust?.roleAt(k, r, t) ?? (k === this.identity.id ? 'held' : 'not-held'),
         mesh: () => this.membership?.mesh.id ?? null,
+        onLabels: () => { void this.mesh?.reportNow().catch(() => {}) },
         logger: scope => root.child(scope)
       })
       this.nix = pipeline.nix

@@ -30,6 +30,8 @@ export interface PipelineComponents {
   submit: (body: { spec: unknown, priority?: number }) => Promise<JobView>
   roleAt: RoleAt
   mesh: () => string | null
+  /** the labels changed (Nix was found): tell the mesh now rather than at the next report */
+  onLabels?: () => void
   logger: (scope: string) => Logger
 }
 
@@ -40,9 +42,14 @@ export interface Pipeline {
   provenance: ProvenanceLookup
 }
 
-export async function buildPipeline (c: PipelineComponents): Promise<Pipeline> {
+export function buildPipeline (c: PipelineComponents): Pipeline {
   const tool = new NixTool({ store: c.config.nix?.store, substituters: c.config.nix?.substituters })
-  if (await offersNix(c.config, tool)) c.config.labels = [...c.config.labels, NIX_LABEL]
+  // asking Nix costs a process start: the daemon does not wait for it, the label follows when it answers
+  void offersNix(c.config, tool).then(ok => {
+    if (!ok) return
+    c.config.labels = [...c.config.labels, NIX_LABEL]
+    c.onLabels?.()
+  }, () => {})
   const tmpDir = join(c.home, 'nix')
   const executor = new Attestor({
     inner: new NixBuilds({ inner: c.executor, tool, blobs: c.blobs, ensureLocal: c.ensureLocal, logger: c.logger('nix') }, { tmpDir }),
