@@ -6,6 +6,7 @@ import type { PeerView } from '../node/mesh/peer-table.js'
 import type { JobSummary, JobView } from '../node/jobs/types.js'
 import type { NixImportReport, NixSubmitBody } from '../node/nix/index.js'
 import type { ProvenanceReport } from '../node/provenance/index.js'
+import type { TokenView } from '../node/http/tokens.js'
 
 /** the daemon's reply to a request, or the error it named */
 export class ControlClient {
@@ -118,4 +119,7 @@ export class ControlClient {
   async rebuild (ref: string): Promise<JobView> { return await this.json('POST', '/v1/rebuild', { ref }) }
   async gc (): Promise<any> { return await this.json('POST', '/v1/gc') }
   async leave (): Promise<{ left: boolean }> { return await this.json('POST', '/v1/leave') }
+  async tokenCreate (body: { role: string, ttlMs?: number, label?: string }): Promise<TokenView & { token: string }> { return await this.json('POST', '/v1/tokens', body) }
+  async tokenList (): Promise<TokenView[]> { return await this.json('GET', '/v1/tokens') }
+  async tokenRevoke (id: string, purge = false): Promise<TokenView> { return await this.json('POST', `/v1/tokens/${encodeURIComponent(id)}/revoke${purge ? '?purge=1' : ''}`) }
 }

@@ -27,7 +27,7 @@ export class DaemonUnreachableError extends CliError {
 const INPUT_CODES = new Set([
   'ERR_INVALID_INPUT', 'ERR_JOB_FILE', 'ERR_INVALID_HASH', 'ERR_JOB_NOT_FOUND', 'ERR_JOB_AMBIGUOUS', 'ERR_BLOB_NOT_FOUND',
   'ERR_BODY_TOO_LARGE', 'ERR_USAGE', 'ERR_DAEMON_RUNNING', 'ERR_FORBIDDEN', 'ERR_NOT_IN_MESH', 'ERR_BAD_TOKEN', 'ERR_BAD_KEY_ID',
-  'ERR_MEMBERSHIP', 'ERR_ALREADY_IN_MESH', 'ERR_JOIN_REFUSED'
+  'ERR_MEMBERSHIP', 'ERR_ALREADY_IN_MESH', 'ERR_JOIN_REFUSED', 'ERR_TOKEN_NOT_FOUND'
 ])
 
 /** The exit status for an error code from the daemon or the libraries. */

@@ -37,6 +37,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   drain: async () => await import('./commands/drain.js'),
   leave: async () => await import('./commands/leave.js'),
   trust: async () => await import('./commands/trust.js'),
+  token: async () => await import('./commands/token.js'),
   start: async () => await import('./commands/start.js'),
   stop: async () => await import('./commands/stop.js')
 }

@@ -19,6 +19,10 @@ import { Exchange } from './transfer/exchange.js'
 import { Retention } from './retention.js'
 import { Supersede } from './scheduler/supersede.js'
 import { JobOutputs } from './jobs/outputs.js'
+import { JobQueries } from './jobs/queries.js'
+import { TokenStore } from './http/tokens.js'
+import type { TokenView } from './http/tokens.js'
+import type { HttpFace } from './http/face.js'
 import type { GcReport } from './retention.js'
 import type { AttachSession } from '../protocols/attach/index.js'
 import { blobsOf } from '../protocols/job/records.js'
@@ -37,11 +41,12 @@ import type { Membership } from './mesh/membership.js'
 import type { PeerView } from './mesh/peer-table.js'
 import type { NodeState, LoadReport } from '../protocols/load/index.js'
 import type { NodeConfig } from './config/config.js'
-import type { ControlHandlers, OutputStream, StatusView, SubmitBody, TrustView } from './control/types.js'
+import type { ControlHandlers, JobPage, JobQuery, JobWatcher, OutputStream, StatusView, SubmitBody, TrustView } from './control/types.js'
 import type { HomePaths } from './home.js'
 import type { JobRow, JobSummary, JobView } from './jobs/types.js'
 import type { LogSink } from './logger.js'
 import type { Identity } from '../protocols/codec/index.js'
+import type { JobSpec } from '../protocols/job/types.js'
 import type { Logger } from '../store/logger.js'
 import { rebuildSpec } from './provenance/index.js'
 import { buildPipeline } from './provenance/pipeline.js'
@@ -81,6 +86,9 @@ export class CitNode implements ControlHandlers {
   private collecting?: Promise<GcReport>
   private claimer?: MeshClaimer
   private control?: ControlServer
+  private queries?: JobQueries
+  private tokens?: TokenStore
+  private http?: HttpFace
   private releasePid?: () => Promise<void>
   private membership?: Membership
   private trust?: TrustService
@@ -105,7 +113,7 @@ export class CitNode implements ControlHandlers {
     this.releasePid = await acquirePidfile(this.paths.pidfile)
     try {
       const fileConfig = await loadConfig(this.paths.config)
-      this.config = { ...fileConfig, ...this.init.config, limits: { ...fileConfig.limits, ...this.init.config?.limits } }
+      this.config = { ...fileConfig, ...this.init.config, limits: { ...fileConfig.limits, ...this.init.config?.limits }, http: { ...fileConfig.http, ...this.init.config?.http } }
       this.sink = fileSink(this.paths.log)
       const root = createLogger(this.sink, 'cit', this.config.logLevel)
       this.log = root.child('node')
@@ -177,6 +185,15 @@ export class CitNode implements ControlHandlers {
       })
       this.runner = new Runner({ jobs: this.jobs, executor: pipeline.executor, claimer: this.claimer ?? new LocalClaimer(), logger: root.child('runner') }, { slots: this.config.slots })
       await this.runner.start()
+      this.queries = new JobQueries({ jobs: this.jobs })
+      this.tokens = new TokenStore({ meta: this.meta!, self: this.identity.id })
+      // before the control socket: a daemon that answers `status` serves its HTTP face too
+      if (this.config.http.listen != null) {
+        // loaded only when switched on: Fastify and its parts take a second to import
+        const { HttpFace } = await import('./http/face.js')
+        this.http = new HttpFace({ handlers: this, logger: root.child('http') }, this.config.http)
+        await this.http.start()
+      }
       if (this.init.control !== false) {
         this.control = new ControlServer({ handlers: this, logger: root.child('control') }, { socketPath: this.paths.socket })
         await this.control.start()
@@ -270,6 +287,7 @@ export class CitNode implements ControlHandlers {
 
   private async teardown (): Promise<void> {
     this.log?.info('daemon stopping')
+    await this.http?.stop()
     await this.control?.stop()
     await this.exchange?.stop()
     await this.mesh?.stop()
@@ -462,13 +480,31 @@ export class CitNode implements ControlHandlers {
     return await this.exchange!.open(row.id, row.executor, mode, size, signal)
   }
 
-  async blob (hash: string): Promise<{ size: number, stream: AsyncIterable<Uint8Array> }> {
+  async blob (hash: string, options: { start?: number, end?: number, signal?: AbortSignal } = {}): Promise<{ size: number, stream: AsyncIterable<Uint8Array> }> {
     const h = parseHash(hash)
-    await this.exchange?.ensureLocal(h)
+    await this.exchange?.ensureLocal(h, { signal: options.signal })
     // check the whole blob before the first byte goes out: a corrupt one is refused with its hash
     // named (and quarantined) instead of a transfer cut off half-way
-    await this.blobs!.verify(h)
+    await this.blobs!.verify(h, { signal: options.signal })
     const info = await this.blobs!.stat(h)
-    return { size: info.size, stream: this.blobs!.get(h) }
+    return { size: info.size, stream: this.blobs!.get(h, options) }
+  }
+
+  // the HTTP face's queries, re-run and bearer tokens (node/http)
+  async findJobs (query: JobQuery): Promise<JobPage> { return await this.queries!.find(query) }
+  async jobSpec (ref: string): Promise<{ id: string, spec: JobSpec }> { const row = await this.jobs.resolve(ref); return { id: row.id, spec: row.spec } }
+  watchJobs (watcher: JobWatcher): () => void { return this.queries!.watch(watcher) }
+  async tokenCreate (body: { role?: unknown, ttlMs?: unknown, label?: unknown }): Promise<TokenView & { token: string }> { return await this.tokens!.create(body) }
+  async tokenList (): Promise<TokenView[]> { return await this.tokens!.list() }
+  async tokenRevoke (id: string, options?: { purge?: boolean }): Promise<TokenView> { return await this.tokens!.revoke(id, options) }
+  async tokenCheck (text: string): Promise<TokenView | undefined> { return await this.tokens!.check(text) }
+
+  /** the same spec, parameters and priority as a new job (never served from the result cache) */
+  async rerun (ref: string): Promise<JobView> {
+    const row = await this.jobs.resolve(ref)
+    if (this.trust != null && !this.trust.hasRole(this.identity.id, 'submit')) {
+      throw new ForbiddenError(`this node's key ${this.identity.id} does not hold the submit role in this mesh`)
+    }
+    return await this.jobs.view(await this.jobs.submit({ spec: row.spec, params: row.params, priority: row.priority }))
   }
 }

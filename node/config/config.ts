@@ -3,6 +3,8 @@ import { InvalidInputError } from '../errors.js'
 import { LOG_LEVELS } from '../logger.js'
 import type { LogLevel } from '../logger.js'
 import type { Limits } from '../executor/types.js'
+import { validateHttpConfig } from '../http/config.js'
+import type { HttpConfig } from '../http/config.js'
 
 /** The daemon's settings, from `config.json` in the home plus command-line flags. */
 export interface NodeConfig {
@@ -19,6 +21,8 @@ export interface NodeConfig {
   retention: { blobsBytes?: number, workspacesBytes?: number, keepResults?: number }
   /** admit jobs only while the one-minute load average per core is below this (the batch(1) rule) */
   loadLimit: number
+  /** the HTTP face (pages, API, metrics): off unless `listen` is set; see node/http/config.ts */
+  http: HttpConfig
   /** Nix jobs: off, or which store and substituters builds use (docs/nix.md) */
   nix?: NixConfig
 }
@@ -36,7 +40,7 @@ export interface NixConfig {
 /** default admission threshold: load average per core */
 export const DEFAULT_LOAD_LIMIT = 2
 
-export const DEFAULT_CONFIG: NodeConfig = { listen: [], labels: [], limits: {}, logLevel: 'info', loadLimit: DEFAULT_LOAD_LIMIT, retention: {} }
+export const DEFAULT_CONFIG: NodeConfig = { listen: [], labels: [], limits: {}, logLevel: 'info', loadLimit: DEFAULT_LOAD_LIMIT, retention: {}, http: {} }
 
 const LIMIT_KEYS = ['maxProcesses', 'maxOutputBytes', 'maxFileBytes', 'maxMemoryBytes'] as const
 const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -48,9 +52,9 @@ export function validateConfig (raw: unknown): NodeConfig {
     throw new InvalidInputError('config: must be an object', [{ path: '', message: 'must be an object' }])
   }
   const r = raw as Record<string, unknown>
-  const cfg: NodeConfig = { ...DEFAULT_CONFIG, limits: {}, retention: {} }
+  const cfg: NodeConfig = { ...DEFAULT_CONFIG, limits: {}, retention: {}, http: {} }
   for (const key of Object.keys(r)) {
-    if (!['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit', 'retention', 'nix'].includes(key)) problems.push({ path: key, message: 'unknown field' })
+    if (!['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit', 'retention', 'http', 'nix'].includes(key)) problems.push({ path: key, message: 'unknown field' })
   }
   for (const key of ['listen', 'labels'] as const) {
     const v = r[key]
@@ -93,6 +97,7 @@ export function validateConfig (raw: unknown): NodeConfig {
       }
     }
   }
+  if (r.http !== undefined) cfg.http = validateHttpConfig(r.http, problems)
   if (r.nix !== undefined) cfg.nix = checkNixConfig(r.nix, problems)
   if (problems.length > 0) {
     throw new InvalidInputError(`config: ${problems.map(p => `${p.path}: ${p.message}`).join('; ')}`, problems)
@@ -122,7 +127,7 @@ export async function loadConfig (path: string): Promise<NodeConfig> {
   try {
     text = await readFile(path, 'utf8')
   } catch (err: any) {
-    if (err?.code === 'ENOENT') return { ...DEFAULT_CONFIG, limits: {}, retention: {} }
+    if (err?.code === 'ENOENT') return { ...DEFAULT_CONFIG, limits: {}, retention: {}, http: {} }
     throw err
   }
   let raw: unknown

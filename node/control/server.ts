@@ -101,6 +101,11 @@ export class ControlServer {
     if (method === 'POST' && a === 'invites' && b == null) return json(res, await h.invite(await readJson(req) as { roles?: unknown, ttlMs?: number }))
     if (method === 'POST' && a === 'leave' && b == null) return json(res, await h.leave())
     if (method === 'POST' && a === 'gc' && b == null) return json(res, await h.gc())
+    if (a === 'tokens') {
+      if (method === 'GET' && b == null) return json(res, await h.tokenList())
+      if (method === 'POST' && b == null) return json(res, await h.tokenCreate(await readJson(req) as { role?: unknown, ttlMs?: unknown, label?: unknown }))
+      if (method === 'POST' && b != null && c === 'revoke') return json(res, await h.tokenRevoke(b, { purge: url.searchParams.get('purge') === '1' }))
+    }
     if (a === 'trust') {
       if (method === 'GET' && b == null) return json(res, await h.trustList())
       if (method === 'POST' && b === 'grant') return json(res, await h.trustGrant(await readJson(req) as { key: string, roles: unknown, ttlMs?: number }))

@@ -226,13 +226,19 @@ export class JobStore {
     for await (const [, row] of this.meta.table<JobRow>(T_JOBS).entries({ signal: options.signal })) yield row
   }
 
-  /** Jobs by submission time. */
-  async * list (options: { newestFirst?: boolean, limit?: number, signal?: AbortSignal } = {}): AsyncGenerator<JobRow> {
+  /** Jobs by submission time; `before` (a `cursorOf` value) starts after that job, newest first. */
+  async * list (options: { newestFirst?: boolean, limit?: number, signal?: AbortSignal, before?: string } = {}): AsyncGenerator<JobRow> {
     const jobs = this.meta.table<JobRow>(T_JOBS)
-    for await (const key of this.meta.table(T_BY_TIME).keys({ reverse: options.newestFirst ?? false, limit: options.limit, signal: options.signal })) {
+    const range = options.before != null ? { lt: options.before } : {}
+    for await (const key of this.meta.table(T_BY_TIME).keys({ reverse: options.newestFirst ?? false, limit: options.limit, signal: options.signal, ...range })) {
       const row = await jobs.get(key.slice(key.indexOf('/') + 1))
       if (row != null) yield row
     }
+  }
+
+  /** a job's place in the time index: pass it as `before` to list the jobs older than it */
+  static cursorOf (row: Pick<JobRow, 'submittedAt' | 'id'>): string {
+    return `${pad(row.submittedAt)}/${row.id}`
   }
 
   /** A job's events in time order, with who signed each. */
