@@ -50,7 +50,7 @@ import type { JobSpec } from '../protocols/job/types.js'
 import type { Logger } from '../store/logger.js'
 import { rebuildSpec } from './provenance/index.js'
 import { buildPipeline } from './provenance/pipeline.js'
-import type { NixImportReport, NixService, NixSubmitBody } from './nix/index.js'
+import type { NixCache, NixImportReport, NixService, NixSubmitBody } from './nix/index.js'
 import type { ProvenanceLookup, ProvenanceReport } from './provenance/index.js'
 
 /** where a mesh node listens when neither --listen nor config.json says: all interfaces, a fixed port */
@@ -96,6 +96,7 @@ export class CitNode implements ControlHandlers {
   private mesh?: MeshService
   private admin?: MeshAdmin
   private nix?: NixService
+  private nixCache?: NixCache
   private provenance?: ProvenanceLookup
   private state: NodeState = 'active'
   private stopping?: Promise<void>
@@ -143,6 +144,7 @@ export class CitNode implements ControlHandlers {
         logger: scope => root.child(scope)
       })
       this.nix = pipeline.nix
+      this.nixCache = pipeline.cache
       this.provenance = pipeline.provenance
       const membership = await readMembership(this.paths.root)
       this.membership = membership?.leftAt == null ? membership : undefined
@@ -289,6 +291,7 @@ export class CitNode implements ControlHandlers {
     this.log?.info('daemon stopping')
     await this.http?.stop()
     await this.control?.stop()
+    this.nixCache?.stop()
     await this.exchange?.stop()
     await this.mesh?.stop()
     await this.runner?.stop()
@@ -309,6 +312,7 @@ export class CitNode implements ControlHandlers {
       state: this.state === 'gone' ? 'paused' : this.state,
       roles: this.trust?.rolesOf(this.identity.id) ?? [],
       connected: this.mesh?.connectedPeers().length ?? 0,
+      nixCacheKey: this.nixCache?.publicKey ?? null,
       dropped: this.mesh != null ? (this.mesh.stats().ingest as { dropped: Record<string, number> }).dropped : {},
       messages: this.mesh != null ? { ...this.mesh.stats(), ...this.exchange?.stats() } : null,
       labels: this.config.labels,
@@ -342,6 +346,11 @@ export class CitNode implements ControlHandlers {
   async nixImport (ref: string, signal?: AbortSignal): Promise<NixImportReport> {
     return await this.nix!.import(ref, { signal })
   }
+
+  // the read-only Nix binary cache of the HTTP face (node/nix/cache.ts)
+  nixCacheInfo (): string { return this.nixCache!.cacheInfo() }
+  async nixNarinfo (hashPart: string, signal?: AbortSignal): Promise<string> { return await this.nixCache!.narinfo(hashPart, { signal }) }
+  async nixNar (file: string, signal?: AbortSignal): Promise<{ size: number, stream: AsyncIterable<Uint8Array> }> { return await this.nixCache!.nar(file, { signal }) }
 
   /** the provenance of a hash, every signature checked; `envelope` (base64): check that statement instead */
   async verify (body: { hash: string, envelope?: string }, signal?: AbortSignal): Promise<ProvenanceReport> {

@@ -36,3 +36,19 @@ export class NixClosureError extends NodeError {
 function lastLines (text: string, count = 3): string {
   return text.trim().split('\n').slice(-count).join(' / ').slice(0, 1000)
 }
+
+/** the binary cache holds no such store path, or no NAR by that name (404) */
+export class NixPathNotFoundError extends NodeError {
+  constructor (message: string) {
+    super('ERR_NIX_PATH_NOT_FOUND', message)
+    this.name = 'NixPathNotFoundError'
+  }
+}
+
+/** the node's binary cache signing key cannot be made or read: the cache does not serve (503) */
+export class NixCacheKeyError extends NodeError {
+  constructor (detail: string) {
+    super('ERR_NIX_CACHE_KEY', `the Nix binary cache signing key is not usable: ${detail}`)
+    this.name = 'NixCacheKeyError'
+  }
+}

@@ -134,6 +134,12 @@ export class NixTool {
     return { code: r.code, paths: r.stdout.split('\n').filter(l => l !== '') }
   }
 
+  /** `nix-store --generate-binary-cache-key NAME SECRET PUBLIC`: a signing key pair for a binary cache */
+  async generateCacheKey (name: string, secretFile: string, publicFile: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const r = await this.run('nix-store', ['--generate-binary-cache-key', name, secretFile, publicFile], { ...options, timeoutMs: NIX_QUERY_TIMEOUT_MS })
+    if (r.code !== 0) throw new NixCommandError('nix-store --generate-binary-cache-key', r.code, r.stderr)
+  }
+
   /** remove a path from the store (it must not be in use); for tests and `nix import --replace` */
   async delete (path: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     await this.query(['--delete', '--', path], options)

@@ -1,10 +1,10 @@
 /**
  * The daemon's build pipeline beyond the executor, wired in one place: Nix jobs go to the Nix
  * builder, every other job to the executor, and every result gets its signed statement; beside
- * it, the Nix requests (submit, import) and the provenance lookups (verify) of the control API.
+ * it, the Nix requests (submit, import), the binary cache and the provenance lookups (verify).
  */
 import { join } from 'node:path'
-import { NixBuilds, NixService, NixTool, offersNix, NIX_LABEL } from '../nix/index.js'
+import { NixBuilds, NixCache, NixService, NixTool, offersNix, NIX_LABEL } from '../nix/index.js'
 import { Attestor } from './attest.js'
 import { ProvenanceLookup } from './lookup.js'
 import type { Identity } from '../../protocols/codec/index.js'
@@ -39,6 +39,8 @@ export interface Pipeline {
   /** what the runner runs jobs with */
   executor: Attestor
   nix: NixService
+  /** the read-only binary cache the HTTP face serves; its key is loaded (or made) in the background */
+  cache: NixCache
   provenance: ProvenanceLookup
 }
 
@@ -63,5 +65,10 @@ export function buildPipeline (c: PipelineComponents): Pipeline {
   })
   const nix = new NixService({ tool, blobs: c.blobs, jobs: c.jobs, submit: c.submit, ensureLocal: c.ensureLocal, announce: c.announce }, { tmpDir })
   const provenance = new ProvenanceLookup({ jobs: c.jobs, blobs: c.blobs, ensureLocal: c.ensureLocal, roleAt: c.roleAt })
-  return { executor, nix, provenance }
+  const cache = new NixCache({ jobs: c.jobs, blobs: c.blobs, ensureLocal: c.ensureLocal, tool, logger: c.logger('nix-cache') }, {
+    keyDir: c.home,
+    keyName: `cit-${c.identity.id}`
+  })
+  void cache.start()
+  return { executor, nix, cache, provenance }
 }
