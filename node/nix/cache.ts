@@ -6,14 +6,15 @@
  * installed on the serving member at all.
  *
  * What is served is what members holding `build` reported: a result names each output's path,
- * NAR hash and closure blob, and an output is served only when its NAR in the blob has that hash.
+ * NAR hash and closure blob, and a closure is served only while every result naming it agrees
+ * with it (each output there, with that NAR hash); one that disagrees is refused as a whole.
  * The narinfo is signed with this node's cache key, so a user trusts a member's key, and through
  * it the mesh's builders, exactly as `cit-node nix import` does.
  */
 import { NodeError } from '../errors.js'
 import { baseNameOf, hashPartOf, STORE_HASH_PART } from './base32.js'
 import { CacheKey } from './cache-key.js'
-import { NixCacheKeyError, NixPathNotFoundError } from './errors.js'
+import { NixCacheKeyError, NixClosureError, NixPathNotFoundError } from './errors.js'
 import { readExport } from './export-reader.js'
 import type { ExportEntry } from './export-reader.js'
 import type { JobRow } from '../jobs/types.js'
@@ -66,7 +67,8 @@ export class NixCache {
   private key?: CacheKey
   private outputs?: Map<string, Output[]>
   private loading?: Promise<Map<string, Output[]>>
-  private readonly known = new Set<string>()
+  /** closure blob → the outputs results say it holds */
+  private readonly claims = new Map<string, Output[]>()
   /** closure blob → what it holds, oldest first (a Map keeps insertion order) */
   private readonly indexes = new Map<string, Promise<ClosureIndex>>()
   private readonly sizes = new Map<string, number>()
@@ -104,26 +106,24 @@ export class NixCache {
     if (!STORE_HASH_PART.test(hashPart)) throw new NodeError('ERR_INVALID_HASH', `${JSON.stringify(hashPart.slice(0, 80))} is not a store path hash (32 characters of Nix's base32)`)
     const key = await this.signingKey()
     const outputs = await this.load(options.signal)
+    // the closures results name for this output first, then one it was found in
+    const closures = new Set((outputs.get(hashPart) ?? []).map(o => o.closure))
+    const within = this.within.get(hashPart)
+    if (within != null) closures.add(within)
     let failure: unknown
-    for (const o of outputs.get(hashPart) ?? []) {
-      let entry: ExportEntry | undefined
+    for (const closure of closures) {
       try {
-        entry = (await this.index(o.closure, options.signal)).get(hashPart)
-      } catch (err) {
-        // unreachable or damaged: another build of the same path may do
+        const entry = (await this.index(closure, options.signal)).get(hashPart)
+        if (entry != null) return this.render(entry, closure, key)
+      } catch (err: any) {
+        // unreachable, damaged or refused: another closure may hold the same path
         options.signal?.throwIfAborted()
-        failure = err
-        continue
+        if (err?.code !== 'ERR_NIX_CLOSURE') failure = err
       }
-      if (entry?.path === o.path && entry.narHash === o.narHash) return this.render(entry, o.closure, key)
-      // a result that does not match its own closure is not served: the next one may
-      this.c.logger.warn('a Nix result does not match its closure: not served', { path: o.path, closure: o.closure, narHash: o.narHash, found: entry?.narHash })
     }
+    // a member that could not be reached may hold it: say so rather than that nobody does
     if (failure != null) throw failure
-    const closure = this.within.get(hashPart)
-    const entry = closure != null ? (await this.index(closure, options.signal)).get(hashPart) : undefined
-    if (closure == null || entry == null) throw new NixPathNotFoundError(`no store path with hash ${hashPart} is known here`)
-    return this.render(entry, closure, key)
+    throw new NixPathNotFoundError(`no store path with hash ${hashPart} is known here`)
   }
 
   /** a NAR by the file name a narinfo gave (`<narHash>-<closure>.nar`): its bytes, read from the closure blob */
@@ -133,8 +133,12 @@ export class NixCache {
     const [, hash, closure] = m
     await this.load(options.signal)
     // only closures a result names: never a byte range of any other blob
-    if (!this.known.has(closure)) throw new NixPathNotFoundError(`no Nix result known here names the closure ${closure}`)
-    const entry = [...(await this.index(closure, options.signal)).values()].find(e => e.narHash === `sha256:${hash}`)
+    if (!this.claims.has(closure)) throw new NixPathNotFoundError(`no Nix result known here names the closure ${closure}`)
+    const index = await this.index(closure, options.signal).catch((err: any) => {
+      if (err?.code === 'ERR_NIX_CLOSURE') throw new NixPathNotFoundError(err.message)
+      throw err
+    })
+    const entry = [...index.values()].find(e => e.narHash === `sha256:${hash}`)
     if (entry == null) throw new NixPathNotFoundError(`closure ${closure} holds no NAR with hash sha256:${hash}`)
     // the blob may have been collected since it was indexed
     await this.c.ensureLocal(closure, { signal: options.signal })
@@ -178,10 +182,36 @@ export class NixCache {
       if (o.path.slice(0, o.path.lastIndexOf('/')) !== NIX_STORE_DIR) continue
       const part = hashPartOf(o.path)
       const list = outputs.get(part) ?? []
-      if (!list.some(x => x.closure === o.closure && x.narHash === o.narHash)) list.push({ path: o.path, narHash: o.narHash, closure: o.closure })
+      if (list.some(x => x.closure === o.closure && x.narHash === o.narHash && x.path === o.path)) continue
+      const claim = { path: o.path, narHash: o.narHash, closure: o.closure }
+      list.push(claim)
       outputs.set(part, list)
-      this.known.add(o.closure)
+      this.claims.set(o.closure, [...(this.claims.get(o.closure) ?? []), claim])
+      // a closure already read must agree with the new claim too
+      void this.indexes.get(o.closure)?.then(index => { if (this.disagreement(index, [claim]) != null) this.refuse(o.closure, index) }, () => {})
     }
+  }
+
+  /** the first claim a closure's index does not bear out, if any */
+  private disagreement (index: ClosureIndex, claims: Output[]): string | undefined {
+    for (const o of claims) {
+      const e = index.get(hashPartOf(o.path))
+      if (e?.path !== o.path) return `${o.path} is not in it`
+      if (e.narHash !== o.narHash) return `${o.path} has NAR hash ${e.narHash}, not ${o.narHash}`
+    }
+    return undefined
+  }
+
+  /** stop serving anything of a closure that a result disagrees with */
+  private refuse (closure: string, index: ClosureIndex | undefined, why = 'a result disagrees with it'): NixClosureError {
+    const err = new NixClosureError(`closure ${closure} is not served: ${why}`)
+    this.c.logger.warn('a Nix closure does not match the results naming it: not served', { closure, why })
+    const refused = Promise.reject(err)
+    refused.catch(() => {})
+    this.indexes.set(closure, refused)
+    this.sizes.delete(closure)
+    for (const part of index?.keys() ?? []) if (this.within.get(part) === closure) this.within.delete(part)
+    return err
   }
 
   /** what a closure blob holds (fetched and read once, shared by concurrent requests) */
@@ -207,11 +237,11 @@ export class NixCache {
     const entries = await readExport(this.c.blobs.get(closure, { signal }))
     const index: ClosureIndex = new Map()
     for (const e of entries) {
-      if (e.path.slice(0, e.path.lastIndexOf('/')) !== NIX_STORE_DIR) continue
-      const part = hashPartOf(e.path)
-      index.set(part, e)
-      if (!this.within.has(part)) this.within.set(part, closure)
+      if (e.path.slice(0, e.path.lastIndexOf('/')) === NIX_STORE_DIR) index.set(hashPartOf(e.path), e)
     }
+    const why = this.disagreement(index, this.claims.get(closure) ?? [])
+    if (why != null) throw this.refuse(closure, undefined, why)
+    for (const part of index.keys()) if (!this.within.has(part)) this.within.set(part, closure)
     this.sizes.set(closure, index.size)
     this.evict(closure)
     return index
