@@ -23,6 +23,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   priority: async () => await import('./commands/priority.js'),
   fetch: async () => await import('./commands/fetch.js'),
   gc: async () => await import('./commands/gc.js'),
+  nix: async () => await import('./commands/nix.js'),
+  verify: async () => await import('./commands/verify.js'),
   attach: async () => await import('./commands/attach.js'),
   validate: async () => await import('./commands/validate.js'),
   status: async () => await import('./commands/status.js'),

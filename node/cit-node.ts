@@ -25,6 +25,7 @@ import type { TokenView } from './http/tokens.js'
 import type { HttpFace } from './http/face.js'
 import type { GcReport } from './retention.js'
 import type { AttachSession } from '../protocols/attach/index.js'
+import { blobsOf } from '../protocols/job/records.js'
 import type { JobEvent } from '../protocols/job/records.js'
 import { LocalClaimer } from './scheduler/claimer.js'
 import { MeshClaimer } from './scheduler/mesh-claimer.js'
@@ -50,6 +51,10 @@ import type { LogSink } from './logger.js'
 import type { Identity } from '../protocols/codec/index.js'
 import type { JobSpec } from '../protocols/job/types.js'
 import type { Logger } from '../store/logger.js'
+import { rebuildSpec } from './provenance/index.js'
+import { buildPipeline } from './provenance/pipeline.js'
+import type { NixCache, NixImportReport, NixService, NixSubmitBody } from './nix/index.js'
+import type { ProvenanceLookup, ProvenanceReport } from './provenance/index.js'
 
 /** where a mesh node listens when neither --listen nor config.json says: all interfaces, a fixed port */
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/7420']
@@ -93,6 +98,9 @@ export class CitNode implements ControlHandlers {
   private peerTable?: PeerTable
   private mesh?: MeshService
   private admin?: MeshAdmin
+  private nix?: NixService
+  private nixCache?: NixCache
+  private provenance?: ProvenanceLookup
   private state: NodeState = 'active'
   private stopping?: Promise<void>
   private startedAt = 0
@@ -127,6 +135,25 @@ export class CitNode implements ControlHandlers {
       if (this.membership != null) store.certify = meshFence(this.membership.mesh.id)
       this.jobs = new JobService({ identity: this.identity, store, logger: root.child('jobs'), acceptorsFor: nonce => this.acceptorsFor(nonce) })
       const executor = new Executor({ blobs: this.blobs, logger: root.child('exec') }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
+      const pipeline = buildPipeline({
+        executor,
+        config: this.config,
+        identity: this.identity,
+        jobs: this.jobs,
+        blobs: this.blobs,
+        home: this.paths.root,
+        ensureLocal: async (h, o) => await this.exchange?.ensureLocal(h, o),
+        announce: h => { this.exchange?.announce(h) },
+        submit: async b => await this.submit(b),
+        // a node on its own trusts its own key only
+        roleAt: (k, r, t) => this.trust?.roleAt(k, r, t) ?? (k === this.identity.id ? 'held' : 'not-held'),
+        mesh: () => this.membership?.mesh.id ?? null,
+        onLabels: () => { this.mesh?.reportNow().catch(err => { this.log.warn('load report failed', { err }) }) },
+        logger: scope => root.child(scope)
+      })
+      this.nix = pipeline.nix
+      this.nixCache = pipeline.cache
+      this.provenance = pipeline.provenance
       this.jobs.on('event', ev => {
         if (ev.type === 'cancel-requested' || ev.type === 'superseded') this.runner?.cancel(ev.job, ev.reason ?? ev.type)
         if (this.state === 'draining' && this.runner?.runningIds.length === 0) this.state = 'paused'
@@ -148,7 +175,7 @@ export class CitNode implements ControlHandlers {
         const ev = s.payload as JobEvent
         // what this node stored, it offers to the mesh
         if (s.type === 'event' && ev.type === 'finished' && ev.result != null && ev.result.cacheHit !== true) {
-          this.exchange?.announce([ev.result.log, ...ev.result.artefacts.map(a => a.sha256)])
+          this.exchange?.announce(blobsOf(ev.result))
         }
       })
       this.trust?.on('change', () => { void this.exchange?.attach.recheck() })
@@ -166,7 +193,7 @@ export class CitNode implements ControlHandlers {
           this.gc().catch(err => { this.log.warn('garbage collection failed', { err }) })
         }
       })
-      this.runner = new Runner({ jobs: this.jobs, executor, claimer: this.claimer ?? new LocalClaimer(), logger: root.child('runner') }, { slots: this.config.slots })
+      this.runner = new Runner({ jobs: this.jobs, executor: pipeline.executor, claimer: this.claimer ?? new LocalClaimer(), logger: root.child('runner') }, { slots: this.config.slots })
       await this.runner.start()
       this.queries = new JobQueries({ jobs: this.jobs })
       this.tokens = new TokenStore({ meta: this.meta!, self: this.identity.id })
@@ -292,6 +319,7 @@ export class CitNode implements ControlHandlers {
     const steps: Array<[string, (() => Promise<void>) | undefined]> = [
       ['http', this.http != null ? async () => await this.http!.stop() : undefined],
       ['control', this.control != null ? async () => await this.control!.stop() : undefined],
+      ['nix cache', this.nixCache != null ? async () => { this.nixCache!.stop() } : undefined],
       // the runner first: it hands its jobs over through the mesh, which must still be up
       ['runner', this.runner != null ? async () => await this.runner!.stop() : undefined],
       ['exchange', this.exchange != null ? async () => await this.exchange!.stop() : undefined],
@@ -327,6 +355,7 @@ export class CitNode implements ControlHandlers {
       state: this.state === 'gone' ? 'paused' : this.state,
       roles: this.trust?.rolesOf(this.identity.id) ?? [],
       connected: this.mesh?.connectedPeers().length ?? 0,
+      nixCacheKey: this.nixCache?.publicKey ?? null,
       dropped: this.mesh != null ? (this.mesh.stats().ingest as { dropped: Record<string, number> }).dropped : {},
       messages: this.mesh != null ? { ...this.mesh.stats(), ...this.exchange?.stats() } : null,
       labels: this.config.labels,
@@ -349,6 +378,34 @@ export class CitNode implements ControlHandlers {
     const cached = spec.cache ? await this.jobs.cachedResult(spec, resolved.values) : undefined
     const row = await this.jobs.submit({ spec, params: resolved.values, priority: body.priority, cached })
     return await this.jobs.view(row)
+  }
+
+  /** a derivation the CLI evaluated: its closure into the content store, then a job that realises it */
+  async submitNix (body: NixSubmitBody): Promise<JobView> {
+    return await this.nix!.submit(body)
+  }
+
+  /** a Nix job's output closures (or one by hash) into this machine's Nix store */
+  async nixImport (ref: string, signal?: AbortSignal): Promise<NixImportReport> {
+    return await this.nix!.import(ref, { signal })
+  }
+
+  // the read-only Nix binary cache of the HTTP face (node/nix/cache.ts)
+  nixCacheInfo (): string { return this.nixCache!.cacheInfo() }
+  async nixNarinfo (hashPart: string, signal?: AbortSignal): Promise<string> { return await this.nixCache!.narinfo(hashPart, { signal }) }
+  async nixNar (file: string, signal?: AbortSignal): Promise<{ size: number, stream: AsyncIterable<Uint8Array> }> { return await this.nixCache!.nar(file, { signal }) }
+
+  /** the provenance of a hash, every signature checked; `envelope` (base64): check that statement instead */
+  async verify (body: { hash: string, envelope?: string }, signal?: AbortSignal): Promise<ProvenanceReport> {
+    const envelope = typeof body?.envelope === 'string' ? Buffer.from(body.envelope, 'base64') : undefined
+    return await this.provenance!.verify(parseHash(String(body?.hash ?? '')), { envelope, signal })
+  }
+
+  /** re-run the job that built what `ref` names on another member (`verify --rebuild`) */
+  async rebuild (ref: string): Promise<JobView> {
+    if (this.trust == null) throw new NotInMeshError()
+    const row = await this.provenance!.built(ref)
+    return await this.submit({ spec: rebuildSpec(row), params: row.params, priority: row.priority })
   }
 
   async list (options: { limit?: number } = {}): Promise<JobSummary[]> {

@@ -2,6 +2,7 @@ import { readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BlobStore } from '../store/blobs/types.js'
 import type { Logger } from '../store/logger.js'
+import { blobsOf } from '../protocols/job/records.js'
 import type { JobStore } from './jobs/job-store.js'
 
 /** results per job name whose log and artefacts are never evicted */
@@ -61,8 +62,7 @@ export class Retention {
       const n = perName.get(row.name) ?? 0
       if (n >= keep) continue
       perName.set(row.name, n + 1)
-      pins.add(row.log)
-      for (const a of row.artefacts ?? []) pins.add(a.sha256)
+      for (const h of blobsOf({ log: row.log, artefacts: row.artefacts ?? [], nix: row.nix, provenance: row.provenance })) pins.add(h)
     }
     return pins
   }

@@ -23,6 +23,18 @@ export interface NodeConfig {
   loadLimit: number
   /** the HTTP face (pages, API, metrics): off unless `listen` is set; see node/http/config.ts */
   http: HttpConfig
+  /** Nix jobs: off, or which store and substituters builds use (docs/nix.md) */
+  nix?: NixConfig
+}
+
+/** `nix` in config.json */
+export interface NixConfig {
+  /** false: never offer the `nix` label nor build Nix jobs, even with Nix installed */
+  enabled?: boolean
+  /** `auto` (through the Nix daemon when its socket answers), `daemon` or `local` */
+  store?: 'auto' | 'daemon' | 'local'
+  /** substituters builds may use; default none, so nothing comes from outside the mesh */
+  substituters?: string[]
 }
 
 /** default admission threshold: load average per core */
@@ -42,7 +54,7 @@ export function validateConfig (raw: unknown): NodeConfig {
   const r = raw as Record<string, unknown>
   const cfg: NodeConfig = { ...DEFAULT_CONFIG, limits: {}, retention: {}, http: {} }
   for (const key of Object.keys(r)) {
-    if (!['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit', 'retention', 'http'].includes(key)) problems.push({ path: key, message: 'unknown field' })
+    if (!['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit', 'retention', 'http', 'nix'].includes(key)) problems.push({ path: key, message: 'unknown field' })
   }
   for (const key of ['listen', 'labels'] as const) {
     const v = r[key]
@@ -86,10 +98,27 @@ export function validateConfig (raw: unknown): NodeConfig {
     }
   }
   if (r.http !== undefined) cfg.http = validateHttpConfig(r.http, problems)
+  if (r.nix !== undefined) cfg.nix = checkNixConfig(r.nix, problems)
   if (problems.length > 0) {
     throw new InvalidInputError(`config: ${problems.map(p => `${p.path}: ${p.message}`).join('; ')}`, problems)
   }
   return cfg
+}
+
+function checkNixConfig (raw: unknown, problems: Array<{ path: string, message: string }>): NixConfig | undefined {
+  if (typeof raw !== 'object' || raw == null || Array.isArray(raw)) {
+    problems.push({ path: 'nix', message: 'must be an object' })
+    return undefined
+  }
+  const out: NixConfig = {}
+  for (const [k, v] of Object.entries(raw)) {
+    if (k === 'enabled' && typeof v === 'boolean') out.enabled = v
+    else if (k === 'store' && (v === 'auto' || v === 'daemon' || v === 'local')) out.store = v
+    else if (k === 'substituters' && Array.isArray(v) && v.every(x => typeof x === 'string' && x !== '' && !/\s/.test(x))) out.substituters = v
+    else if (!['enabled', 'store', 'substituters'].includes(k)) problems.push({ path: `nix.${k}`, message: 'unknown field' })
+    else problems.push({ path: `nix.${k}`, message: k === 'enabled' ? 'must be true or false' : k === 'store' ? 'must be auto, daemon or local' : 'must be a list of URLs' })
+  }
+  return out
 }
 
 /** Read `config.json` (absent = defaults). */

@@ -14,7 +14,12 @@ export const STATUS_BY_CODE: Record<string, number> = {
   ERR_NOT_IN_MESH: 409,
   ERR_BAD_TOKEN: 400,
   ERR_BAD_KEY_ID: 400,
-  ERR_TOKEN_NOT_FOUND: 404
+  ERR_TOKEN_NOT_FOUND: 404,
+  ERR_NO_PROVENANCE: 404,
+  ERR_MALFORMED_STATEMENT: 400,
+  ERR_NIX_EVAL: 400,
+  ERR_NIX_CLOSURE: 422,
+  ERR_NIX_UNAVAILABLE: 503
 }
 
 /** The body of every error reply: a stable code and a one-line message, never a stack. */

@@ -5,6 +5,7 @@ import { serveAttachBridge } from './attach-bridge.js'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Logger } from '../../store/logger.js'
 import type { ControlHandlers, SubmitBody } from './types.js'
+import type { NixSubmitBody } from '../nix/index.js'
 import type { ErrorReply } from './errors.js'
 
 /** the largest request body accepted (a job spec) */
@@ -129,6 +130,13 @@ export class ControlServer {
         return await this.streamOutput(res, await h.output(b, url.searchParams.get('follow') === '1'))
       }
     }
+    if (method === 'POST' && a === 'nix' && b === 'jobs' && c == null) return json(res, await h.submitNix(await readJson(req) as NixSubmitBody))
+    if (method === 'POST' && a === 'nix' && b === 'import' && c == null) {
+      const body = await readJson(req) as { ref?: unknown }
+      return json(res, await h.nixImport(String(body?.ref ?? ''), closeSignal(res)))
+    }
+    if (method === 'POST' && a === 'verify' && b == null) return json(res, await h.verify(await readJson(req) as { hash: string, envelope?: string }, closeSignal(res)))
+    if (method === 'POST' && a === 'rebuild' && b == null) return json(res, await h.rebuild(String((await readJson(req) as { ref?: unknown })?.ref ?? '')))
     if (a === 'blobs' && b != null && method === 'POST' && c === 'fetch') {
       // progress as JSON lines while the blob is fetched from its holders, then the result
       res.writeHead(200, { 'content-type': 'application/x-ndjson' })
@@ -178,6 +186,13 @@ export class ControlServer {
       res.on('close', () => { unsubscribe(); resolve() })
     })
   }
+}
+
+/** aborted when the client goes away: long requests stop working for nobody */
+function closeSignal (res: ServerResponse): AbortSignal {
+  const ac = new AbortController()
+  res.on('close', () => { if (!res.writableFinished) ac.abort(new Error('the client went away')) })
+  return ac.signal
 }
 
 function json (res: ServerResponse, value: unknown): void {

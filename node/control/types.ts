@@ -1,5 +1,7 @@
 import type { EventView, JobSummary, JobView } from '../jobs/types.js'
 import type { AttachSession } from '../../protocols/attach/index.js'
+import type { NixImportReport, NixSubmitBody } from '../nix/index.js'
+import type { ProvenanceReport } from '../provenance/index.js'
 import type { JobState } from '../../protocols/job/records.js'
 import type { JobSpec } from '../../protocols/job/types.js'
 import type { TokenView } from '../http/tokens.js'
@@ -19,6 +21,8 @@ export interface StatusView {
   roles: string[]
   /** peers connected now */
   connected: number
+  /** the Nix binary cache's public key (`NAME:base64`, for `trusted-public-keys`); null until it is loaded */
+  nixCacheKey: string | null
   /** messages from peers dropped, by reason */
   dropped: Record<string, number>
   /** gossip, sync and ingest counters (received, accepted, dropped by reason) */
@@ -110,6 +114,16 @@ export interface ControlHandlers {
   reprioritize: (ref: string, priority: number) => Promise<JobView>
   gc: () => Promise<unknown>
   fetchBlob: (hash: string, onProgress?: (done: number, total: number) => void, signal?: AbortSignal) => Promise<{ sha256: string, size: number, local: boolean, bytesFetched: number, holders: Record<string, number> }>
+  submitNix: (body: NixSubmitBody) => Promise<JobView>
+  nixImport: (ref: string, signal?: AbortSignal) => Promise<NixImportReport>
+  /** the binary cache's `nix-cache-info` */
+  nixCacheInfo: () => string
+  /** the signed narinfo of the store path with this hash part (ERR_NIX_PATH_NOT_FOUND when unknown) */
+  nixNarinfo: (hashPart: string, signal?: AbortSignal) => Promise<string>
+  /** a NAR by the file name its narinfo gives, read out of the closure blob that holds it */
+  nixNar: (file: string, signal?: AbortSignal) => Promise<{ size: number, stream: AsyncIterable<Uint8Array> }>
+  verify: (body: { hash: string, envelope?: string }, signal?: AbortSignal) => Promise<ProvenanceReport>
+  rebuild: (ref: string) => Promise<JobView>
   openAttach: (ref: string, mode: 'ro' | 'rw', size: { cols?: number, rows?: number }, signal?: AbortSignal) => Promise<AttachSession>
   /** jobs newest first, filtered and paged */
   findJobs: (query: JobQuery) => Promise<JobPage>

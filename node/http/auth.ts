@@ -38,8 +38,10 @@ function hostOf (header: string | undefined): string {
  * Bearer-token authorisation shared by every route module. Reads are open to requests from
  * loopback that also name a loopback host (a page another site loads by DNS rebinding names its
  * own host, and is not open); elsewhere they need a `read` or `submit` token. Writes always
- * need a `submit` token in the Authorization header (never a cookie, so another site cannot make
- * a browser send one).
+ * need a `submit` token in the Authorization header as a bearer token (never a cookie or Basic
+ * credentials, which a browser may send by itself, so another site cannot make a browser send one).
+ * Reads also take the token as the password of Basic credentials, which is what a netrc file gives
+ * (Nix's substituters, `curl --netrc`).
  */
 export class Auth {
   constructor (private readonly c: { check: (text: string) => Promise<TokenView | undefined> }) {}
@@ -51,6 +53,9 @@ export class Auth {
     const header = req.headers.authorization
     let text: string | undefined
     if (typeof header === 'string' && /^bearer\s+/i.test(header)) text = header.replace(/^bearer\s+/i, '').trim()
+    // Basic (the token as the password) is how Nix and curl send a netrc entry; like a cookie, a
+    // browser may send it by itself, so it counts for reads only
+    else if (options.cookie && typeof header === 'string' && /^basic\s+/i.test(header)) text = basicPassword(header)
     else if (options.cookie) text = readCookie(req.headers.cookie, TOKEN_COOKIE)
     const token = text != null && text !== '' ? await this.c.check(text) : undefined
     return { local, token, presented: text != null && text !== '' }
@@ -76,6 +81,13 @@ export class Auth {
 /** submit allows reading too */
 export function allows (has: TokenRole, needs: TokenRole): boolean {
   return has === needs || (has === 'submit' && needs === 'read')
+}
+
+/** the password of a Basic Authorization header (whatever the user name) */
+function basicPassword (header: string): string | undefined {
+  const decoded = Buffer.from(header.replace(/^basic\s+/i, '').trim(), 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  return colon < 0 ? undefined : decoded.slice(colon + 1)
 }
 
 function readCookie (header: string | undefined, name: string): string | undefined {

@@ -9,6 +9,7 @@ import { apiMesh } from './routes/api-mesh.js'
 import { assets } from './routes/assets.js'
 import { live } from './routes/live.js'
 import { metrics } from './routes/metrics.js'
+import { nixCache } from './routes/nix-cache.js'
 import { pages } from './routes/pages.js'
 import { NodeError } from '../errors.js'
 import type { FastifyInstance } from 'fastify'
@@ -18,7 +19,7 @@ import type { HttpConfig } from './config.js'
 import type { HttpContext, HttpModule } from './context.js'
 
 /** the route modules every HTTP face serves, in order */
-export const DEFAULT_MODULES: HttpModule[] = [apiJobs, apiFiles, apiMesh, live, metrics, assets, pages]
+export const DEFAULT_MODULES: HttpModule[] = [apiJobs, apiFiles, apiMesh, live, metrics, nixCache, assets, pages]
 
 export interface HttpFaceComponents {
   handlers: ControlHandlers

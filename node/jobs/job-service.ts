@@ -108,7 +108,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     const from = row.cachedFrom ?? row.id
     return {
       from,
-      result: { state: 'succeeded', exitCode: row.exitCode ?? 0, usage: row.usage, log: row.log, artefacts: row.artefacts ?? [] }
+      // the statement stays the original's: it names the job that built these bytes
+      result: { state: 'succeeded', exitCode: row.exitCode ?? 0, usage: row.usage, log: row.log, artefacts: row.artefacts ?? [], nix: row.nix, provenance: row.provenance }
     }
   }
 
@@ -265,7 +266,10 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       artefacts: row.artefacts ?? [],
       params: row.params,
       announced: row.announced,
-      acceptors: row.acceptors ?? null
+      acceptors: row.acceptors ?? null,
+      ...(row.spec.nix != null ? { nix: { drv: row.spec.nix.drv, outputs: row.nix?.outputs ?? [] } } : {}),
+      ...(row.provenance != null ? { provenance: row.provenance } : {}),
+      ...(row.rebuild != null ? { rebuild: row.rebuild } : {})
     }
   }
 

@@ -90,6 +90,9 @@ export function applyEvent (row: JobRow, ev: JobEvent, certify: Certify = () => 
       row.artefacts = r.artefacts
       row.cacheHit = r.cacheHit
       row.cachedFrom = r.cachedFrom
+      row.nix = r.nix
+      row.provenance = r.provenance
+      row.rebuild = r.rebuild
       row.finishedAt = ev.at
       return true
     }

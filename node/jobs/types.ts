@@ -1,4 +1,4 @@
-import type { ArtefactRef, EventType, JobState, UsageRecord } from '../../protocols/job/records.js'
+import type { ArtefactRef, EventType, JobState, NixResult, RebuildCheck, UsageRecord } from '../../protocols/job/records.js'
 import type { JobSpec } from '../../protocols/job/types.js'
 
 /** What a node knows of a job: its announcement plus everything its events established. */
@@ -33,8 +33,23 @@ export interface JobRow {
   usage?: UsageRecord
   log?: string
   artefacts?: ArtefactRef[]
+  /** a Nix job's outputs */
+  nix?: NixResult
+  /** sha256 of the result's signed provenance statement */
+  provenance?: string
+  /** a rebuild's comparison with the job it re-ran */
+  rebuild?: RebuildCheck
+  /** where the job's sources came from, when a trigger made it (set by triggers) */
+  source?: JobSource
   startedAt?: number
   finishedAt?: number
+}
+
+/** The repository and commit a triggered job built. */
+export interface JobSource {
+  repo: string
+  commit: string
+  ref?: string
 }
 
 /** One event as shown to people and scripts. */
@@ -72,6 +87,12 @@ export interface JobView {
   announced: boolean
   /** in a mesh: the members whose majority holds the job's lease and decides its result */
   acceptors: string[] | null
+  /** a Nix job: the derivation and, once built, its outputs */
+  nix?: { drv: string, outputs: NixResult['outputs'] }
+  /** sha256 of the signed provenance statement of the result (`cit-node verify`) */
+  provenance?: string
+  /** a rebuild (`verify --rebuild`): how it compared with the job it re-ran */
+  rebuild?: RebuildCheck
 }
 
 /** The `jobs --json` row shape (DESIGN.md). */

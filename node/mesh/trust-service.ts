@@ -63,4 +63,5 @@ export class TrustService extends EventEmitter<TrustServiceEvents> {
   isInviteKey (keyId: string): boolean { return this.state.isInviteKey(keyId) }
   hasRole (keyId: string, role: Role): boolean { return this.state.hasRole(keyId, role) }
   rolesOf (keyId: string): Role[] { return this.state.rolesOf(keyId) }
+  roleAt (keyId: string, role: Role | null, at: number): 'held' | 'revoked' | 'not-held' { return this.state.roleAt(keyId, role, at) }
 }

@@ -16,6 +16,8 @@ export function refusal (offer: Offer, spec: JobSpec): string | undefined {
   const r = offer.report
   if (!offer.canBuild) return 'no build role'
   if (r.state !== 'active') return r.state
+  // a rebuild proves something only when another member makes it
+  if (spec.rebuild != null && spec.rebuild.builder === r.node) return 'built the job this rebuilds'
   const missing = spec.requires.labels.filter(l => !r.labels.includes(l))
   if (missing.length > 0) return `missing label ${missing.join(', ')}`
   if (r.cores < spec.requires.cores) return `needs ${spec.requires.cores} cores`

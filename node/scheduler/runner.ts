@@ -5,6 +5,7 @@ import type { AdoptedResult, Claimer, RunOutcome } from './claimer.js'
 import type { JobService } from '../jobs/job-service.js'
 import type { JobRow } from '../jobs/types.js'
 import type { RunRequest, RunResult } from '../executor/types.js'
+import type { JobResult } from '../../protocols/job/records.js'
 import type { Logger } from '../../store/logger.js'
 
 /** how often queued jobs are looked at again (claims that lost, executors that went silent) */
@@ -16,9 +17,12 @@ export const CLAIM_TIMEOUT_MS = 10_000
 /** the abort reason of runs stopped for a graceful stop: their leases are handed over */
 const HANDOVER = new Error('the node is stopping: the job is handed over')
 
+/** what a run may add to the executor's result: a Nix job's outputs, the provenance statement, a rebuild's comparison */
+export type ResultExtras = Partial<Pick<JobResult, 'nix' | 'provenance' | 'rebuild'>>
+
 /** the narrow part of the executor the runner needs */
 export interface JobExecutor {
-  run: (req: RunRequest) => Promise<RunResult>
+  run: (req: RunRequest) => Promise<RunResult & ResultExtras>
 }
 
 export interface RunnerComponents {
@@ -252,7 +256,7 @@ export class Runner {
       return {
         type: 'finished',
         state: r.outcome,
-        result: { state: r.outcome, exitCode: r.exitCode, reason: r.reason, usage: r.usage, log: r.log, artefacts: r.artefacts }
+        result: { state: r.outcome, exitCode: r.exitCode, reason: r.reason, usage: r.usage, log: r.log, artefacts: r.artefacts, nix: r.nix, provenance: r.provenance, rebuild: r.rebuild }
       }
     } catch (err: any) {
       this.log.error('the executor failed', { job: row.id, err })

@@ -1,6 +1,7 @@
 import { isRecord } from '../codec/index.js'
 import { EVENT_TYPES, JOB_STATES } from './records.js'
 import { validateJobSpec } from './validate.js'
+import { isDerivationPath, isStorePath } from './validate-nix.js'
 import type { EventType, JobAnnouncement, JobEvent, JobResult, JobState } from './records.js'
 
 /** limits on what a peer's announcement or event may carry */
@@ -75,6 +76,44 @@ function validateResult (raw: unknown): string | undefined {
     if (typeof a.sha256 !== 'string' || !HEX64.test(a.sha256)) return 'artefact sha256 is malformed'
     if (!Number.isSafeInteger(a.size) || (a.size as number) < 0) return 'artefact size is malformed'
   }
+  if (raw.provenance !== undefined && (typeof raw.provenance !== 'string' || !HEX64.test(raw.provenance))) return 'result provenance is not a sha256'
+  if (raw.nix !== undefined) {
+    const p = validateNixResult(raw.nix)
+    if (p != null) return p
+  }
+  if (raw.rebuild !== undefined) {
+    const p = validateRebuild(raw.rebuild)
+    if (p != null) return p
+  }
+  return undefined
+}
+
+export const MAX_NIX_OUTPUTS = 64
+const NAR_HASH = /^sha256:[0-9a-df-np-sv-z]{52}$/
+const OUTPUT_NAME = /^[A-Za-z0-9+\-._?=]{1,64}$/
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
+
+function validateNixResult (raw: unknown): string | undefined {
+  if (!isRecord(raw) || Object.keys(raw).some(k => !['drv', 'outputs'].includes(k))) return 'result nix is malformed'
+  if (!isDerivationPath(raw.drv)) return 'result nix drv is not a derivation path'
+  if (!Array.isArray(raw.outputs) || raw.outputs.length > MAX_NIX_OUTPUTS) return 'result nix outputs is not a list within the limit'
+  for (const o of raw.outputs) {
+    if (!isRecord(o) || Object.keys(o).some(k => !['name', 'path', 'narHash', 'closure'].includes(k))) return 'nix output is malformed'
+    if (typeof o.name !== 'string' || !OUTPUT_NAME.test(o.name)) return 'nix output name is malformed'
+    if (!isStorePath(o.path)) return 'nix output path is not a store path'
+    if (typeof o.narHash !== 'string' || !NAR_HASH.test(o.narHash)) return 'nix output narHash is malformed'
+    if (typeof o.closure !== 'string' || !HEX64.test(o.closure)) return 'nix output closure is not a sha256'
+  }
+  return undefined
+}
+
+function validateRebuild (raw: unknown): string | undefined {
+  if (!isRecord(raw) || Object.keys(raw).some(k => !['of', 'statement', 'matched', 'mismatches', 'sig'].includes(k))) return 'result rebuild is malformed'
+  if (typeof raw.of !== 'string' || !HEX64.test(raw.of)) return 'result rebuild of is not a job id'
+  if (typeof raw.statement !== 'string' || !HEX64.test(raw.statement)) return 'result rebuild statement is not a sha256'
+  if (typeof raw.matched !== 'boolean') return 'result rebuild matched is not a boolean'
+  if (!Array.isArray(raw.mismatches) || raw.mismatches.length > MAX_ARTEFACTS || raw.mismatches.some(m => typeof m !== 'string' || m.length > MAX_ARTEFACT_PATH_CHARS)) return 'result rebuild mismatches is malformed'
+  if (raw.sig !== undefined && (typeof raw.sig !== 'string' || raw.sig.length > 128 || !BASE64.test(raw.sig))) return 'result rebuild sig is malformed'
   return undefined
 }
 
