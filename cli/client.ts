@@ -4,6 +4,9 @@ import type { IncomingMessage } from 'node:http'
 import type { StatusView, SubmitBody, TrustView } from '../node/control/types.js'
 import type { PeerView } from '../node/mesh/peer-table.js'
 import type { JobSummary, JobView } from '../node/jobs/types.js'
+import type { NixImportReport, NixSubmitBody } from '../node/nix/index.js'
+import type { ProvenanceReport } from '../node/provenance/index.js'
+import type { TokenView } from '../node/http/tokens.js'
 
 /** the daemon's reply to a request, or the error it named */
 export class ControlClient {
@@ -96,7 +99,7 @@ export class ControlClient {
     return await this.stream(`/v1/blobs/${encodeURIComponent(hash)}`, signal)
   }
 
-  async stop (): Promise<void> { await this.json('POST', '/v1/stop') }
+  async stop (options: { wait?: boolean } = {}): Promise<void> { await this.json('POST', '/v1/stop', { wait: options.wait === true }) }
   async peers (): Promise<PeerView[]> { return await this.json('GET', '/v1/peers') }
   async setState (state: 'active' | 'paused' | 'draining'): Promise<StatusView> { return await this.json('POST', '/v1/state', { state }) }
   async invite (body: { roles?: string[], ttlMs?: number }): Promise<{ token: string, roles: string[], expiresAt: number }> {
@@ -106,6 +109,17 @@ export class ControlClient {
   async trustList (): Promise<TrustView> { return await this.json('GET', '/v1/trust') }
   async trustGrant (body: { key: string, roles: string[], ttlMs?: number }): Promise<{ hash: string }> { return await this.json('POST', '/v1/trust/grant', body) }
   async trustRevoke (body: { key: string }): Promise<{ hash: string }> { return await this.json('POST', '/v1/trust/revoke', body) }
+  async submitNix (body: NixSubmitBody): Promise<JobView> { return await this.json('POST', '/v1/nix/jobs', body) }
+  async nixImport (ref: string): Promise<NixImportReport> { return await this.json('POST', '/v1/nix/import', { ref }) }
+  /** the provenance of a hash; `envelope`: a statement's bytes to check instead of the one the result names */
+  async verify (hash: string, envelope?: Uint8Array): Promise<ProvenanceReport> {
+    return await this.json('POST', '/v1/verify', { hash, ...(envelope != null ? { envelope: Buffer.from(envelope).toString('base64') } : {}) })
+  }
+
+  async rebuild (ref: string): Promise<JobView> { return await this.json('POST', '/v1/rebuild', { ref }) }
   async gc (): Promise<any> { return await this.json('POST', '/v1/gc') }
   async leave (): Promise<{ left: boolean }> { return await this.json('POST', '/v1/leave') }
+  async tokenCreate (body: { role: string, ttlMs?: number, label?: string }): Promise<TokenView & { token: string }> { return await this.json('POST', '/v1/tokens', body) }
+  async tokenList (): Promise<TokenView[]> { return await this.json('GET', '/v1/tokens') }
+  async tokenRevoke (id: string, purge = false): Promise<TokenView> { return await this.json('POST', `/v1/tokens/${encodeURIComponent(id)}/revoke${purge ? '?purge=1' : ''}`) }
 }

@@ -10,11 +10,15 @@ export { EXIT }
 export class CliError extends Error {
   readonly code: string
   readonly exitCode: number
-  constructor (code: ErrorCode | string, message: string, readonly details: string[] = []) {
+  /**
+   * `exit` overrides the table's status where a command gives a code its own meaning (`verify`
+   * exits 1 for a signature that does not check: the verification's outcome, not an error).
+   */
+  constructor (code: ErrorCode | string, message: string, readonly details: string[] = [], exit?: number) {
     super(message)
     this.name = 'CliError'
     this.code = code
-    this.exitCode = exitCodeFor(code)
+    this.exitCode = exit ?? exitCodeFor(code)
   }
 }
 

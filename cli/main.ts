@@ -25,6 +25,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   priority: async () => await import('./commands/priority.js'),
   fetch: async () => await import('./commands/fetch.js'),
   gc: async () => await import('./commands/gc.js'),
+  nix: async () => await import('./commands/nix.js'),
+  verify: async () => await import('./commands/verify.js'),
   attach: async () => await import('./commands/attach.js'),
   validate: async () => await import('./commands/validate.js'),
   status: async () => await import('./commands/status.js'),
@@ -37,6 +39,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   drain: async () => await import('./commands/drain.js'),
   leave: async () => await import('./commands/leave.js'),
   trust: async () => await import('./commands/trust.js'),
+  token: async () => await import('./commands/token.js'),
   start: async () => await import('./commands/start.js'),
   stop: async () => await import('./commands/stop.js')
 }
@@ -106,7 +109,7 @@ export function report (err: any, io: Output, json = false): number {
     io.err(`cit-node: ${message}${hint != null ? ` (${hint})` : ''}`)
     for (const d of problems) io.err(`  ${d}`)
   }
-  return exitCodeFor(err.code)
+  return err instanceof CliError ? err.exitCode : exitCodeFor(err.code)
 }
 
 function isEntry (): boolean {

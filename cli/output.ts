@@ -93,6 +93,12 @@ export function formatJob (job: JobView): string {
     lines.push('artefacts')
     for (const a of job.artefacts) lines.push(`  ${a.sha256}  ${a.mode != null ? a.mode.toString(8).padStart(4, '0') : '    '}  ${bytes(a.size).padStart(10)}  ${a.path}`)
   }
+  if (job.nix != null) {
+    lines.push(`derivation ${job.nix.drv}`)
+    for (const o of job.nix.outputs) lines.push(`  ${o.name}  ${o.path}  ${o.narHash}  closure ${o.closure}`)
+  }
+  if (job.provenance != null) lines.push(`provenance ${job.provenance}  (cit-node verify ${job.provenance})`)
+  if (job.rebuild != null) lines.push(`rebuild of ${job.rebuild.of}: ${job.rebuild.matched ? 'outputs match (co-signed)' : `outputs differ: ${job.rebuild.mismatches.join('; ')}`}`)
   lines.push('events')
   for (const e of job.events) {
     lines.push(`  ${new Date(e.at).toISOString()}  ${e.type.padEnd(16)} ${shortPeer(e.node)}${e.reason != null ? `  ${e.reason}` : ''}`)

@@ -20,14 +20,22 @@ import { Retention } from './retention.js'
 import { Supersede } from './scheduler/supersede.js'
 import { JobOutputs } from './jobs/outputs.js'
 import { stateWords } from './jobs/state-words.js'
+import { JobQueries } from './jobs/queries.js'
+import { TokenStore } from './http/tokens.js'
+import type { TokenView } from './http/tokens.js'
+import type { HttpFace } from './http/face.js'
 import type { GcReport } from './retention.js'
 import type { AttachSession } from '../protocols/attach/index.js'
+import { blobsOf } from '../protocols/job/records.js'
 import type { JobEvent } from '../protocols/job/records.js'
 import { LocalClaimer } from './scheduler/claimer.js'
 import { MeshClaimer } from './scheduler/mesh-claimer.js'
 import { explainWait, pinnedOffers } from './scheduler/why-waiting.js'
 import type { Offer } from './scheduler/admission.js'
 import { Ingest } from './mesh/ingest.js'
+import { acceptorsFor } from './mesh/acceptor-set.js'
+import { installCrashHandlers } from './lifecycle.js'
+import { meshFence } from './jobs/fence.js'
 import { MeshAdmin, NotInMeshError, ForbiddenError } from './mesh/mesh-admin.js'
 import { MeshService } from './mesh/mesh-service.js'
 import { readMembership, writeMembership } from './mesh/membership.js'
@@ -37,12 +45,17 @@ import type { Membership } from './mesh/membership.js'
 import type { PeerView } from './mesh/peer-table.js'
 import type { NodeState, LoadReport } from '../protocols/load/index.js'
 import type { NodeConfig } from './config/config.js'
-import type { ControlHandlers, OutputStream, StatusView, SubmitBody, TrustView } from './control/types.js'
+import type { ControlHandlers, JobPage, JobQuery, JobWatcher, OutputStream, StatusView, SubmitBody, TrustView } from './control/types.js'
 import type { HomePaths } from './home.js'
 import type { JobRow, JobSummary, JobView } from './jobs/types.js'
 import type { LogSink } from './logger.js'
 import type { Identity } from '../protocols/codec/index.js'
+import type { JobSpec } from '../protocols/job/types.js'
 import type { Logger } from '../store/logger.js'
+import { rebuildSpec } from './provenance/index.js'
+import { buildPipeline } from './provenance/pipeline.js'
+import type { NixCache, NixImportReport, NixService, NixSubmitBody } from './nix/index.js'
+import type { ProvenanceLookup, ProvenanceReport } from './provenance/index.js'
 
 /** where a mesh node listens when neither --listen nor config.json says: all interfaces, a fixed port */
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/7420']
@@ -77,12 +90,18 @@ export class CitNode implements ControlHandlers {
   private collecting?: Promise<GcReport>
   private claimer?: MeshClaimer
   private control?: ControlServer
+  private queries?: JobQueries
+  private tokens?: TokenStore
+  private http?: HttpFace
   private releasePid?: () => Promise<void>
   private membership?: Membership
   private trust?: TrustService
   private peerTable?: PeerTable
   private mesh?: MeshService
   private admin?: MeshAdmin
+  private nix?: NixService
+  private nixCache?: NixCache
+  private provenance?: ProvenanceLookup
   private state: NodeState = 'active'
   private stopping?: Promise<void>
   private startedAt = 0
@@ -99,7 +118,7 @@ export class CitNode implements ControlHandlers {
     this.releasePid = await acquirePidfile(this.paths.pidfile)
     try {
       const fileConfig = await loadConfig(this.paths.config)
-      this.config = { ...fileConfig, ...this.init.config, limits: { ...fileConfig.limits, ...this.init.config?.limits } }
+      this.config = { ...fileConfig, ...this.init.config, limits: { ...fileConfig.limits, ...this.init.config?.limits }, http: { ...fileConfig.http, ...this.init.config?.http } }
       this.sink = fileSink(this.paths.log)
       const root = createLogger(this.sink, 'cit', this.config.logLevel)
       this.log = root.child('node')
@@ -110,15 +129,37 @@ export class CitNode implements ControlHandlers {
       await this.blobs.start()
       this.recordLog = new RecordLog(this.meta)
       await this.recordLog.start()
-      this.jobs = new JobService({ identity: this.identity, store: new JobStore(this.meta, this.recordLog), logger: root.child('jobs') })
-      const executor = new Executor({ blobs: this.blobs, logger: root.child('exec') }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
       const membership = await readMembership(this.paths.root)
       this.membership = membership?.leftAt == null ? membership : undefined
+      const store = new JobStore(this.meta, this.recordLog)
+      // in a mesh, run events count only with the acceptors' signatures
+      if (this.membership != null) store.certify = meshFence(this.membership.mesh.id)
+      this.jobs = new JobService({ identity: this.identity, store, logger: root.child('jobs'), acceptorsFor: nonce => this.acceptorsFor(nonce) })
+      const executor = new Executor({ blobs: this.blobs, logger: root.child('exec') }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
+      const pipeline = buildPipeline({
+        executor,
+        config: this.config,
+        identity: this.identity,
+        jobs: this.jobs,
+        blobs: this.blobs,
+        home: this.paths.root,
+        ensureLocal: async (h, o) => await this.exchange?.ensureLocal(h, o),
+        announce: h => { this.exchange?.announce(h) },
+        submit: async b => await this.submit(b),
+        // a node on its own trusts its own key only
+        roleAt: (k, r, t) => this.trust?.roleAt(k, r, t) ?? (k === this.identity.id ? 'held' : 'not-held'),
+        mesh: () => this.membership?.mesh.id ?? null,
+        onLabels: () => { this.mesh?.reportNow().catch(err => { this.log.warn('load report failed', { err }) }) },
+        logger: scope => root.child(scope)
+      })
+      this.nix = pipeline.nix
+      this.nixCache = pipeline.cache
+      this.provenance = pipeline.provenance
       this.jobs.on('event', ev => {
         if (ev.type === 'cancel-requested' || ev.type === 'superseded') this.runner?.cancel(ev.job, ev.reason ?? ev.type)
       })
       const supersede = new Supersede({ jobs: this.jobs, self: this.identity.id })
-      this.jobs.on('change', row => { void supersede.onChange(row) })
+      this.jobs.on('change', row => { supersede.onChange(row).catch(err => { this.log.error('supersede failed', { job: row.id, err }) }) })
       if (this.membership != null) await this.startMesh(this.membership, root)
       this.exchange = new Exchange({
         self: this.identity.id,
@@ -134,7 +175,7 @@ export class CitNode implements ControlHandlers {
         const ev = s.payload as JobEvent
         // what this node stored, it offers to the mesh
         if (s.type === 'event' && ev.type === 'finished' && ev.result != null && ev.result.cacheHit !== true) {
-          this.exchange?.announce([ev.result.log, ...ev.result.artefacts.map(a => a.sha256)])
+          this.exchange?.announce(blobsOf(ev.result))
         }
       })
       this.trust?.on('change', () => { void this.exchange?.attach.recheck() })
@@ -148,10 +189,21 @@ export class CitNode implements ControlHandlers {
       }, { ...this.config.retention, workspacesDir: this.paths.workspaces })
       // keep within the quotas after each job this node finishes
       this.jobs.on('signed', s => {
-        if (s.type === 'event' && (s.payload as JobEvent).type === 'finished' && this.retention?.hasQuota() === true) void this.gc().catch(() => {})
+        if (s.type === 'event' && (s.payload as JobEvent).type === 'finished' && this.retention?.hasQuota() === true) {
+          this.gc().catch(err => { this.log.warn('garbage collection failed', { err }) })
+        }
       })
-      this.runner = new Runner({ jobs: this.jobs, executor, claimer: this.claimer ?? new LocalClaimer(), logger: root.child('runner') }, { slots: this.config.slots })
+      this.runner = new Runner({ jobs: this.jobs, executor: pipeline.executor, claimer: this.claimer ?? new LocalClaimer(), logger: root.child('runner') }, { slots: this.config.slots })
       await this.runner.start()
+      this.queries = new JobQueries({ jobs: this.jobs })
+      this.tokens = new TokenStore({ meta: this.meta!, self: this.identity.id })
+      // before the control socket: a daemon that answers `status` serves its HTTP face too
+      if (this.config.http.listen != null) {
+        // loaded only when switched on: Fastify and its parts take a second to import
+        const { HttpFace } = await import('./http/face.js')
+        this.http = new HttpFace({ handlers: this, logger: root.child('http') }, this.config.http)
+        await this.http.start()
+      }
       if (this.init.control !== false) {
         this.control = new ControlServer({ handlers: this, logger: root.child('control') }, { socketPath: this.paths.socket })
         await this.control.start()
@@ -188,15 +240,23 @@ export class CitNode implements ControlHandlers {
     const trust = this.trust
     this.claimer = new MeshClaimer({
       self: this.identity.id,
-      leases: mesh.leases!,
+      lease: mesh.lease!.claimant,
       peers: this.peerTable,
       ownOffer: () => this.ownOffer(),
       canBuild: id => trust.hasRole(id, 'build'),
-      alone: row => mesh.otherMembers() === 0 || (!row.announced && row.origin === this.identity.id && mesh.connectedPeers().length === 0),
-      caughtUp: () => mesh.caughtUp(),
+      isMember: id => trust.isMember(id),
+      announcement: async id => await this.jobs.store.announcement(id),
+      // alone (no other member, or none connected), nothing can be missing
+      caughtUp: () => mesh.caughtUp() || mesh.otherMembers() === 0,
       logger: root.child('claim')
     })
     this.admin = new MeshAdmin({ identity: this.identity, mesh: membership.mesh, trust: this.trust, service: this.mesh })
+  }
+
+  /** the acceptors a new job names (see `acceptorsFor`) */
+  private acceptorsFor (nonce: string): { acceptors: string[], trust: string } | undefined {
+    if (this.trust == null) return undefined
+    return acceptorsFor(this.trust, this.identity.id, this.mesh?.connectedPeers().length ?? 0, nonce)
   }
 
   /** what this node offers right now, as its next load report would say */
@@ -239,23 +299,52 @@ export class CitNode implements ControlHandlers {
   }
 
 
-  async stop (): Promise<void> {
+  /**
+   * Stop the daemon, each part in the reverse order of its start. Running jobs are handed over
+   * first (their leases released, `requeued` with the reason) while the mesh is still up to
+   * carry that; with `wait` they are finished first instead, and nothing new is claimed.
+   */
+  async stop (options: { wait?: boolean } = {}): Promise<void> {
+    if (options.wait === true && this.stopping == null) {
+      this.log?.info('daemon stopping after its running jobs', { running: this.runner?.runningIds.length ?? 0 })
+      this.state = 'draining'
+      await this.mesh?.reportNow().catch(() => {})
+      await this.runner?.drain()
+    }
     this.stopping ??= this.teardown()
     await this.stopping
   }
 
   private async teardown (): Promise<void> {
     this.log?.info('daemon stopping')
-    await this.control?.stop()
-    await this.exchange?.stop()
-    await this.mesh?.stop()
-    await this.runner?.stop()
-    await this.blobs?.stop()
-    await this.meta?.stop()
+    const steps: Array<[string, (() => Promise<void>) | undefined]> = [
+      ['http', this.http != null ? async () => await this.http!.stop() : undefined],
+      ['control', this.control != null ? async () => await this.control!.stop() : undefined],
+      ['nix cache', this.nixCache != null ? async () => { this.nixCache!.stop() } : undefined],
+      // the runner first: it hands its jobs over through the mesh, which must still be up
+      ['runner', this.runner != null ? async () => await this.runner!.stop() : undefined],
+      ['exchange', this.exchange != null ? async () => await this.exchange!.stop() : undefined],
+      ['mesh', this.mesh != null ? async () => await this.mesh!.stop() : undefined],
+      ['peers', this.peerTable != null ? async () => await this.peerTable!.stop() : undefined],
+      ['trust', this.trust != null ? async () => { this.trust!.stop() } : undefined],
+      ['records', this.recordLog != null ? async () => await this.recordLog!.stop() : undefined],
+      ['blobs', this.blobs != null ? async () => await this.blobs!.stop() : undefined],
+      ['meta', this.meta != null ? async () => await this.meta!.stop() : undefined]
+    ]
+    for (const [part, stop] of steps) {
+      // one part failing to stop must not leave the others running
+      await stop?.().catch(err => { this.log?.error('a part failed to stop', { part, err }) })
+    }
+    this.log?.info('daemon stopped')
     await this.sink?.close()
     await this.releasePid?.()
     this.startedAt = 0
     this.stopped.resolve()
+  }
+
+  /** see `installCrashHandlers`: installed once per process by the daemon's entry */
+  installCrashHandlers (exit?: (code: number) => void): () => void {
+    return installCrashHandlers(() => this.log, async () => await this.stop(), exit)
   }
 
   async status (): Promise<StatusView> {
@@ -267,6 +356,7 @@ export class CitNode implements ControlHandlers {
       state: this.trust?.isRevoked(this.identity.id) === true ? 'revoked' : this.state === 'gone' ? 'paused' : this.state,
       roles: this.trust?.rolesOf(this.identity.id) ?? [],
       connected: this.mesh?.connectedPeers().length ?? 0,
+      nixCacheKey: this.nixCache?.publicKey ?? null,
       dropped: this.mesh != null ? (this.mesh.stats().ingest as { dropped: Record<string, number> }).dropped : {},
       messages: this.mesh != null ? { ...this.mesh.stats(), ...this.exchange?.stats() } : null,
       labels: this.config.labels,
@@ -289,6 +379,34 @@ export class CitNode implements ControlHandlers {
     const cached = spec.cache ? await this.jobs.cachedResult(spec, resolved.values) : undefined
     const row = await this.jobs.submit({ spec, params: resolved.values, priority: body.priority, cached, runOn: body.here === true ? this.identity.id : undefined })
     return await this.jobs.view(row)
+  }
+
+  /** a derivation the CLI evaluated: its closure into the content store, then a job that realises it */
+  async submitNix (body: NixSubmitBody): Promise<JobView> {
+    return await this.nix!.submit(body)
+  }
+
+  /** a Nix job's output closures (or one by hash) into this machine's Nix store */
+  async nixImport (ref: string, signal?: AbortSignal): Promise<NixImportReport> {
+    return await this.nix!.import(ref, { signal })
+  }
+
+  // the read-only Nix binary cache of the HTTP face (node/nix/cache.ts)
+  nixCacheInfo (): string { return this.nixCache!.cacheInfo() }
+  async nixNarinfo (hashPart: string, signal?: AbortSignal): Promise<string> { return await this.nixCache!.narinfo(hashPart, { signal }) }
+  async nixNar (file: string, signal?: AbortSignal): Promise<{ size: number, stream: AsyncIterable<Uint8Array> }> { return await this.nixCache!.nar(file, { signal }) }
+
+  /** the provenance of a hash, every signature checked; `envelope` (base64): check that statement instead */
+  async verify (body: { hash: string, envelope?: string }, signal?: AbortSignal): Promise<ProvenanceReport> {
+    const envelope = typeof body?.envelope === 'string' ? Buffer.from(body.envelope, 'base64') : undefined
+    return await this.provenance!.verify(parseHash(String(body?.hash ?? '')), { envelope, signal })
+  }
+
+  /** re-run the job that built what `ref` names on another member (`verify --rebuild`) */
+  async rebuild (ref: string): Promise<JobView> {
+    if (this.trust == null) throw new NotInMeshError()
+    const row = await this.provenance!.built(ref)
+    return await this.submit({ spec: rebuildSpec(row), params: row.params, priority: row.priority })
   }
 
   async list (options: { limit?: number } = {}): Promise<JobSummary[]> {
@@ -417,13 +535,31 @@ export class CitNode implements ControlHandlers {
     return await this.exchange!.open(row.id, row.executor, mode, size, signal)
   }
 
-  async blob (hash: string): Promise<{ size: number, stream: AsyncIterable<Uint8Array> }> {
+  async blob (hash: string, options: { start?: number, end?: number, signal?: AbortSignal } = {}): Promise<{ size: number, stream: AsyncIterable<Uint8Array> }> {
     const h = parseHash(hash)
-    await this.exchange?.ensureLocal(h)
+    await this.exchange?.ensureLocal(h, { signal: options.signal })
     // check the whole blob before the first byte goes out: a corrupt one is refused with its hash
     // named (and quarantined) instead of a transfer cut off half-way
-    await this.blobs!.verify(h)
+    await this.blobs!.verify(h, { signal: options.signal })
     const info = await this.blobs!.stat(h)
-    return { size: info.size, stream: this.blobs!.get(h) }
+    return { size: info.size, stream: this.blobs!.get(h, options) }
+  }
+
+  // the HTTP face's queries, re-run and bearer tokens (node/http)
+  async findJobs (query: JobQuery): Promise<JobPage> { return await this.queries!.find(query) }
+  async jobSpec (ref: string): Promise<{ id: string, spec: JobSpec }> { const row = await this.jobs.resolve(ref); return { id: row.id, spec: row.spec } }
+  watchJobs (watcher: JobWatcher): () => void { return this.queries!.watch(watcher) }
+  async tokenCreate (body: { role?: unknown, ttlMs?: unknown, label?: unknown }): Promise<TokenView & { token: string }> { return await this.tokens!.create(body) }
+  async tokenList (): Promise<TokenView[]> { return await this.tokens!.list() }
+  async tokenRevoke (id: string, options?: { purge?: boolean }): Promise<TokenView> { return await this.tokens!.revoke(id, options) }
+  async tokenCheck (text: string): Promise<TokenView | undefined> { return await this.tokens!.check(text) }
+
+  /** the same spec, parameters and priority as a new job (never served from the result cache) */
+  async rerun (ref: string): Promise<JobView> {
+    const row = await this.jobs.resolve(ref)
+    if (this.trust != null && !this.trust.hasRole(this.identity.id, 'submit')) {
+      throw new ForbiddenError(`this node's key ${this.identity.id} does not hold the submit role in this mesh`)
+    }
+    return await this.jobs.view(await this.jobs.submit({ spec: row.spec, params: row.params, priority: row.priority }))
   }
 }

@@ -62,10 +62,22 @@ export const ERRORS = {
   ERR_BAD_RECORD: input(),
   ERR_INVALID_SIZE: input(),
   ERR_INVALID_TERMINAL_SIZE: input(),
+  ERR_INVALID_PATH: input(),
+  ERR_INVALID_RANGE: input(416),
+  ERR_RANGE_NOT_SATISFIABLE: input(416),
+  ERR_UNSUPPORTED_MEDIA_TYPE: input(415),
+  ERR_NOT_A_WEBSOCKET: input(426),
+  ERR_MALFORMED_STATEMENT: input(),
+  ERR_NIX_EVAL: input(400, '`nix-instantiate FILE` shows the evaluator\'s whole error'),
   ERR_JOB_NOT_FOUND: notFound('`cit-node jobs` lists the jobs this node knows'),
   ERR_BLOB_NOT_FOUND: notFound(),
   ERR_NOT_FOUND: notFound(),
   ERR_NO_HOLDERS: notFound(),
+  ERR_TOKEN_NOT_FOUND: notFound('`cit-node token list` lists the tokens'),
+  ERR_ARTEFACT_NOT_FOUND: notFound(),
+  ERR_LOG_NOT_FOUND: notFound(),
+  ERR_NIX_PATH_NOT_FOUND: notFound(),
+  ERR_NO_PROVENANCE: notFound(),
   ERR_JOB_AMBIGUOUS: conflict(),
   ERR_NOT_IN_MESH: conflict(),
   ERR_ALREADY_IN_MESH: conflict(),
@@ -76,16 +88,20 @@ export const ERRORS = {
   ERR_JOB_ALREADY_RUNNING: conflict(),
   ERR_NOT_RUNNING: conflict('`cit-node logs JOB` shows the output of a job that has ended'),
   ERR_NO_TERMINAL: conflict(),
+  // a machine without Nix: the job wants a member that has it (the HTTP face answers 503)
+  ERR_NIX_UNAVAILABLE: { class: 'conflict', http: 503, exit: EXIT.USAGE, hint: 'install Nix here, or submit from a member that has it' },
   ERR_FORBIDDEN: forbidden('`cit-node status` shows this node\'s roles; an admin grants more with `cit-node trust grant`'),
   ERR_NOT_ALLOWED: forbidden('`cit-node status` shows this node\'s roles; an admin grants more with `cit-node trust grant`'),
   ERR_READ_ONLY: forbidden(),
   ERR_JOIN_REFUSED: forbidden('ask an admin of the mesh for a new one: `cit-node invite`'),
+  ERR_UNAUTHORIZED: { class: 'forbidden', http: 401, exit: EXIT.USAGE, hint: '`cit-node token create` makes a bearer token' },
 
   // the daemon or the mesh could not be reached or could not serve: exit 3
   ERR_DAEMON_UNREACHABLE: unreachable(503),
   ERR_DAEMON_START: unreachable(503),
   ERR_ADDRESS_IN_USE: unreachable(503),
   ERR_LISTEN: unreachable(503),
+  ERR_HTTP_LISTEN: unreachable(503, 'choose another address with --http HOST:PORT, or set "http.listen" in config.json'),
   ERR_JOIN_UNREACHABLE: unreachable(503, 'check that a member named in the token is running and reachable, or ask for a new token'),
   ERR_UNREACHABLE: unreachable(503),
   ERR_LEASE_UNREACHABLE: unreachable(503),
@@ -98,7 +114,6 @@ export const ERRORS = {
   ERR_MALFORMED: unreachable(502),
   ERR_TOO_LARGE: unreachable(502),
   ERR_WINDOW: unreachable(502),
-  ERR_INVALID_RANGE: unreachable(502),
   ERR_INVALID_LEASE: unreachable(502),
   ERR_BUSY: unreachable(503, 'try again in a moment'),
   ERR_RATE_LIMITED: unreachable(429, 'try again in a moment'),
@@ -113,6 +128,7 @@ export const ERRORS = {
   ERR_HASH_MISMATCH: integrity(500),
   ERR_SIZE_MISMATCH: integrity(502),
   ERR_BAD_SIGNATURE: integrity(400),
+  ERR_NIX_CLOSURE: integrity(422),
 
   // bugs and failures of this machine: exit 70
   ERR_INTERNAL: internal(500, DAEMON_LOG),
@@ -131,6 +147,8 @@ export const ERRORS = {
   ERR_TOPIC_IN_USE: internal(500, DAEMON_LOG),
   ERR_NO_SHELL: internal(500, 'install bash or a POSIX sh in /bin or /usr/bin'),
   ERR_CGROUP: internal(500, DAEMON_LOG),
+  ERR_NIX_COMMAND: internal(500, DAEMON_LOG),
+  ERR_NIX_CACHE_KEY: internal(503, DAEMON_LOG),
   ERR_UNKNOWN: internal(500, DAEMON_LOG)
 } as const satisfies Record<string, ErrorEntry>
 

@@ -1,19 +1,20 @@
 import { listOf, parse, positionals } from '../context.js'
+import { withHttpDefault } from '../http-flag.js'
 import { assertNoDaemon, spawnDaemon } from '../daemon.js'
 import type { Output } from '../output.js'
 
-export const usage = 'cit-node init [--listen ADDR]... [--label L]... [--json]'
+export const usage = 'cit-node init [--listen ADDR]... [--label L]... [--http [HOST:PORT]] [--json]'
 export const summary = 'create a new mesh with this machine as its first member and admin; prints a join token'
 
 export async function run (argv: string[], io: Output): Promise<number> {
-  const p = parse<{ listen?: string[], label?: string[] }>(argv, { listen: { type: 'string', multiple: true }, label: { type: 'string', multiple: true } }, usage, io)
+  const p = parse<{ listen?: string[], label?: string[], http?: string }>(withHttpDefault(argv), { listen: { type: 'string', multiple: true }, label: { type: 'string', multiple: true }, http: { type: 'string' } }, usage, io)
   if (p.help) { io.out(`usage: ${usage}\n${summary}`); return 0 }
   positionals(p, [], usage)
   const { createMeshHome, saveNodeFlags } = await import('../../node/mesh/enroll.js')
   const { validateConfig } = await import('../../node/config/config.js')
   const { homePaths } = await import('../../node/home.js')
   const { snapshotHome } = await import('../../node/home-snapshot.js')
-  const flags = validateConfig({ listen: listOf(p.values.listen), labels: listOf(p.values.label) })
+  const flags = validateConfig({ listen: listOf(p.values.listen), labels: listOf(p.values.label), ...(p.values.http != null ? { http: { listen: p.values.http } } : {}) })
   await assertNoDaemon(p.ctx.home)
   // a failed init leaves the home as it was: a member whose daemon never started is a dead end
   const before = await snapshotHome(p.ctx.home)

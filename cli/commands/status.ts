@@ -20,7 +20,8 @@ export async function run (argv: string[], io: Output): Promise<number> {
     `labels   ${s.labels.length > 0 ? s.labels.join(', ') : '-'}`,
     `addrs    ${s.addrs.length > 0 ? s.addrs.join(' ') : '-'}`,
     `load     ${s.load.load1.toFixed(2)} on ${s.load.cores} cores, ${bytes(s.load.memFreeBytes)} free, ${s.load.slotsFree} free slot${s.load.slotsFree === 1 ? '' : 's'}`,
-    `running  ${s.running.length > 0 ? s.running.join(' ') : '-'}`
+    `running  ${s.running.length > 0 ? s.running.join(' ') : '-'}`,
+    `nix key  ${s.nixCacheKey ?? '-'}`
   ].join('\n'))
   return 0
 }

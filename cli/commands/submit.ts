@@ -5,10 +5,10 @@ import { cancelOnInterrupt, followAndWait } from '../follow.js'
 import { loadJob } from '../jobfile.js'
 import type { Output } from '../output.js'
 
-export const usage = 'cit-node submit FILE [--param K=V]... [--priority N] [--wait] [--follow] [--json]'
+export const usage = 'cit-node submit FILE [--param K=V]... [--priority N] [--wait] [--follow] [--json]\n       cit-node submit --nix FILE.nix... [--priority N] [--wait] [--follow] [--json]'
 export const summary = 'announce a job from this machine; --wait exits with its outcome'
 
-interface Values { param?: string[], priority?: string, wait?: boolean, follow?: boolean }
+interface Values { param?: string[], priority?: string, wait?: boolean, follow?: boolean, nix?: boolean }
 
 export function priorityOf (value: string | undefined): number | undefined {
   if (value == null) return undefined
@@ -22,9 +22,15 @@ export async function run (argv: string[], io: Output): Promise<number> {
     param: { type: 'string', multiple: true, short: 'p' },
     priority: { type: 'string' },
     wait: { type: 'boolean' },
-    follow: { type: 'boolean', short: 'f' }
+    follow: { type: 'boolean', short: 'f' },
+    nix: { type: 'boolean' }
   }, usage, io)
   if (p.help) { io.out(`usage: ${usage}\n${summary}`); return 0 }
+  if (p.values.nix === true) {
+    if (p.values.param != null) throw new UsageError('--param does not apply to Nix jobs', [`usage: ${usage}`])
+    const { submitNix } = await import('./submit-nix.js')
+    return await submitNix(p.positionals, p.ctx, io, { priority: priorityOf(p.values.priority), wait: p.values.wait === true, follow: p.values.follow === true })
+  }
   const [file] = positionals(p, ['FILE'], usage)
   const priority = priorityOf(p.values.priority)
   const job = await loadJob(file, listOf(p.values.param))

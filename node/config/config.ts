@@ -4,6 +4,8 @@ import { LOG_LEVELS } from '../logger.js'
 import { nearestName } from '../../protocols/job/values.js'
 import type { LogLevel } from '../logger.js'
 import type { Limits } from '../executor/types.js'
+import { validateHttpConfig } from '../http/config.js'
+import type { HttpConfig } from '../http/config.js'
 
 /** The daemon's settings, from `config.json` in the home plus command-line flags. */
 export interface NodeConfig {
@@ -20,15 +22,29 @@ export interface NodeConfig {
   retention: { blobsBytes?: number, workspacesBytes?: number, keepResults?: number }
   /** admit jobs only while the one-minute load average per core is below this (the batch(1) rule) */
   loadLimit: number
+  /** the HTTP face (pages, API, metrics): off unless `listen` is set; see node/http/config.ts */
+  http: HttpConfig
+  /** Nix jobs: off, or which store and substituters builds use (docs/nix.md) */
+  nix?: NixConfig
+}
+
+/** `nix` in config.json */
+export interface NixConfig {
+  /** false: never offer the `nix` label nor build Nix jobs, even with Nix installed */
+  enabled?: boolean
+  /** `auto` (through the Nix daemon when its socket answers), `daemon` or `local` */
+  store?: 'auto' | 'daemon' | 'local'
+  /** substituters builds may use; default none, so nothing comes from outside the mesh */
+  substituters?: string[]
 }
 
 /** default admission threshold: load average per core */
 export const DEFAULT_LOAD_LIMIT = 2
 
-export const DEFAULT_CONFIG: NodeConfig = { listen: [], labels: [], limits: {}, logLevel: 'info', loadLimit: DEFAULT_LOAD_LIMIT, retention: {} }
+export const DEFAULT_CONFIG: NodeConfig = { listen: [], labels: [], limits: {}, logLevel: 'info', loadLimit: DEFAULT_LOAD_LIMIT, retention: {}, http: {} }
 
 const LIMIT_KEYS = ['maxProcesses', 'maxOutputBytes', 'maxFileBytes', 'maxMemoryBytes'] as const
-const CONFIG_FIELDS: readonly string[] = ['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit', 'retention']
+const CONFIG_FIELDS: readonly string[] = ['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit', 'retention', 'http', 'nix']
 const RETENTION_FIELDS: readonly string[] = ['blobsBytes', 'workspacesBytes', 'keepResults']
 
 /** "unknown field", with the field most likely meant (`slotz` → `slots`) */
@@ -45,7 +61,7 @@ export function validateConfig (raw: unknown): NodeConfig {
     throw new InvalidInputError('config: must be an object', [{ path: '', message: 'must be an object' }])
   }
   const r = raw as Record<string, unknown>
-  const cfg: NodeConfig = { ...DEFAULT_CONFIG, limits: {}, retention: {} }
+  const cfg: NodeConfig = { ...DEFAULT_CONFIG, limits: {}, retention: {}, http: {} }
   for (const key of Object.keys(r)) {
     if (!CONFIG_FIELDS.includes(key)) problems.push({ path: key, message: unknownField(key, CONFIG_FIELDS) })
   }
@@ -90,10 +106,28 @@ export function validateConfig (raw: unknown): NodeConfig {
       }
     }
   }
+  if (r.http !== undefined) cfg.http = validateHttpConfig(r.http, problems)
+  if (r.nix !== undefined) cfg.nix = checkNixConfig(r.nix, problems)
   if (problems.length > 0) {
     throw new InvalidInputError(`config: ${problems.map(p => `${p.path}: ${p.message}`).join('; ')}`, problems)
   }
   return cfg
+}
+
+function checkNixConfig (raw: unknown, problems: Array<{ path: string, message: string }>): NixConfig | undefined {
+  if (typeof raw !== 'object' || raw == null || Array.isArray(raw)) {
+    problems.push({ path: 'nix', message: 'must be an object' })
+    return undefined
+  }
+  const out: NixConfig = {}
+  for (const [k, v] of Object.entries(raw)) {
+    if (k === 'enabled' && typeof v === 'boolean') out.enabled = v
+    else if (k === 'store' && (v === 'auto' || v === 'daemon' || v === 'local')) out.store = v
+    else if (k === 'substituters' && Array.isArray(v) && v.every(x => typeof x === 'string' && x !== '' && !/\s/.test(x))) out.substituters = v
+    else if (!['enabled', 'store', 'substituters'].includes(k)) problems.push({ path: `nix.${k}`, message: unknownField(k, ['enabled', 'store', 'substituters']) })
+    else problems.push({ path: `nix.${k}`, message: k === 'enabled' ? 'must be true or false' : k === 'store' ? 'must be auto, daemon or local' : 'must be a list of URLs' })
+  }
+  return out
 }
 
 /** Read `config.json` (absent = defaults). */
@@ -102,7 +136,7 @@ export async function loadConfig (path: string): Promise<NodeConfig> {
   try {
     text = await readFile(path, 'utf8')
   } catch (err: any) {
-    if (err?.code === 'ENOENT') return { ...DEFAULT_CONFIG, limits: {}, retention: {} }
+    if (err?.code === 'ENOENT') return { ...DEFAULT_CONFIG, limits: {}, retention: {}, http: {} }
     throw err
   }
   let raw: unknown

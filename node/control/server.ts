@@ -6,6 +6,7 @@ import { serveAttachBridge } from './attach-bridge.js'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Logger } from '../../store/logger.js'
 import type { ControlHandlers, SubmitBody } from './types.js'
+import type { NixSubmitBody } from '../nix/index.js'
 import type { ErrorReply } from './errors.js'
 
 /** the largest request body accepted (a job spec) */
@@ -90,8 +91,9 @@ export class ControlServer {
     const [, a, b, c] = parts
     if (method === 'GET' && a === 'status' && b == null) return json(res, await h.status())
     if (method === 'POST' && a === 'stop' && b == null) {
+      const body = await readJson(req).catch(() => ({})) as { wait?: unknown } | undefined
       json(res, { stopping: true })
-      setImmediate(() => { void h.stop() })
+      setImmediate(() => { h.stop({ wait: body?.wait === true }).catch(err => { this.log.error('stop failed', { err }) }) })
       return
     }
     if (method === 'GET' && a === 'peers' && b == null) return json(res, await h.peers())
@@ -102,6 +104,11 @@ export class ControlServer {
     if (method === 'POST' && a === 'invites' && b == null) return json(res, await h.invite(await readJson(req) as { roles?: unknown, ttlMs?: number }))
     if (method === 'POST' && a === 'leave' && b == null) return json(res, await h.leave())
     if (method === 'POST' && a === 'gc' && b == null) return json(res, await h.gc())
+    if (a === 'tokens') {
+      if (method === 'GET' && b == null) return json(res, await h.tokenList())
+      if (method === 'POST' && b == null) return json(res, await h.tokenCreate(await readJson(req) as { role?: unknown, ttlMs?: unknown, label?: unknown }))
+      if (method === 'POST' && b != null && c === 'revoke') return json(res, await h.tokenRevoke(b, { purge: url.searchParams.get('purge') === '1' }))
+    }
     if (a === 'trust') {
       if (method === 'GET' && b == null) return json(res, await h.trustList())
       if (method === 'POST' && b === 'grant') return json(res, await h.trustGrant(await readJson(req) as { key: string, roles: unknown, ttlMs?: number }))
@@ -125,6 +132,13 @@ export class ControlServer {
         return await this.streamOutput(res, await h.output(b, url.searchParams.get('follow') === '1'))
       }
     }
+    if (method === 'POST' && a === 'nix' && b === 'jobs' && c == null) return json(res, await h.submitNix(await readJson(req) as NixSubmitBody))
+    if (method === 'POST' && a === 'nix' && b === 'import' && c == null) {
+      const body = await readJson(req) as { ref?: unknown }
+      return json(res, await h.nixImport(String(body?.ref ?? ''), closeSignal(res)))
+    }
+    if (method === 'POST' && a === 'verify' && b == null) return json(res, await h.verify(await readJson(req) as { hash: string, envelope?: string }, closeSignal(res)))
+    if (method === 'POST' && a === 'rebuild' && b == null) return json(res, await h.rebuild(String((await readJson(req) as { ref?: unknown })?.ref ?? '')))
     if (a === 'blobs' && b != null && method === 'POST' && c === 'fetch') {
       // progress as JSON lines while the blob is fetched from its holders, then the result
       res.writeHead(200, { 'content-type': 'application/x-ndjson' })
@@ -174,6 +188,13 @@ export class ControlServer {
       res.on('close', () => { unsubscribe(); resolve() })
     })
   }
+}
+
+/** aborted when the client goes away: long requests stop working for nobody */
+function closeSignal (res: ServerResponse): AbortSignal {
+  const ac = new AbortController()
+  res.on('close', () => { if (!res.writableFinished) ac.abort(new Error('the client went away')) })
+  return ac.signal
 }
 
 function json (res: ServerResponse, value: unknown): void {

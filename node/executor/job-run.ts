@@ -261,6 +261,8 @@ export class JobRun {
   }
 
   private progress (event: Omit<ProgressEvent, 'at'>): void {
+    // each command's end is in the recording too, so any member can show steps with their exit codes
+    if (event.type === 'step-finished' || event.type === 'hook-finished') this.init.recorder.marker(`exit ${event.exitCode ?? '-'}`)
     try {
       this.init.req.onProgress?.({ ...event, at: Date.now() })
     } catch (err) {

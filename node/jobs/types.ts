@@ -1,4 +1,4 @@
-import type { ArtefactRef, EventType, JobState, UsageRecord } from '../../protocols/job/records.js'
+import type { ArtefactRef, EventType, JobState, NixResult, RebuildCheck, UsageRecord } from '../../protocols/job/records.js'
 import type { JobSpec } from '../../protocols/job/types.js'
 
 /** What a node knows of a job: its announcement plus everything its events established. */
@@ -20,8 +20,14 @@ export interface JobRow {
   /** the only node that may run it (`cit-node run`), when the submitter pinned it */
   runOn?: string
   executor?: string
-  /** the highest lease epoch claimed for this job: results of lower epochs are fenced off */
+  /** the lease epoch of the newest run event applied (claimed, started, requeued, finished) */
   epoch?: number
+  /** how far that epoch's run got: 0 claimed, 1 started, 2 given up (requeued, lease lost), 3 finished */
+  phase?: number
+  /** in a mesh: the job's acceptors, as its announcement names them */
+  acceptors?: string[]
+  /** the acceptors' grants of `epoch` (from its `started` event): the run's lease, and a claimant's proof past a lagging acceptor */
+  grants?: Uint8Array[]
   exitCode?: number | null
   reason?: string
   cacheHit?: boolean
@@ -29,8 +35,23 @@ export interface JobRow {
   usage?: UsageRecord
   log?: string
   artefacts?: ArtefactRef[]
+  /** a Nix job's outputs */
+  nix?: NixResult
+  /** sha256 of the result's signed provenance statement */
+  provenance?: string
+  /** a rebuild's comparison with the job it re-ran */
+  rebuild?: RebuildCheck
+  /** where the job's sources came from, when a trigger made it (set by triggers) */
+  source?: JobSource
   startedAt?: number
   finishedAt?: number
+}
+
+/** The repository and commit a triggered job built. */
+export interface JobSource {
+  repo: string
+  commit: string
+  ref?: string
 }
 
 /** One event as shown to people and scripts. */
@@ -68,6 +89,14 @@ export interface JobView {
   announced: boolean
   /** the only node that may run it (`cit-node run` pins a job to the node it talks to) */
   runOn: string | null
+  /** in a mesh: the members whose majority holds the job's lease and decides its result */
+  acceptors: string[] | null
+  /** a Nix job: the derivation and, once built, its outputs */
+  nix?: { drv: string, outputs: NixResult['outputs'] }
+  /** sha256 of the signed provenance statement of the result (`cit-node verify`) */
+  provenance?: string
+  /** a rebuild (`verify --rebuild`): how it compared with the job it re-ran */
+  rebuild?: RebuildCheck
 }
 
 /** The `jobs --json` row shape (DESIGN.md). */

@@ -31,12 +31,13 @@ async function assertNotMember (home: string): Promise<void> {
   if (m != null && m.leftAt == null) throw new AlreadyInMeshError(m.mesh.id)
 }
 
-/** keep --listen and --label in config.json so restarts use them */
-export async function saveNodeFlags (home: string, configPath: string, flags: Partial<Pick<NodeConfig, 'listen' | 'labels'>>): Promise<void> {
+/** keep --listen, --label and --http in config.json so restarts use them */
+export async function saveNodeFlags (home: string, configPath: string, flags: Partial<Pick<NodeConfig, 'listen' | 'labels' | 'http'>>): Promise<void> {
   const current = await loadConfig(configPath)
   const next: Record<string, unknown> = { ...current }
   if (flags.listen != null && flags.listen.length > 0) next.listen = flags.listen
   if (flags.labels != null && flags.labels.length > 0) next.labels = flags.labels
+  if (flags.http?.listen != null) next.http = { ...current.http, listen: flags.http.listen }
   await writeFileAtomic(configPath, JSON.stringify(next, null, 2) + '\n')
 }
 

@@ -10,12 +10,12 @@ export interface Offer {
 
 /** why a node would not take a job: the kind of reason, and what it says */
 export interface Refusal {
-  kind: 'role' | 'labels' | 'cores' | 'memory' | 'paused' | 'draining' | 'gone' | 'slots' | 'load'
+  kind: 'role' | 'rebuild' | 'labels' | 'cores' | 'memory' | 'paused' | 'draining' | 'gone' | 'slots' | 'load'
   text: string
 }
 
 /** kinds of refusal that no waiting cures: the node can never run the job as things are */
-export const NEVER: ReadonlySet<Refusal['kind']> = new Set(['role', 'labels', 'cores', 'memory'])
+export const NEVER: ReadonlySet<Refusal['kind']> = new Set(['role', 'rebuild', 'labels', 'cores', 'memory'])
 
 /**
  * Why a node would not take a job now, or undefined if it would. The same rule serves a node
@@ -24,6 +24,8 @@ export const NEVER: ReadonlySet<Refusal['kind']> = new Set(['role', 'labels', 'c
 export function refuse (offer: Offer, spec: JobSpec): Refusal | undefined {
   const r = offer.report
   if (!offer.canBuild) return { kind: 'role', text: 'no build role' }
+  // a rebuild proves something only when another member makes it
+  if (spec.rebuild != null && spec.rebuild.builder === r.node) return { kind: 'rebuild', text: 'built the job this rebuilds' }
   const missing = spec.requires.labels.filter(l => !r.labels.includes(l))
   if (missing.length > 0) return { kind: 'labels', text: `missing label ${missing.join(', ')}` }
   if (r.cores < spec.requires.cores) return { kind: 'cores', text: `needs ${spec.requires.cores} cores` }
@@ -46,19 +48,21 @@ function stableHash (job: string, node: string): string {
 
 /**
  * The order in which eligible nodes try to claim a job: the node that holds the job name's
- * workspace first (incremental builds), then lighter load per core, then a stable hash of job and
- * node. Every node computes the same order from the same reports, so usually one node claims
- * without contention.
+ * workspace first (incremental builds), then lighter load per core, then the node it was
+ * submitted on (`origin`: its output needs no remote stream to reach the submitter), then a
+ * stable hash of job and node. Every node computes the same order from the same reports, so
+ * usually one node claims without contention.
  */
-export function rank (job: string, spec: JobSpec, offers: Offer[]): string[] {
+export function rank (job: string, spec: JobSpec, offers: Offer[], origin?: string): string[] {
   return offers
     .filter(o => refusal(o, spec) == null)
     .map(o => ({
       id: o.report.node,
       ws: o.report.workspaces.includes(spec.name) ? 0 : 1,
       load: o.report.cores > 0 ? o.report.load1 / o.report.cores : Infinity,
+      own: o.report.node === origin ? 0 : 1,
       h: stableHash(job, o.report.node)
     }))
-    .sort((a, b) => a.ws - b.ws || Math.round(a.load * 10) - Math.round(b.load * 10) || (a.h < b.h ? -1 : a.h > b.h ? 1 : 0))
+    .sort((a, b) => a.ws - b.ws || Math.round(a.load * 10) - Math.round(b.load * 10) || a.own - b.own || (a.h < b.h ? -1 : a.h > b.h ? 1 : 0))
     .map(x => x.id)
 }

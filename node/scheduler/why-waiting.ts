@@ -54,8 +54,10 @@ export function pinnedOffers (row: Pick<JobRow, 'runOn'>, offers: Offer[]): Offe
 
 /** the reason when no member could run the job however long it waits, or undefined */
 function cannotEver (spec: JobSpec, offers: Offer[]): string | undefined {
-  const builders = offers.filter(o => o.canBuild)
-  if (builders.length === 0) return 'no member holds the build role'
+  const builders = offers.filter(o => o.canBuild && (spec.rebuild == null || spec.rebuild.builder !== o.report.node))
+  if (builders.length === 0) {
+    return spec.rebuild != null && offers.some(o => o.canBuild) ? 'a rebuild needs a member other than the one that built the job, and no other holds the build role' : 'no member holds the build role'
+  }
   const labels = spec.requires.labels
   const labelled = builders.filter(o => labels.every(l => o.report.labels.includes(l)))
   if (labelled.length === 0) {

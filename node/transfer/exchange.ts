@@ -41,6 +41,8 @@ export class Exchange {
   readonly attach: AttachService
   private readonly authorize: AttachAuthorize
   private started = false
+  /** bytes this node downloaded from holders (blobs made local by `ensureLocal`) */
+  private bytesFetched = 0
 
   constructor (private readonly c: ExchangeComponents, private readonly init: { dir: string }) {
     const hasRole = c.hasRole ?? ((id: string) => id === c.self)
@@ -92,7 +94,9 @@ export class Exchange {
   async ensureLocal (hash: string, options: { signal?: AbortSignal, onProgress?: (done: number, total: number) => void, holders?: string[] } = {}): Promise<FetchResult | undefined> {
     if (await this.c.blobs.has(hash)) return undefined
     if (this.fetcher == null) return undefined
-    return await this.fetcher.fetch(hash, options)
+    const result = await this.fetcher.fetch(hash, options)
+    this.bytesFetched += result.bytesFetched
+    return result
   }
 
   /** open a terminal session on the node running `job` (this one, or a peer) */
@@ -108,7 +112,7 @@ export class Exchange {
   }
 
   stats (): Record<string, unknown> {
-    return { fetch: this.fetchService?.stats(), attach: this.attach.stats() }
+    return { fetch: this.fetchService?.stats(), attach: this.attach.stats(), bytesFetched: this.bytesFetched }
   }
 
   static dirIn (home: string): string {

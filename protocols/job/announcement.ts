@@ -1,6 +1,7 @@
 import { isRecord } from '../codec/index.js'
 import { ARTEFACT_MODE_MASK, EVENT_TYPES, JOB_STATES } from './records.js'
 import { validateJobSpec } from './validate.js'
+import { isDerivationPath, isStorePath } from './validate-nix.js'
 import type { EventType, JobAnnouncement, JobEvent, JobResult, JobState } from './records.js'
 
 /** limits on what a peer's announcement or event may carry */
@@ -9,6 +10,10 @@ export const MAX_REASON_CHARS = 2000
 export const MAX_ARTEFACTS = 10_000
 export const MAX_ARTEFACT_PATH_CHARS = 4096
 export const MAX_NODE_ID_CHARS = 128
+/** most acceptors a job may name (5 from 7 builders on) */
+export const MAX_ACCEPTORS = 5
+/** largest acceptor signature in an event's certificate (a grant may carry an adopted result) */
+export const MAX_CERT_ITEM_BYTES = 64 * 1024
 
 const HEX64 = /^[0-9a-f]{64}$/
 
@@ -27,7 +32,7 @@ function isNodeId (v: unknown): v is string {
 export function validateAnnouncement (raw: unknown): { value?: JobAnnouncement, problem?: string } {
   if (!isRecord(raw)) return { problem: 'announcement is not a map' }
   const keys = Object.keys(raw)
-  if (keys.some(k => !['spec', 'params', 'priority', 'submittedAt', 'node', 'nonce', 'runOn'].includes(k))) return { problem: 'announcement has unknown fields' }
+  if (keys.some(k => !['spec', 'params', 'priority', 'submittedAt', 'node', 'nonce', 'acceptors', 'trust', 'runOn'].includes(k))) return { problem: 'announcement has unknown fields' }
   const { spec, problems } = validateJobSpec(raw.spec)
   if (spec == null || problems.length > 0) return { problem: `invalid spec: ${problems[0]?.path ?? ''} ${problems[0]?.message ?? ''}`.trim() }
   if (!isRecord(raw.params)) return { problem: 'params is not a map' }
@@ -39,8 +44,19 @@ export function validateAnnouncement (raw: unknown): { value?: JobAnnouncement, 
   if (!isTime(raw.submittedAt)) return { problem: 'submittedAt is not a time' }
   if (!isNodeId(raw.node)) return { problem: 'node is not a peer id' }
   if (typeof raw.nonce !== 'string' || !/^[0-9a-f]{8,64}$/.test(raw.nonce)) return { problem: 'nonce is not hex' }
+  if (raw.acceptors !== undefined) {
+    const a = raw.acceptors
+    if (!Array.isArray(a) || a.length === 0 || a.length > MAX_ACCEPTORS || !a.every(isNodeId) || new Set(a).size !== a.length) return { problem: `acceptors is not a list of 1..${MAX_ACCEPTORS} distinct peer ids` }
+    if (typeof raw.trust !== 'string' || !/^[0-9a-f]{32}$/.test(raw.trust)) return { problem: 'trust is not a builder-set digest' }
+  } else if (raw.trust !== undefined) {
+    return { problem: 'trust without acceptors' }
+  }
   if (raw.runOn !== undefined && !isNodeId(raw.runOn)) return { problem: 'runOn is not a peer id' }
   const value: JobAnnouncement = { spec, params: raw.params as Record<string, string>, priority: raw.priority as number, submittedAt: raw.submittedAt, node: raw.node, nonce: raw.nonce }
+  if (raw.acceptors !== undefined) {
+    value.acceptors = raw.acceptors as string[]
+    value.trust = raw.trust as string
+  }
   if (raw.runOn !== undefined) value.runOn = raw.runOn as string
   return { value }
 }
@@ -63,13 +79,54 @@ function validateResult (raw: unknown): string | undefined {
     if (!Number.isSafeInteger(a.size) || (a.size as number) < 0) return 'artefact size is malformed'
     if (a.mode !== undefined && (!Number.isSafeInteger(a.mode) || ((a.mode as number) & ~ARTEFACT_MODE_MASK) !== 0 || (a.mode as number) < 0)) return 'artefact mode is not permission bits'
   }
+  if (raw.provenance !== undefined && (typeof raw.provenance !== 'string' || !HEX64.test(raw.provenance))) return 'result provenance is not a sha256'
+  if (raw.nix !== undefined) {
+    const p = validateNixResult(raw.nix)
+    if (p != null) return p
+  }
+  if (raw.rebuild !== undefined) {
+    const p = validateRebuild(raw.rebuild)
+    if (p != null) return p
+  }
+  return undefined
+}
+
+export const MAX_NIX_OUTPUTS = 64
+const NAR_HASH = /^sha256:[0-9a-df-np-sv-z]{52}$/
+const OUTPUT_NAME = /^[A-Za-z0-9+\-._?=]{1,64}$/
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
+
+function validateNixResult (raw: unknown): string | undefined {
+  if (!isRecord(raw) || Object.keys(raw).some(k => !['drv', 'outputs'].includes(k))) return 'result nix is malformed'
+  if (!isDerivationPath(raw.drv)) return 'result nix drv is not a derivation path'
+  if (!Array.isArray(raw.outputs) || raw.outputs.length > MAX_NIX_OUTPUTS) return 'result nix outputs is not a list within the limit'
+  for (const o of raw.outputs) {
+    if (!isRecord(o) || Object.keys(o).some(k => !['name', 'path', 'narHash', 'closure'].includes(k))) return 'nix output is malformed'
+    if (typeof o.name !== 'string' || !OUTPUT_NAME.test(o.name)) return 'nix output name is malformed'
+    if (!isStorePath(o.path)) return 'nix output path is not a store path'
+    if (typeof o.narHash !== 'string' || !NAR_HASH.test(o.narHash)) return 'nix output narHash is malformed'
+    if (typeof o.closure !== 'string' || !HEX64.test(o.closure)) return 'nix output closure is not a sha256'
+  }
+  return undefined
+}
+
+function validateRebuild (raw: unknown): string | undefined {
+  if (!isRecord(raw) || Object.keys(raw).some(k => !['of', 'statement', 'matched', 'mismatches', 'sig'].includes(k))) return 'result rebuild is malformed'
+  if (typeof raw.of !== 'string' || !HEX64.test(raw.of)) return 'result rebuild of is not a job id'
+  if (typeof raw.statement !== 'string' || !HEX64.test(raw.statement)) return 'result rebuild statement is not a sha256'
+  if (typeof raw.matched !== 'boolean') return 'result rebuild matched is not a boolean'
+  if (!Array.isArray(raw.mismatches) || raw.mismatches.length > MAX_ARTEFACTS || raw.mismatches.some(m => typeof m !== 'string' || m.length > MAX_ARTEFACT_PATH_CHARS)) return 'result rebuild mismatches is malformed'
+  if (raw.sig !== undefined && (typeof raw.sig !== 'string' || raw.sig.length > 128 || !BASE64.test(raw.sig))) return 'result rebuild sig is malformed'
   return undefined
 }
 
 /** Check the payload of an `event` envelope from anywhere. */
 export function validateEvent (raw: unknown): { value?: JobEvent, problem?: string } {
   if (!isRecord(raw)) return { problem: 'event is not a map' }
-  if (Object.keys(raw).some(k => !['job', 'type', 'node', 'at', 'state', 'reason', 'result', 'epoch', 'priority'].includes(k))) return { problem: 'event has unknown fields' }
+  if (Object.keys(raw).some(k => !['job', 'type', 'node', 'at', 'state', 'reason', 'result', 'epoch', 'priority', 'cert', 'ran'].includes(k))) return { problem: 'event has unknown fields' }
+  if (raw.cert !== undefined && (!Array.isArray(raw.cert) || raw.cert.length === 0 || raw.cert.length > MAX_ACCEPTORS ||
+    !raw.cert.every(c => c instanceof Uint8Array && c.byteLength <= MAX_CERT_ITEM_BYTES))) return { problem: 'event cert is not a list of acceptor signatures' }
+  if (raw.ran !== undefined && ((raw.type !== 'finished' && raw.type !== 'failed') || !isNodeId(raw.ran))) return { problem: 'event ran is not a peer id of a finished run' }
   if (raw.epoch !== undefined && (!Number.isSafeInteger(raw.epoch) || (raw.epoch as number) < 0)) return { problem: 'event epoch is not a whole number' }
   if (raw.priority !== undefined && !Number.isSafeInteger(raw.priority)) return { problem: 'event priority is not a whole number' }
   if (raw.type === 'reprioritized' && raw.priority === undefined) return { problem: 'a reprioritized event carries a priority' }
@@ -96,7 +153,9 @@ export function validateEvent (raw: unknown): { value?: JobEvent, problem?: stri
       reason: raw.reason as string | undefined,
       result: raw.result as JobResult | undefined,
       epoch: raw.epoch as number | undefined,
-      priority: raw.priority as number | undefined
+      priority: raw.priority as number | undefined,
+      cert: raw.cert as Uint8Array[] | undefined,
+      ran: raw.ran as string | undefined
     }
   }
 }

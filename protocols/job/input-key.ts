@@ -41,7 +41,10 @@ export function inputKey (spec: JobSpec, params: Record<string, string>): string
       cores: spec.requires.cores,
       memoryBytes: spec.requires.memoryBytes
     },
-    artefacts: [...spec.artefacts]
+    artefacts: [...spec.artefacts],
+    // the derivation path names everything its outputs depend on; absent for other jobs, so their
+    // keys are what they were. The closure's hash is not an input: two exports of one derivation may differ
+    ...(spec.nix !== undefined ? { nix: spec.nix.drv } : {})
   }
   return createHash('sha256').update(encode(canonical)).digest('hex')
 }

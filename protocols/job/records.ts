@@ -13,6 +13,13 @@ export interface JobAnnouncement {
   node: string
   /** random hex so two identical submissions are two jobs */
   nonce: string
+  /**
+   * In a mesh: the members whose majority holds the job's lease and decides its result (the
+   * builders closest to the sha256 of `nonce` in the kad keyspace), and `trust`, a digest of the
+   * builder set they were chosen from, so a node with the same set can check the choice.
+   */
+  acceptors?: string[]
+  trust?: string
   /** the only node that may run it (`cit-node run`: here and now); absent = any eligible node */
   runOn?: string
 }
@@ -42,6 +49,38 @@ export interface UsageRecord {
   maxRssBytes: number
 }
 
+/** One output of a realised derivation, exported into the content store. */
+export interface NixOutput {
+  /** the output's name in the derivation (`out`, `dev`, ...) */
+  name: string
+  /** its store path */
+  path: string
+  /** Nix's hash of its NAR serialisation (`sha256:` and Nix base32, as `nix-store -q --hash` prints) */
+  narHash: string
+  /** sha256 of the exported closure of the output (`nix-store --export` bytes): fetch and `nix import` it */
+  closure: string
+}
+
+/** What a Nix job produced. */
+export interface NixResult {
+  drv: string
+  outputs: NixOutput[]
+}
+
+/** A rebuild's comparison with the job it re-ran (`verify --rebuild`). */
+export interface RebuildCheck {
+  /** the job that was re-run */
+  of: string
+  /** sha256 of that job's provenance statement */
+  statement: string
+  /** the outputs matched: the rebuilder co-signed the statement */
+  matched: boolean
+  /** what differed, by subject name (empty when matched) */
+  mismatches: string[]
+  /** when matched: the rebuilder's signature over the statement (DSSE, base64) */
+  sig?: string
+}
+
 /** The outcome of one run, carried by a `finished` event. */
 export interface JobResult {
   state: 'succeeded' | 'failed' | 'timed-out' | 'cancelled'
@@ -55,6 +94,12 @@ export interface JobResult {
   cacheHit?: boolean
   /** the job whose result was reused */
   cachedFrom?: string
+  /** a Nix job's outputs */
+  nix?: NixResult
+  /** sha256 of the signed provenance statement (a DSSE envelope in the content store) */
+  provenance?: string
+  /** a rebuild: how its outputs compared with the original's */
+  rebuild?: RebuildCheck
 }
 
 export const EVENT_TYPES = [
@@ -82,4 +127,19 @@ export interface JobEvent {
   epoch?: number
   /** the new priority (reprioritized) */
   priority?: number
+  /**
+   * In a mesh: the acceptors' signatures behind the event. On `started`, grants of a majority
+   * of the job's acceptors for (job, epoch, node): the lease. On `finished` (and an executor's
+   * `failed`), votes of a majority for this result: the finish certificate.
+   */
+  cert?: Uint8Array[]
+  /** on a `finished` event published for another node's run (it could not finish it): that node */
+  ran?: string
+}
+
+/** every blob a result names: its log, artefacts, Nix output closures and provenance statement */
+export function blobsOf (result: Pick<JobResult, 'log' | 'artefacts' | 'nix' | 'provenance'>): string[] {
+  const out = [result.log, ...result.artefacts.map(a => a.sha256), ...(result.nix?.outputs.map(o => o.closure) ?? [])]
+  if (result.provenance != null) out.push(result.provenance)
+  return out
 }

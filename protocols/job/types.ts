@@ -37,6 +37,27 @@ export interface StageSpec extends Hooks {
   steps: StepSpec[]
 }
 
+/**
+ * A Nix job's work: realise one derivation. The derivation's closure (its `.drv` and everything
+ * it needs that a builder may lack) was exported by the submitter and is in the content store.
+ */
+export interface NixSpec {
+  /** the store path of the derivation (`/nix/store/<hash>-<name>.drv`) */
+  drv: string
+  /** sha256 of the exported closure of the derivation (`nix-store --export` bytes) */
+  closure: string
+}
+
+/** A rebuild (`verify --rebuild`): the job it re-runs, that job's statement, and who built it then. */
+export interface RebuildSpec {
+  /** the job re-run */
+  of: string
+  /** sha256 of its provenance statement: the rebuilder co-signs it when the outputs match */
+  statement: string
+  /** its builder's key id: the rebuild runs anywhere else */
+  builder: string
+}
+
 export interface JobSpec extends Hooks {
   name: string
   priority: number
@@ -49,6 +70,10 @@ export interface JobSpec extends Hooks {
   stages: StageSpec[]
   /** glob patterns relative to the workspace */
   artefacts: string[]
+  /** a Nix job: the daemon realises this derivation instead of running stages (which are empty) */
+  nix?: NixSpec
+  /** a rebuild of an earlier job, to compare outputs (reproducibility) */
+  rebuild?: RebuildSpec
 }
 
 /** One problem found in a job file, named by its dotted path (`stages[1].steps[0].command`). */

@@ -16,12 +16,13 @@ import {
 } from './check.js'
 import { checkArtefacts, checkParams, checkRequires } from './validate-fields.js'
 import { HOOK_NAMES, checkHooks, checkStages } from './validate-stages.js'
+import { checkNix, checkRebuild } from './validate-nix.js'
 import { SUPERSEDE_MODES } from './types.js'
 import { parseDuration } from './values.js'
 import type { JobSpec, Problem, SupersedeMode } from './types.js'
 
 const JOB_FIELDS: readonly string[] = [
-  'name', 'priority', 'timeout', 'timeoutMs', 'requires', 'params', 'supersede', 'cache', ...HOOK_NAMES, 'stages', 'artefacts'
+  'name', 'priority', 'timeout', 'timeoutMs', 'requires', 'params', 'supersede', 'cache', ...HOOK_NAMES, 'stages', 'artefacts', 'nix', 'rebuild'
 ]
 
 export interface ValidationResult {
@@ -64,6 +65,13 @@ export function checkJobSpec (ck: Checker, raw: unknown): JobSpec | undefined {
   const cacheValue = field(raw, 'cache')
   const cache = cacheValue === undefined ? false : checkBoolean(ck, cacheValue, ['cache'])
   const hooks = checkHooks(ck, raw, [])
+  const rebuildValue = field(raw, 'rebuild')
+  const rebuild = rebuildValue === undefined ? undefined : checkRebuild(ck, rebuildValue, ['rebuild'])
+  const extra = rebuild !== undefined ? { rebuild } : {}
+  if (field(raw, 'nix') !== undefined) {
+    const job = checkNixJob(ck, raw, { name, priority, timeoutMs, requires, params, supersede, cache })
+    return job === undefined ? undefined : { ...job, ...extra }
+  }
   const stages = checkStages(ck, field(raw, 'stages'), ['stages'])
   const artefacts = checkArtefacts(ck, field(raw, 'artefacts'), ['artefacts'])
   if (ck.count > 0 || name === undefined || priority === undefined || timeoutMs === undefined ||
@@ -71,7 +79,28 @@ export function checkJobSpec (ck: Checker, raw: unknown): JobSpec | undefined {
       artefacts === undefined) {
     return undefined
   }
-  return { name, priority, timeoutMs, requires, params, supersede, cache, ...hooks, stages, artefacts }
+  return { name, priority, timeoutMs, requires, params, supersede, cache, ...hooks, stages, artefacts, ...extra }
+}
+
+/**
+ * A Nix job: its work is the derivation, realised by the daemon, so it has no stages, hooks,
+ * artefact globs or params (its outputs are its artefacts). `stages: []` is accepted so the
+ * normalised form validates to itself.
+ */
+function checkNixJob (ck: Checker, raw: Record<string, unknown>, common: Partial<JobSpec>): JobSpec | undefined {
+  const nix = checkNix(ck, field(raw, 'nix'), ['nix'])
+  const stages = field(raw, 'stages')
+  if (stages !== undefined && !(Array.isArray(stages) && stages.length === 0)) ck.add(['stages'], 'a Nix job has no stages: its work is the derivation')
+  for (const name of HOOK_NAMES) if (field(raw, name) !== undefined) ck.add([name], 'a Nix job has no hooks')
+  const artefacts = field(raw, 'artefacts')
+  if (artefacts !== undefined && !(Array.isArray(artefacts) && artefacts.length === 0)) ck.add(['artefacts'], 'a Nix job\'s artefacts are its outputs: no globs')
+  if (common.params !== undefined && Object.keys(common.params).length > 0) ck.add(['params'], 'a Nix job takes no params')
+  const { name, priority, timeoutMs, requires, params, supersede, cache } = common
+  if (ck.count > 0 || nix === undefined || name === undefined || priority === undefined || timeoutMs === undefined ||
+      requires === undefined || params === undefined || supersede === undefined || cache === undefined) {
+    return undefined
+  }
+  return { name, priority, timeoutMs, requires, params, supersede, cache, stages: [], artefacts: [], nix }
 }
 
 function checkName (ck: Checker, value: unknown): string | undefined {

@@ -121,6 +121,19 @@ export class TrustState {
     return this.rolesOf(keyId, now).includes(role)
   }
 
+  /**
+   * Whether `keyId` held `role` (null: any role) at time `at`, by the records kept now: `revoked`
+   * when every grant that covered `at` has since been revoked (what a key signed under a revoked
+   * grant counts for nothing), `not-held` when no grant covered `at`.
+   */
+  roleAt (keyId: string, role: Role | null, at: number): 'held' | 'revoked' | 'not-held' {
+    if (keyId === this.rootId) return 'held'
+    const covering = (this.evaluate().entries.get(keyId) ?? []).filter((entry) => !entry.invite && entry.start <= at &&
+      (entry.expiresAt === undefined || at < entry.expiresAt) && (role === null || entry.roles.includes(role)))
+    if (covering.length === 0) return 'not-held'
+    return covering.some((entry) => entry.cutAt === undefined) ? 'held' : 'revoked'
+  }
+
   /** holds any role at `now` (invite keys are not members) */
   isMember (keyId: string, now: number = this.clock()): boolean {
     return this.rolesOf(keyId, now).length > 0

@@ -70,7 +70,7 @@ describe('a failed init or join: the real cause in one line, and the home as it 
     expect(ok.code).toBe(0)
     expect(JSON.parse(ok.stdout).token).toBeTypeOf('string')
     expect(JSON.parse(await readFile(join(kept, 'config.json'), 'utf8')).slots).toBe(1)
-  })
+  }, 180_000)
 
   it('start of a member whose port is taken: one line with the fix, no stack; start with --listen recovers', async () => {
     const home = join(await scratch(), 'member')
@@ -95,7 +95,7 @@ describe('a failed init or join: the real cause in one line, and the home as it 
     const d = await startDaemon(home, listenOn(await freePort()))
     expect(json(await cli(['status', '--json'], { home })).mesh).toMatch(/^[0-9a-f]+$/)
     await d.kill()
-  })
+  }, 180_000)
 
   it('join that cannot start its daemon leaves no member behind; the same token joins on a free port', async () => {
     const admin = join(await scratch(), 'admin')
@@ -113,7 +113,7 @@ describe('a failed init or join: the real cause in one line, and the home as it 
     homes.push(home)
     expect(again.code).toBe(0)
     expect(JSON.parse(again.stdout).peerId).toMatch(/^12D3KooW/)
-  })
+  }, 180_000)
 
   it('join whose members cannot be reached: exit 3, the home as it was', async () => {
     const admin = join(await scratch(), 'gone')
@@ -127,5 +127,5 @@ describe('a failed init or join: the real cause in one line, and the home as it 
     expect(errorOf(r.stderr).code).toBe('ERR_JOIN_UNREACHABLE')
     expect(await readdir(home)).toEqual([])
     await rm(home, { recursive: true })
-  })
+  }, 180_000)
 })

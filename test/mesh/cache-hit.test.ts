@@ -49,5 +49,5 @@ describe('a cache hit says it is one: from which job, run where', () => {
     const hitRow = table.split('\n').find(l => l.startsWith(hit.id.slice(0, 12)))!
     expect(hitRow).toContain(`…${n0.peerId.slice(-8)} (cache)`)
     expect(hitRow).not.toContain(n1.peerId.slice(-8))
-  })
+  }, 180_000)
 })

@@ -57,7 +57,8 @@ describe('the mesh: three daemons on 127.0.0.1', () => {
       }, { timeoutMs: 30_000, what: `three fresh peers on ${n.name}` })
       expect(peers.map((p: any) => p.peerId).sort()).toEqual([a.peerId, b.peerId, c.peerId].sort())
       const gpu = peers.find((p: any) => p.peerId === c.peerId)
-      expect(gpu.labels).toEqual(['gpu'])
+      // a node with Nix installed adds the nix label by itself (docs/nix.md)
+      expect(gpu.labels.filter((l: string) => l !== 'nix')).toEqual(['gpu'])
       expect(gpu.load.cores).toBeGreaterThan(0)
       const status = await run(n, ['status'])
       expect(status.mesh).toBe(meshId)
@@ -78,7 +79,7 @@ describe('the mesh: three daemons on 127.0.0.1', () => {
       expect(job.state).toBe('succeeded')
       expect(job.submitter).toBe(b.peerId)
       expect(job.executor).toBe(view.executor)
-      expect(job.events.map((e: any) => e.type)).toEqual(['submitted', 'claimed', 'started', 'finished'])
+      expect(job.events.map((e: any) => e.type)).toEqual(['submitted', 'started', 'finished'])
     }
   })
 

@@ -36,7 +36,7 @@ describe('a missing role is exit 2 with its reason; a revoked node knows it is r
     expect(plain.code).toBe(EXIT.USAGE)
     expect(plain.stderr.trim().split('\n')).toHaveLength(1)
     await mesh.run(a, ['cancel', id])
-  })
+  }, 180_000)
 
   it('after trust revoke, the node\'s own status says revoked, and the others list it as revoked', async () => {
     await mesh.run(a, ['trust', 'revoke', b.peerId])
@@ -46,5 +46,5 @@ describe('a missing role is exit 2 with its reason; a revoked node knows it is r
     expect(seen.state).toBe('revoked')
     const human = await cli(['status'], { home: b.home })
     expect(human.stdout).toMatch(/^state\s+revoked/m)
-  })
+  }, 180_000)
 })

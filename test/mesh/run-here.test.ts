@@ -36,5 +36,5 @@ describe('run runs here and now, whichever members the mesh has', () => {
     const s = await cli(['submit', file, '--wait', '--json'], { home: n1.home, timeoutMs: 90_000 })
     expect(s.code).toBe(0)
     expect(JSON.parse(s.stdout).executor).toBe(n0.peerId)
-  })
+  }, 180_000)
 })

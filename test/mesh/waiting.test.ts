@@ -29,7 +29,7 @@ describe('why a queued job waits: said per node, and said while waiting', () => 
   afterAll(async () => {
     for (const h of held) h.kill()
     await mesh?.close()
-  })
+  }, 180_000)
 
   it('submit --wait and logs --follow print the reason and its changes; only nodes with the label explain it; draining is not paused', async () => {
     const [n0, n1] = mesh.nodes
@@ -66,5 +66,5 @@ describe('why a queued job waits: said per node, and said while waiting', () => 
     expect((await cli(['cancel', id], { home: n1.home })).code).toBe(0)
     expect(await submit.done).toBe(1)
     expect(await follow.done).toBe(0)
-  })
+  }, 180_000)
 })

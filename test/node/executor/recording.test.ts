@@ -26,7 +26,8 @@ describe('Executor: the recording', () => {
     expect(cast.header.env.SHELL).toMatch(/\/(ba)?sh$/)
     expect(cast.header.timestamp).toBeGreaterThanOrEqual(before)
     expect(cast.markers).toEqual([
-      'job: onStart', 'stage: build / step: hello', 'stage: build / step: make', 'stage: build / onSuccess', 'cit: succeeded'
+      'job: onStart', 'exit 0', 'stage: build / step: hello', 'exit 0', 'stage: build / step: make', 'exit 0',
+      'stage: build / onSuccess', 'exit 0', 'cit: succeeded'
     ])
     // output as a terminal shows it: \n became \r\n, in order, nothing else
     expect(cast.output).toBe('begin\r\nhello\r\nno newlinea\r\nb\r\nbuilt\r\n')
