@@ -1,6 +1,7 @@
 import './polyfill.js'
 import { readdirSync } from 'node:fs'
 import { availableParallelism, freemem, loadavg, totalmem } from 'node:os'
+import { join } from 'node:path'
 import { FsBlobStore } from '../store/blobs/index.js'
 import { MetaStore, RecordLog } from '../store/meta/index.js'
 import { parseHash } from '../store/blobs/index.js'
@@ -8,7 +9,10 @@ import { validateJobSpec, resolveParams } from '../protocols/job/index.js'
 import { loadConfig } from './config/config.js'
 import { ControlServer } from './control/server.js'
 import { InvalidInputError } from './errors.js'
-import { Executor } from './executor/index.js'
+import { Executor, TEMP_DIR_NAME } from './executor/index.js'
+import { Sandbox } from './executor/sandbox/index.js'
+import { checkHome, checkSocket } from './permissions.js'
+import { isolationRefusal } from './scheduler/isolation.js'
 import { ensureHome, loadOrCreateIdentity } from './home.js'
 import { JobService } from './jobs/job-service.js'
 import { JobStore } from './jobs/job-store.js'
@@ -85,6 +89,7 @@ export class CitNode implements ControlHandlers {
   private outputs?: JobOutputs
   private collecting?: Promise<GcReport>
   private claimer?: MeshClaimer
+  private sandbox?: Sandbox
   private control?: ControlServer
   private queries?: JobQueries
   private tokens?: TokenStore
@@ -119,6 +124,7 @@ export class CitNode implements ControlHandlers {
       const root = createLogger(this.sink, 'cit', this.config.logLevel)
       this.log = root.child('node')
       this.identity = await loadOrCreateIdentity(this.paths)
+      await checkHome(this.paths)
       this.meta = new MetaStore({ logger: root.child('meta') }, { path: this.paths.db })
       await this.meta.start()
       this.blobs = new FsBlobStore({ logger: root.child('blobs') }, { dir: this.paths.blobs })
@@ -126,7 +132,9 @@ export class CitNode implements ControlHandlers {
       this.recordLog = new RecordLog(this.meta)
       await this.recordLog.start()
       this.jobs = new JobService({ identity: this.identity, store: new JobStore(this.meta, this.recordLog), logger: root.child('jobs') })
-      const executor = new Executor({ blobs: this.blobs, logger: root.child('exec') }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
+      this.sandbox = new Sandbox({ logger: root.child('sandbox') }, { ...this.config.sandbox, home: this.paths.root, scratchDir: join(this.paths.workspaces, TEMP_DIR_NAME) })
+      await this.sandbox.start()
+      const executor = new Executor({ blobs: this.blobs, logger: root.child('exec'), sandbox: this.sandbox }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
       const pipeline = buildPipeline({
         executor,
         config: this.config,
@@ -199,6 +207,7 @@ export class CitNode implements ControlHandlers {
       if (this.init.control !== false) {
         this.control = new ControlServer({ handlers: this, logger: root.child('control') }, { socketPath: this.paths.socket })
         await this.control.start()
+        await checkSocket(this.paths.socket)
       }
       this.startedAt = Date.now()
       this.log.info('daemon started', { peerId: this.identity.id, pid: process.pid })
@@ -235,6 +244,7 @@ export class CitNode implements ControlHandlers {
       peers: this.peerTable,
       ownOffer: () => this.ownOffer(),
       canBuild: id => trust.hasRole(id, 'build'),
+      refuse: row => isolationRefusal({ isolation: this.sandbox?.isolation ?? 'none', allowUnisolated: this.config.allowUnisolated, self: this.identity.id }, row),
       alone: row => mesh.otherMembers() === 0 || (!row.announced && row.origin === this.identity.id && mesh.connectedPeers().length === 0),
       caughtUp: () => mesh.caughtUp(),
       logger: root.child('claim')
@@ -318,6 +328,8 @@ export class CitNode implements ControlHandlers {
       labels: this.config.labels,
       load: { load1: loadavg()[0], cores: availableParallelism(), memFreeBytes: freemem(), slotsFree: this.runner?.freeSlots ?? 0 },
       running: this.runner?.runningIds ?? [],
+      isolation: this.sandbox?.isolation ?? 'none',
+      isolationDetail: this.sandbox?.detail ?? 'not started',
       home: this.paths.root,
       startedAt: this.startedAt
     }

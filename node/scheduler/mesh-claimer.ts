@@ -35,6 +35,8 @@ export interface MeshClaimerComponents {
   /** the offer this node would make now */
   ownOffer: () => Offer
   canBuild: (peerId: string) => boolean
+  /** why this node must not take the job whatever its load (a node without a sandbox: isolation.ts), or undefined */
+  refuse?: (row: JobRow) => string | undefined
   /**
    * whether this node may take the job without a lease: no other member could ever claim it
    * (it is the only member, or the job has reached no peer yet)
@@ -97,7 +99,7 @@ export class MeshClaimer implements Claimer {
   plan (row: JobRow): { delayMs: number } | { skip: string } {
     // whether this node can take the job is decided on its state now
     const own = this.c.ownOffer()
-    const why = refusal(own, row.spec)
+    const why = this.c.refuse?.(row) ?? refusal(own, row.spec)
     if (why != null) return { skip: why }
     // its turn, on what every node has heard: the nodes whose reports say they can take it, then
     // those whose reports say they have no free slot (slots free up between reports; ranking
