@@ -45,6 +45,8 @@ export interface SandboxInit {
   readOnlyPaths?: readonly string[]
   /** host paths a job must not see, beyond the node's home and the daemon user's home */
   hiddenPaths?: readonly string[]
+  /** where the sandbox's programs are (default: looked for in the usual places); a missing one means isolation `none` */
+  programs?: Partial<SandboxPrograms>
 }
 
 /** One run's sandbox: what the executor runs its steps with. */
@@ -127,13 +129,16 @@ export class Sandbox {
   private async decide (): Promise<{ isolation: Isolation, detail: string }> {
     if (this.init.enabled === false) return { isolation: 'none', detail: 'turned off by the node\'s config (sandbox.enabled: false)' }
     if (process.platform !== 'linux') return { isolation: 'none', detail: `no sandbox on ${process.platform} (it needs Linux namespaces)` }
-    const bwrap = findExecutable(BWRAP_CANDIDATES)
-    const nsenter = findExecutable(NSENTER_CANDIDATES)
-    const setpriv = findExecutable(SETPRIV_CANDIDATES)
-    const env = findExecutable(ENV_CANDIDATES)
+    const given = this.init.programs ?? {}
+    const find = (name: keyof SandboxPrograms, candidates: readonly string[]): string | undefined =>
+      given[name] !== undefined ? findExecutable([given[name]]) : findExecutable(candidates)
+    const bwrap = find('bwrap', BWRAP_CANDIDATES)
+    const nsenter = find('nsenter', NSENTER_CANDIDATES)
+    const setpriv = find('setpriv', SETPRIV_CANDIDATES)
+    const env = find('env', ENV_CANDIDATES)
     if (bwrap === undefined) return { isolation: 'none', detail: 'bubblewrap (bwrap) is not installed (Debian: apt-get install bubblewrap)' }
     if (nsenter === undefined || setpriv === undefined || env === undefined) return { isolation: 'none', detail: 'nsenter, setpriv or env (util-linux, coreutils) is missing' }
-    this.programs = { bwrap, nsenter, setpriv, env, sh: '/bin/sh' }
+    this.programs = { bwrap, nsenter, setpriv, env, sh: given.sh ?? '/bin/sh' }
     this.realHome = await realpath(this.init.home).catch(() => this.init.home)
     for (const p of this.init.readOnlyPaths ?? []) {
       if (inside(await realpath(p).catch(() => p), this.realHome)) throw new InvalidInputError(`config: sandbox.readOnlyPaths: ${p} is inside the node's home`, [{ path: 'sandbox.readOnlyPaths', message: `${p} is inside the node's home` }])
