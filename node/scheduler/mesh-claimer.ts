@@ -97,9 +97,11 @@ export class MeshClaimer implements Claimer {
   }
 
   plan (row: JobRow): { delayMs: number } | { skip: string } {
+    const refused = this.c.refuse?.(row)
+    if (refused != null) return { skip: refused }
     // whether this node can take the job is decided on its state now
     const own = this.c.ownOffer()
-    const why = this.c.refuse?.(row) ?? refusal(own, row.spec)
+    const why = refusal(own, row.spec)
     if (why != null) return { skip: why }
     // its turn, on what every node has heard: the nodes whose reports say they can take it, then
     // those whose reports say they have no free slot (slots free up between reports; ranking
