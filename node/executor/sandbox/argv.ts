@@ -8,7 +8,7 @@
  * /tmp, their processes and their loopback, as they would on a plain machine, and the whole tree
  * ends when the holder's pid 1 does.
  */
-import { SANDBOX_WORKSPACE, USERNS_GID, USERNS_UID } from './constants.js'
+import { SANDBOX_GITCONFIG, SANDBOX_GITCONFIG_TEXT, SANDBOX_WORKSPACE, USERNS_GID, USERNS_UID } from './constants.js'
 
 /** the programs the sandbox runs (absolute paths, found at start) */
 export interface SandboxPrograms {
@@ -48,12 +48,15 @@ export interface HolderOptions {
  */
 export const HOLDER_PAYLOAD = 'echo ready; read _ || :'
 
+/** the first fd of the files bubblewrap copies into the sandbox (`data`, in order) */
+export const HOLDER_DATA_FD = 5
+
 /**
  * bubblewrap's options for the holder (given to it through `--args 4`, so that a job reading
  * /proc/1/cmdline sees none of them: only the payload goes on its command line). It reports its
- * pid 1 on fd 3 (`--info-fd`).
+ * pid 1 on fd 3 (`--info-fd`) and reads the sandbox's own files from HOLDER_DATA_FD on.
  */
-export function holderArgs (programs: SandboxPrograms, options: HolderOptions): { options: string[], command: string[] } {
+export function holderArgs (programs: SandboxPrograms, options: HolderOptions): { options: string[], command: string[], data: string[] } {
   const args = ['--unshare-pid', '--unshare-ipc']
   if (options.network === 'none') args.push('--unshare-net')
   if (options.mode === 'user-namespace') {
@@ -62,8 +65,9 @@ export function holderArgs (programs: SandboxPrograms, options: HolderOptions): 
     // the payload (root, inside) needs no capability; steps get theirs from nsenter and drop them
     args.push('--cap-drop', 'ALL')
   }
-  args.push('--die-with-parent', '--info-fd', '3', ...options.mounts)
-  return { options: args, command: [programs.sh, '-c', HOLDER_PAYLOAD] }
+  args.push('--die-with-parent', '--info-fd', '3', ...options.mounts,
+    '--perms', '0444', '--ro-bind-data', String(HOLDER_DATA_FD), SANDBOX_GITCONFIG)
+  return { options: args, command: [programs.sh, '-c', HOLDER_PAYLOAD], data: [SANDBOX_GITCONFIG_TEXT] }
 }
 
 /**

@@ -6,6 +6,18 @@
 /** where a job sees its workspace: the same path on every run and every node, naming nothing of the home */
 export const SANDBOX_WORKSPACE = '/workspace'
 
+/** the sandbox's own files (read-only), at the top of the job's root */
+export const SANDBOX_OWN_DIR = '/.cit'
+
+/**
+ * git's system config inside the sandbox (GIT_CONFIG_SYSTEM points here): it trusts every
+ * repository, then reads the host's. Since 2.35.2 git refuses a repository another user owns
+ * ("dubious ownership"), a guard for shared machines; a build user owns none of what it may
+ * read, and a job alone in its sandbox has no one to be guarded from.
+ */
+export const SANDBOX_GITCONFIG = `${SANDBOX_OWN_DIR}/gitconfig`
+export const SANDBOX_GITCONFIG_TEXT = '[safe]\n\tdirectory = *\n[include]\n\tpath = /etc/gitconfig\n'
+
 /** the job's private temporary directory (an empty tmpfs per job, shared by its steps) */
 export const SANDBOX_TMP = '/tmp'
 
@@ -49,3 +61,10 @@ export const USERADD_RETRY_MS = 10_000
 
 /** most extra read-only and hidden paths in the node's config */
 export const MAX_SANDBOX_PATHS = 64
+
+/**
+ * A directory leading to a hidden path is rebuilt in the sandbox entry by entry (a bind each)
+ * so that the hidden path does not exist there at all; past this many entries it is bound whole
+ * and the hidden path covered by an empty directory instead
+ */
+export const MAX_LISTED_ENTRIES = 256

@@ -38,20 +38,27 @@ export class Holder {
   }
 
   /**
-   * Start bubblewrap with `args.options` (handed over on fd 4, never on its command line) and
-   * `args.command`, and wait for it to report its pid 1 on fd 3.
+   * Start bubblewrap with `args.options` (handed over on fd 4, never on its command line),
+   * `args.command`, and the contents of its own files on fd 5 on, and wait for it to report its
+   * pid 1 on fd 3.
    */
-  static async start (bwrap: string, args: { options: readonly string[], command: readonly string[] }, signal?: AbortSignal): Promise<Holder> {
+  static async start (bwrap: string, args: { options: readonly string[], command: readonly string[], data?: readonly string[] }, signal?: AbortSignal): Promise<Holder> {
     signal?.throwIfAborted()
     // its own process group: a ^C meant for a daemon in a terminal stops the daemon, which then
     // ends its jobs in order, rather than every sandbox at once
-    const child = spawn(bwrap, ['--args', '4', '--', ...args.command], { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true })
+    const data = args.data ?? []
+    const child = spawn(bwrap, ['--args', '4', '--', ...args.command], { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', ...data.map(() => 'pipe' as const)], detached: true })
     let stderr = ''
     ;(child.stdio[2] as Readable).on('data', (d: Buffer) => { if (stderr.length < STDERR_KEEP) stderr += d.toString() })
     const argsPipe = child.stdio[4] as Writable
     argsPipe.on('error', () => {})
     ;(child.stdin as Writable).on('error', () => {})
     argsPipe.end(args.options.map(a => `${a}\0`).join(''))
+    data.forEach((text, i) => {
+      const pipe = child.stdio[5 + i] as Writable
+      pipe.on('error', () => {})
+      pipe.end(text)
+    })
     try {
       const [initPid] = await Promise.all([readInfo(child, signal), readReady(child)])
       const initStart = startTimeOf(initPid)

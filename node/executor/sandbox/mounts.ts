@@ -1,19 +1,19 @@
 /**
  * The file system a job sees, as bubblewrap arguments. Pure: the caller reads the host (the
- * entries of `/`, which paths exist and what they are) and this decides what to mount where.
+ * listings of the directories involved, which paths exist and what they are) and this decides
+ * what to mount where.
  *
- * The job's root is a fresh tmpfs holding a read-only bind of each top-level entry of the host
- * (so a fixed path like /workspace can be made that the host does not have), bwrap's own /dev and
- * /proc, an empty /tmp, and the workspace. Then, in this order:
- * 1. hidden paths (the daemon user's home, its runtime directory, the operator's list) become
- *    empty tmpfs directories, or /dev/null for a file;
- * 2. the operator's read-only paths are bound back, even inside a hidden path;
- * 3. secret paths (the node's home) are hidden last, so no read-only path can bring them back.
- * A path that is already out of sight (inside /tmp, inside a hidden directory) is not mounted
- * over again: that would leave an empty directory naming it.
+ * The job's root is a fresh tmpfs that holds read-only binds of the host's entries, bwrap's own
+ * /dev and /proc, an empty /tmp and the workspace. Hidden paths (the daemon user's home, its
+ * runtime directory, the operator's list) and secret ones (the node's home) do not exist there:
+ * each directory leading to one is made afresh and filled with binds of its other entries (the
+ * operator's read-only paths are bound back even inside a hidden path). Where the caller gave
+ * no listing (a directory too big to copy entry by entry), the directory is bound whole and the
+ * path is covered instead (an empty tmpfs, /dev/null for a file): it then shows as an empty name.
+ * Secret paths are handled last, so no read-only path can bring them back.
  */
 import { posix } from 'node:path'
-import { SANDBOX_TMP, SANDBOX_WORKSPACE } from './constants.js'
+import { SANDBOX_OWN_DIR, SANDBOX_TMP, SANDBOX_WORKSPACE } from './constants.js'
 
 /** one entry at the top of the host's file system */
 export interface RootEntry {
@@ -30,7 +30,8 @@ export interface HostPath {
 }
 
 export interface MountPlanInput {
-  root: readonly RootEntry[]
+  /** the entries of `/` and of every directory a rule lies strictly inside (absent: too big, bound whole) */
+  listings: ReadonlyMap<string, readonly RootEntry[]>
   /** hidden unless a read-only path brings part of them back */
   hidden: readonly HostPath[]
   /** bound read-only at the same path */
@@ -47,13 +48,16 @@ export interface MountPlanInput {
 }
 
 /** top-level names the plan makes itself */
-const OWN_TOP = new Set(['proc', 'dev', SANDBOX_TMP.slice(1), SANDBOX_WORKSPACE.slice(1)])
+export const OWN_TOP = new Set(['proc', 'dev', SANDBOX_TMP.slice(1), SANDBOX_WORKSPACE.slice(1), SANDBOX_OWN_DIR.slice(1)])
 const MINIMAL_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty']
 
 interface Op { kind: 'bind' | 'empty', dest: string }
+interface Rule { path: string, show: boolean }
 
-const depth = (p: string): number => p.split('/').length
+const depth = (p: string): number => p === '/' ? 1 : p.split('/').length
 const covers = (dest: string, path: string): boolean => dest === '/' || path === dest || path.startsWith(dest + '/')
+const join = (dir: string, name: string): string => dir === '/' ? `/${name}` : `${dir}/${name}`
+const byName = (a: RootEntry, b: RootEntry): number => a.name < b.name ? -1 : a.name > b.name ? 1 : 0
 
 /** whether `path` shows host content after `ops`: the deepest mount covering it decides */
 export function visibleAfter (ops: readonly Op[], path: string): boolean {
@@ -62,6 +66,16 @@ export function visibleAfter (ops: readonly Op[], path: string): boolean {
     if (covers(op.dest, path) && (best === undefined || depth(op.dest) >= depth(best.dest))) best = op
   }
   return best?.kind === 'bind'
+}
+
+/** whether the host's `path` is to be seen: the deepest rule covering it decides (a read-only path wins a tie) */
+function shown (rules: readonly Rule[], path: string): boolean {
+  let best: Rule | undefined
+  for (const r of rules) {
+    if (!covers(r.path, path)) continue
+    if (best === undefined || depth(r.path) > depth(best.path) || (depth(r.path) === depth(best.path) && r.show)) best = r
+  }
+  return best?.show ?? true
 }
 
 function hideArgs (target: HostPath): string[] {
@@ -78,23 +92,43 @@ function devArgs (dev: 'full' | 'minimal'): string[] {
   return args
 }
 
-/** The bubblewrap arguments that build the job's file system, ending in its working directory. */
+/** The bubblewrap arguments that build the job's file system. */
 export function mountArgs (input: MountPlanInput): string[] {
   const args: string[] = []
-  const ops: Op[] = []
-  const topHidden = new Set([...input.hidden, ...input.secret].filter(h => depth(h.path) === 2).map(h => h.path))
-  for (const entry of [...input.root].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) {
-    const path = `/${entry.name}`
-    if (OWN_TOP.has(entry.name) || entry.name.includes('/') || topHidden.has(path)) continue
-    if (entry.kind === 'symlink' && entry.target !== undefined) {
-      args.push('--symlink', entry.target, path)
-    } else if (entry.kind === 'dir' || entry.kind === 'file') {
+  const ops: Op[] = [{ kind: 'empty', dest: '/' }]
+  const rules: Rule[] = [
+    ...input.hidden.map(h => ({ path: h.path, show: false })),
+    ...input.readOnly.map(r => ({ path: r.path, show: true })),
+    ...input.secret.map(s => ({ path: s.path, show: false }))
+  ]
+  const inside = (dir: string, pred: (r: Rule) => boolean = () => true): boolean => rules.some(r => pred(r) && r.path !== dir && covers(dir, r.path))
+  const bind = (entry: RootEntry, path: string): void => {
+    if (entry.kind === 'symlink' && entry.target !== undefined) args.push('--symlink', entry.target, path)
+    else if (entry.kind === 'dir' || entry.kind === 'file') {
       args.push('--ro-bind', path, path)
       ops.push({ kind: 'bind', dest: path })
     }
   }
+  // the tree: directories with a rule inside are made afresh, entry by entry
+  const build = (dir: string): void => {
+    for (const entry of [...(input.listings.get(dir) ?? [])].sort(byName)) {
+      if (entry.name.includes('/') || entry.name === '' || (dir === '/' && OWN_TOP.has(entry.name))) continue
+      const path = join(dir, entry.name)
+      const visible = shown(rules, path)
+      if (entry.kind === 'dir' && inside(path) && input.listings.has(path)) {
+        if (!visible && !inside(path, r => r.show)) continue
+        args.push('--dir', path)
+        ops.push({ kind: 'empty', dest: path })
+        build(path)
+      } else if (visible) {
+        bind(entry, path)
+      }
+    }
+  }
+  build('/')
   args.push(...devArgs(input.dev), '--proc', '/proc', '--perms', '1777', '--tmpfs', SANDBOX_TMP)
   ops.push({ kind: 'empty', dest: SANDBOX_TMP })
+  // what the tree could not do (no listing, or inside /tmp): cover and bind over it
   const byDepth = (list: readonly HostPath[]): HostPath[] => [...list].sort((a, b) => depth(a.path) - depth(b.path) || (a.path < b.path ? -1 : 1))
   const hide = (list: readonly HostPath[]): void => {
     for (const target of byDepth(list)) {
@@ -105,6 +139,8 @@ export function mountArgs (input: MountPlanInput): string[] {
   }
   hide(input.hidden)
   for (const target of byDepth(input.readOnly)) {
+    // already in sight (bound by the tree, or inside what is): binding it again would undo what is hidden in it
+    if (visibleAfter(ops, target.path)) continue
     args.push('--ro-bind', target.path, target.path)
     ops.push({ kind: 'bind', dest: target.path })
   }
@@ -123,7 +159,7 @@ export function sandboxPathProblem (path: unknown): string | undefined {
   if (path === '/') return 'must not be the whole file system'
   if (path === SANDBOX_TMP) return `must not be ${SANDBOX_TMP}: a job's ${SANDBOX_TMP} is its own`
   if (posix.normalize(path) !== path || path.endsWith('/')) return 'must be a normal path (no `.`, `..`, `//` or trailing `/`)'
-  for (const own of ['/proc', '/dev', SANDBOX_WORKSPACE]) {
+  for (const own of ['/proc', '/dev', SANDBOX_WORKSPACE, SANDBOX_OWN_DIR]) {
     if (covers(own, path)) return `must not be inside ${own}: the sandbox makes it itself`
   }
   return undefined

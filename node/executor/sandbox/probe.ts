@@ -18,7 +18,9 @@ import type { Sandbox } from './sandbox.js'
 export const PROBE_SCRIPT = [
   'id -u',
   'readlink /proc/self/ns/user',
-  'if [ -e "$1" ]; then echo visible; else echo hidden; fi',
+  // absent, or (past MAX_LISTED_ENTRIES) an empty directory anyone may list: the real home is
+  // not listable by the job's user, which must not pass for empty
+  'if [ -e "$1" ] && ! { [ -r "$1" ] && [ -x "$1" ] && [ -z "$(ls -A "$1")" ]; }; then echo visible; else echo hidden; fi',
   'if touch "$2/.cit-probe" 2>/dev/null; then echo writable; else echo read-only; fi',
   "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ' '"
 ].join('\n')

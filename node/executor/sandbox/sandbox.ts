@@ -5,24 +5,24 @@
  */
 import { lstat, mkdir, mkdtemp, readdir, readlink, realpath, rm, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { InvalidInputError } from '../../errors.js'
 import { findExecutable } from '../env.js'
 import { enterArgs, holderArgs } from './argv.js'
 import { BuildUsers } from './build-users.js'
 import {
-  BWRAP_CANDIDATES, ENV_CANDIDATES, NSENTER_CANDIDATES, SANDBOX_WORKSPACE, SETPRIV_CANDIDATES,
+  BWRAP_CANDIDATES, ENV_CANDIDATES, MAX_LISTED_ENTRIES, NSENTER_CANDIDATES, SANDBOX_GITCONFIG, SANDBOX_WORKSPACE, SETPRIV_CANDIDATES,
   USERNS_GID, USERNS_UID, USERNS_USER
 } from './constants.js'
 import { SandboxFailedError, SandboxUnavailableError } from './errors.js'
 import { Holder } from './holder.js'
-import { mountArgs } from './mounts.js'
+import { mountArgs, OWN_TOP } from './mounts.js'
 import { handOver } from './ownership.js'
 import { probeSandbox } from './probe.js'
 import { silentLogger } from '../../../store/logger.js'
 import type { JobAccount, SandboxMode, SandboxPrograms } from './argv.js'
 import type { BuildUserLease } from './build-users.js'
-import type { HostPath, RootEntry } from './mounts.js'
+import type { HostPath, MountPlanInput, RootEntry } from './mounts.js'
 import type { Logger } from '../../../store/logger.js'
 
 /** whether this node's jobs run sandboxed */
@@ -96,7 +96,8 @@ export class Sandbox {
   /**
    * A job's environment without anything that names the node's home: a variable copied from the
    * daemon (passEnv, a PATH entry) whose value points into it is left out. The home is hidden
-   * anyway; its path is not the job's business either.
+   * anyway; its path is not the job's business either. GIT_CONFIG_SYSTEM names the sandbox's git
+   * config (SANDBOX_GITCONFIG) unless the job sets it.
    */
   jobEnv (env: Record<string, string>): Record<string, string> {
     const homes = [...new Set([this.init.home, this.realHome])]
@@ -108,6 +109,7 @@ export class Sandbox {
       }
       out[name] = value
     }
+    out.GIT_CONFIG_SYSTEM ??= SANDBOX_GITCONFIG
     return out
   }
 
@@ -207,22 +209,34 @@ export class Sandbox {
   }
 
   /** what to hide and expose, read from the host now (paths resolved, missing ones left out) */
-  private async hostView (): Promise<{ root: RootEntry[], hidden: HostPath[], readOnly: HostPath[], secret: HostPath[] }> {
+  private async hostView (): Promise<Omit<MountPlanInput, 'workspace' | 'dev'>> {
     const own = [homedir(), `/run/user/${process.getuid?.() ?? 0}`].filter(p => p !== '' && p !== '/')
-    return {
-      root: await readRoot(),
+    const view = {
       hidden: await hostPaths([...own, ...(this.init.hiddenPaths ?? [])]),
       readOnly: await hostPaths(this.init.readOnlyPaths ?? []),
       secret: await hostPaths([this.init.home])
     }
+    // every directory leading to a rule is rebuilt entry by entry (mounts.ts), unless it is too big
+    const listings = new Map<string, RootEntry[]>([['/', await listDir('/')]])
+    const skipped = new Set<string>()
+    for (const rule of [...view.hidden, ...view.readOnly, ...view.secret]) {
+      for (let dir = dirname(rule.path); dir !== '/'; dir = dirname(dir)) {
+        if (listings.has(dir) || skipped.has(dir) || OWN_TOP.has(dir.split('/')[1])) continue
+        const entries = await listDir(dir).catch(() => undefined)
+        if (entries !== undefined && entries.length <= MAX_LISTED_ENTRIES) listings.set(dir, entries)
+        else skipped.add(dir)
+      }
+    }
+    return { ...view, listings }
   }
 }
 
-/** the entries at the top of the host's file system */
-async function readRoot (): Promise<RootEntry[]> {
+/** the entries of a host directory */
+async function listDir (dir: string): Promise<RootEntry[]> {
   const out: RootEntry[] = []
-  for (const entry of await readdir('/', { withFileTypes: true })) {
-    if (entry.isSymbolicLink()) out.push({ name: entry.name, kind: 'symlink', target: await readlink(`/${entry.name}`) })
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = dir === '/' ? `/${entry.name}` : `${dir}/${entry.name}`
+    if (entry.isSymbolicLink()) out.push({ name: entry.name, kind: 'symlink', target: await readlink(path) })
     else out.push({ name: entry.name, kind: entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : 'other' })
   }
   return out

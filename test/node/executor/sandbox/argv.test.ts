@@ -9,7 +9,7 @@ import {
 import type { RootEntry } from '../../../../node/executor/sandbox/mounts.js'
 
 const programs = { bwrap: '/usr/bin/bwrap', nsenter: '/usr/bin/nsenter', setpriv: '/usr/bin/setpriv', env: '/usr/bin/env', sh: '/bin/sh' }
-const root: RootEntry[] = [
+const topLevel: RootEntry[] = [
   { name: 'usr', kind: 'dir' },
   { name: 'bin', kind: 'symlink', target: 'usr/bin' },
   { name: 'etc', kind: 'dir' },
@@ -33,7 +33,13 @@ function pairs (args: string[], flag: string): Array<[string, string]> {
 const index = (args: string[], ...seq: string[]): number => args.findIndex((_, i) => seq.every((s, j) => args[i + j] === s))
 
 describe('mountArgs', () => {
-  const base = { root, hidden: [], readOnly: [], secret: [], workspace: '/srv/cit/workspaces/libfoo', dev: 'full' as const }
+  const listings = new Map<string, RootEntry[]>([
+    ['/', topLevel],
+    ['/srv', [{ name: 'cit', kind: 'dir' }, { name: 'www', kind: 'dir' }, { name: 'motd', kind: 'file' }]],
+    ['/home', [{ name: 'ci', kind: 'dir' }, { name: 'alice', kind: 'dir' }]],
+    ['/home/ci', [{ name: '.cache', kind: 'dir' }, { name: '.cargo', kind: 'dir' }, { name: '.bashrc', kind: 'file' }]]
+  ])
+  const base = { listings: new Map([['/', topLevel]]), hidden: [], readOnly: [], secret: [], workspace: '/srv/cit/workspaces/libfoo', dev: 'full' as const }
 
   it('binds every top-level entry read-only, recreates symlinks, and makes /dev, /proc, /tmp and /workspace itself', () => {
     const args = mountArgs(base)
@@ -49,35 +55,61 @@ describe('mountArgs', () => {
     expect(args.filter(a => a === '--bind')).toHaveLength(1)
   })
 
-  it('hides the node home last: after read-only paths, so none can bring it back', () => {
-    const args = mountArgs({
-      ...base,
-      hidden: [{ path: '/root', kind: 'dir' }],
-      readOnly: [{ path: '/srv', kind: 'dir' }, { path: '/root/.rustup', kind: 'dir' }],
-      secret: [{ path: '/srv/cit', kind: 'dir' }]
-    })
-    // /root is a top-level hidden path: never bound at all
-    expect(pairs(args, '--ro-bind').filter(p => p[1] === '/root')).toEqual([])
-    const rustup = index(args, '--ro-bind', '/root/.rustup', '/root/.rustup')
-    const srv = index(args, '--ro-bind', '/srv', '/srv')
-    const secret = index(args, '--tmpfs', '/srv/cit')
-    expect(rustup).toBeGreaterThan(-1)
-    expect(secret).toBeGreaterThan(srv)
-    expect(secret).toBeGreaterThan(rustup)
-    expect(index(args, '--bind', '/srv/cit/workspaces/libfoo', SANDBOX_WORKSPACE)).toBeGreaterThan(secret)
+  it('a hidden path does not exist: the directories leading to it are rebuilt from their other entries', () => {
+    const args = mountArgs({ ...base, listings, secret: [{ path: '/srv/cit', kind: 'dir' }], hidden: [{ path: '/home/ci', kind: 'dir' }] })
+    const bound = pairs(args, '--ro-bind').map(p => p[1])
+    expect(bound).toEqual(expect.arrayContaining(['/srv/www', '/srv/motd', '/home/alice', '/usr']))
+    for (const gone of ['/srv', '/srv/cit', '/home', '/home/ci']) expect(bound).not.toContain(gone)
+    expect(index(args, '--dir', '/srv')).toBeGreaterThan(-1)
+    expect(index(args, '--dir', '/home')).toBeGreaterThan(-1)
+    // not covered either: simply absent
+    expect(args).not.toContain('/srv/cit')
+    expect(index(args, '--bind', '/srv/cit/workspaces/libfoo', SANDBOX_WORKSPACE)).toBeGreaterThan(-1)
   })
 
-  it('does not mount over what is already out of sight (that would leave its name behind)', () => {
+  it('read-only paths come back inside hidden ones; a top-level hidden path is never bound', () => {
     const args = mountArgs({
       ...base,
-      hidden: [{ path: '/home/ci', kind: 'dir' }, { path: '/home/ci/.cache', kind: 'dir' }, { path: '/etc/secret.conf', kind: 'file' }],
-      secret: [{ path: '/tmp/cit-home', kind: 'dir' }]
+      listings,
+      hidden: [{ path: '/root', kind: 'dir' }, { path: '/home/ci', kind: 'dir' }],
+      readOnly: [{ path: '/root/.rustup', kind: 'dir' }, { path: '/home/ci/.cargo', kind: 'dir' }]
+    })
+    const bound = pairs(args, '--ro-bind').map(p => p[1])
+    expect(bound).not.toContain('/root')
+    expect(bound).toEqual(expect.arrayContaining(['/root/.rustup', '/home/ci/.cargo']))
+    expect(bound).not.toContain('/home/ci/.cache')
+    expect(bound).not.toContain('/home/ci/.bashrc')
+  })
+
+  it('without a listing (a huge directory) the directory is bound whole and the hidden path covered, the secret last', () => {
+    const args = mountArgs({
+      ...base,
+      hidden: [{ path: '/home/ci', kind: 'dir' }, { path: '/etc/secret.conf', kind: 'file' }],
+      readOnly: [{ path: '/home/ci/.cargo', kind: 'dir' }, { path: '/srv/cit/tools', kind: 'dir' }],
+      secret: [{ path: '/srv/cit', kind: 'dir' }]
+    })
+    const cover = index(args, '--tmpfs', '/home/ci')
+    const cargo = index(args, '--ro-bind', '/home/ci/.cargo', '/home/ci/.cargo')
+    const secret = index(args, '--tmpfs', '/srv/cit')
+    expect(index(args, '--ro-bind', '/home', '/home')).toBeGreaterThan(-1)
+    expect(cover).toBeGreaterThan(-1)
+    expect(cargo).toBeGreaterThan(cover)
+    expect(secret).toBeGreaterThan(cargo)
+    expect(index(args, '--ro-bind', '/dev/null', '/etc/secret.conf')).toBeGreaterThan(-1)
+  })
+
+  it('does not cover what is already out of sight (that would leave its name behind)', () => {
+    const args = mountArgs({
+      ...base,
+      hidden: [{ path: '/home/ci', kind: 'dir' }, { path: '/home/ci/.cache', kind: 'dir' }],
+      secret: [{ path: '/tmp/cit-home', kind: 'dir' }],
+      readOnly: [{ path: '/tmp/fixtures', kind: 'dir' }]
     })
     expect(index(args, '--tmpfs', '/home/ci')).toBeGreaterThan(-1)
     expect(index(args, '--tmpfs', '/home/ci/.cache')).toBe(-1)
     expect(index(args, '--tmpfs', '/tmp/cit-home')).toBe(-1)
-    // a hidden file becomes /dev/null
-    expect(index(args, '--ro-bind', '/dev/null', '/etc/secret.conf')).toBeGreaterThan(-1)
+    // inside the job's own /tmp a read-only path is bound over it
+    expect(index(args, '--ro-bind', '/tmp/fixtures', '/tmp/fixtures')).toBeGreaterThan(index(args, '--tmpfs', '/tmp'))
   })
 
   it('a minimal /dev without a pty allocator for user namespaces', () => {
@@ -88,7 +120,7 @@ describe('mountArgs', () => {
   })
 
   it('visibleAfter: the deepest mount covering a path decides', () => {
-    const ops = [{ kind: 'bind' as const, dest: '/srv' }, { kind: 'empty' as const, dest: '/srv/a' }, { kind: 'bind' as const, dest: '/srv/a/b' }]
+    const ops = [{ kind: 'empty' as const, dest: '/' }, { kind: 'bind' as const, dest: '/srv' }, { kind: 'empty' as const, dest: '/srv/a' }, { kind: 'bind' as const, dest: '/srv/a/b' }]
     expect(visibleAfter(ops, '/srv/x')).toBe(true)
     expect(visibleAfter(ops, '/srv/a/x')).toBe(false)
     expect(visibleAfter(ops, '/srv/a/b/c')).toBe(true)

@@ -99,8 +99,8 @@ describe('Executor in a sandbox', () => {
   it('the job\'s processes run with a non-root uid outside too, and background processes live until the job ends', async () => {
     const t = tag()
     const job = run('background', [
-      // a service a step leaves behind (a plain `&` dies with its step's terminal session: SIGHUP)
-      ['start', `setsid sleep ${t}.1 > /dev/null 2>&1 < /dev/null &`],
+      // a service a step leaves behind (it must ignore the SIGHUP its step's terminal session ends with)
+      ['start', `trap '' HUP; sleep ${t}.1 > /dev/null 2>&1 < /dev/null &`],
       ['later', `sleep 1; ps -eo args | grep -c '^sleep ${t}'`]
     ])
     const pids = await waitFor(() => { const p = sleepers(t); return p.length > 0 ? p : undefined })
@@ -241,6 +241,6 @@ describe('Sandbox start: when there is no sandbox, it says why', () => {
 
   it('a job\'s environment names nothing in the home', () => {
     const s = sandboxWith({})
-    expect(s.jobEnv({ A: 'fine', B: `${fx.dir}/x`, PATH: `/usr/bin:${fx.dir}/bin` })).toEqual({ A: 'fine' })
+    expect(s.jobEnv({ A: 'fine', B: `${fx.dir}/x`, PATH: `/usr/bin:${fx.dir}/bin` })).toEqual({ A: 'fine', GIT_CONFIG_SYSTEM: '/.cit/gitconfig' })
   })
 })
