@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -32,13 +32,18 @@ async function allPeersFresh (mesh: TestMesh): Promise<void> {
   }
 }
 
-beforeAll(async () => { files = await mkdtemp(join(tmpdir(), 'cit-jobs-')) })
+beforeAll(async () => {
+  files = await mkdtemp(join(tmpdir(), 'cit-jobs-'))
+  // jobs run as build users with a /tmp of their own: the release file below reaches them as an
+  // operator would expose a path (sandbox.readOnlyPaths), and they may read it
+  await chmod(files, 0o755)
+})
 afterAll(async () => { await rm(files, { recursive: true, force: true }) })
 
 describe('claiming on a 5-node mesh', () => {
   let mesh: TestMesh
   beforeAll(async () => {
-    mesh = await makeMesh(5, { config: () => ({ slots: 2 }) })
+    mesh = await makeMesh(5, { config: () => ({ slots: 2, sandbox: { readOnlyPaths: [files] } }) })
     await allPeersFresh(mesh)
   }, 180_000)
   afterAll(async () => { await mesh?.close() })
