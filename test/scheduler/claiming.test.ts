@@ -43,7 +43,7 @@ afterAll(async () => { await rm(files, { recursive: true, force: true }) })
 describe('claiming on a 5-node mesh', () => {
   let mesh: TestMesh
   beforeAll(async () => {
-    mesh = await makeMesh(5, { config: () => ({ slots: 2, sandbox: { readOnlyPaths: [files] } }) })
+    mesh = await makeMesh(5, { config: () => ({ slots: 2 }) })
     await allPeersFresh(mesh)
   }, 180_000)
   afterAll(async () => { await mesh?.close() })
@@ -98,7 +98,7 @@ describe('admission, priority and supersede on a 4-node mesh', () => {
   beforeAll(async () => {
     mesh = await makeMesh(4, {
       labels: i => i === 0 ? ['gpu'] : [],
-      config: i => ({ slots: 1, ...(i === 2 ? { loadLimit: 0 } : {}) })
+      config: i => ({ slots: 1, sandbox: { readOnlyPaths: [files] }, ...(i === 2 ? { loadLimit: 0 } : {}) })
     })
     ;[gpu, paused, loaded, plain] = mesh.nodes
     await mesh.run(paused, ['pause'])
