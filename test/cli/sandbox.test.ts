@@ -87,11 +87,13 @@ describe('a job in the sandbox cannot take the node over', () => {
       attempt('signal', `kill -0 ${daemon.pid}`),
       attempt('daemon-home', `test -d ${homedir()}`),
       attempt('env-names-home', `env | grep -F ${home}`),
+      // other jobs' terminals (the daemon's ptys) are not in the job's /dev/pts
+      attempt('other-ptys', 'ls /dev/pts | grep -v ptmx | grep .'),
       '      - echo "uid=$(id -u) ws=$CIT_WORKSPACE home=$HOME"\n'
     ]
     const { job, out } = await runJob(home, 'attacker', `stages:\n  - steps:\n${steps.join('')}`)
     expect(job.state, out).toBe('succeeded')
-    for (const label of ['key', 'socket', 'list-home', 'write-home', 'list-ws', 'read-ws', 'write-ws', 'signal', 'daemon-home', 'env-names-home']) {
+    for (const label of ['key', 'socket', 'list-home', 'write-home', 'list-ws', 'read-ws', 'write-ws', 'signal', 'daemon-home', 'env-names-home', 'other-ptys']) {
       expect(out, label).toContain(`${label}=no`)
     }
     const m = /uid=(\d+) ws=(\S+) home=(\S+)/.exec(out)!
