@@ -125,6 +125,10 @@ export class CitNode implements ControlHandlers {
       this.log = root.child('node')
       this.identity = await loadOrCreateIdentity(this.paths)
       await checkHome(this.paths)
+      this.sandbox = new Sandbox({ logger: root.child('sandbox') }, { ...this.config.sandbox, home: this.paths.root, scratchDir: join(this.paths.workspaces, TEMP_DIR_NAME) })
+      // its probe runs while the stores and the mesh start; jobs are taken only once it is done
+      const sandboxReady = this.sandbox.start()
+      sandboxReady.catch(() => {})
       this.meta = new MetaStore({ logger: root.child('meta') }, { path: this.paths.db })
       await this.meta.start()
       this.blobs = new FsBlobStore({ logger: root.child('blobs') }, { dir: this.paths.blobs })
@@ -132,8 +136,6 @@ export class CitNode implements ControlHandlers {
       this.recordLog = new RecordLog(this.meta)
       await this.recordLog.start()
       this.jobs = new JobService({ identity: this.identity, store: new JobStore(this.meta, this.recordLog), logger: root.child('jobs') })
-      this.sandbox = new Sandbox({ logger: root.child('sandbox') }, { ...this.config.sandbox, home: this.paths.root, scratchDir: join(this.paths.workspaces, TEMP_DIR_NAME) })
-      await this.sandbox.start()
       const executor = new Executor({ blobs: this.blobs, logger: root.child('exec'), sandbox: this.sandbox }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
       const pipeline = buildPipeline({
         executor,
@@ -193,6 +195,7 @@ export class CitNode implements ControlHandlers {
       this.jobs.on('signed', s => {
         if (s.type === 'event' && (s.payload as JobEvent).type === 'finished' && this.retention?.hasQuota() === true) void this.gc().catch(() => {})
       })
+      await sandboxReady
       this.runner = new Runner({ jobs: this.jobs, executor: pipeline.executor, claimer: this.claimer ?? new LocalClaimer(), logger: root.child('runner') }, { slots: this.config.slots })
       await this.runner.start()
       this.queries = new JobQueries({ jobs: this.jobs })
