@@ -30,6 +30,11 @@ describe('isolationRefusal', () => {
     expect(isolationRefusal({ ...policy, allowUnisolated: true }, row('other'))).toBeUndefined()
   })
 
+  it('Nix jobs are Nix\'s to sandbox: not refused on isolation grounds', () => {
+    const nix = { ...row('other'), spec: { ...row('other').spec, stages: [], nix: { drv: '/nix/store/00000000000000000000000000000000-x.drv' } } } as unknown as JobRow
+    expect(isolationRefusal(policy, nix)).toBeUndefined()
+  })
+
   it('without a sandbox: never network: none, not even its own', () => {
     expect(isolationRefusal({ ...policy, allowUnisolated: true }, row('me', 'network: none\n'))).toMatch(/network: none/)
   })
