@@ -99,7 +99,7 @@ export class ControlClient {
     return await this.stream(`/v1/blobs/${encodeURIComponent(hash)}`, signal)
   }
 
-  async stop (): Promise<void> { await this.json('POST', '/v1/stop') }
+  async stop (options: { wait?: boolean } = {}): Promise<void> { await this.json('POST', '/v1/stop', { wait: options.wait === true }) }
   async peers (): Promise<PeerView[]> { return await this.json('GET', '/v1/peers') }
   async setState (state: 'active' | 'paused' | 'draining'): Promise<StatusView> { return await this.json('POST', '/v1/state', { state }) }
   async invite (body: { roles?: string[], ttlMs?: number }): Promise<{ token: string, roles: string[], expiresAt: number }> {

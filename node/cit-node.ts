@@ -36,6 +36,9 @@ import { MeshClaimer } from './scheduler/mesh-claimer.js'
 import { explainWait } from './scheduler/admission.js'
 import type { Offer } from './scheduler/admission.js'
 import { Ingest } from './mesh/ingest.js'
+import { acceptorsFor } from './mesh/acceptor-set.js'
+import { installCrashHandlers } from './lifecycle.js'
+import { meshFence } from './jobs/fence.js'
 import { MeshAdmin, NotInMeshError, ForbiddenError } from './mesh/mesh-admin.js'
 import { MeshService } from './mesh/mesh-service.js'
 import { readMembership, writeMembership } from './mesh/membership.js'
@@ -135,7 +138,12 @@ export class CitNode implements ControlHandlers {
       await this.blobs.start()
       this.recordLog = new RecordLog(this.meta)
       await this.recordLog.start()
-      this.jobs = new JobService({ identity: this.identity, store: new JobStore(this.meta, this.recordLog), logger: root.child('jobs') })
+      const membership = await readMembership(this.paths.root)
+      this.membership = membership?.leftAt == null ? membership : undefined
+      const store = new JobStore(this.meta, this.recordLog)
+      // in a mesh, run events count only with the acceptors' signatures
+      if (this.membership != null) store.certify = meshFence(this.membership.mesh.id)
+      this.jobs = new JobService({ identity: this.identity, store, logger: root.child('jobs'), acceptorsFor: nonce => this.acceptorsFor(nonce) })
       const executor = new Executor({ blobs: this.blobs, logger: root.child('exec'), sandbox: this.sandbox }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
       const pipeline = buildPipeline({
         executor,
@@ -150,20 +158,18 @@ export class CitNode implements ControlHandlers {
         // a node on its own trusts its own key only
         roleAt: (k, r, t) => this.trust?.roleAt(k, r, t) ?? (k === this.identity.id ? 'held' : 'not-held'),
         mesh: () => this.membership?.mesh.id ?? null,
-        onLabels: () => { void this.mesh?.reportNow().catch(() => {}) },
+        onLabels: () => { this.mesh?.reportNow().catch(err => { this.log.warn('load report failed', { err }) }) },
         logger: scope => root.child(scope)
       })
       this.nix = pipeline.nix
       this.nixCache = pipeline.cache
       this.provenance = pipeline.provenance
-      const membership = await readMembership(this.paths.root)
-      this.membership = membership?.leftAt == null ? membership : undefined
       this.jobs.on('event', ev => {
         if (ev.type === 'cancel-requested' || ev.type === 'superseded') this.runner?.cancel(ev.job, ev.reason ?? ev.type)
         if (this.state === 'draining' && this.runner?.runningIds.length === 0) this.state = 'paused'
       })
       const supersede = new Supersede({ jobs: this.jobs, self: this.identity.id })
-      this.jobs.on('change', row => { void supersede.onChange(row) })
+      this.jobs.on('change', row => { supersede.onChange(row).catch(err => { this.log.error('supersede failed', { job: row.id, err }) }) })
       if (this.membership != null) await this.startMesh(this.membership, root)
       this.exchange = new Exchange({
         self: this.identity.id,
@@ -193,7 +199,9 @@ export class CitNode implements ControlHandlers {
       }, { ...this.config.retention, workspacesDir: this.paths.workspaces })
       // keep within the quotas after each job this node finishes
       this.jobs.on('signed', s => {
-        if (s.type === 'event' && (s.payload as JobEvent).type === 'finished' && this.retention?.hasQuota() === true) void this.gc().catch(() => {})
+        if (s.type === 'event' && (s.payload as JobEvent).type === 'finished' && this.retention?.hasQuota() === true) {
+          this.gc().catch(err => { this.log.warn('garbage collection failed', { err }) })
+        }
       })
       await sandboxReady
       this.runner = new Runner({ jobs: this.jobs, executor: pipeline.executor, claimer: this.claimer ?? new LocalClaimer(), logger: root.child('runner') }, { slots: this.config.slots })
@@ -243,16 +251,24 @@ export class CitNode implements ControlHandlers {
     const trust = this.trust
     this.claimer = new MeshClaimer({
       self: this.identity.id,
-      leases: mesh.leases!,
+      lease: mesh.lease!.claimant,
       peers: this.peerTable,
       ownOffer: () => this.ownOffer(),
       canBuild: id => trust.hasRole(id, 'build'),
       refuse: row => isolationRefusal({ isolation: this.sandbox?.isolation ?? 'none', allowUnisolated: this.config.allowUnisolated, self: this.identity.id }, row),
-      alone: row => mesh.otherMembers() === 0 || (!row.announced && row.origin === this.identity.id && mesh.connectedPeers().length === 0),
-      caughtUp: () => mesh.caughtUp(),
+      isMember: id => trust.isMember(id),
+      announcement: async id => await this.jobs.store.announcement(id),
+      // alone (no other member, or none connected), nothing can be missing
+      caughtUp: () => mesh.caughtUp() || mesh.otherMembers() === 0,
       logger: root.child('claim')
     })
     this.admin = new MeshAdmin({ identity: this.identity, mesh: membership.mesh, trust: this.trust, service: this.mesh })
+  }
+
+  /** the acceptors a new job names (see `acceptorsFor`) */
+  private acceptorsFor (nonce: string): { acceptors: string[], trust: string } | undefined {
+    if (this.trust == null) return undefined
+    return acceptorsFor(this.trust, this.identity.id, this.mesh?.connectedPeers().length ?? 0, nonce)
   }
 
   /** what this node offers right now, as its next load report would say */
@@ -295,25 +311,52 @@ export class CitNode implements ControlHandlers {
   }
 
 
-  async stop (): Promise<void> {
+  /**
+   * Stop the daemon, each part in the reverse order of its start. Running jobs are handed over
+   * first (their leases released, `requeued` with the reason) while the mesh is still up to
+   * carry that; with `wait` they are finished first instead, and nothing new is claimed.
+   */
+  async stop (options: { wait?: boolean } = {}): Promise<void> {
+    if (options.wait === true && this.stopping == null) {
+      this.log?.info('daemon stopping after its running jobs', { running: this.runner?.runningIds.length ?? 0 })
+      this.state = 'draining'
+      await this.mesh?.reportNow().catch(() => {})
+      await this.runner?.drain()
+    }
     this.stopping ??= this.teardown()
     await this.stopping
   }
 
   private async teardown (): Promise<void> {
     this.log?.info('daemon stopping')
-    await this.http?.stop()
-    await this.control?.stop()
-    this.nixCache?.stop()
-    await this.exchange?.stop()
-    await this.mesh?.stop()
-    await this.runner?.stop()
-    await this.blobs?.stop()
-    await this.meta?.stop()
+    const steps: Array<[string, (() => Promise<void>) | undefined]> = [
+      ['http', this.http != null ? async () => await this.http!.stop() : undefined],
+      ['control', this.control != null ? async () => await this.control!.stop() : undefined],
+      ['nix cache', this.nixCache != null ? async () => { this.nixCache!.stop() } : undefined],
+      // the runner first: it hands its jobs over through the mesh, which must still be up
+      ['runner', this.runner != null ? async () => await this.runner!.stop() : undefined],
+      ['exchange', this.exchange != null ? async () => await this.exchange!.stop() : undefined],
+      ['mesh', this.mesh != null ? async () => await this.mesh!.stop() : undefined],
+      ['peers', this.peerTable != null ? async () => await this.peerTable!.stop() : undefined],
+      ['trust', this.trust != null ? async () => { this.trust!.stop() } : undefined],
+      ['records', this.recordLog != null ? async () => await this.recordLog!.stop() : undefined],
+      ['blobs', this.blobs != null ? async () => await this.blobs!.stop() : undefined],
+      ['meta', this.meta != null ? async () => await this.meta!.stop() : undefined]
+    ]
+    for (const [part, stop] of steps) {
+      // one part failing to stop must not leave the others running
+      await stop?.().catch(err => { this.log?.error('a part failed to stop', { part, err }) })
+    }
+    this.log?.info('daemon stopped')
     await this.sink?.close()
     await this.releasePid?.()
     this.startedAt = 0
     this.stopped.resolve()
+  }
+
+  /** see `installCrashHandlers`: installed once per process by the daemon's entry */
+  installCrashHandlers (exit?: (code: number) => void): () => void {
+    return installCrashHandlers(() => this.log, async () => await this.stop(), exit)
   }
 
   async status (): Promise<StatusView> {

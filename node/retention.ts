@@ -35,7 +35,9 @@ async function dirSize (path: string): Promise<{ bytes: number, newest: number }
         newest = Math.max(newest, s.mtimeMs)
         if (e.isDirectory()) await walk(full)
         else if (e.isFile()) bytes += s.size
-      } catch {}
+      } catch {
+        // a file a job removed while this walked is simply not counted
+      }
     }
   }
   await walk(path)
@@ -79,7 +81,9 @@ export class Retention {
       try {
         const s = await stat(this.c.blobs.pathOf(b.hash))
         used = Math.max(s.atimeMs, s.mtimeMs)
-      } catch {}
+      } catch (err) {
+        this.c.logger.debug('cannot read a blob\'s times: it counts as least recently used', { hash: b.hash, err })
+      }
       blobs.push({ hash: b.hash, size: b.size, used })
     }
     let total = blobs.reduce((n, b) => n + b.size, 0)
@@ -99,7 +103,11 @@ export class Retention {
     const running = new Set(this.c.running())
     const spaces: Array<{ name: string, bytes: number, newest: number }> = []
     let names: string[] = []
-    try { names = (await readdir(this.init.workspacesDir)).filter(n => !n.startsWith('.')) } catch {}
+    try {
+      names = (await readdir(this.init.workspacesDir)).filter(n => !n.startsWith('.'))
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENOENT') this.c.logger.warn('cannot list the workspaces', { err })
+    }
     for (const name of names) spaces.push({ name, ...await dirSize(join(this.init.workspacesDir, name)) })
     let wsTotal = spaces.reduce((n, w) => n + w.bytes, 0)
     if (this.init.workspacesBytes != null) {

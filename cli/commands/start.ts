@@ -23,6 +23,7 @@ export async function run (argv: string[], io: Output): Promise<number> {
     config: Object.fromEntries(Object.entries({ listen: flags.listen, labels: flags.labels, http: flags.http }).filter(([k]) => k in overrides))
   })
   await node.start()
+  const uninstall = node.installCrashHandlers()
   const onSignal = (): void => { void node.stop() }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
@@ -30,6 +31,7 @@ export async function run (argv: string[], io: Output): Promise<number> {
   await node.whenStopped
   process.off('SIGTERM', onSignal)
   process.off('SIGINT', onSignal)
+  uninstall()
   io.err('cit-node: daemon stopped')
   return 0
 }

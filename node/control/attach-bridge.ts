@@ -45,12 +45,14 @@ export async function serveAttachBridge (req: IncomingMessage, socket: Duplex, h
         if (line.length > MAX_BRIDGE_LINE) continue
         let msg: any
         try { msg = JSON.parse(line) } catch { continue }
-        if (msg?.t === 'in' && typeof msg.d === 'string') await session.write(Buffer.from(msg.d, 'base64')).catch(() => {})
-        else if (msg?.t === 'resize' && Number.isInteger(msg.cols) && Number.isInteger(msg.rows)) await session.resize(msg.cols, msg.rows).catch(() => {})
+        if (msg?.t === 'in' && typeof msg.d === 'string') await session.write(Buffer.from(msg.d, 'base64')).catch(err => { log.debug('attach input refused', { job: ref, err }) })
+        else if (msg?.t === 'resize' && Number.isInteger(msg.cols) && Number.isInteger(msg.rows)) await session.resize(msg.cols, msg.rows).catch(err => { log.debug('attach resize refused', { job: ref, err }) })
         else if (msg?.t === 'detach') break
       }
+    } catch (err) {
+      log.debug('attach input ended with an error', { job: ref, err })
     } finally {
-      await session.detach().catch(() => {})
+      await session.detach().catch(err => { log.debug('attach detach failed', { job: ref, err }) })
     }
   })()
   try {

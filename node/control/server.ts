@@ -89,8 +89,9 @@ export class ControlServer {
     const [, a, b, c] = parts
     if (method === 'GET' && a === 'status' && b == null) return json(res, await h.status())
     if (method === 'POST' && a === 'stop' && b == null) {
+      const body = await readJson(req).catch(() => ({})) as { wait?: unknown } | undefined
       json(res, { stopping: true })
-      setImmediate(() => { void h.stop() })
+      setImmediate(() => { h.stop({ wait: body?.wait === true }).catch(err => { this.log.error('stop failed', { err }) }) })
       return
     }
     if (method === 'GET' && a === 'peers' && b == null) return json(res, await h.peers())

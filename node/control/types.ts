@@ -106,7 +106,8 @@ export interface ControlHandlers {
   output: (ref: string, follow: boolean) => Promise<OutputStream>
   /** a blob's bytes (fetched from its holders first if need be), verified; `start`/`end` for a byte range */
   blob: (hash: string, options?: { start?: number, end?: number, signal?: AbortSignal }) => Promise<{ size: number, stream: AsyncIterable<Uint8Array> }>
-  stop: () => Promise<void>
+  /** stop the daemon: running jobs are handed over, or with `wait` finished first */
+  stop: (options?: { wait?: boolean }) => Promise<void>
   peers: () => Promise<unknown[]>
   setState: (state: 'active' | 'paused' | 'draining') => Promise<StatusView>
   invite: (body: { roles?: unknown, ttlMs?: number }) => Promise<{ token: string, roles: string[], expiresAt: number }>

@@ -75,12 +75,14 @@ export class HttpMetrics {
     if (this.unwatch != null) return
     this.unwatch = this.c.handlers.watchJobs((ev, job) => {
       if (job != null) this.states.set(job.id, job.state)
-      if (ev.type === 'claimed' && job != null) this.claim.observe(Math.max(0, ev.at - job.submittedAt) / 1000)
+      // a claim shows as the run's start (older nodes also sent a separate `claimed`)
+      const claimed = ev.type === 'started' || ev.type === 'claimed'
+      if (claimed && job != null) this.claim.observe(Math.max(0, ev.at - job.submittedAt) / 1000)
       if (ev.type === 'finished' && ev.wallMs != null) this.run.observe({ state: ev.state ?? 'unknown' }, ev.wallMs / 1000)
       if (ev.node === this.c.self()) {
-        if (ev.type === 'claimed') this.leaseOps.inc({ op: 'claim' })
+        if (claimed) this.leaseOps.inc({ op: 'claim' })
         if (ev.type === 'lease-lost') this.leaseOps.inc({ op: 'lost' })
-        if (ev.type === 'requeued' && ev.epoch != null) this.leaseOps.inc({ op: 'takeover' })
+        if (ev.type === 'started' && ev.reason?.startsWith('taken over') === true) this.leaseOps.inc({ op: 'takeover' })
       }
     })
     let cursor: string | undefined

@@ -57,7 +57,8 @@ export const JobSchema = {
     log: nullable(hash),
     artefacts: { type: 'array', items: { $ref: 'Artefact#' } },
     params: { type: 'object', additionalProperties: { type: 'string' } },
-    announced: { type: 'boolean' }
+    announced: { type: 'boolean' },
+    acceptors: nullable({ type: 'array', items: { type: 'string' }, description: 'in a mesh: the members whose majority holds the job\'s lease and decides its result' })
   }, ['id', 'name', 'state', 'priority', 'submitter', 'events', 'artefacts'])
 }
 

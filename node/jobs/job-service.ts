@@ -17,10 +17,12 @@ export interface JobServiceComponents {
   store: JobStore
   logger: Logger
   now?: () => number
+  /** in a mesh: the acceptors a new job names (chosen by its nonce) and the digest of the builder set they come from */
+  acceptorsFor?: (nonce: string) => { acceptors: string[], trust: string } | undefined
 }
 
 /** what an event may carry besides job, type, node and time */
-export type EventExtra = Pick<JobEvent, 'state' | 'reason' | 'result' | 'epoch' | 'priority'>
+export type EventExtra = Pick<JobEvent, 'state' | 'reason' | 'result' | 'epoch' | 'priority' | 'cert' | 'ran'>
 
 export interface SubmitRequest {
   spec: JobSpec
@@ -48,6 +50,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
   private readonly identity: Identity
   private readonly log: Logger
   private readonly now: () => number
+  private readonly acceptorsFor?: JobServiceComponents['acceptorsFor']
   private readonly live = new Map<string, LiveOutput>()
   /** the one in-memory copy of each unfinished job, so concurrent changes never overwrite each other */
   private readonly active = new Map<string, JobRow>()
@@ -61,6 +64,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     this.identity = components.identity
     this.log = components.logger
     this.now = components.now ?? Date.now
+    this.acceptorsFor = components.acceptorsFor
   }
 
   get nodeId (): string { return this.identity.id }
@@ -75,6 +79,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       node: this.identity.id,
       nonce: randomBytes(8).toString('hex')
     }
+    const lease = this.acceptorsFor?.(announcement.nonce)
+    if (lease != null) Object.assign(announcement, lease)
     const signed = seal(this.identity, 'job', announcement)
     const row = rowFromAnnouncement(signed, true)
     const first = this.sealEvent(row.id, 'submitted', { state: 'queued' })
@@ -260,6 +266,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       artefacts: row.artefacts ?? [],
       params: row.params,
       announced: row.announced,
+      acceptors: row.acceptors ?? null,
       ...(row.spec.nix != null ? { nix: { drv: row.spec.nix.drv, outputs: row.nix?.outputs ?? [] } } : {}),
       ...(row.provenance != null ? { provenance: row.provenance } : {}),
       ...(row.rebuild != null ? { rebuild: row.rebuild } : {})

@@ -3,6 +3,7 @@ import { AmbiguousJobError, JobNotFoundError } from '../errors.js'
 import type { Signed } from '../../protocols/codec/index.js'
 import type { JobAnnouncement, JobEvent } from '../../protocols/job/records.js'
 import type { MetaOp, MetaStore, RecordLog } from '../../store/meta/index.js'
+import type { Certify } from './fence.js'
 import type { EventView, JobRow } from './types.js'
 
 const T_JOBS = 'jobs'
@@ -25,7 +26,7 @@ function pad (n: number): string {
 /** The row a new announcement creates. */
 export function rowFromAnnouncement (signed: Signed<JobAnnouncement>, announced: boolean): JobRow {
   const a = signed.payload
-  return {
+  const row: JobRow = {
     id: signed.hash,
     name: a.spec.name,
     state: 'queued',
@@ -38,49 +39,50 @@ export function rowFromAnnouncement (signed: Signed<JobAnnouncement>, announced:
     params: a.params,
     announced
   }
+  if (a.acceptors != null) row.acceptors = a.acceptors
+  return row
 }
 
+/** where an event stands in its epoch's run: a row never goes back to an earlier point */
+const PHASE: Partial<Record<JobEvent['type'], number>> = { claimed: 0, started: 1, requeued: 2, 'lease-lost': 2 }
+
 /**
- * Apply one event to a row. Final states are final: a late or duplicate event never reopens a job.
- * Returns whether the row changed.
+ * Apply one event to a row; returns whether the row changed. Final states are final: once a job
+ * has its result (certified by its acceptors in a mesh, see `Certify`) nothing replaces it, and
+ * the acceptors certify at most one result per job. Run events of one job are ordered by
+ * (epoch, phase) whatever order they arrive in, so every node converges on the same row; a
+ * run event the fence does not certify changes nothing.
  */
-export function applyEvent (row: JobRow, ev: JobEvent): boolean {
-  const stale = ev.epoch != null && row.epoch != null && ev.epoch < row.epoch
-  if (isFinal(row.state)) {
-    // a result of a newer lease epoch replaces one of an older epoch (a fenced executor's result
-    // that some node saw first), and so does it a failure its executor recorded when it restarted
-    // after others had taken the job over: every node converges on the result of the highest epoch
-    const replaceable = row.exitCode !== undefined || row.state === 'failed'
-    if (ev.type !== 'finished' || !replaceable || ev.epoch == null) return false
-    // two results of one epoch: a partition let both sides claim it (each side's DHT saw only its
-    // own lease). Whichever arrived first must not decide, or the sides keep different results:
-    // the lower executor id wins, on every node alike
-    const rival = ev.epoch === row.epoch && row.exitCode !== undefined && row.executor != null && ev.node < row.executor
-    if (ev.epoch <= (row.epoch ?? 0) && !rival) return false
-  } else if (stale) {
-    return false
+export function applyEvent (row: JobRow, ev: JobEvent, certify: Certify = () => true): boolean {
+  if (isFinal(row.state)) return false
+  const phase = PHASE[ev.type]
+  if (phase != null) {
+    const epoch = ev.epoch ?? 0
+    const [rowEpoch, rowPhase] = [row.epoch ?? 0, row.phase ?? -1]
+    if (epoch < rowEpoch || (epoch === rowEpoch && phase <= rowPhase)) return false
+    // a run given up: its holder's word about the run the row shows, or, arriving before that
+    // run's start, with the lease's grants to show it held it
+    if (phase === 2 && !(epoch === rowEpoch && ev.node === row.executor) && !certify(row, ev)) return false
   }
+  if ((ev.type === 'started' || ev.type === 'claimed' || ev.type === 'finished' || ev.type === 'failed') && !certify(row, ev)) return false
   row.updatedAt = Math.max(row.updatedAt, ev.at)
   switch (ev.type) {
-    case 'claimed':
-      if (ev.epoch != null && row.epoch != null && ev.epoch === row.epoch && row.executor != null && row.executor !== ev.node) return false
-      row.state = 'claimed'
+    case 'claimed': case 'started':
+      row.state = ev.type === 'claimed' ? 'claimed' : 'running'
       row.executor = ev.node
       row.epoch = ev.epoch ?? row.epoch
-      row.reason = undefined
-      return true
-    case 'started':
-      row.state = 'running'
-      row.executor = ev.node
-      row.epoch = ev.epoch ?? row.epoch
-      row.startedAt = ev.at
+      row.phase = phase
+      row.reason = ev.reason
+      row.grants = ev.cert
+      if (ev.type === 'started') row.startedAt = ev.at
       return true
     case 'finished': {
       const r = ev.result
       if (r == null) return false
       row.state = r.state
-      row.executor = ev.node
+      row.executor = ev.ran ?? ev.node
       row.epoch = ev.epoch ?? row.epoch
+      row.phase = 3
       row.exitCode = r.exitCode
       row.reason = r.reason
       row.usage = r.usage
@@ -100,13 +102,17 @@ export function applyEvent (row: JobRow, ev: JobEvent): boolean {
       row.finishedAt = ev.at
       // a failure is its executor's own record (its claim may not have arrived here yet)
       if (ev.type === 'failed') {
-        row.executor = ev.node
+        row.executor = ev.ran ?? ev.node
         row.epoch = ev.epoch ?? row.epoch
+        row.phase = 3
       }
       return true
-    case 'requeued':
+    case 'requeued': case 'lease-lost':
       row.state = 'queued'
       row.executor = undefined
+      row.epoch = ev.epoch ?? row.epoch
+      row.phase = 2
+      if (ev.cert != null) row.grants = ev.cert
       row.reason = ev.reason
       return true
     case 'reprioritized':
@@ -123,6 +129,9 @@ export function applyEvent (row: JobRow, ev: JobEvent): boolean {
  * job is one atomic batch: the event and the row it updates land together.
  */
 export class JobStore {
+  /** in a mesh, the acceptors' fence on run events (see `meshFence`) */
+  certify: Certify = () => true
+
   constructor (private readonly meta: MetaStore, private readonly log: RecordLog) {}
 
   /** whether this node holds the signed record with this hash (an announcement or an event) */
@@ -132,7 +141,7 @@ export class JobStore {
 
   /** Persist a new job (announcement + row + its first event), synced to disk before returning. */
   async create (row: JobRow, announcement: Uint8Array, first: Signed<JobEvent>): Promise<void> {
-    applyEvent(row, first.payload)
+    applyEvent(row, first.payload, this.certify)
     await this.meta.batch([
       ...this.announcementOps(row, announcement),
       ...this.eventOps(first),
@@ -145,7 +154,11 @@ export class JobStore {
    * order) are applied first, in time order.
    */
   async addRemote (row: JobRow, announcement: Uint8Array): Promise<void> {
-    for await (const [, stored] of this.storedEvents(row.id)) applyEvent(row, stored.event)
+    // in (epoch, phase) order, so that a run's events that came out of order all count
+    const early: JobEvent[] = []
+    for await (const [, stored] of this.storedEvents(row.id)) early.push(stored.event)
+    early.sort((a, b) => (a.epoch ?? 0) - (b.epoch ?? 0) || (PHASE[a.type] ?? 3) - (PHASE[b.type] ?? 3))
+    for (const ev of early) applyEvent(row, ev, this.certify)
     await this.meta.batch([
       ...this.announcementOps(row, announcement),
       { type: 'put', table: T_JOBS, key: row.id, value: row }
@@ -157,7 +170,7 @@ export class JobStore {
     // the row may be the shared in-memory copy that readers see: it changes only once the event
     // and the row are on disk, so nobody reads a state whose event is not stored yet
     const next = row != null ? structuredClone(row) : undefined
-    const changed = next != null && applyEvent(next, ev.payload)
+    const changed = next != null && applyEvent(next, ev.payload, this.certify)
     const ops: MetaOp[] = this.eventOps(ev)
     if (changed) ops.push({ type: 'put', table: T_JOBS, key: next.id, value: next })
     await this.meta.batch(ops, options)

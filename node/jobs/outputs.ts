@@ -8,6 +8,8 @@ import type { JobRow } from './types.js'
 
 /** how long a remote scrollback replay waits for more before it counts as complete */
 export const REPLAY_QUIET_MS = 300
+/** a replay of a remote job's scrollback takes at most this long */
+export const REPLAY_MAX_MS = 5_000
 /** how long output of a job its executor no longer runs waits for the job's result to arrive */
 export const FINAL_WAIT_MS = 10_000
 
@@ -57,14 +59,23 @@ export class JobOutputs {
     const session = await this.c.exchange!.open(id, executor, 'ro', {})
     const frames = session.output[Symbol.asyncIterator]()
     if (!follow) {
-      // the scrollback arrives at once; stop when the stream pauses
+      // the scrollback arrives at once; stop when the stream pauses, or at the latest after
+      // REPLAY_MAX_MS (a job printing without pause would otherwise keep this loop going)
       const chunks: Uint8Array[] = []
-      for (;;) {
-        const next = await Promise.race([frames.next(), new Promise<undefined>(resolve => setTimeout(resolve, REPLAY_QUIET_MS))])
-        if (next == null || next.done === true || next.value.type === 'end') break
-        if (next.value.type === 'output') chunks.push(next.value.data)
+      const until = Date.now() + REPLAY_MAX_MS
+      let timer: ReturnType<typeof setTimeout> | undefined
+      try {
+        while (Date.now() < until) {
+          const quiet = new Promise<undefined>(resolve => { timer = setTimeout(() => { resolve(undefined) }, REPLAY_QUIET_MS) })
+          const next = await Promise.race([frames.next(), quiet])
+          clearTimeout(timer)
+          if (next == null || next.done === true || next.value.type === 'end') break
+          if (next.value.type === 'output') chunks.push(next.value.data)
+        }
+      } finally {
+        clearTimeout(timer)
+        await session.detach().catch(err => { this.c.logger.debug('detach after a replay failed', { job: id, err }) })
       }
-      await session.detach().catch(() => {})
       return { replay: chunks }
     }
     return {
@@ -85,7 +96,10 @@ export class JobOutputs {
             onEnd()
           }
         })()
-        return () => { stopped = true; void session.detach().catch(() => {}) }
+        return () => {
+          stopped = true
+          session.detach().catch(err => { this.c.logger.debug('detach of a follower failed', { job: id, err }) })
+        }
       }
     }
   }

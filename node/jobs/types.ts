@@ -18,8 +18,14 @@ export interface JobRow {
   /** the announcement has reached at least one peer (always true on a node without peers) */
   announced: boolean
   executor?: string
-  /** the highest lease epoch claimed for this job: results of lower epochs are fenced off */
+  /** the lease epoch of the newest run event applied (claimed, started, requeued, finished) */
   epoch?: number
+  /** how far that epoch's run got: 0 claimed, 1 started, 2 given up (requeued, lease lost), 3 finished */
+  phase?: number
+  /** in a mesh: the job's acceptors, as its announcement names them */
+  acceptors?: string[]
+  /** the acceptors' grants of `epoch` (from its `started` event): the run's lease, and a claimant's proof past a lagging acceptor */
+  grants?: Uint8Array[]
   exitCode?: number | null
   reason?: string
   cacheHit?: boolean
@@ -79,6 +85,8 @@ export interface JobView {
   artefacts: ArtefactRef[]
   params: Record<string, string>
   announced: boolean
+  /** in a mesh: the members whose majority holds the job's lease and decides its result */
+  acceptors: string[] | null
   /** a Nix job: the derivation and, once built, its outputs */
   nix?: { drv: string, outputs: NixResult['outputs'] }
   /** sha256 of the signed provenance statement of the result (`cit-node verify`) */

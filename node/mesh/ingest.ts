@@ -8,6 +8,7 @@ import type { Logger } from '../../store/logger.js'
 import type { JobService } from '../jobs/job-service.js'
 import type { PeerTable } from './peer-table.js'
 import type { TrustService } from './trust-service.js'
+import { acceptorsProblem } from './acceptor-set.js'
 
 /** the kinds of signed message the mesh carries */
 export type Kind = 'job' | 'event' | 'load' | 'trust'
@@ -16,6 +17,8 @@ const TRUST_TYPES = new Set(['grant', 'revoke', 'enroll'])
 const LOAD_MAX_AGE_MS = 60_000
 /** events only a building node signs about its own work */
 const BUILD_EVENTS = new Set<EventType>(['claimed', 'started', 'finished', 'failed', 'requeued', 'lease-lost'])
+/** events that count only with the acceptors' signatures (in a mesh) */
+const FENCED = new Set<EventType>(['claimed', 'started', 'finished', 'failed'])
 /** events the submitter or an admin signs */
 const OWNER_EVENTS = new Set<EventType>(['cancel-requested', 'cancelled', 'superseded', 'submitted', 'reprioritized'])
 
@@ -78,6 +81,8 @@ export class Ingest {
       const { value, problem } = validateAnnouncement(signed.payload)
       if (value == null) return this.drop('bad-job', problem)
       if (!trust.hasRole(signed.signer, 'submit')) return this.drop('no-submit-role')
+      const bad = acceptorsProblem(value, trust)
+      if (bad != null) return this.drop('bad-acceptors', bad)
       return { ok: true, value: { kind, signed: { ...signed, payload: value } } }
     }
     if (kind === 'event') {
@@ -115,6 +120,11 @@ export class Ingest {
           const row = await this.c.jobs.get(ev.job)
           // only the submitter or an admin may stop a job
           if (row != null && row.submitter !== v.signed.signer && !this.c.trust.hasRole(v.signed.signer, 'admin')) { this.drop('not-owner'); return }
+        }
+        if (FENCED.has(ev.type)) {
+          // a run event without the acceptors' word for it is refused, not stored
+          const row = await this.c.jobs.get(ev.job)
+          if (row != null && !this.c.jobs.store.certify(row, ev)) { this.drop(ev.type === 'started' || ev.type === 'claimed' ? 'no-lease' : 'no-quorum'); return }
         }
         if (!await this.c.jobs.ingestEvent(v.signed)) { this.drop('duplicate'); return }
         break

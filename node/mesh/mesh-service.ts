@@ -6,7 +6,8 @@ import { JoinService } from '../../protocols/join/index.js'
 import { LOAD_INTERVAL_MS } from '../../protocols/load/index.js'
 import { createMeshLibp2p, disconnectDisallowed } from '../../protocols/net/index.js'
 import { SyncService } from '../../protocols/sync/index.js'
-import { LeaseManager, leaseSelector, leaseValidator } from '../../protocols/lease/index.js'
+import { LeaseLinks, LeaseService } from '../../protocols/lease/index.js'
+import { MetaVoteStore } from './lease-votes.js'
 import type { Identity, Signed } from '../../protocols/codec/index.js'
 import type { JobRow } from '../jobs/types.js'
 import type { LoadReport } from '../../protocols/load/index.js'
@@ -52,8 +53,9 @@ export interface MeshServiceInit {
  */
 export class MeshService {
   libp2p?: MeshLibp2p
-  /** claims in the DHT (`/lease/<job>`), available once started */
-  leases?: LeaseManager
+  /** the lease protocol (acceptor and claimant), available once started */
+  lease?: LeaseService
+  private links?: LeaseLinks
   private readonly channels = new Map<Kind, GossipChannel<unknown>>()
   private sync?: SyncService
   private join?: JoinService
@@ -63,9 +65,15 @@ export class MeshService {
   private readonly log: Logger
   /** log sequence → job id for local jobs no peer has received yet */
   private readonly unannounced = new Map<string, JobRow>()
-  private readonly onSigned = (s: Signed<unknown>): void => { void this.publish(s) }
+  /** aborted by stop(): dials, reports and publishes in flight end with it */
+  private controller?: AbortController
+  private readonly onSigned = (s: Signed<unknown>): void => {
+    this.publish(s).catch(err => { this.log.error('publishing a record failed', { type: s.type, err }) })
+  }
+
   private readonly onTrustChange = (): void => {
-    if (this.libp2p != null) void disconnectDisallowed(this.libp2p, id => this.isAllowed(id)).catch(() => {})
+    if (this.libp2p == null) return
+    disconnectDisallowed(this.libp2p, id => this.isAllowed(id)).catch(err => { this.log.warn('closing connections of non-members failed', { err }) })
   }
 
   constructor (components: MeshServiceComponents, private readonly init: MeshServiceInit) {
@@ -88,6 +96,7 @@ export class MeshService {
 
   async start (): Promise<void> {
     if (this.libp2p != null) return
+    this.controller = new AbortController()
     const self = this.c.identity.id
     const bootstrap = [...new Set([...this.init.membership.bootstrap, ...this.c.peers.knownAddrs()])]
       .filter(a => !a.endsWith(`/p2p/${self}`))
@@ -97,10 +106,7 @@ export class MeshService {
       listen: this.init.listen,
       bootstrap,
       isAllowed: id => this.isAllowed(id),
-      logger: this.log,
-      // peers accept a lease only from a member with the build role, signed by its holder
-      dhtValidators: { lease: leaseValidator(id => this.c.trust.hasRole(id, 'build')) },
-      dhtSelectors: { lease: leaseSelector }
+      logger: this.log
     })
     this.libp2p = libp2p
     try {
@@ -138,15 +144,14 @@ export class MeshService {
         onEnroll: async (bytes, from) => await this.onEnroll(bytes, from)
       })
       await this.join.start()
-      this.leases = new LeaseManager({ dht: libp2p.services.dht, identity: this.c.identity, logger: this.log, isBuilder: id => this.c.trust.hasRole(id, 'build') })
-      await this.leases.start()
+      await this.startLease(libp2p)
       for await (const row of this.c.jobs.store.all()) {
         if (!row.announced) this.unannounced.set(row.id, row)
       }
       this.c.jobs.on('signed', this.onSigned)
       this.c.trust.on('change', this.onTrustChange)
-      this.timer = setInterval(() => { void this.report() }, this.init.loadIntervalMs ?? LOAD_INTERVAL_MS)
-      void this.report()
+      this.timer = setInterval(() => { this.reportInBackground() }, this.init.loadIntervalMs ?? LOAD_INTERVAL_MS)
+      this.reportInBackground()
     } catch (err) {
       await this.stop()
       throw err
@@ -154,13 +159,16 @@ export class MeshService {
   }
 
   async stop (): Promise<void> {
+    this.controller?.abort(new Error('the mesh service stopped'))
     this.partition.stop()
     if (this.timer != null) clearInterval(this.timer)
     this.timer = undefined
     this.c.jobs.off('signed', this.onSigned)
     this.c.trust.off('change', this.onTrustChange)
-    await this.leases?.stop()
-    this.leases = undefined
+    this.lease?.stop()
+    this.lease = undefined
+    await this.links?.stop()
+    this.links = undefined
     await this.join?.stop()
     await this.sync?.stop()
     for (const ch of this.channels.values()) ch.stop()
@@ -168,6 +176,32 @@ export class MeshService {
     const libp2p = this.libp2p
     this.libp2p = undefined
     await libp2p?.stop()
+  }
+
+  /** the lease protocol over one long-lived stream per member (`/cit/lease/1.0.0`) */
+  private async startLease (libp2p: MeshLibp2p): Promise<void> {
+    this.links = new LeaseLinks({ libp2p, isAllowed: id => this.c.trust.isMember(id) && !this.partition.denies(id), logger: this.log })
+    this.lease = new LeaseService({
+      identity: this.c.identity,
+      mesh: this.meshId,
+      transport: this.links,
+      votes: new MetaVoteStore(this.c.meta),
+      isBuilder: id => this.c.trust.hasRole(id, 'build'),
+      lookup: async (job, ann) => await this.acceptorsOf(job, ann),
+      logger: this.log
+    })
+    await this.links.start(this.c.identity.id)
+    this.lease.start()
+  }
+
+  /** a job's acceptors; a claim may bring the announcement of a job this node has not heard of yet */
+  private async acceptorsOf (job: string, ann?: Uint8Array): Promise<readonly string[] | undefined> {
+    const row = await this.c.jobs.get(job)
+    if (row != null || ann == null) return row?.acceptors
+    const v = this.c.ingest.check(ann, 'job')
+    if (!v.ok || v.value.kind !== 'job' || v.value.signed.hash !== job) return undefined
+    await this.c.ingest.apply(v.value)
+    return (await this.c.jobs.get(job))?.acceptors
   }
 
   /** this node's addresses, each with its /p2p/ suffix */
@@ -195,7 +229,8 @@ export class MeshService {
     return {
       ingest: this.c.ingest.stats(),
       gossip: Object.fromEntries([...this.channels].map(([k, ch]) => [k, ch.stats()])),
-      sync: this.sync?.stats()
+      sync: this.sync?.stats(),
+      lease: this.lease?.stats()
     }
   }
 
@@ -254,6 +289,10 @@ export class MeshService {
     }
   }
 
+  private reportInBackground (): void {
+    this.report().catch(err => { if (this.controller?.signal.aborted !== true) this.log.warn('load report failed', { err }) })
+  }
+
   /** send this node's load report now (after a state change, before leaving) */
   async reportNow (): Promise<void> {
     await this.report()
@@ -279,7 +318,8 @@ export class MeshService {
       try {
         const addrs = view.addrs.map(a => multiaddr(a))
         await libp2p.peerStore.merge(peerIdFromString(view.peerId), { multiaddrs: addrs })
-        void libp2p.dial(peerIdFromString(view.peerId), { signal: AbortSignal.timeout(5000) }).catch(() => {})
+        const signal = AbortSignal.any([AbortSignal.timeout(5000), this.controller?.signal ?? AbortSignal.abort()])
+        libp2p.dial(peerIdFromString(view.peerId), { signal }).catch(err => { this.log.debug('dial of a reported peer failed', { peer: view.peerId, err }) })
       } catch (err) {
         this.log.debug('cannot dial a reported peer', { peer: view.peerId, err })
       }

@@ -45,6 +45,14 @@ export class PeerTable {
     for await (const [id, entry] of this.meta.table<PeerEntry>(T_PEERS).entries()) this.entries.set(id, entry)
   }
 
+  /** Persist the newest report of every node (those not written yet, see PERSIST_EVERY_MS); idempotent. */
+  async stop (): Promise<void> {
+    const ops = [...this.entries].filter(([id, e]) => (this.persistedAt.get(id) ?? 0) < e.receivedAt)
+      .map(([id, e]) => ({ type: 'put' as const, table: T_PEERS, key: id, value: e }))
+    for (const [id, e] of this.entries) this.persistedAt.set(id, e.receivedAt)
+    if (ops.length > 0) await this.meta.batch(ops)
+  }
+
   /** Take a verified report; false if it is not newer than the one held (a replay or reordering). */
   async update (report: LoadReport): Promise<boolean> {
     const prev = this.entries.get(report.node)

@@ -54,6 +54,11 @@ export class TrustService extends EventEmitter<TrustServiceEvents> {
     return result
   }
 
+  /** stop telling listeners about changes (the records stay stored); idempotent */
+  stop (): void {
+    this.removeAllListeners('change')
+  }
+
   isMember (keyId: string): boolean { return this.state.isMember(keyId) }
   isInviteKey (keyId: string): boolean { return this.state.isInviteKey(keyId) }
   hasRole (keyId: string, role: Role): boolean { return this.state.hasRole(keyId, role) }

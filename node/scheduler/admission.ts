@@ -34,20 +34,22 @@ function stableHash (job: string, node: string): string {
 
 /**
  * The order in which eligible nodes try to claim a job: the node that holds the job name's
- * workspace first (incremental builds), then lighter load per core, then a stable hash of job and
- * node. Every node computes the same order from the same reports, so usually one node claims
- * without contention.
+ * workspace first (incremental builds), then lighter load per core, then the node it was
+ * submitted on (`origin`: its output needs no remote stream to reach the submitter), then a
+ * stable hash of job and node. Every node computes the same order from the same reports, so
+ * usually one node claims without contention.
  */
-export function rank (job: string, spec: JobSpec, offers: Offer[]): string[] {
+export function rank (job: string, spec: JobSpec, offers: Offer[], origin?: string): string[] {
   return offers
     .filter(o => refusal(o, spec) == null)
     .map(o => ({
       id: o.report.node,
       ws: o.report.workspaces.includes(spec.name) ? 0 : 1,
       load: o.report.cores > 0 ? o.report.load1 / o.report.cores : Infinity,
+      own: o.report.node === origin ? 0 : 1,
       h: stableHash(job, o.report.node)
     }))
-    .sort((a, b) => a.ws - b.ws || Math.round(a.load * 10) - Math.round(b.load * 10) || (a.h < b.h ? -1 : a.h > b.h ? 1 : 0))
+    .sort((a, b) => a.ws - b.ws || Math.round(a.load * 10) - Math.round(b.load * 10) || a.own - b.own || (a.h < b.h ? -1 : a.h > b.h ? 1 : 0))
     .map(x => x.id)
 }
 

@@ -1,26 +1,24 @@
+import { decodeCbor, sha256Hex } from '../../protocols/codec/index.js'
 import { isFinal } from '../../protocols/job/records.js'
+import { MAX_LEASE_MESSAGE_BYTES } from '../../protocols/lease/index.js'
+import { outcomeContent } from '../jobs/fence.js'
 import { rank, refusal } from './admission.js'
-import type { Claimer, ClaimResult } from './claimer.js'
+import type { AdoptedResult, Claimer, ClaimResult, FinishResult, RunOutcome } from './claimer.js'
 import type { Offer } from './admission.js'
 import type { JobRow } from '../jobs/types.js'
-import type { LeaseManager, LeasePayload } from '../../protocols/lease/index.js'
+import type { LeaseClaimant } from '../../protocols/lease/index.js'
 import type { PeerTable } from '../mesh/peer-table.js'
 import type { Logger } from '../../store/logger.js'
 
-/** delay between the attempts of nodes of consecutive rank */
-export const STAGGER_MS = 150
+/**
+ * delay between the attempts of nodes of consecutive rank: a lower rank's claim costs only a
+ * round trip if the first one won, so this is about efficiency, not safety
+ */
+export const STAGGER_MS = 25
 /** a report older than this does not count as an offer (several missed report intervals) */
 export const OFFER_MAX_AGE_MS = 10_000
 /** an executor silent (no load report) for this long, or whose reports stop listing the job, is presumed gone */
 export const EXECUTOR_SILENT_MS = 20_000
-/**
- * A job that looks queued here but whose lease shows a claim this node never heard of was claimed
- * (and maybe finished) while this node was down or cut off: its events are on their way by sync.
- * It is left alone until that claim lapsed this long ago and this node has been up this long
- * (the chaos suite saw restarted nodes run finished jobs again). Past that, the claimer is
- * presumed to have died before it could tell anyone, and the job is claimed over it.
- */
-export const UNSEEN_CLAIM_GRACE_MS = 30_000
 /**
  * A daemon that has just started claims nothing until it has pulled a member's records once (sync
  * on connect), or for at most this long: what looks queued to it may have been claimed and
@@ -30,18 +28,18 @@ export const CATCH_UP_MAX_MS = 15_000
 
 export interface MeshClaimerComponents {
   self: string
-  leases: LeaseManager
+  /** this node's claimant of the lease protocol */
+  lease: LeaseClaimant
   peers: PeerTable
   /** the offer this node would make now */
   ownOffer: () => Offer
   canBuild: (peerId: string) => boolean
   /** why this node must not take the job whatever its load (a node without a sandbox: isolation.ts), or undefined */
   refuse?: (row: JobRow) => string | undefined
-  /**
-   * whether this node may take the job without a lease: no other member could ever claim it
-   * (it is the only member, or the job has reached no peer yet)
-   */
-  alone: (row: JobRow) => boolean
+  /** whether this node knows a key as a member (and so can reach it) */
+  isMember: (peerId: string) => boolean
+  /** a job's signed announcement, sent with a claim to acceptors that may not have it yet */
+  announcement: (id: string) => Promise<Uint8Array | undefined>
   /** whether this daemon has caught up with a member's records since it started (see CATCH_UP_MAX_MS) */
   caughtUp: () => boolean
   logger: Logger
@@ -50,14 +48,14 @@ export interface MeshClaimerComponents {
 
 /**
  * Claiming in a mesh: a node that admits the job waits for its rank among the nodes that would
- * admit it (STAGGER_MS per rank) and then claims a lease in the DHT. The lease's epoch fences the
- * results: an executor that lost its lease does not publish one, and peers keep the result of
- * the highest epoch.
+ * admit it (STAGGER_MS per rank) and then claims the job's lease at a majority of its acceptors.
+ * The run's outcome counts only with a majority of their votes; a claim that finds a result the
+ * acceptors had accepted already finishes with that result instead of running the job again.
  */
 export class MeshClaimer implements Claimer {
   private readonly now: () => number
-  /** jobs claimed without a lease (see `alone`) */
-  private readonly local = new Set<string>()
+  /** per job, the highest epoch an acceptor told of and its signed word for it (a proof to claim past it) */
+  private readonly known = new Map<string, { epoch: number, proof?: Uint8Array }>()
 
   /** when this claimer (the daemon) started */
   private readonly since: number
@@ -108,49 +106,67 @@ export class MeshClaimer implements Claimer {
     // them the same way everywhere keeps their attempts apart too)
     const published = this.publishedOffers(own.canBuild)
     const free = new Set(published.filter(o => o.report.slotsFree >= 1).map(o => o.report.node))
-    const order = rank(row.id, row.spec, published.map(o => ({ ...o, report: { ...o.report, slotsFree: Math.max(1, o.report.slotsFree) } })))
+    const order = rank(row.id, row.spec, published.map(o => ({ ...o, report: { ...o.report, slotsFree: Math.max(1, o.report.slotsFree) } })), row.origin)
     const turns = [...order.filter(id => free.has(id)), ...order.filter(id => !free.has(id))]
     const at = turns.indexOf(this.c.self)
     return { delayMs: (at === -1 ? turns.length : at) * STAGGER_MS }
   }
 
   async claim (row: JobRow, signal: AbortSignal): Promise<ClaimResult> {
-    if (this.c.alone(row)) {
-      this.local.add(row.id)
-      return { ok: true, epoch: 1, expiresAt: Number.MAX_SAFE_INTEGER }
+    // a job announced without acceptors (before this node joined a mesh) is its own node's
+    if (row.acceptors == null) {
+      return row.origin === this.c.self ? { ok: true, epoch: (row.epoch ?? 0) + 1 } : { ok: false, reason: 'a job without acceptors runs on its own node' }
     }
     if (!this.c.caughtUp() && this.now() - this.since < CATCH_UP_MAX_MS) {
       return { ok: false, reason: 'catching up with the mesh after a start' }
     }
-    // a queued-looking job with a claim this node never heard of is left alone (see
-    // UNSEEN_CLAIM_GRACE_MS); the lease manager shows the lease it reads before claiming
-    const refuse = row.state === 'queued' ? (lease: LeasePayload | undefined) => this.unseenClaim(row, lease) : undefined
-    const r = await this.c.leases.claim(row.id, { signal, refuse })
-    if (r.ok) return { ok: true, epoch: r.epoch, expiresAt: r.expiresAt }
-    return { ok: false, reason: r.detail ?? r.reason, holder: r.holder }
-  }
-
-  /** why not to claim a queued-looking job over a lease this node has no event of (see UNSEEN_CLAIM_GRACE_MS) */
-  private unseenClaim (row: JobRow, lease: LeasePayload | undefined): string | undefined {
-    if (lease == null || lease.epoch <= (row.epoch ?? 0)) return undefined
-    const young = this.now() - this.since < UNSEEN_CLAIM_GRACE_MS
-    return young || this.now() - lease.expiresAt < UNSEEN_CLAIM_GRACE_MS ? `a claim by ${lease.holder} this node has not heard of yet` : undefined
+    // a node that does not know every acceptor as a member has not caught up with the
+    // membership the job was announced in: it could not reach them
+    if (!row.acceptors.every(a => a === this.c.self || this.c.isMember(a))) {
+      return { ok: false, reason: 'not caught up with the job\'s acceptors', retryMs: 5000 }
+    }
+    let epoch = row.epoch ?? 0
+    let proof = row.grants?.[0]
+    const known = this.known.get(row.id)
+    if (known != null && known.epoch > epoch) ({ epoch, proof } = known)
+    const r = await this.c.lease.claim({ job: row.id, acceptors: row.acceptors, epoch: epoch + 1, proof, ann: await this.c.announcement(row.id), signal })
+    if (!r.ok) {
+      if (r.epoch != null && r.epoch > epoch && r.proof != null) this.known.set(row.id, { epoch: r.epoch, proof: r.proof })
+      return { ok: false, reason: r.reason, holder: r.holder, retryMs: r.waitMs != null ? r.waitMs + STAGGER_MS : undefined }
+    }
+    this.known.delete(row.id)
+    if (r.adopt == null) return { ok: true, epoch: r.epoch, cert: r.grants }
+    const event = r.adopt.content != null ? decodeOutcome(r.adopt.content, r.adopt.outcome) : undefined
+    if (event == null) {
+      // a result whose content nobody sent along cannot be published: leave the decision to its executor
+      await this.c.lease.release(row.id, r.epoch)
+      return { ok: false, reason: 'an accepted result without its content', holder: r.adopt.holder, retryMs: 5000 }
+    }
+    return { ok: true, epoch: r.epoch, cert: r.grants, adopt: { ran: r.adopt.holder, event, outcome: r.adopt.outcome } }
   }
 
   requeueAfterRestart (row: JobRow): boolean {
-    return !this.c.alone(row)
+    return row.acceptors != null
   }
 
-  keepAlive (row: JobRow, epoch: number, expiresAt: number, onLost: (holder?: string) => void): () => void {
-    // a claim without a lease has nothing to renew; it stays marked until `holds` is asked, which
-    // the runner does after it stopped keeping the claim alive
-    if (this.local.has(row.id)) return () => {}
-    return this.c.leases.keepAlive(row.id, epoch, expiresAt, { onLost: info => { onLost(info.holder) } })
+  keepAlive (row: JobRow, epoch: number, onLost: (reason: string) => void): () => void {
+    if (row.acceptors == null) return () => {}
+    let on = true
+    this.c.lease.watch(row.id, epoch, reason => { if (on) onLost(reason === 'lost' ? 'the lease was taken over' : 'the lease lapsed: renewals failed') })
+    return () => { on = false }
   }
 
-  async holds (row: JobRow, epoch: number, signal: AbortSignal): Promise<boolean> {
-    if (this.local.delete(row.id)) return true
-    return await this.c.leases.holds(row.id, epoch, { signal })
+  async finish (row: JobRow, epoch: number, outcome: RunOutcome | AdoptedResult, signal: AbortSignal): Promise<FinishResult> {
+    if (row.acceptors == null) return { ok: true }
+    const value = 'ran' in outcome
+      ? { holder: outcome.ran, outcome: outcome.outcome, content: outcomeContent(outcome.event) }
+      : { outcome: sha256Hex(outcomeContent(outcome)), content: outcomeContent(outcome) }
+    const r = await this.c.lease.finish(row.id, epoch, value, { signal })
+    return r.ok ? { ok: true, cert: r.votes } : { ok: false, reason: r.reason, holder: r.holder }
+  }
+
+  async release (row: JobRow, epoch: number): Promise<void> {
+    if (row.acceptors != null) await this.c.lease.release(row.id, epoch)
   }
 
   abandoned (row: JobRow): boolean {
@@ -167,5 +183,16 @@ export class MeshClaimer implements Claimer {
     if (entry.report.state === 'gone' || now - entry.receivedAt > EXECUTOR_SILENT_MS) return true
     // the executor reports, but no longer lists the job (it restarted and lost it)
     return entry.report.at > since + EXECUTOR_SILENT_MS && !entry.report.running.includes(row.id)
+  }
+}
+
+/** the event fields an adopted result's content holds, if they hash to its outcome */
+function decodeOutcome (content: Uint8Array, outcome: string): AdoptedResult['event'] | undefined {
+  if (sha256Hex(content) !== outcome) return undefined
+  try {
+    const v = decodeCbor(content, MAX_LEASE_MESSAGE_BYTES) as AdoptedResult['event']
+    return v.type === 'finished' || v.type === 'failed' ? v : undefined
+  } catch {
+    return undefined
   }
 }

@@ -1,6 +1,7 @@
+import { validateEvent } from '../../protocols/job/index.js'
 import { isFinal } from '../../protocols/job/records.js'
 import { DEFAULT_SLOTS } from './constants.js'
-import type { Claimer } from './claimer.js'
+import type { AdoptedResult, Claimer, RunOutcome } from './claimer.js'
 import type { JobService } from '../jobs/job-service.js'
 import type { JobRow } from '../jobs/types.js'
 import type { RunRequest, RunResult } from '../executor/types.js'
@@ -11,6 +12,10 @@ import type { Logger } from '../../store/logger.js'
 export const TICK_MS = 1000
 /** after a claim that did not win, wait this long before this node tries the same job again */
 export const RETRY_AFTER_MS = 3000
+/** deadline of one claim (the lease protocol's own per-acceptor deadlines are shorter) */
+export const CLAIM_TIMEOUT_MS = 10_000
+/** the abort reason of runs stopped for a graceful stop: their leases are handed over */
+const HANDOVER = new Error('the node is stopping: the job is handed over')
 
 /** what a run may add to the executor's result: a Nix job's outputs, the provenance statement, a rebuild's comparison */
 export type ResultExtras = Partial<Pick<JobResult, 'nix' | 'provenance' | 'rebuild'>>
@@ -41,8 +46,9 @@ interface Running {
 /**
  * Takes queued jobs, highest priority first, then oldest first, up to `slots` at a time: asks the
  * claimer when to try each, claims it, runs it, keeps the claim alive and records every step as
- * a signed event. On start, jobs this node was running when it last stopped are recorded as
- * failed: their processes died with the old daemon.
+ * a signed event; in a mesh a result is published only with the acceptors' certificate. On
+ * start, jobs this node was running when it last stopped are queued again (in a mesh) or
+ * recorded as failed (alone): their processes died with the old daemon.
  */
 export class Runner {
   private readonly jobs: JobService
@@ -56,6 +62,8 @@ export class Runner {
   private readonly attempting = new Map<string, ReturnType<typeof setTimeout> | true>()
   private readonly notBefore = new Map<string, number>()
   private timer?: ReturnType<typeof setInterval>
+  /** aborted once stop() has waited for the runs: claims and result decisions in flight end */
+  private lifetime = new AbortController()
   private started = false
   private paused = false
   private readonly onChange = (row: JobRow): void => { this.track(row) }
@@ -72,18 +80,19 @@ export class Runner {
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
+    this.lifetime = new AbortController()
     for await (const stored of this.jobs.store.all()) {
       if (isFinal(stored.state)) continue
       const row = (await this.jobs.get(stored.id))!
       // a job this node had claimed or started died with the previous daemon process
       if ((row.state === 'claimed' || row.state === 'running') && row.executor === this.jobs.nodeId) {
         // under the epoch it held: if another node has taken the job over meanwhile, peers that
-        // know of the newer epoch ignore this, and its result replaces it everywhere else
+        // know of the newer epoch ignore this
         const reason = 'the daemon stopped while the job was running'
         if (this.c.claimer.requeueAfterRestart(row)) {
           // at-least-once: in a mesh the job is claimed again (at the next epoch, which fences
           // anything still running under the old one), here or on another member
-          const again = await this.jobs.transition(row.id, 'requeued', { state: 'queued', reason, epoch: row.epoch })
+          const again = await this.jobs.transition(row.id, 'requeued', { state: 'queued', reason, epoch: row.epoch, cert: row.grants })
           this.candidates.set(row.id, again)
           this.log.warn('job was running when the daemon stopped: queued again', { job: row.id })
         } else {
@@ -100,7 +109,11 @@ export class Runner {
     this.pump()
   }
 
-  /** Stop taking jobs and cancel the running ones; resolves when they have ended. */
+  /**
+   * Stop taking jobs and hand the running ones over: each run is stopped, its lease released
+   * and a `requeued` event says why, so another node (or this one, after a restart) runs it
+   * again. Resolves when they have ended; results being decided at that moment are published.
+   */
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
@@ -108,9 +121,21 @@ export class Runner {
     this.jobs.off('change', this.onChange)
     for (const t of this.attempting.values()) if (t !== true) clearTimeout(t)
     this.attempting.clear()
-    for (const r of this.running.values()) r.controller.abort(new Error('the daemon is stopping'))
+    for (const r of this.running.values()) r.controller.abort(HANDOVER)
     await Promise.allSettled([...this.running.values()].map(async r => await r.done))
+    this.lifetime.abort(new Error('the runner stopped'))
     this.candidates.clear()
+  }
+
+  /** Claim nothing more and wait until every running job has finished (`stop --wait`). */
+  async drain (options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.setPaused(true)
+    while (this.running.size > 0 && options.signal?.aborted !== true) {
+      await Promise.race([
+        Promise.allSettled([...this.running.values()].map(async r => await r.done)),
+        new Promise(resolve => options.signal?.addEventListener('abort', resolve, { once: true }))
+      ])
+    }
   }
 
   setPaused (paused: boolean): void {
@@ -167,9 +192,9 @@ export class Runner {
       if (row == null || !this.started || this.paused || this.running.size >= this.slots) return
       const takeover = row.state !== 'queued'
       if (takeover && !this.c.claimer.abandoned(row)) return
-      const claim = await this.c.claimer.claim(row, AbortSignal.timeout(10_000))
+      const claim = await this.c.claimer.claim(row, AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(CLAIM_TIMEOUT_MS)]))
       if (!claim.ok) {
-        this.notBefore.set(id, this.now() + RETRY_AFTER_MS)
+        this.notBefore.set(id, this.now() + (claim.retryMs ?? RETRY_AFTER_MS))
         this.log.debug('claim did not win', { job: id, reason: claim.reason, holder: claim.holder })
         return
       }
@@ -178,7 +203,8 @@ export class Runner {
       const entry: Running = { controller, done: Promise.resolve() }
       this.running.set(id, entry)
       this.candidates.delete(id)
-      entry.done = this.runClaimed(row, claim.epoch, claim.expiresAt, takeover, controller)
+      const work = claim.adopt != null ? this.adopt(row, claim.epoch, claim.adopt, claim.cert) : this.runClaimed(row, claim.epoch, claim.cert, takeover, controller)
+      entry.done = work
         .catch(err => { this.log.error('job run failed unexpectedly', { job: id, err }) })
         .finally(() => {
           this.running.delete(id)
@@ -192,57 +218,85 @@ export class Runner {
     }
   }
 
-  private async runClaimed (row: JobRow, epoch: number, expiresAt: number, takeover: boolean, controller: AbortController): Promise<void> {
+  private async runClaimed (row: JobRow, epoch: number, cert: Uint8Array[] | undefined, takeover: boolean, controller: AbortController): Promise<void> {
     const id = row.id
-    if (takeover) {
-      await this.jobs.transition(id, 'requeued', { state: 'queued', reason: `the executor ${row.executor ?? '?'} went silent; its lease expired`, epoch })
-    }
+    const reason = takeover ? `taken over from ${row.executor ?? '?'}: it went silent and its lease lapsed` : undefined
     // a cancel or supersede may land between picking the job and claiming it
-    if ((await this.jobs.transition(id, 'claimed', { state: 'claimed', epoch })).state !== 'claimed') return
-    if ((await this.jobs.transition(id, 'started', { state: 'running', epoch })).state !== 'running') return
-    let lostTo: string | undefined
-    let lost = false
-    const stopKeeping = this.c.claimer.keepAlive(row, epoch, expiresAt, holder => {
-      lost = true
-      lostTo = holder
-      controller.abort(new Error('the lease was lost'))
+    const started = await this.jobs.transition(id, 'started', { state: 'running', epoch, cert, reason })
+    if (started.state !== 'running' || started.epoch !== epoch || started.executor !== this.jobs.nodeId) {
+      await this.c.claimer.release(row, epoch)
+      return
+    }
+    let lost: string | undefined
+    const stopKeeping = this.c.claimer.keepAlive(row, epoch, why => {
+      lost = why
+      controller.abort(new Error(why))
     })
     const live = this.jobs.liveOutput(id, true)!
     try {
-      const result = await this.c.executor.run({
-        jobId: id,
-        spec: row.spec,
-        params: row.params,
-        signal: controller.signal,
-        onOutput: data => { live.push(data) }
-      })
+      const outcome = await this.execute(row, controller.signal, data => { live.push(data) })
       stopKeeping()
-      // fencing: a node that no longer holds the lease publishes no result
-      if (lost || !await this.c.claimer.holds(row, epoch, AbortSignal.timeout(10_000))) {
-        await this.jobs.transition(id, 'lease-lost', { reason: `lease epoch ${epoch} lost${lostTo != null ? ` to ${lostTo}` : ''}: result discarded`, epoch })
-        return
+      if (controller.signal.reason === HANDOVER) {
+        await this.handOver(row, epoch, cert)
+      } else if (lost != null) {
+        await this.jobs.transition(id, 'lease-lost', { reason: `lease epoch ${epoch} lost (${lost}): result discarded`, epoch, cert })
+      } else {
+        await this.publish(row, epoch, outcome, cert)
       }
-      await this.jobs.transition(id, 'finished', {
-        state: result.outcome,
-        epoch,
-        result: {
-          state: result.outcome,
-          exitCode: result.exitCode,
-          reason: result.reason,
-          usage: result.usage,
-          log: result.log,
-          artefacts: result.artefacts,
-          nix: result.nix,
-          provenance: result.provenance,
-          rebuild: result.rebuild
-        }
-      })
-    } catch (err: any) {
-      await this.jobs.transition(id, 'failed', { state: 'failed', reason: `the executor failed: ${String(err?.message ?? err)}`, epoch })
-      throw err
     } finally {
       stopKeeping()
       this.jobs.endLiveOutput(id)
     }
+  }
+
+  /** run the job; what it ended with, as its final event will say (an executor error is a failure) */
+  private async execute (row: JobRow, signal: AbortSignal, onOutput: (data: Uint8Array) => void): Promise<RunOutcome> {
+    try {
+      const r = await this.c.executor.run({ jobId: row.id, spec: row.spec, params: row.params, signal, onOutput })
+      return {
+        type: 'finished',
+        state: r.outcome,
+        result: { state: r.outcome, exitCode: r.exitCode, reason: r.reason, usage: r.usage, log: r.log, artefacts: r.artefacts, nix: r.nix, provenance: r.provenance, rebuild: r.rebuild }
+      }
+    } catch (err: any) {
+      this.log.error('the executor failed', { job: row.id, err })
+      return { type: 'failed', state: 'failed', reason: `the executor failed: ${String(err?.message ?? err)}` }
+    }
+  }
+
+  /**
+   * Have the outcome decided by the acceptors and publish it with their certificate. If they do
+   * not decide it (another node took the job over, or they cannot be reached), the result is
+   * discarded and the job runs again elsewhere.
+   */
+  private async publish (row: JobRow, epoch: number, outcome: RunOutcome | AdoptedResult, grants?: Uint8Array[]): Promise<void> {
+    const fin = await this.c.claimer.finish(row, epoch, outcome, this.lifetime.signal)
+    if (!fin.ok) {
+      const by = fin.holder != null ? ` (now ${fin.holder})` : ''
+      await this.jobs.transition(row.id, 'lease-lost', { reason: `the acceptors did not take this run's result (${fin.reason}${by}): discarded`, epoch, cert: grants })
+      return
+    }
+    const ev = 'ran' in outcome ? outcome.event : outcome
+    const ran = 'ran' in outcome && outcome.ran !== this.jobs.nodeId ? outcome.ran : undefined
+    await this.jobs.transition(row.id, ev.type as 'finished' | 'failed', { state: ev.state, reason: ev.reason, result: ev.result, epoch, cert: fin.cert, ran })
+  }
+
+  /** a claim found a result the acceptors had accepted: publish it (the job does not run again) */
+  private async adopt (row: JobRow, epoch: number, adopted: AdoptedResult, grants?: Uint8Array[]): Promise<void> {
+    const { problem } = validateEvent({ job: row.id, node: this.jobs.nodeId, at: this.now(), ...adopted.event, ran: adopted.ran })
+    if (problem != null) {
+      this.log.warn('an accepted result is malformed: left to its executor', { job: row.id, problem })
+      await this.c.claimer.release(row, epoch)
+      return
+    }
+    this.log.info('publishing a result the acceptors had accepted', { job: row.id, ran: adopted.ran })
+    await this.publish(row, epoch, adopted, grants)
+  }
+
+  /** a graceful stop: give the lease up and say why, so another node runs the job at once */
+  private async handOver (row: JobRow, epoch: number, grants?: Uint8Array[]): Promise<void> {
+    await this.c.claimer.release(row, epoch).catch(err => { this.log.warn('lease release failed; it lapses at its expiry', { job: row.id, err }) })
+    await this.jobs.transition(row.id, 'requeued', { state: 'queued', reason: `handed over: ${this.jobs.nodeId} stopped while running it`, epoch, cert: grants })
+    this.log.info('job handed over', { job: row.id, epoch })
   }
 }

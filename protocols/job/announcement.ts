@@ -10,6 +10,10 @@ export const MAX_REASON_CHARS = 2000
 export const MAX_ARTEFACTS = 10_000
 export const MAX_ARTEFACT_PATH_CHARS = 4096
 export const MAX_NODE_ID_CHARS = 128
+/** most acceptors a job may name (5 from 7 builders on) */
+export const MAX_ACCEPTORS = 5
+/** largest acceptor signature in an event's certificate (a grant may carry an adopted result) */
+export const MAX_CERT_ITEM_BYTES = 64 * 1024
 
 const HEX64 = /^[0-9a-f]{64}$/
 
@@ -28,7 +32,7 @@ function isNodeId (v: unknown): v is string {
 export function validateAnnouncement (raw: unknown): { value?: JobAnnouncement, problem?: string } {
   if (!isRecord(raw)) return { problem: 'announcement is not a map' }
   const keys = Object.keys(raw)
-  if (keys.some(k => !['spec', 'params', 'priority', 'submittedAt', 'node', 'nonce'].includes(k))) return { problem: 'announcement has unknown fields' }
+  if (keys.some(k => !['spec', 'params', 'priority', 'submittedAt', 'node', 'nonce', 'acceptors', 'trust'].includes(k))) return { problem: 'announcement has unknown fields' }
   const { spec, problems } = validateJobSpec(raw.spec)
   if (spec == null || problems.length > 0) return { problem: `invalid spec: ${problems[0]?.path ?? ''} ${problems[0]?.message ?? ''}`.trim() }
   if (!isRecord(raw.params)) return { problem: 'params is not a map' }
@@ -40,9 +44,19 @@ export function validateAnnouncement (raw: unknown): { value?: JobAnnouncement, 
   if (!isTime(raw.submittedAt)) return { problem: 'submittedAt is not a time' }
   if (!isNodeId(raw.node)) return { problem: 'node is not a peer id' }
   if (typeof raw.nonce !== 'string' || !/^[0-9a-f]{8,64}$/.test(raw.nonce)) return { problem: 'nonce is not hex' }
-  return {
-    value: { spec, params: raw.params as Record<string, string>, priority: raw.priority as number, submittedAt: raw.submittedAt, node: raw.node, nonce: raw.nonce }
+  if (raw.acceptors !== undefined) {
+    const a = raw.acceptors
+    if (!Array.isArray(a) || a.length === 0 || a.length > MAX_ACCEPTORS || !a.every(isNodeId) || new Set(a).size !== a.length) return { problem: `acceptors is not a list of 1..${MAX_ACCEPTORS} distinct peer ids` }
+    if (typeof raw.trust !== 'string' || !/^[0-9a-f]{32}$/.test(raw.trust)) return { problem: 'trust is not a builder-set digest' }
+  } else if (raw.trust !== undefined) {
+    return { problem: 'trust without acceptors' }
   }
+  const value: JobAnnouncement = { spec, params: raw.params as Record<string, string>, priority: raw.priority as number, submittedAt: raw.submittedAt, node: raw.node, nonce: raw.nonce }
+  if (raw.acceptors !== undefined) {
+    value.acceptors = raw.acceptors as string[]
+    value.trust = raw.trust as string
+  }
+  return { value }
 }
 
 function validateResult (raw: unknown): string | undefined {
@@ -106,7 +120,10 @@ function validateRebuild (raw: unknown): string | undefined {
 /** Check the payload of an `event` envelope from anywhere. */
 export function validateEvent (raw: unknown): { value?: JobEvent, problem?: string } {
   if (!isRecord(raw)) return { problem: 'event is not a map' }
-  if (Object.keys(raw).some(k => !['job', 'type', 'node', 'at', 'state', 'reason', 'result', 'epoch', 'priority'].includes(k))) return { problem: 'event has unknown fields' }
+  if (Object.keys(raw).some(k => !['job', 'type', 'node', 'at', 'state', 'reason', 'result', 'epoch', 'priority', 'cert', 'ran'].includes(k))) return { problem: 'event has unknown fields' }
+  if (raw.cert !== undefined && (!Array.isArray(raw.cert) || raw.cert.length === 0 || raw.cert.length > MAX_ACCEPTORS ||
+    !raw.cert.every(c => c instanceof Uint8Array && c.byteLength <= MAX_CERT_ITEM_BYTES))) return { problem: 'event cert is not a list of acceptor signatures' }
+  if (raw.ran !== undefined && ((raw.type !== 'finished' && raw.type !== 'failed') || !isNodeId(raw.ran))) return { problem: 'event ran is not a peer id of a finished run' }
   if (raw.epoch !== undefined && (!Number.isSafeInteger(raw.epoch) || (raw.epoch as number) < 0)) return { problem: 'event epoch is not a whole number' }
   if (raw.priority !== undefined && !Number.isSafeInteger(raw.priority)) return { problem: 'event priority is not a whole number' }
   if (raw.type === 'reprioritized' && raw.priority === undefined) return { problem: 'a reprioritized event carries a priority' }
@@ -133,7 +150,9 @@ export function validateEvent (raw: unknown): { value?: JobEvent, problem?: stri
       reason: raw.reason as string | undefined,
       result: raw.result as JobResult | undefined,
       epoch: raw.epoch as number | undefined,
-      priority: raw.priority as number | undefined
+      priority: raw.priority as number | undefined,
+      cert: raw.cert as Uint8Array[] | undefined,
+      ran: raw.ran as string | undefined
     }
   }
 }

@@ -13,6 +13,13 @@ export interface JobAnnouncement {
   node: string
   /** random hex so two identical submissions are two jobs */
   nonce: string
+  /**
+   * In a mesh: the members whose majority holds the job's lease and decides its result (the
+   * builders closest to the sha256 of `nonce` in the kad keyspace), and `trust`, a digest of the
+   * builder set they were chosen from, so a node with the same set can check the choice.
+   */
+  acceptors?: string[]
+  trust?: string
 }
 
 export const JOB_STATES = ['queued', 'claimed', 'running', 'succeeded', 'failed', 'timed-out', 'cancelled', 'superseded'] as const
@@ -113,6 +120,14 @@ export interface JobEvent {
   epoch?: number
   /** the new priority (reprioritized) */
   priority?: number
+  /**
+   * In a mesh: the acceptors' signatures behind the event. On `started`, grants of a majority
+   * of the job's acceptors for (job, epoch, node): the lease. On `finished` (and an executor's
+   * `failed`), votes of a majority for this result: the finish certificate.
+   */
+  cert?: Uint8Array[]
+  /** on a `finished` event published for another node's run (it could not finish it): that node */
+  ran?: string
 }
 
 /** every blob a result names: its log, artefacts, Nix output closures and provenance statement */

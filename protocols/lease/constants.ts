@@ -1,36 +1,57 @@
 /**
- * Defaults and limits of job leases. Units are in the names. The validator's limits
- * (MAX_LEASE_TTL_MS, CLOCK_SKEW_MS, LEASE_RETAIN_MS, MAX_LEASE_BYTES) are part of the wire
- * contract: every node must use the same values, or records one accepts another refuses.
+ * Defaults and limits of the quorum lease. Units are in the names. The protocol id, the message
+ * limits, the clock-skew window and the acceptor counts are part of the wire contract: every
+ * node must use the same values.
  */
 
-/** the kad-dht namespace: keys are `/lease/<job id>` */
-export const LEASE_NAMESPACE = 'lease'
-/** the key prefix of a lease record */
-export const LEASE_KEY_PREFIX = `/${LEASE_NAMESPACE}/`
-/** the envelope type (`t`) of a lease record */
-export const LEASE_TYPE = 'lease'
+/** the libp2p protocol of lease messages: one long-lived stream per pair of members */
+export const LEASE_PROTOCOL = '/cit/lease/1.0.0'
 
-/** how long a claim or renewal holds the job */
+/** envelope types (`t`) of lease messages */
+export const LEASE_REQUEST = 'lease-req'
+export const LEASE_REPLY = 'lease-rep'
+export const LEASE_GRANT = 'lease-grant'
+export const LEASE_VOTE = 'lease-vote'
+
+/** a job's acceptors: every member below this many builders, else ACCEPTORS … */
+export const ACCEPTORS = 3
+/** … and ACCEPTORS_LARGE from LARGE_MESH_BUILDERS builders on */
+export const ACCEPTORS_LARGE = 5
+export const LARGE_MESH_BUILDERS = 7
+
+/** how long a grant or renewal holds the job */
 export const LEASE_TTL_MS = 15_000
-/** how often a held lease is renewed: a third of the TTL, so two renewals may fail before it lapses */
+/** how often a holder renews (one message per acceptor for all its jobs there) */
 export const RENEW_EVERY_MS = 5_000
-/** wait between putting a claim and reading it back, so concurrent claims have landed at peers */
-export const SETTLE_MS = 200
-/** deadline of one DHT read or put */
-export const LEASE_CALL_TIMEOUT_MS = 5_000
-
-/** longest lease a record may grant (`expiresAt - renewedAt`); longer ones are refused */
-export const MAX_LEASE_TTL_MS = 5 * 60_000
-/** a record signed this far in the future by the validator's clock is refused */
-export const CLOCK_SKEW_MS = 5_000
 /**
- * How long after it expired a record is still accepted. An expired lease no longer holds the
- * job, but it must stay readable so the next claim continues its epoch sequence; after this
- * it is refused everywhere and vanishes from reads.
+ * Margin for clocks that run at different rates and for scheduling delays: a holder stops
+ * counting on its lease this long before the TTL it measured ran out, and an acceptor grants the
+ * next epoch only this long after the TTL it measured ran out.
  */
-export const LEASE_RETAIN_MS = 60 * 60_000
-/** largest lease envelope accepted (a real one is ~250 bytes) */
-export const MAX_LEASE_BYTES = 1024
-/** longest holder (peer id) accepted in a record */
-export const MAX_HOLDER_CHARS = 128
+export const SKEW_MARGIN_MS = 2_000
+/** a request signed further than this from the acceptor's clock is refused (replays, broken clocks) */
+export const CLOCK_SKEW_MS = 5_000
+/** longest lease a claim may ask for */
+export const MAX_LEASE_TTL_MS = 5 * 60_000
+/** deadline of one request to one acceptor */
+export const LEASE_CALL_TIMEOUT_MS = 3_000
+/** how long a holder keeps asking for finish votes before it gives up (others then run the job again) */
+export const FINISH_TIMEOUT_MS = 30_000
+/** how often unanswered finish requests are sent again */
+export const FINISH_RETRY_MS = 1_000
+/** requests one peer may have open at one acceptor */
+export const MAX_INFLIGHT_PER_PEER = 256
+
+/** largest lease message: a claim may carry the job's announcement (at most 256 KiB) */
+export const MAX_LEASE_MESSAGE_BYTES = 300 * 1024
+/** most (job, epoch) items in one renewal or release */
+export const MAX_BATCH_ITEMS = 1024
+/** longest reason string in a refusal */
+export const MAX_REASON_CHARS = 200
+
+/** a link sends an empty frame when it has sent nothing for this long … */
+export const KEEPALIVE_MS = 10_000
+/** … and closes when it has received nothing for this long (yamux does not enforce its own) */
+export const IDLE_TIMEOUT_MS = 35_000
+/** deadline for opening a link's stream */
+export const OPEN_TIMEOUT_MS = 5_000

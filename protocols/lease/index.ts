@@ -1,24 +1,28 @@
 /**
- * Job leases: masterless claims through signed `/lease/<job>` records in the mesh's Kademlia
- * DHT. Every node installs `leaseValidator` and `leaseSelector` for the `lease` namespace; a
- * `LeaseManager` claims, renews, releases and fence-checks leases. The epoch in a lease fences
- * stale holders: a result is accepted only under the epoch that is current.
+ * Job leases by quorum: a job's acceptors are the few members closest to its id in the kad
+ * keyspace (named by its announcement); a claim is a compare-and-set at a majority of them over
+ * long-lived streams (`/cit/lease/1.0.0`), renewed in batches, and a run's result counts only
+ * with a majority of the acceptors' signed votes for its (job, epoch, executor, outcome).
  * See docs/protocols/lease.md.
  */
-export { LeaseManager } from './lease-manager.js'
-export type {
-  LeaseManagerComponents, LeaseManagerInit, CallOptions, ClaimOptions, ClaimResult, RenewResult, KeepAliveOptions
-} from './types.js'
-export { makeLease, renewLease, releaseLease, parseLease, leaseKey, jobOfLeaseKey, isJobId } from './record.js'
-export type { LeasePayload } from './record.js'
-export { leaseValidator, checkLease } from './validator.js'
-export type { IsBuilder, LeaseRules } from './validator.js'
-export { leaseSelector, selectLease, compareLeases, bestLease, leaseCandidate } from './selector.js'
-export type { LeaseCandidate } from './selector.js'
-export type { LeaseDht } from './dht-io.js'
+export { LeaseService } from './service.js'
+export type { LeaseServiceComponents, LeaseServiceInit } from './service.js'
+export { LeaseAcceptor } from './acceptor.js'
+export type { LeaseAcceptorComponents, LeaseAcceptorInit } from './acceptor.js'
+export { LeaseClaimant } from './claimant.js'
+export type { ClaimArgs, ClaimOutcome, FinishOutcome, LeaseClaimantInit } from './claimant.js'
+export { LeaseRpc } from './rpc.js'
+export { LeaseLinks } from './links.js'
+export { MemoryNetwork } from './memory.js'
+export type { DeliveryPolicy } from './memory.js'
+export { closestAcceptors, acceptorCount, majority, kadIdOfJob, kadIdOfPeer } from './acceptors.js'
+export { checkGrants, checkVotes, outcomeOf, provenEpoch } from './certificate.js'
+export type { CertCheck, CertSubject } from './certificate.js'
+export { openLeaseMessage, isJobId, isPeerId } from './messages.js'
+export type { LeaseRequest, LeaseItem, Grant, Vote, Reply, LeaseRefusal, LeaseMessage } from './messages.js'
+export { MemoryVoteStore, systemClock } from './types.js'
+export type { LeaseClock, LeaseTransport, VoteRecord, VoteStore } from './types.js'
 export {
-  InvalidLeaseError, InvalidLeaseArgumentError, InvalidLeaseOptionError, LeaseNotStartedError,
-  LeaseTimeoutError, LeaseAbortedError, LeaseUnreachableError
+  InvalidLeaseArgumentError, InvalidLeaseMessageError, LeaseNotStartedError, LeaseTimeoutError, LeaseAbortedError, LeaseUnreachableError
 } from './errors.js'
-export type { LeaseRejection } from './errors.js'
 export * from './constants.js'

@@ -1,61 +1,74 @@
-import { MAX_LEASE_TTL_MS } from './constants.js'
-import type { LeaseDht } from './dht-io.js'
-import type { IsBuilder } from './validator.js'
-import type { LeasePayload } from './record.js'
-import type { Identity } from '../codec/keys.js'
 import type { Logger } from '../../store/logger.js'
 
-export interface LeaseManagerComponents {
-  /** `libp2p.services.dht`, with the lease validator and selector installed */
-  dht: LeaseDht
-  identity: Identity
-  logger?: Logger
-  /** ms since the epoch (default `Date.now`) */
-  now?: () => number
-  /** build-role check for what this node reads (default: trust kad-dht's validator, which has it) */
-  isBuilder?: IsBuilder
+/**
+ * Time as the lease code sees it: injected so that tests (and a simulator of many nodes) can run
+ * the real protocol code in virtual time.
+ */
+export interface LeaseClock {
+  /** ms since the epoch */
+  now: () => number
+  setTimeout: (fn: () => void, ms: number) => unknown
+  clearTimeout: (handle: unknown) => void
 }
 
-export interface LeaseManagerInit {
-  ttlMs?: number
-  settleMs?: number
-  renewEveryMs?: number
-  /** deadline of each DHT read or put */
-  callTimeoutMs?: number
+/** the machine's clock and timers; timers do not keep the process alive */
+export const systemClock: LeaseClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms)
+    t.unref?.()
+    return t
+  },
+  clearTimeout: handle => { clearTimeout(handle as ReturnType<typeof setTimeout>) }
 }
 
-export interface CallOptions { signal?: AbortSignal }
-
-export interface ClaimOptions extends CallOptions {
-  /**
-   * Asked with the lease as read before claiming (live leases of others are refused before
-   * this): a reason not to claim after all, or undefined to go on. Saves a caller that needs
-   * to look at the lease first a read of its own.
-   */
-  refuse?: (current: LeasePayload | undefined) => string | undefined
+/** what an acceptor remembers of one job */
+export interface VoteRecord {
+  /** the highest epoch granted here (0: none yet) */
+  epoch: number
+  /** who holds `epoch` here */
+  holder: string
+  /** until when `epoch` holds, by this acceptor's clock (renewals are not persisted: see LeaseAcceptor) */
+  expiresAt: number
+  /** the holder gave `epoch` up */
+  released: boolean
+  /** the result this acceptor voted for, at ballot `epoch` (a later ballot may replace it) */
+  accepted?: { epoch: number, holder: string, outcome: string, content?: Uint8Array }
 }
 
-export type ClaimResult =
-  | { ok: true, epoch: number, expiresAt: number }
-  | { ok: false, reason: 'held' | 'lost-race' | 'refused' | 'error', holder?: string, epoch?: number, expiresAt?: number, error?: Error, detail?: string }
-
-export type RenewResult =
-  | { ok: true, epoch: number, expiresAt: number }
-  | { ok: false, reason: 'lost' | 'expired' | 'error', holder?: string, epoch?: number, error?: Error }
-
-export interface KeepAliveOptions {
-  /** called once when the lease is lost or lapses; renewing stops */
-  onLost?: (result: RenewResult & { ok: false }) => void
+/** where an acceptor keeps its votes so that a restart does not forget them */
+export interface VoteStore {
+  get: (job: string) => Promise<VoteRecord | undefined>
+  /** must be durable when it resolves: the grant or vote is sent only after it */
+  put: (job: string, record: VoteRecord) => Promise<void>
 }
 
-/** every problem with the resolved options, by name */
-export function checkInit (init: Required<LeaseManagerInit>): string[] {
-  const problems: string[] = []
-  for (const [name, value] of Object.entries(init)) {
-    if (!Number.isSafeInteger(value) || value < (name === 'settleMs' ? 0 : 1)) problems.push(`${name}: must be an integer ≥ ${name === 'settleMs' ? 0 : 1} ms`)
+/** votes kept in memory only (tests, the model); a real node keeps them in LevelDB */
+export class MemoryVoteStore implements VoteStore {
+  readonly records = new Map<string, VoteRecord>()
+  async get (job: string): Promise<VoteRecord | undefined> {
+    const r = this.records.get(job)
+    return r == null ? undefined : { ...r, accepted: r.accepted == null ? undefined : { ...r.accepted } }
   }
-  if (init.ttlMs > MAX_LEASE_TTL_MS) problems.push(`ttlMs: must be at most ${MAX_LEASE_TTL_MS} ms (the validators' limit)`)
-  if (init.renewEveryMs >= init.ttlMs) problems.push('renewEveryMs: must be shorter than ttlMs')
-  if (init.settleMs >= init.ttlMs) problems.push('settleMs: must be shorter than ttlMs')
-  return problems
+
+  async put (job: string, record: VoteRecord): Promise<void> {
+    this.records.set(job, { ...record, accepted: record.accepted == null ? undefined : { ...record.accepted } })
+  }
+}
+
+/**
+ * How lease messages travel: whole signed envelopes to and from peers by id. The libp2p
+ * implementation keeps one long-lived stream per pair of members (`LeaseLinks`); tests and the
+ * model use `MemoryNetwork`.
+ */
+export interface LeaseTransport {
+  /** hand `bytes` to the link to `peer`; rejects when it cannot be sent */
+  send: (peer: string, bytes: Uint8Array, signal?: AbortSignal) => Promise<void>
+  /** the receiver of every message from any peer */
+  onMessage: (handler: (from: string, bytes: Uint8Array) => void) => void
+}
+
+export interface LeaseComponentsBase {
+  logger?: Logger
+  clock?: LeaseClock
 }

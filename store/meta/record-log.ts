@@ -38,6 +38,9 @@ export class RecordLog {
     for await (const key of this.meta.table(T_LOG).keys({ reverse: true, limit: 1 })) this.next = Number(key) + 1
   }
 
+  /** nothing to release (appends go through the store's batches); here so every long-lived part has one */
+  async stop (): Promise<void> {}
+
   get logId (): string { return this.id }
   get lastSeq (): number { return this.next - 1 }
 

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Identity, seal } from '../../protocols/codec/index.js'
 import { parseJobFile } from '../../protocols/job/index.js'
-import { makeLease } from '../../protocols/lease/index.js'
+import { LEASE_GRANT } from '../../protocols/lease/index.js'
 import { createMesh, encodeToken, makeEnroll, makeGrant, makeRevoke } from '../../protocols/trust/index.js'
 import { ROOT } from '../helpers/cli.js'
 import type { JobSpec } from '../../protocols/job/index.js'
@@ -68,6 +68,7 @@ export async function makeSamples (now = Date.now()): Promise<Samples> {
     seal(member, 'load', load).bytes,
     ...records
   ]
-  const lease = makeLease(member, JOB_ID, 1, 15_000, now).bytes
+  // an acceptor's grant, as the lease protocol sends it
+  const lease = seal(member, LEASE_GRANT, { mesh: mesh.id, at: now, re: 1, job: JOB_ID, epoch: 1, holder: admin.id, ttl: 15_000 }).bytes
   return { now, admin, member, mesh, jobFiles, spec, announcement, events, load, envelopes, records, token, lease }
 }

@@ -1,6 +1,5 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { createMeshLibp2p } from '../../protocols/net/index.js'
-import { leaseSelector, leaseValidator } from '../../protocols/lease/index.js'
 import { joinMeshHome } from '../../node/mesh/enroll.js'
 import { homePaths, loadOrCreateIdentity } from '../../node/home.js'
 import { cli, json, tempHome, waitFor } from './cli.js'
@@ -34,10 +33,7 @@ export async function joinInProcess (adminHome: string, daemon: { port: number, 
       privateKey: identity.privateKey,
       listen: [],
       bootstrap: [addr],
-      isAllowed: options.isAllowed ?? (() => true),
-      // it reads lease records as any node does (without knowing who may build)
-      dhtValidators: { lease: leaseValidator(() => true) },
-      dhtSelectors: { lease: leaseSelector }
+      isAllowed: options.isAllowed ?? (() => true)
     })
     const node = libp2p
     await waitFor(async () => {

@@ -43,14 +43,16 @@ export async function makeMesh (count: number, options: {
     await Promise.all(nodes.map(async n => await cli(['stop'], { home: n.home, timeoutMs: 20_000 })))
     await killAllDaemons()
     for (const pid of pids) if (pid != null && isAlive(pid)) process.kill(pid, 'SIGKILL')
-    for (const t of temps) await t.cleanup()
+    // CIT_KEEP_HOMES=1 keeps the homes (daemon logs, databases) to look at a failure
+    if (process.env.CIT_KEEP_HOMES !== '1') for (const t of temps) await t.cleanup()
   }
   try {
     for (let i = 0; i < count; i++) {
       const t = await tempHome(`cit-m${i}-`)
       temps.push(t)
       // this machine runs many daemons at once: its load average says nothing about these nodes
-      await writeFile(join(t.dir, 'config.json'), JSON.stringify({ loadLimit: 1000, ...options.config?.(i) }))
+      const logLevel = process.env.CIT_TEST_LOG_LEVEL != null ? { logLevel: process.env.CIT_TEST_LOG_LEVEL } : {}
+      await writeFile(join(t.dir, 'config.json'), JSON.stringify({ loadLimit: 1000, ...logLevel, ...options.config?.(i) }))
       nodes.push({ name: `n${i}`, home: t.dir, port: await freePort(), peerId: '' })
     }
     const labelArgs = (i: number): string[] => (options.labels?.(i) ?? []).flatMap(l => ['--label', l])

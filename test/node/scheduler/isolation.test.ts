@@ -6,9 +6,9 @@ import { describe, expect, it } from 'vitest'
 import { parseJobFile } from '../../../protocols/job/index.js'
 import { isolationRefusal } from '../../../node/scheduler/isolation.js'
 import { MeshClaimer } from '../../../node/scheduler/mesh-claimer.js'
+import type { MeshClaimerComponents } from '../../../node/scheduler/mesh-claimer.js'
 import { silentLogger } from '../../../store/logger.js'
 import type { JobRow } from '../../../node/jobs/types.js'
-import type { LeaseManager } from '../../../protocols/lease/index.js'
 import type { PeerTable } from '../../../node/mesh/peer-table.js'
 
 function row (submitter: string, extra = ''): JobRow {
@@ -42,12 +42,13 @@ describe('isolationRefusal', () => {
   it('the mesh claimer skips what the policy refuses, before anything else', () => {
     const claimer = new MeshClaimer({
       self: 'me',
-      leases: {} as unknown as LeaseManager,
+      lease: {} as unknown as MeshClaimerComponents['lease'],
       peers: { get: () => undefined, view: () => [] } as unknown as PeerTable,
       ownOffer: () => { throw new Error('not consulted when refused') },
       canBuild: () => true,
       refuse: r => isolationRefusal(policy, r),
-      alone: () => false,
+      isMember: () => true,
+      announcement: async () => undefined,
       caughtUp: () => true,
       logger: silentLogger
     })

@@ -8,7 +8,7 @@ import { MeshClaimer, STAGGER_MS } from '../../../node/scheduler/mesh-claimer.js
 import { MetaStore } from '../../../store/meta/meta-store.js'
 import { silentLogger } from '../../../store/logger.js'
 import type { LoadReport } from '../../../protocols/load/index.js'
-import type { LeaseManager } from '../../../protocols/lease/index.js'
+import type { LeaseClaimant } from '../../../protocols/lease/index.js'
 import type { Offer } from '../../../node/scheduler/admission.js'
 import type { JobRow } from '../../../node/jobs/types.js'
 
@@ -46,11 +46,12 @@ describe('MeshClaimer.plan: every node ranks on what all have heard', () => {
     for (const r of published) await peers.update(r)
     return new MeshClaimer({
       self,
-      leases: {} as unknown as LeaseManager,
+      lease: {} as unknown as LeaseClaimant,
       peers,
       ownOffer: (): Offer => ({ report: fresh, canBuild: true }),
       canBuild: () => true,
-      alone: () => false,
+      isMember: () => true,
+      announcement: async () => undefined,
       caughtUp: () => true,
       logger: silentLogger
     })
@@ -80,6 +81,14 @@ describe('MeshClaimer.plan: every node ranks on what all have heard', () => {
     }
     expect(delays.get('node-c')).toBe(0)
     expect([delays.get('node-a'), delays.get('node-b')].sort()).toEqual([STAGGER_MS, 2 * STAGGER_MS])
+  })
+
+  it('on equal load, the node the job was submitted on goes first', async () => {
+    const published = NODES.map(n => report(n))
+    for (const origin of NODES) {
+      const plan = (await claimer(origin, published, report(origin))).plan({ ...row(`job-4-${origin}`), origin })
+      expect(plan).toEqual({ delayMs: 0 })
+    }
   })
 
   it('a node that cannot take the job now skips it, whatever its report says', async () => {

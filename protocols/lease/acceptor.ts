@@ -1,0 +1,220 @@
+import { seal } from '../codec/envelope.js'
+import { silentLogger } from '../../store/logger.js'
+import { provenEpoch } from './certificate.js'
+import { CLOCK_SKEW_MS, LEASE_GRANT, LEASE_REPLY, LEASE_TTL_MS, LEASE_VOTE, SKEW_MARGIN_MS } from './constants.js'
+import { systemClock } from './types.js'
+import type { Identity } from '../codec/keys.js'
+import type { BatchRequest, ClaimRequest, FinishRequest, Grant, LeaseItem, LeaseRefusal, LeaseRequest, Reply, Vote } from './messages.js'
+import type { LeaseClock, VoteRecord, VoteStore } from './types.js'
+import type { Logger } from '../../store/logger.js'
+
+export interface LeaseAcceptorComponents {
+  identity: Identity
+  /** the mesh id every message must name */
+  mesh: string
+  votes: VoteStore
+  /**
+   * The job's acceptors as its announcement names them, or undefined for a job this node does
+   * not know. `ann` is the announcement a claimant sent along, for a job not heard of yet: the
+   * callee verifies and keeps it as it would a gossiped one.
+   */
+  lookup: (job: string, ann?: Uint8Array) => Promise<readonly string[] | undefined>
+  /** whether a key may build (claim and hold leases) */
+  isBuilder: (peer: string) => boolean
+  clock?: LeaseClock
+  logger?: Logger
+}
+
+export interface LeaseAcceptorInit {
+  /** default SKEW_MARGIN_MS */
+  marginMs?: number
+  /** default CLOCK_SKEW_MS */
+  skewMs?: number
+  /** vote records kept in memory (default 10 000); ended ones are dropped first */
+  cacheSize?: number
+}
+
+/** a vote record with the TTL its holder asked for (for a record read back after a restart) */
+type State = VoteRecord & { ttl?: number }
+
+/**
+ * One node's part as an acceptor of job leases. Per (job, epoch) it grants at most one claimant;
+ * it grants epoch e+1 only after e was released, or expired by its own clock plus the margin.
+ * Deciding a job's result is single-decree Paxos with the epochs as ballots: a grant promises to
+ * accept no result of an earlier epoch and names the result accepted so far (which the claimant
+ * must then propose instead of running the job again), and the holder of an epoch proposes one
+ * result for it. Grants, releases and votes are stored (VoteStore) before the answer goes out. Renewals are kept in memory
+ * only: a record read back after a restart counts as renewed at that moment, so a restarted
+ * acceptor never frees a lease early. See docs/protocols/lease.md.
+ */
+export class LeaseAcceptor {
+  private readonly c: LeaseAcceptorComponents
+  private readonly clock: LeaseClock
+  private readonly log: Logger
+  private readonly marginMs: number
+  private readonly skewMs: number
+  private readonly cacheSize: number
+  private readonly cache = new Map<string, State>()
+  private readonly chains = new Map<string, Promise<unknown>>()
+  private readonly refusals = new Map<string, number>()
+  private granted = 0
+  private votedCount = 0
+
+  constructor (components: LeaseAcceptorComponents, init: LeaseAcceptorInit = {}) {
+    this.c = components
+    this.clock = components.clock ?? systemClock
+    this.log = components.logger ?? silentLogger
+    this.marginMs = init.marginMs ?? SKEW_MARGIN_MS
+    this.skewMs = init.skewMs ?? CLOCK_SKEW_MS
+    this.cacheSize = init.cacheSize ?? 10_000
+  }
+
+  stats (): { granted: number, voted: number, refused: Record<string, number> } {
+    return { granted: this.granted, voted: this.votedCount, refused: Object.fromEntries(this.refusals) }
+  }
+
+  /** Answer one verified request from `from`: the signed reply's bytes. Never throws for bad input. */
+  async handle (from: string, req: LeaseRequest): Promise<Uint8Array> {
+    if (req.mesh !== this.c.mesh) return this.refuse(req.rid, 'wrong-mesh')
+    switch (req.op) {
+      case 'claim': return await this.serialised(req.job, async () => await this.claim(from, req))
+      case 'finish': return await this.serialised(req.job, async () => await this.finish(from, req))
+      default: return await this.batch(from, req)
+    }
+  }
+
+  private async claim (from: string, req: ClaimRequest): Promise<Uint8Array> {
+    const acceptors = await this.c.lookup(req.job, req.ann)
+    if (acceptors == null) return this.refuse(req.rid, 'unknown-job', { job: req.job })
+    if (!acceptors.includes(this.c.identity.id)) return this.refuse(req.rid, 'not-acceptor', { job: req.job })
+    if (!this.c.isBuilder(from)) return this.refuse(req.rid, 'not-builder', { job: req.job })
+    const now = this.clock.now()
+    if (Math.abs(req.at - now) > this.skewMs) return this.refuse(req.rid, 'skew', { job: req.job })
+    const s = await this.load(req.job)
+    const here = { job: req.job, epoch: s.epoch, holder: s.holder || undefined }
+    if (req.epoch < s.epoch) return this.refuse(req.rid, 'stale', here)
+    if (req.epoch === s.epoch) {
+      // the same claim again (a duplicate, or a retry whose grant was lost): the same answer
+      if (s.holder !== from || s.released) return this.refuse(req.rid, 'stale', here)
+      s.expiresAt = Math.max(s.expiresAt, now + req.ttl)
+      return this.grant(req, from, now, s)
+    }
+    if (req.epoch !== s.epoch + 1) {
+      // epochs grow one grant at a time: a claim further ahead needs an acceptor's word for the one before
+      if (req.proof == null) return this.refuse(req.rid, 'bad-epoch', here)
+      const proven = provenEpoch(req.proof, { mesh: this.c.mesh, job: req.job, acceptors })
+      if (proven == null) return this.refuse(req.rid, 'bad-proof', here)
+      if (req.epoch !== proven + 1) return this.refuse(req.rid, 'bad-epoch', here)
+    }
+    // a holder that claims past its own live lease (it restarted and lost the run) supersedes itself
+    if (s.epoch > 0 && !s.released && s.holder !== from && now <= s.expiresAt + this.marginMs) {
+      return this.refuse(req.rid, 'held', { ...here, waitMs: s.expiresAt + this.marginMs - now })
+    }
+    const next: State = { epoch: req.epoch, holder: from, expiresAt: now + req.ttl, released: false, ttl: req.ttl, accepted: s.accepted }
+    await this.store(req.job, next)
+    this.granted++
+    return this.grant(req, from, now, next)
+  }
+
+  /** a grant is also a promise to accept no result at an earlier epoch; it names the result accepted so far */
+  private grant (req: ClaimRequest, holder: string, now: number, s: State): Uint8Array {
+    const g: Grant = { mesh: this.c.mesh, at: now, re: req.rid, job: req.job, epoch: req.epoch, holder, ttl: req.ttl }
+    if (s.accepted != null) {
+      g.accepted = { epoch: s.accepted.epoch, holder: s.accepted.holder, outcome: s.accepted.outcome }
+      if (s.accepted.content != null) g.content = s.accepted.content
+    }
+    return seal(this.c.identity, LEASE_GRANT, g).bytes
+  }
+
+  private async finish (from: string, req: FinishRequest): Promise<Uint8Array> {
+    const s = await this.load(req.job)
+    const a = s.accepted
+    if (a != null && a.epoch === req.epoch) {
+      // the holder of a ballot proposes one result: the same again gets the same vote
+      if (s.holder === from && a.holder === req.holder && a.outcome === req.outcome) return this.vote(req)
+      return this.refuse(req.rid, 'not-holder', { job: req.job, epoch: s.epoch, holder: s.holder || undefined })
+    }
+    // only the holder of the epoch this acceptor is at may propose, and only while it holds it
+    // here (an expired lease still may: nobody was granted a later epoch here yet)
+    if (s.epoch !== req.epoch || s.holder !== from || s.released) {
+      return this.refuse(req.rid, req.epoch < s.epoch ? 'stale' : 'not-holder', { job: req.job, epoch: s.epoch, holder: s.holder || undefined })
+    }
+    await this.store(req.job, { ...s, accepted: { epoch: req.epoch, holder: req.holder, outcome: req.outcome, content: req.content } })
+    this.votedCount++
+    return this.vote(req)
+  }
+
+  private vote (req: FinishRequest): Uint8Array {
+    const v: Vote = { mesh: this.c.mesh, at: this.clock.now(), re: req.rid, job: req.job, epoch: req.epoch, holder: req.holder, outcome: req.outcome }
+    return seal(this.c.identity, LEASE_VOTE, v).bytes
+  }
+
+  /** renewals and releases: one answer for all items, listing those the sender no longer holds here */
+  private async batch (from: string, req: BatchRequest): Promise<Uint8Array> {
+    const lost: LeaseItem[] = []
+    for (const item of req.items) {
+      const ok = await this.serialised(item.job, async () => {
+        const s = await this.load(item.job)
+        if (s.epoch !== item.epoch || s.holder !== from || s.released) return false
+        if (req.op === 'renew') {
+          s.expiresAt = Math.max(s.expiresAt, this.clock.now() + (s.ttl ?? LEASE_TTL_MS))
+        } else {
+          await this.store(item.job, { ...s, released: true })
+        }
+        return true
+      })
+      if (!ok) lost.push(item)
+    }
+    const r: Reply = { mesh: this.c.mesh, at: this.clock.now(), re: req.rid, ok: true }
+    if (lost.length > 0) r.lost = lost
+    return seal(this.c.identity, LEASE_REPLY, r).bytes
+  }
+
+  private refuse (re: number, reason: LeaseRefusal, extra: Partial<Reply> = {}): Uint8Array {
+    this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1)
+    this.log.debug('lease request refused', { reason, job: extra.job, epoch: extra.epoch })
+    const r: Reply = { mesh: this.c.mesh, at: this.clock.now(), re, ok: false, reason }
+    for (const [k, v] of Object.entries(extra)) if (v !== undefined) (r as unknown as Record<string, unknown>)[k] = v
+    return seal(this.c.identity, LEASE_REPLY, r).bytes
+  }
+
+  /** the job's record: from memory, else from the store (counted as renewed now), else empty */
+  private async load (job: string): Promise<State> {
+    const cached = this.cache.get(job)
+    if (cached != null) return cached
+    const stored = await this.c.votes.get(job) as State | undefined
+    const s: State = stored ?? { epoch: 0, holder: '', expiresAt: 0, released: true }
+    if (stored != null && !s.released) {
+      s.expiresAt = Math.max(s.expiresAt, this.clock.now() + (s.ttl ?? LEASE_TTL_MS))
+    }
+    this.remember(job, s)
+    return s
+  }
+
+  private async store (job: string, s: State): Promise<void> {
+    await this.c.votes.put(job, s)
+    this.remember(job, s)
+  }
+
+  private remember (job: string, s: State): void {
+    this.cache.delete(job)
+    this.cache.set(job, s)
+    if (this.cache.size <= this.cacheSize) return
+    // only records whose stored form is exact may go: released ones
+    for (const [k, v] of this.cache) {
+      if (this.cache.size <= this.cacheSize) break
+      if (k !== job && v.released) this.cache.delete(k)
+    }
+  }
+
+  private async serialised<T> (job: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(job) ?? Promise.resolve()
+    const next = prev.catch(() => {}).then(fn)
+    this.chains.set(job, next)
+    try {
+      return await next
+    } finally {
+      if (this.chains.get(job) === next) this.chains.delete(job)
+    }
+  }
+}
