@@ -13,6 +13,7 @@ import { createServer } from 'node:net'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort } from '../../bench/ports.js'
 import { cli, killAllDaemons, startDaemon } from '../helpers/cli.js'
 import type { Daemon } from '../helpers/cli.js'
 import type { AddressInfo } from 'node:net'
@@ -47,6 +48,7 @@ describe('a job in the sandbox cannot take the node over', () => {
   let fixtures: string
   let repo: string
   let daemon: Daemon
+  let httpPort: number
 
   beforeAll(async () => {
     home = await dirIn('/var/tmp', 'cit-sbx-')
@@ -61,7 +63,8 @@ describe('a job in the sandbox cannot take the node over', () => {
     git('add', 'README')
     git('commit', '-qm', 'first')
     execFileSync('chmod', ['-R', 'a+rX', fixtures])
-    await writeFile(join(home, 'config.json'), JSON.stringify({ sandbox: { readOnlyPaths: [fixtures] } }))
+    httpPort = await freePort()
+    await writeFile(join(home, 'config.json'), JSON.stringify({ sandbox: { readOnlyPaths: [fixtures] }, http: { listen: `127.0.0.1:${httpPort}` } }))
     daemon = await startDaemon(home)
   }, 60_000)
 
@@ -106,6 +109,16 @@ describe('a job in the sandbox cannot take the node over', () => {
     await expect(stat(join(victimWs, 'planted'))).rejects.toMatchObject({ code: 'ENOENT' })
     expect(await readFile(join(victimWs, 'secret.txt'), 'utf8')).toBe('theirs\n')
     expect(JSON.parse((await cli(['status', '--json'], { home })).stdout).pid).toBe(daemon.pid)
+  })
+
+  it('the HTTP face on loopback answers this machine\'s users but not a job (a job connects from loopback too)', async () => {
+    const url = `http://127.0.0.1:${httpPort}/api/v1/jobs`
+    // from the host: reads on loopback are open
+    expect((await fetch(url)).status).toBe(200)
+    const probe = '      - echo "code=$(curl -s -o /dev/null -w \'%{http_code}\' --max-time 5 ' + url + ')"\n'
+    const { job, out } = await runJob(home, 'snoop', `stages:\n  - steps:\n${probe}`)
+    expect(job.state, out).toBe('succeeded')
+    expect(out).toContain('code=401')
   })
 
   it('network: none cannot reach a listener on 127.0.0.1; a job without it can', async () => {
