@@ -26,6 +26,8 @@ export interface Plan {
   announceRuns: number
   /** how long a mesh may take until every node has heard every other node's load report */
   convergeMs: number
+  /** one-step jobs timed with and without the job sandbox */
+  sandboxRuns: number
 }
 
 export const FULL: Plan = {
@@ -39,7 +41,8 @@ export const FULL: Plan = {
   idleMs: 60_000,
   announceSizes: [20, 50],
   announceRuns: 20,
-  convergeMs: 120_000
+  convergeMs: 120_000,
+  sandboxRuns: 40
 }
 
 export const QUICK: Plan = {
@@ -53,7 +56,8 @@ export const QUICK: Plan = {
   idleMs: 15_000,
   announceSizes: [10],
   announceRuns: 10,
-  convergeMs: 20_000
+  convergeMs: 20_000,
+  sandboxRuns: 10
 }
 
 /** every mesh size the figures are named after; sizes not run in a plan are reported as null */

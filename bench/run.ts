@@ -20,12 +20,13 @@ import { attachFigure } from './suites/attach.js'
 import { announceBaseline, announceFigures } from './suites/announce.js'
 import { fetchFigure } from './suites/fetch.js'
 import { idleFigures } from './suites/idle.js'
+import { sandboxFigure } from './suites/sandbox.js'
 import { cacheHit, dispatch, logThroughput, probeClaiming, throughput } from './suites/jobs.js'
 import type { AnnounceResult } from './suites/announce.js'
 import type { Figure } from './stats.js'
 import type { SuiteContext } from './suites/jobs.js'
 
-const SECTIONS = ['dispatch', 'throughput', 'log', 'cache', 'fetch', 'attach', 'idle', 'announce'] as const
+const SECTIONS = ['dispatch', 'throughput', 'log', 'cache', 'fetch', 'attach', 'idle', 'announce', 'sandbox'] as const
 type Section = typeof SECTIONS[number]
 const DEFAULT_OUT = resolve(import.meta.dirname, '../../bench/results/latest.json')
 
@@ -41,7 +42,8 @@ const FIGURES: Record<string, { unit: string, section: Section }> = {
   idle_rss_mib: { unit: 'MiB', section: 'idle' },
   idle_cpu_pct: { unit: '% of a core', section: 'idle' },
   announce_p99_ms_n20: { unit: 'ms', section: 'announce' },
-  announce_p99_ms_n50: { unit: 'ms', section: 'announce' }
+  announce_p99_ms_n50: { unit: 'ms', section: 'announce' },
+  sandbox_job_p50_ms: { unit: 'ms', section: 'sandbox' }
 }
 
 interface Options { quick: boolean, only: Set<Section>, out: string, profile?: string }
@@ -121,7 +123,7 @@ async function main (): Promise<number> {
     }
     // the 2-node baseline first, while the mesh is only two nodes
     await section('announce', 'announcement baseline (2 nodes)', async () => { announceBase = await announceBaseline(ctx); return {} })
-    if (SECTIONS.some(s => s !== 'announce' && want(s))) {
+    if (SECTIONS.some(s => s !== 'announce' && s !== 'sandbox' && want(s))) {
       const grown = await cluster.grow(plan.meshNodes)
       log(`mesh of ${grown.size}${grown.stoppedBecause != null ? ` (stopped: ${grown.stoppedBecause})` : ''}; ${(await cluster.converge(plan.convergeMs)).detail}`)
       freshRssMib = cluster.nodes.map(n => rssBytes(n.pid) / 1024 ** 2)
@@ -134,9 +136,10 @@ async function main (): Promise<number> {
     await section('cache', 'cache hit', async () => ({ cache_hit_p50_ms: await cacheHit(ctx) }))
     await section('fetch', 'fetch', async () => ({ fetch_mb_per_s: await fetchFigure({ ...ctx, registry, ssh }) }))
     await section('attach', 'attach echo', async () => ({ attach_echo_p50_ms: await attachFigure({ ...ctx, registry, ssh }) }))
-    await section('idle', `idle (${plan.idleMs / 1000} s)`, async () => await idleFigures({ ...ctx, registry }, { afterJobs: SECTIONS.some(s => s !== 'idle' && s !== 'announce' && want(s)), freshRssMib }))
+    await section('idle', `idle (${plan.idleMs / 1000} s)`, async () => await idleFigures({ ...ctx, registry }, { afterJobs: SECTIONS.some(s => s !== 'idle' && s !== 'announce' && s !== 'sandbox' && want(s)), freshRssMib }))
     if (typeof ssh !== 'string') await ssh.stop(registry)
     await section('announce', 'announcement', async () => await announceFigures(ctx, announceBase))
+    await section('sandbox', 'sandbox cost per job', async () => await sandboxFigure(ctx))
   } finally {
     await cluster.stop().catch(err => { log(`stopping the mesh: ${String(err)}`) })
     await registry.cleanup(DAEMON_STOP_GRACE_MS)

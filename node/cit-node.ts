@@ -1,6 +1,7 @@
 import './polyfill.js'
 import { readdirSync } from 'node:fs'
 import { availableParallelism, freemem, loadavg, totalmem } from 'node:os'
+import { join } from 'node:path'
 import { FsBlobStore } from '../store/blobs/index.js'
 import { MetaStore, RecordLog } from '../store/meta/index.js'
 import { parseHash } from '../store/blobs/index.js'
@@ -8,7 +9,10 @@ import { validateJobSpec, resolveParams } from '../protocols/job/index.js'
 import { loadConfig } from './config/config.js'
 import { ControlServer } from './control/server.js'
 import { InvalidInputError } from './errors.js'
-import { Executor } from './executor/index.js'
+import { Executor, TEMP_DIR_NAME } from './executor/index.js'
+import { Sandbox } from './executor/sandbox/index.js'
+import { checkHome, checkSocket } from './permissions.js'
+import { isolationRefusal } from './scheduler/isolation.js'
 import { ensureHome, loadOrCreateIdentity } from './home.js'
 import { JobService } from './jobs/job-service.js'
 import { JobStore } from './jobs/job-store.js'
@@ -89,6 +93,7 @@ export class CitNode implements ControlHandlers {
   private outputs?: JobOutputs
   private collecting?: Promise<GcReport>
   private claimer?: MeshClaimer
+  private sandbox?: Sandbox
   private control?: ControlServer
   private queries?: JobQueries
   private tokens?: TokenStore
@@ -123,6 +128,11 @@ export class CitNode implements ControlHandlers {
       const root = createLogger(this.sink, 'cit', this.config.logLevel)
       this.log = root.child('node')
       this.identity = await loadOrCreateIdentity(this.paths)
+      await checkHome(this.paths)
+      this.sandbox = new Sandbox({ logger: root.child('sandbox') }, { ...this.config.sandbox, home: this.paths.root, scratchDir: join(this.paths.workspaces, TEMP_DIR_NAME) })
+      // its probe runs while the stores and the mesh start; jobs are taken only once it is done
+      const sandboxReady = this.sandbox.start()
+      sandboxReady.catch(() => {})
       this.meta = new MetaStore({ logger: root.child('meta') }, { path: this.paths.db })
       await this.meta.start()
       this.blobs = new FsBlobStore({ logger: root.child('blobs') }, { dir: this.paths.blobs })
@@ -135,7 +145,7 @@ export class CitNode implements ControlHandlers {
       // in a mesh, run events count only with the acceptors' signatures
       if (this.membership != null) store.certify = meshFence(this.membership.mesh.id)
       this.jobs = new JobService({ identity: this.identity, store, logger: root.child('jobs'), acceptorsFor: nonce => this.acceptorsFor(nonce) })
-      const executor = new Executor({ blobs: this.blobs, logger: root.child('exec') }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
+      const executor = new Executor({ blobs: this.blobs, logger: root.child('exec'), sandbox: this.sandbox }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
       const pipeline = buildPipeline({
         executor,
         config: this.config,
@@ -193,6 +203,7 @@ export class CitNode implements ControlHandlers {
           this.gc().catch(err => { this.log.warn('garbage collection failed', { err }) })
         }
       })
+      await sandboxReady
       this.runner = new Runner({ jobs: this.jobs, executor: pipeline.executor, claimer: this.claimer ?? new LocalClaimer(), logger: root.child('runner') }, { slots: this.config.slots })
       await this.runner.start()
       this.queries = new JobQueries({ jobs: this.jobs })
@@ -207,6 +218,7 @@ export class CitNode implements ControlHandlers {
       if (this.init.control !== false) {
         this.control = new ControlServer({ handlers: this, logger: root.child('control') }, { socketPath: this.paths.socket })
         await this.control.start()
+        await checkSocket(this.paths.socket)
       }
       this.startedAt = Date.now()
       this.log.info('daemon started', { peerId: this.identity.id, pid: process.pid })
@@ -244,6 +256,7 @@ export class CitNode implements ControlHandlers {
       peers: this.peerTable,
       ownOffer: () => this.ownOffer(),
       canBuild: id => trust.hasRole(id, 'build'),
+      refuse: row => isolationRefusal({ isolation: this.sandbox?.isolation ?? 'none', allowUnisolated: this.config.allowUnisolated, self: this.identity.id }, row),
       isMember: id => trust.isMember(id),
       announcement: async id => await this.jobs.store.announcement(id),
       // alone (no other member, or none connected), nothing can be missing
@@ -362,6 +375,8 @@ export class CitNode implements ControlHandlers {
       labels: this.config.labels,
       load: { load1: loadavg()[0], cores: availableParallelism(), memFreeBytes: freemem(), slotsFree: this.runner?.freeSlots ?? 0 },
       running: this.runner?.runningIds ?? [],
+      isolation: this.sandbox?.isolation ?? 'none',
+      isolationDetail: this.sandbox?.detail ?? 'not started',
       home: this.paths.root,
       startedAt: this.startedAt
     }

@@ -83,6 +83,8 @@ export const ERRORS = {
   ERR_ALREADY_IN_MESH: conflict(),
   ERR_DAEMON_RUNNING: conflict(),
   ERR_MEMBERSHIP: conflict(),
+  // the home, its key or its socket could be reached by another user: the daemon does not start
+  ERR_HOME_PERMISSIONS: conflict(),
   ERR_NO_ADDRESS: conflict(),
   ERR_JOB_NOT_RUNNING: conflict('`cit-node logs JOB` shows the output of a job that has ended'),
   ERR_JOB_ALREADY_RUNNING: conflict(),
@@ -147,6 +149,8 @@ export const ERRORS = {
   ERR_TOPIC_IN_USE: internal(500, DAEMON_LOG),
   ERR_NO_SHELL: internal(500, 'install bash or a POSIX sh in /bin or /usr/bin'),
   ERR_CGROUP: internal(500, DAEMON_LOG),
+  ERR_SANDBOX_UNAVAILABLE: internal(503, 'docs/security.md says what the job sandbox needs (bubblewrap, user namespaces)'),
+  ERR_SANDBOX_FAILED: internal(500, DAEMON_LOG),
   ERR_NIX_COMMAND: internal(500, DAEMON_LOG),
   ERR_NIX_CACHE_KEY: internal(503, DAEMON_LOG),
   ERR_UNKNOWN: internal(500, DAEMON_LOG)

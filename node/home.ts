@@ -37,10 +37,14 @@ export function homePaths (root: string): HomePaths {
   }
 }
 
-/** Create the home (owner-only) if missing. */
+/**
+ * Create the home (owner-only) if missing. An existing home keeps its mode: one that lets
+ * others in is refused at start (permissions.ts), not quietly tightened after the fact.
+ */
 export async function ensureHome (root: string): Promise<HomePaths> {
-  await mkdir(root, { recursive: true, mode: 0o700 })
-  await chmod(root, 0o700)
+  const created = await mkdir(root, { recursive: true, mode: 0o700 })
+  // whatever the umask made of it
+  if (created !== undefined) await chmod(root, 0o700)
   return homePaths(root)
 }
 

@@ -3,7 +3,7 @@ import { ago, bytes } from '../output.js'
 import type { Output } from '../output.js'
 
 export const usage = 'cit-node status [--json]'
-export const summary = 'this node: peer id, pid, addresses, state, load and running jobs'
+export const summary = 'this node: peer id, pid, addresses, state, load, running jobs and how jobs are isolated'
 
 export async function run (argv: string[], io: Output): Promise<number> {
   const p = parse(argv, {}, usage, io)
@@ -21,7 +21,8 @@ export async function run (argv: string[], io: Output): Promise<number> {
     `addrs    ${s.addrs.length > 0 ? s.addrs.join(' ') : '-'}`,
     `load     ${s.load.load1.toFixed(2)} on ${s.load.cores} cores, ${bytes(s.load.memFreeBytes)} free, ${s.load.slotsFree} free slot${s.load.slotsFree === 1 ? '' : 's'}`,
     `running  ${s.running.length > 0 ? s.running.join(' ') : '-'}`,
-    `nix key  ${s.nixCacheKey ?? '-'}`
+    `nix key  ${s.nixCacheKey ?? '-'}`,
+    `isolation ${s.isolation === 'sandbox' ? `sandbox (${s.isolationDetail})` : `NONE: jobs run as the daemon's user (${s.isolationDetail})`}`
   ].join('\n'))
   return 0
 }

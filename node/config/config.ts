@@ -3,6 +3,8 @@ import { InvalidInputError } from '../errors.js'
 import { LOG_LEVELS } from '../logger.js'
 import { nearestName } from '../../protocols/job/values.js'
 import type { LogLevel } from '../logger.js'
+import { MAX_SANDBOX_PATHS } from '../executor/sandbox/constants.js'
+import { sandboxPathProblem } from '../executor/sandbox/mounts.js'
 import type { Limits } from '../executor/types.js'
 import { validateHttpConfig } from '../http/config.js'
 import type { HttpConfig } from '../http/config.js'
@@ -26,6 +28,10 @@ export interface NodeConfig {
   http: HttpConfig
   /** Nix jobs: off, or which store and substituters builds use (docs/nix.md) */
   nix?: NixConfig
+  /** the job sandbox (docs/security.md): on unless turned off; host paths jobs may read, and more to hide */
+  sandbox: SandboxConfig
+  /** a node without a sandbox (isolation `none`) still runs other members' jobs; default false: only its own */
+  allowUnisolated: boolean
 }
 
 /** `nix` in config.json */
@@ -38,13 +44,63 @@ export interface NixConfig {
   substituters?: string[]
 }
 
+/** `sandbox` in config.json */
+export interface SandboxConfig {
+  /** false: jobs run as the daemon's user, unsandboxed (isolation `none`) */
+  enabled: boolean
+  /** host paths jobs may read, even inside a hidden place (the daemon user's home); never the node's home */
+  readOnlyPaths: string[]
+  /** host paths jobs must not see, beyond the node's home and the daemon user's home */
+  hiddenPaths: string[]
+}
+
 /** default admission threshold: load average per core */
 export const DEFAULT_LOAD_LIMIT = 2
 
-export const DEFAULT_CONFIG: NodeConfig = { listen: [], labels: [], limits: {}, logLevel: 'info', loadLimit: DEFAULT_LOAD_LIMIT, retention: {}, http: {} }
+export const DEFAULT_CONFIG: NodeConfig = {
+  listen: [],
+  labels: [],
+  limits: {},
+  logLevel: 'info',
+  loadLimit: DEFAULT_LOAD_LIMIT,
+  retention: {},
+  http: {},
+  sandbox: { enabled: true, readOnlyPaths: [], hiddenPaths: [] },
+  allowUnisolated: false
+}
+
+/** DEFAULT_CONFIG with objects of its own (a config is changed in place while it is read) */
+function defaults (): NodeConfig {
+  return { ...DEFAULT_CONFIG, limits: {}, retention: {}, http: {}, sandbox: { ...DEFAULT_CONFIG.sandbox, readOnlyPaths: [], hiddenPaths: [] } }
+}
+
+const SANDBOX_KEYS = ['enabled', 'readOnlyPaths', 'hiddenPaths']
+
+function checkSandbox (raw: unknown, cfg: NodeConfig, problems: Array<{ path: string, message: string }>): void {
+  if (typeof raw !== 'object' || raw == null || Array.isArray(raw)) {
+    problems.push({ path: 'sandbox', message: 'must be an object' })
+    return
+  }
+  for (const [k, v] of Object.entries(raw)) {
+    if (!SANDBOX_KEYS.includes(k)) {
+      problems.push({ path: `sandbox.${k}`, message: unknownField(k, SANDBOX_KEYS) })
+    } else if (k === 'enabled') {
+      if (typeof v !== 'boolean') problems.push({ path: 'sandbox.enabled', message: 'must be true or false' })
+      else cfg.sandbox.enabled = v
+    } else if (!Array.isArray(v)) {
+      problems.push({ path: `sandbox.${k}`, message: 'must be a list of absolute paths' })
+    } else if (v.length > MAX_SANDBOX_PATHS) {
+      problems.push({ path: `sandbox.${k}`, message: `at most ${MAX_SANDBOX_PATHS} paths` })
+    } else {
+      const bad = v.map((p, i) => [i, sandboxPathProblem(p)] as const).filter(([, m]) => m !== undefined)
+      for (const [i, message] of bad) problems.push({ path: `sandbox.${k}[${i}]`, message: message! })
+      if (bad.length === 0) cfg.sandbox[k as 'readOnlyPaths' | 'hiddenPaths'] = [...new Set(v as string[])]
+    }
+  }
+}
 
 const LIMIT_KEYS = ['maxProcesses', 'maxOutputBytes', 'maxFileBytes', 'maxMemoryBytes'] as const
-const CONFIG_FIELDS: readonly string[] = ['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit', 'retention', 'http', 'nix']
+const CONFIG_FIELDS: readonly string[] = ['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit', 'retention', 'http', 'nix', 'sandbox', 'allowUnisolated']
 const RETENTION_FIELDS: readonly string[] = ['blobsBytes', 'workspacesBytes', 'keepResults']
 
 /** "unknown field", with the field most likely meant (`slotz` → `slots`) */
@@ -61,9 +117,14 @@ export function validateConfig (raw: unknown): NodeConfig {
     throw new InvalidInputError('config: must be an object', [{ path: '', message: 'must be an object' }])
   }
   const r = raw as Record<string, unknown>
-  const cfg: NodeConfig = { ...DEFAULT_CONFIG, limits: {}, retention: {}, http: {} }
+  const cfg = defaults()
   for (const key of Object.keys(r)) {
     if (!CONFIG_FIELDS.includes(key)) problems.push({ path: key, message: unknownField(key, CONFIG_FIELDS) })
+  }
+  if (r.sandbox !== undefined) checkSandbox(r.sandbox, cfg, problems)
+  if (r.allowUnisolated !== undefined) {
+    if (typeof r.allowUnisolated !== 'boolean') problems.push({ path: 'allowUnisolated', message: 'must be true or false' })
+    else cfg.allowUnisolated = r.allowUnisolated
   }
   for (const key of ['listen', 'labels'] as const) {
     const v = r[key]
@@ -136,7 +197,7 @@ export async function loadConfig (path: string): Promise<NodeConfig> {
   try {
     text = await readFile(path, 'utf8')
   } catch (err: any) {
-    if (err?.code === 'ENOENT') return { ...DEFAULT_CONFIG, limits: {}, retention: {}, http: {} }
+    if (err?.code === 'ENOENT') return defaults()
     throw err
   }
   let raw: unknown

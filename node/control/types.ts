@@ -16,6 +16,10 @@ export interface StatusView {
   labels: string[]
   load: { load1: number, cores: number, memFreeBytes: number, slotsFree: number }
   running: string[]
+  /** `sandbox`: jobs run as an unprivileged user in namespaces of their own; `none`: as the daemon's user */
+  isolation: 'sandbox' | 'none'
+  /** how jobs are isolated, or why they are not */
+  isolationDetail: string
   home: string
   startedAt: number
   /** roles this node's key holds in its mesh */

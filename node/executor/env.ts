@@ -44,6 +44,8 @@ export interface JobEnvInput {
   params: Record<string, string>
   /** extra variable names to copy from the daemon's environment */
   passEnv?: readonly string[]
+  /** a sandboxed job's own HOME, USER/LOGNAME and TMPDIR, in place of the daemon's */
+  account?: { home: string, user: string, tmpDir: string }
   /** the daemon's environment (default process.env) */
   from?: NodeJS.ProcessEnv
 }
@@ -60,6 +62,11 @@ export function buildJobEnv (input: JobEnvInput): Record<string, string> {
   for (const name of [...PASSED_ENV, ...(input.passEnv ?? [])]) {
     const value = from[name]
     if (value !== undefined) env[name] = value
+  }
+  if (input.account !== undefined) {
+    env.HOME = input.account.home
+    env.USER = env.LOGNAME = input.account.user
+    env.TMPDIR = input.account.tmpDir
   }
   env.PATH ??= DEFAULT_PATH
   env.LANG ??= DEFAULT_LANG

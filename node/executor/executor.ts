@@ -17,18 +17,25 @@ import { Recorder } from './recorder.js'
 import { checkRunRequest, effectiveTimeout } from './request.js'
 import { UsageMeter } from './usage.js'
 import { WorkspaceLocks } from './workspace-lock.js'
+import { SANDBOX_TMP } from './sandbox/constants.js'
 import { silentLogger } from '../../store/logger.js'
 import type { CgroupSupport } from './cgroup-detect.js'
 import type { Containment } from './containment.js'
 import type { Decision } from './job-run.js'
 import type { LimitName, Limits, RunRequest, RunResult, Usage } from './types.js'
+import type { JobSandbox, Sandbox } from './sandbox/index.js'
 import type { BlobStore } from '../../store/blobs/types.js'
 import type { Logger } from '../../store/logger.js'
 
-/** the executor's collaborators: where recordings and artefacts go, where it logs */
+/** the executor's collaborators: where recordings and artefacts go, where it logs, what sandboxes its jobs */
 export interface ExecutorComponents {
   blobs: BlobStore
   logger?: Logger
+  /**
+   * the node's job sandbox (started): with isolation `sandbox` every run gets one; without it, or
+   * with `none`, jobs run as the daemon's user and a job asking for `network: none` fails
+   */
+  sandbox?: Sandbox
 }
 
 /** tunables; every default is a named constant in constants.ts */
@@ -61,6 +68,7 @@ interface Active { run?: JobRun }
 export class Executor {
   private readonly blobs: BlobStore
   private readonly log: Logger
+  private readonly sandbox: Sandbox | undefined
   private readonly workspacesDir: string
   private readonly limits: Limits
   private readonly cols: number
@@ -78,6 +86,7 @@ export class Executor {
   constructor (components: ExecutorComponents, init: ExecutorInit) {
     this.blobs = components.blobs
     this.log = components.logger ?? silentLogger
+    this.sandbox = components.sandbox
     if (typeof init.workspacesDir !== 'string' || init.workspacesDir === '') {
       throw new InvalidExecutorOptionError('workspacesDir', 'a directory is required')
     }
@@ -169,16 +178,35 @@ export class Executor {
     try {
       const workspace = this.workspaceOf(req.spec.name)
       await mkdir(workspace, { recursive: true })
-      const containment = await this.contain(runId)
-      const meter = new UsageMeter(containment)
+      const opened = await this.openSandbox(req, workspace)
+      if ('refused' in opened) {
+        const usage: Usage = { wallMs: Math.round(performance.now() - started), cpuMs: 0, maxRssBytes: 0 }
+        return { ...opened.refused, usage, artefacts: [], refused: [], limitsHit: [] }
+      }
+      const box = opened.box
       let decision: Decision
       let usage: Usage
       let limitsHit: LimitName[]
+      let containment: Containment | undefined
       try {
+        containment = await this.contain(runId)
+        const meter = new UsageMeter(containment)
+        let env = buildJobEnv({
+          jobId: req.jobId,
+          jobName: req.spec.name,
+          workspace: box?.workspace ?? workspace,
+          shell: this.shell,
+          params: req.params,
+          passEnv: this.passEnv,
+          account: box === undefined ? undefined : { home: box.workspace, user: box.account.name, tmpDir: SANDBOX_TMP }
+        })
+        if (box !== undefined) env = this.sandbox!.jobEnv(env)
         const run = new JobRun({
           req,
           workspace,
-          env: buildJobEnv({ jobId: req.jobId, jobName: req.spec.name, workspace, shell: this.shell, params: req.params, passEnv: this.passEnv }),
+          cwd: box === undefined ? undefined : '/',
+          launcher: box?.launcher,
+          env,
           shell: this.shell,
           stty: this.stty,
           limits: this.limits,
@@ -199,8 +227,9 @@ export class Executor {
       } finally {
         active.run = undefined
         // after an unexpected error nothing else has killed the tree
-        await containment.signalAll('SIGKILL')
-        await containment.dispose()
+        await containment?.signalAll('SIGKILL')
+        await box?.close()
+        await containment?.dispose()
       }
       const { artefacts, refused } = await collectArtefacts(workspace, req.spec.artefacts, this.blobs, this.log)
       const unstored = refused.filter(r => r.storeFailed === true)
@@ -212,6 +241,27 @@ export class Executor {
       return { ...decision, usage, artefacts, refused, limitsHit }
     } finally {
       release()
+    }
+  }
+
+  /**
+   * The run's sandbox (none when the node has none), or why the job cannot run: `network: none`
+   * without a sandbox, a sandbox that could not be set up (nothing ever runs unsandboxed on a
+   * node that sandboxes), a cancel while it was being set up.
+   */
+  private async openSandbox (req: RunRequest, workspace: string): Promise<{ box?: JobSandbox } | { refused: Decision }> {
+    const network = req.spec.network ?? 'host'
+    if (this.sandbox?.isolation !== 'sandbox') {
+      if (network !== 'none') return {}
+      const why = this.sandbox === undefined ? 'this node has no sandbox' : this.sandbox.detail
+      return { refused: { outcome: 'failed', exitCode: null, reason: `network: none needs a sandbox, and this node runs jobs without one (${why})` } }
+    }
+    try {
+      return { box: await this.sandbox.open({ workspace, network, signal: req.signal }) }
+    } catch (err: any) {
+      if (req.signal?.aborted === true) return { refused: { outcome: 'cancelled', exitCode: null, reason: 'cancelled while its sandbox was being set up' } }
+      this.log.error('could not set up a job\'s sandbox', { job: req.jobId, err })
+      return { refused: { outcome: 'failed', exitCode: null, reason: String(err?.message ?? err) } }
     }
   }
 

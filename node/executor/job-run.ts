@@ -20,6 +20,10 @@ import type { Logger } from '../../store/logger.js'
 export interface JobRunInit {
   req: RunRequest
   workspace: string
+  /** where each command's wrapper starts (default: the workspace); a sandboxed step then enters its own */
+  cwd?: string
+  /** the sandbox's launcher for each command; throws once the job's sandbox has ended */
+  launcher?: () => string[]
   env: Record<string, string>
   shell: string
   stty?: string
@@ -184,21 +188,22 @@ export class JobRun {
     const { init } = this
     init.recorder.marker(label)
     this.output.begin()
-    const { file, args } = wrapperArgv({
-      shell: init.shell,
-      command,
-      stty: init.stty,
-      maxFileBytes: init.limits.maxFileBytes,
-      nprocLimit: init.containment.nprocLimit,
-      procsFiles: init.containment.procsFiles
-    })
     let cmd: PtyCommand | undefined
     let paused = false
     try {
+      const { file, args } = wrapperArgv({
+        shell: init.shell,
+        command,
+        stty: init.stty,
+        maxFileBytes: init.limits.maxFileBytes,
+        nprocLimit: init.containment.nprocLimit,
+        procsFiles: init.containment.procsFiles,
+        launcher: init.launcher?.()
+      })
       cmd = new PtyCommand({
         file,
         args,
-        cwd: init.workspace,
+        cwd: init.cwd ?? init.workspace,
         env: extraEnv === undefined ? init.env : { ...init.env, ...extraEnv },
         cols: this.cols,
         rows: this.rows,

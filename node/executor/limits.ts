@@ -45,11 +45,12 @@ function printfEscape (text: string): string {
 export const WRAPPER_FAILED_EXIT = 125
 
 /**
- * Runs as `sh -c WRAPPER cit-step SHELL COMMAND STTY FSIZE_BLOCKS NPROC CGROUP_PROCS...`.
+ * Runs as `sh -c WRAPPER cit-step STTY FSIZE_BLOCKS NPROC N CGROUP_PROCS(N)... LAUNCHER... SHELL -c COMMAND`.
  * It joins the job's cgroups first, so the command and all it forks are born inside them; turns
  * off output processing (see output.ts); sets RLIMIT_FSIZE, and RLIMIT_NPROC when no pids cgroup
- * counts processes (dash spells it `-p`, bash `-u`); runs the job's shell; prints
- * STEP_END_SENTINEL; exits with the shell's status.
+ * counts processes (dash spells it `-p`, bash `-u`); runs the rest of its arguments (the job's
+ * shell, behind the sandbox's launcher when there is one: the limits and the cgroup are set out
+ * here, where the job cannot undo them); prints STEP_END_SENTINEL; exits with the shell's status.
  *
  * Why the wrapper stays instead of exec'ing the job's shell, and why the sentinel (pty-runner.ts
  * has the reading side): libuv treats POLLHUP after a short read as end of file, but a pty
@@ -63,16 +64,17 @@ export const WRAPPER_FAILED_EXIT = 125
  * command keeps dash from exec'ing it.
  */
 export const WRAPPER_SCRIPT = [
-  's=$1 c=$2 t=$3 f=$4 u=$5',
-  'shift 5',
-  'for g do',
-  `  echo $$ > "$g" || { echo "cit: cannot join the job's cgroup ($g)" >&2; exit ${WRAPPER_FAILED_EXIT}; }`,
+  't=$1 f=$2 u=$3 n=$4',
+  'shift 4',
+  'while [ "$n" -gt 0 ]; do',
+  `  echo $$ > "$1" || { echo "cit: cannot join the job's cgroup ($1)" >&2; exit ${WRAPPER_FAILED_EXIT}; }`,
+  '  shift; n=$((n - 1))',
   'done',
   'if [ -n "$t" ]; then "$t" -opost 2>/dev/null; fi',
   `ulimit -f "$f" || exit ${WRAPPER_FAILED_EXIT}`,
   `if [ -n "$u" ]; then ulimit -u "$u" 2>/dev/null || ulimit -p "$u" || exit ${WRAPPER_FAILED_EXIT}; fi`,
   'trap : INT TERM HUP',
-  '"$s" -c "$c"',
+  '"$@"',
   'r=$?',
   `printf '${printfEscape(STEP_END_SENTINEL)}'`,
   'exit $r'
@@ -88,6 +90,8 @@ export interface WrapperInput {
   /** `ulimit -u` value, only where no pids cgroup is used */
   nprocLimit?: number
   procsFiles: string[]
+  /** the sandbox's launcher, run with the shell and command as its last arguments (none: no sandbox) */
+  launcher?: readonly string[]
 }
 
 /** the program and argv that run one step inside its limits */
@@ -98,9 +102,10 @@ export function wrapperArgv (input: WrapperInput): { file: string, args: string[
     file: WRAPPER_SHELL,
     args: [
       '-c', WRAPPER_SCRIPT, 'cit-step',
-      input.shell, input.command, input.stty ?? '', String(blocks),
+      input.stty ?? '', String(blocks),
       input.nprocLimit === undefined ? '' : String(input.nprocLimit),
-      ...input.procsFiles
+      String(input.procsFiles.length), ...input.procsFiles,
+      ...(input.launcher ?? []), input.shell, '-c', input.command
     ]
   }
 }

@@ -1,5 +1,7 @@
 import { isIP } from 'node:net'
 import { HttpError } from './errors.js'
+import { LocalPeers } from './local-peer.js'
+import type { Socket } from 'node:net'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { TokenRole, TokenView } from './tokens.js'
 
@@ -37,19 +39,32 @@ function hostOf (header: string | undefined): string {
 /**
  * Bearer-token authorisation shared by every route module. Reads are open to requests from
  * loopback that also name a loopback host (a page another site loads by DNS rebinding names its
- * own host, and is not open); elsewhere they need a `read` or `submit` token. Writes always
+ * own host, and is not open) and come from a process outside every job's sandbox (a job is
+ * untrusted code on this machine); elsewhere they need a `read` or `submit` token. Writes always
  * need a `submit` token in the Authorization header as a bearer token (never a cookie or Basic
  * credentials, which a browser may send by itself, so another site cannot make a browser send one).
  * Reads also take the token as the password of Basic credentials, which is what a netrc file gives
  * (Nix's substituters, `curl --netrc`).
  */
 export class Auth {
-  constructor (private readonly c: { check: (text: string) => Promise<TokenView | undefined> }) {}
+  private readonly hostProcess: (socket: Socket) => Promise<boolean>
+
+  constructor (private readonly c: {
+    check: (text: string) => Promise<TokenView | undefined>
+    /** whether a loopback client is a process of this machine rather than a sandboxed job (default: LocalPeers) */
+    isHostProcess?: (socket: Socket) => Promise<boolean>
+  }) {
+    const peers = new LocalPeers()
+    this.hostProcess = c.isHostProcess ?? (async socket => await peers.isHostProcess(socket))
+  }
 
   /** who is asking (a token that does not check out is no token) */
   async principal (req: FastifyRequest, options: { cookie: boolean }): Promise<Principal & { presented: boolean }> {
     const host = hostOf(req.headers.host)
-    const local = isLoopbackAddress(req.socket.remoteAddress) && (host === 'localhost' || isLoopbackAddress(host))
+    // a job with the network on also connects from loopback: only a process outside every
+    // job's sandbox counts as this machine's user (see local-peer.ts)
+    const local = isLoopbackAddress(req.socket.remoteAddress) && (host === 'localhost' || isLoopbackAddress(host)) &&
+      await this.hostProcess(req.socket)
     const header = req.headers.authorization
     let text: string | undefined
     if (typeof header === 'string' && /^bearer\s+/i.test(header)) text = header.replace(/^bearer\s+/i, '').trim()

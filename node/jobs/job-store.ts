@@ -267,6 +267,13 @@ export class JobStore {
     return out
   }
 
+  /** A job's stored events of one type, as signed (payloads in time order). */
+  async eventsOfType (id: string, type: JobEvent['type']): Promise<JobEvent[]> {
+    const out: JobEvent[] = []
+    for await (const [, stored] of this.storedEvents(id)) if (stored.event.type === type) out.push(stored.event)
+    return out
+  }
+
   private eventOps (ev: Signed<JobEvent>): MetaOp[] {
     const stored: StoredEvent = { bytes: ev.bytes, by: ev.signer, event: ev.payload }
     return [

@@ -6,7 +6,8 @@
  */
 import { NodeError } from '../errors.js'
 import { subjectName, verifyStatement } from '../../protocols/provenance/index.js'
-import type { CoSignature, RoleAt, SignatureCheck, Statement } from '../../protocols/provenance/index.js'
+import { outcomeContent } from '../jobs/fence.js'
+import type { CoSignature, FinishCertificate, RoleAt, SignatureCheck, Statement } from '../../protocols/provenance/index.js'
 import type { JobService } from '../jobs/job-service.js'
 import type { JobRow } from '../jobs/types.js'
 import type { BlobStore } from '../../store/blobs/types.js'
@@ -61,6 +62,32 @@ export class ProvenanceLookup {
     return row
   }
 
+  /** the certificate to check a statement with, and whether its job needs one (it was decided in a mesh) */
+  private async counterSignature (statement: string | undefined, options: { signal?: AbortSignal }): Promise<{ certificate?: FinishCertificate, requireCertificate: boolean }> {
+    if (statement == null) return { requireCertificate: false }
+    const row = await this.find(statement, options)
+    return { certificate: await this.certificate(statement, options), requireCertificate: row?.acceptors != null && row.cacheHit !== true }
+  }
+
+  /**
+   * The acceptors' votes for the result that names `statement` (the `finished` event's finish
+   * certificate), or undefined for a job outside a mesh (it has no acceptors) or a cache hit.
+   */
+  async certificate (statement: string, options: { signal?: AbortSignal } = {}): Promise<FinishCertificate | undefined> {
+    const row = await this.find(statement, options)
+    if (row?.acceptors == null || row.cacheHit === true) return undefined
+    for (const ev of await this.c.jobs.store.eventsOfType(row.id, 'finished')) {
+      if (ev.cert == null || ev.result?.provenance !== statement) continue
+      return {
+        acceptors: row.acceptors,
+        holder: ev.ran ?? ev.node,
+        content: Buffer.from(outcomeContent(ev)).toString('base64'),
+        votes: ev.cert.map(v => Buffer.from(v).toString('base64'))
+      }
+    }
+    return undefined
+  }
+
   /** the co-signatures of a statement: rebuilds that matched it */
   async cosignatures (statement: string, options: { signal?: AbortSignal } = {}): Promise<CoSignature[]> {
     const out: CoSignature[] = []
@@ -90,8 +117,7 @@ export class ProvenanceLookup {
       envelope: bytes,
       subject: hash,
       roleAt: this.c.roleAt,
-      // finish certificates come with the quorum lease; until then a statement has none to check
-      certificate: undefined,
+      ...await this.counterSignature(statementHash, options),
       cosignatures: statementHash != null ? await this.cosignatures(statementHash, options) : []
     })
     return {

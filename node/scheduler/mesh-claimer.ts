@@ -34,6 +34,8 @@ export interface MeshClaimerComponents {
   /** the offer this node would make now */
   ownOffer: () => Offer
   canBuild: (peerId: string) => boolean
+  /** why this node must not take the job whatever its load (a node without a sandbox: isolation.ts), or undefined */
+  refuse?: (row: JobRow) => string | undefined
   /** whether this node knows a key as a member (and so can reach it) */
   isMember: (peerId: string) => boolean
   /** a job's signed announcement, sent with a claim to acceptors that may not have it yet */
@@ -93,6 +95,8 @@ export class MeshClaimer implements Claimer {
   }
 
   plan (row: JobRow): { delayMs: number } | { skip: string } {
+    const refused = this.c.refuse?.(row)
+    if (refused != null) return { skip: refused }
     // whether this node can take the job is decided on its state now
     const own = this.c.ownOffer()
     if (row.runOn != null) return this.planPinned(row, own)

@@ -21,7 +21,9 @@ function hooksOf (hooks: Hooks): Hooks {
  * sha256 (64 lowercase hex digits) of the canonical CBOR encoding (cborg sorts
  * map keys) of: the job's hooks, its stages (titles, hooks, steps with their
  * commands and ignoreExitCode), the resolved param values, the requirements and
- * the artefact globs. Not included: name, priority, timeout, supersede, cache.
+ * the artefact globs, and `network` when it is `none` (a build cut off from the network may end
+ * differently; absent, the key is what it was before the field existed). Not included: name,
+ * priority, timeout, supersede, cache.
  * Titles are included because they appear in the job's log, which is part of its
  * result. `params` is the output of resolveParams.
  */
@@ -44,7 +46,8 @@ export function inputKey (spec: JobSpec, params: Record<string, string>): string
     artefacts: [...spec.artefacts],
     // the derivation path names everything its outputs depend on; absent for other jobs, so their
     // keys are what they were. The closure's hash is not an input: two exports of one derivation may differ
-    ...(spec.nix !== undefined ? { nix: spec.nix.drv } : {})
+    ...(spec.nix !== undefined ? { nix: spec.nix.drv } : {}),
+    ...(spec.network === 'none' ? { network: 'none' } : {})
   }
   return createHash('sha256').update(encode(canonical)).digest('hex')
 }

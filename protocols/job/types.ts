@@ -6,6 +6,10 @@
 export const SUPERSEDE_MODES = ['waiting', 'running', 'none'] as const
 export type SupersedeMode = typeof SUPERSEDE_MODES[number]
 
+/** `host`: the node's network (the default); `none`: no network but the job's own loopback */
+export const NETWORK_MODES = ['host', 'none'] as const
+export type NetworkMode = typeof NETWORK_MODES[number]
+
 export interface ParamSpec {
   /** value used when the submitter gives none */
   default?: string
@@ -74,6 +78,12 @@ export interface JobSpec extends Hooks {
   nix?: NixSpec
   /** a rebuild of an earlier job, to compare outputs (reproducibility) */
   rebuild?: RebuildSpec
+  /**
+   * `none`: the job runs cut off from every network (only a loopback of its own). Absent means
+   * the node's network: the normal form leaves the default out, so specs without the field stay
+   * byte for byte what they were.
+   */
+  network?: 'none'
 }
 
 /** One problem found in a job file, named by its dotted path (`stages[1].steps[0].command`). */

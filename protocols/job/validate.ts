@@ -17,12 +17,12 @@ import {
 import { checkArtefacts, checkParams, checkRequires } from './validate-fields.js'
 import { HOOK_NAMES, checkHooks, checkStages } from './validate-stages.js'
 import { checkNix, checkRebuild } from './validate-nix.js'
-import { SUPERSEDE_MODES } from './types.js'
+import { NETWORK_MODES, SUPERSEDE_MODES } from './types.js'
 import { parseDuration } from './values.js'
-import type { JobSpec, Problem, SupersedeMode } from './types.js'
+import type { JobSpec, NetworkMode, Problem, SupersedeMode } from './types.js'
 
 const JOB_FIELDS: readonly string[] = [
-  'name', 'priority', 'timeout', 'timeoutMs', 'requires', 'params', 'supersede', 'cache', ...HOOK_NAMES, 'stages', 'artefacts', 'nix', 'rebuild'
+  'name', 'priority', 'timeout', 'timeoutMs', 'requires', 'params', 'supersede', 'cache', 'network', ...HOOK_NAMES, 'stages', 'artefacts', 'nix', 'rebuild'
 ]
 
 export interface ValidationResult {
@@ -69,17 +69,23 @@ export function checkJobSpec (ck: Checker, raw: unknown): JobSpec | undefined {
   const rebuild = rebuildValue === undefined ? undefined : checkRebuild(ck, rebuildValue, ['rebuild'])
   const extra = rebuild !== undefined ? { rebuild } : {}
   if (field(raw, 'nix') !== undefined) {
+    // Nix builds in a sandbox of its own, which decides about the network
+    if (field(raw, 'network') !== undefined) ck.add(['network'], 'a Nix job has no network setting: Nix\'s own sandbox decides')
     const job = checkNixJob(ck, raw, { name, priority, timeoutMs, requires, params, supersede, cache })
     return job === undefined ? undefined : { ...job, ...extra }
   }
   const stages = checkStages(ck, field(raw, 'stages'), ['stages'])
   const artefacts = checkArtefacts(ck, field(raw, 'artefacts'), ['artefacts'])
+  const network = checkNetwork(ck, field(raw, 'network'))
   if (ck.count > 0 || name === undefined || priority === undefined || timeoutMs === undefined ||
       requires === undefined || params === undefined || supersede === undefined || cache === undefined ||
-      artefacts === undefined) {
+      artefacts === undefined || network === undefined) {
     return undefined
   }
-  return { name, priority, timeoutMs, requires, params, supersede, cache, ...hooks, stages, artefacts, ...extra }
+  const spec: JobSpec = { name, priority, timeoutMs, requires, params, supersede, cache, ...hooks, stages, artefacts, ...extra }
+  // the default stays out of the normal form (see JobSpec.network)
+  if (network === 'none') spec.network = 'none'
+  return spec
 }
 
 /**
@@ -139,6 +145,13 @@ function checkTimeout (ck: Checker, obj: Record<string, unknown>): number | unde
     return undefined
   }
   return ms
+}
+
+function checkNetwork (ck: Checker, value: unknown): NetworkMode | undefined {
+  if (value === undefined) return 'host'
+  const mode = NETWORK_MODES.find((m) => m === value)
+  if (mode === undefined) ck.add(['network'], `must be one of ${NETWORK_MODES.join(', ')} (none: the job runs without a network)`)
+  return mode
 }
 
 function checkSupersede (ck: Checker, value: unknown): SupersedeMode | undefined {

@@ -16,5 +16,3 @@ export const LOG_SUBJECT = 'cit-node:log'
 export const MAX_STATEMENT_BYTES = 8 * 1024 * 1024
 /** most signatures looked at in one envelope or certificate */
 export const MAX_SIGNATURES = 64
-/** domain of a finish certificate's signed bytes (see certificate.ts) */
-export const FINISH_DOMAIN = 'cit-node/finish/v1\0'

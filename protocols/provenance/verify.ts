@@ -4,9 +4,8 @@
  * network or a store: the caller hands over the bytes it fetched.
  */
 import { BadSignatureError } from '../codec/errors.js'
-import { verifySignature } from '../codec/keys.js'
 import { sha256Hex } from '../codec/envelope.js'
-import { finishBytes, majorityOf } from './certificate.js'
+import { certificateVotes, certifiedOutcome, checkCertificateVotes, voteSigner } from './certificate.js'
 import { IN_TOTO_PAYLOAD_TYPE, LOG_SUBJECT, MAX_SIGNATURES } from './constants.js'
 import { parseEnvelope, publicKeyOf, verifyPayloadSignature } from './dsse.js'
 import { MalformedStatementError } from './errors.js'
@@ -48,6 +47,8 @@ export interface VerifyInput {
   subject?: string
   roleAt: RoleAt
   certificate?: FinishCertificate
+  /** the result was decided by a mesh's acceptors: a missing certificate is a problem */
+  requireCertificate?: boolean
   cosignatures?: CoSignature[]
 }
 
@@ -87,7 +88,8 @@ export function verifyStatement (input: VerifyInput): VerifyReport {
     const r = problem != null ? { ok: false, problem } : judge(() => { verifyPayloadSignature(envelope.payloadType, payload, c) }, input.roleAt, c.keyid, 'build', c.at)
     check({ keyid: c.keyid, as: 'rebuilder', job: c.job, ...r })
   }
-  if (input.certificate != null) checkCertificate(input.certificate, statement, builder, at, input.roleAt, check, problems)
+  if (input.certificate != null) checkCertificate(input.certificate, statement, hash, builder, at, input.roleAt, check, problems)
+  else if (input.requireCertificate === true) problems.push('missing: the finish certificate (the acceptors\' votes for this result) was not found')
   if (input.subject != null && input.subject !== hash && !statement.subject.some(s => s.digest.sha256 === input.subject)) {
     problems.push(`the statement does not name ${input.subject} among its subjects`)
   }
@@ -108,27 +110,34 @@ function judge (verify: () => void, roleAt: RoleAt, keyid: string, role: 'build'
   return { ok: true }
 }
 
-function checkCertificate (cert: FinishCertificate, statement: Statement, builder: string, at: number, roleAt: RoleAt,
+function checkCertificate (cert: FinishCertificate, statement: Statement, envelopeHash: string, builder: string, at: number, roleAt: RoleAt,
   check: (c: SignatureCheck) => void, problems: string[]): void {
   const int = statement.predicate.buildDefinition.internalParameters
-  if (cert.job !== int.job || cert.epoch !== int.epoch || cert.executor !== builder) {
-    problems.push(`the finish certificate is for job ${cert.job} epoch ${cert.epoch} by ${cert.executor}, not this statement's`)
+  const certified = certifiedOutcome(cert)
+  if (certified == null) {
+    problems.push('the finish certificate does not carry a result')
     return
   }
-  const bytes = finishBytes(cert)
-  const acceptors = new Set(cert.acceptors.slice(0, MAX_SIGNATURES))
-  const counted = new Set<string>()
-  for (const s of cert.signatures.slice(0, MAX_SIGNATURES)) {
-    if (!acceptors.has(s.keyid)) {
-      check({ keyid: s.keyid, as: 'acceptor', ok: false, problem: 'not one of the job\'s acceptors' })
+  if (cert.holder !== builder || certified.provenance !== envelopeHash || int.mesh == null) {
+    problems.push(`the finish certificate is for ${cert.holder}'s result naming statement ${certified.provenance ?? 'none'}, not this statement`)
+    return
+  }
+  const acceptors = new Set(cert.acceptors)
+  for (const vote of certificateVotes(cert)) {
+    const keyid = voteSigner(vote)
+    if (keyid == null) {
+      check({ keyid: '?', as: 'acceptor', ok: false, problem: 'wrong: a vote that is not a signed lease vote' })
       continue
     }
-    const r = judge(() => { verifySignature(publicKeyOf(s.keyid), bytes, Buffer.from(s.sig, 'base64')) }, roleAt, s.keyid, null, at)
-    check({ keyid: s.keyid, as: 'acceptor', ...r })
-    if (r.ok) counted.add(s.keyid)
+    if (!acceptors.has(keyid)) {
+      check({ keyid, as: 'acceptor', ok: false, problem: 'not one of the job\'s acceptors' })
+      continue
+    }
+    // the vote's own signature was checked by opening it; here the signer's standing
+    check({ keyid, as: 'acceptor', ...judge(() => {}, roleAt, keyid, null, at) })
   }
-  const need = majorityOf(acceptors.size)
-  if (counted.size < need) problems.push(`the finish certificate has ${counted.size} valid acceptor signatures of ${acceptors.size}: a majority needs ${need}`)
+  const quorum = checkCertificateVotes(cert, { mesh: int.mesh, job: int.job, outcome: certified.outcome })
+  if (!quorum.ok) problems.push(`the finish certificate is not a majority of the job's acceptors for this result (${quorum.reason ?? 'refused'})`)
 }
 
 /** the subject a hash names in a statement, for people: an artefact path, a store path, or the log */

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -32,7 +32,12 @@ async function allPeersFresh (mesh: TestMesh): Promise<void> {
   }
 }
 
-beforeAll(async () => { files = await mkdtemp(join(tmpdir(), 'cit-jobs-')) })
+beforeAll(async () => {
+  files = await mkdtemp(join(tmpdir(), 'cit-jobs-'))
+  // jobs run as build users with a /tmp of their own: the release file below reaches them as an
+  // operator would expose a path (sandbox.readOnlyPaths), and they may read it
+  await chmod(files, 0o755)
+})
 afterAll(async () => { await rm(files, { recursive: true, force: true }) })
 
 describe('claiming on a 5-node mesh', () => {
@@ -94,7 +99,7 @@ describe('admission, priority and supersede on a 4-node mesh', () => {
   beforeAll(async () => {
     mesh = await makeMesh(4, {
       labels: i => i === 0 ? ['gpu'] : [],
-      config: i => ({ slots: 1, ...(i === 2 ? { loadLimit: 0 } : {}) })
+      config: i => ({ slots: 1, sandbox: { readOnlyPaths: [files] }, ...(i === 2 ? { loadLimit: 0 } : {}) })
     })
     ;[gpu, paused, loaded, plain] = mesh.nodes
     await mesh.run(paused, ['pause'])

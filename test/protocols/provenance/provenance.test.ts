@@ -1,7 +1,8 @@
 import { describe, expect, it, beforeAll } from 'vitest'
-import { Identity, sha256Hex } from '../../../protocols/codec/index.js'
+import { Identity, encodeCbor, seal as sealMessage, sha256Hex } from '../../../protocols/codec/index.js'
+import { LEASE_VOTE } from '../../../protocols/lease/constants.js'
 import {
-  IN_TOTO_PAYLOAD_TYPE, buildStatement, finishBytes, pae, parseEnvelope, sealEnvelope, signPayload, verifyStatement
+  IN_TOTO_PAYLOAD_TYPE, buildStatement, pae, parseEnvelope, sealEnvelope, signPayload, verifyStatement
 } from '../../../protocols/provenance/index.js'
 import { makeGrant, makeRevoke } from '../../../protocols/trust/index.js'
 import { formatReport } from '../../../cli/commands/verify.js'
@@ -120,25 +121,40 @@ describe('verifying a statement against the trust records', () => {
     expect(after.verified[0].problem).toMatch(/^revoked/)
   })
 
-  it('a finish certificate counter-signs the statement only with a majority of acceptors over the same job, epoch and builder', () => {
+  it('a finish certificate counter-signs the statement only with a majority of acceptor votes for the result that names it', () => {
     const env = seal(builder)
-    const claim = { job: JOB, epoch: 3, executor: builder.id }
-    const sig = (id: Identity, c = claim): { keyid: string, sig: string } => ({ keyid: id.id, sig: Buffer.from(id.sign(finishBytes(c))).toString('base64') })
-    const cert = (signers: Identity[], c = claim): FinishCertificate => ({ ...c, acceptors: acceptors.map(a => a.id), signatures: signers.map(s => sig(s, c)) })
+    const mesh = H('e')
+    const content = (statement: string): Uint8Array => encodeCbor({ type: 'finished', state: 'succeeded', result: { state: 'succeeded', exitCode: 0, provenance: statement } })
+    // what an acceptor signs when it decides a job's result (protocols/lease/acceptor.ts)
+    const vote = (id: Identity, over: Record<string, unknown> = {}, bytes = content(sha256Hex(env))): string =>
+      Buffer.from(sealMessage(id, LEASE_VOTE, { mesh, at: T0 + 2000, re: 1, job: JOB, epoch: 3, holder: builder.id, outcome: sha256Hex(bytes), ...over }).bytes).toString('base64')
+    const cert = (signers: Identity[], over: Record<string, unknown> = {}, bytes = content(sha256Hex(env))): FinishCertificate => ({
+      acceptors: acceptors.map(a => a.id), holder: builder.id, content: Buffer.from(bytes).toString('base64'), votes: signers.map(a => vote(a, over, bytes))
+    })
     const ok = verifyStatement({ envelope: env, roleAt, certificate: cert(acceptors.slice(0, 2)) })
-    expect(ok.ok).toBe(true)
+    expect(ok.problems).toEqual([])
     expect(ok.verified.filter(v => v.as === 'acceptor' && v.ok)).toHaveLength(2)
     const minority = verifyStatement({ envelope: env, roleAt, certificate: cert(acceptors.slice(0, 1)) })
     expect(minority.ok).toBe(false)
-    expect(minority.problems.join()).toMatch(/a majority needs 2/)
-    const otherEpoch = verifyStatement({ envelope: env, roleAt, certificate: cert(acceptors, { ...claim, epoch: 4 }) })
-    expect(otherEpoch.problems.join()).toMatch(/not this statement's/)
-    // signatures over another epoch's bytes, presented as this epoch's
-    const swapped = { ...cert(acceptors), signatures: acceptors.map(a => sig(a, { ...claim, epoch: 2 })) }
-    const bad = verifyStatement({ envelope: env, roleAt, certificate: swapped })
-    expect(bad.ok).toBe(false)
-    expect(bad.verified.filter(v => v.as === 'acceptor').every(v => v.problem?.startsWith('wrong'))).toBe(true)
-    const outsider = verifyStatement({ envelope: env, roleAt, certificate: { ...cert(acceptors.slice(0, 2)), signatures: [...cert(acceptors.slice(0, 1)).signatures, sig(other)] } })
+    expect(minority.problems.join()).toMatch(/not a majority/)
+    // votes for another job, or for a result that names another statement
+    expect(verifyStatement({ envelope: env, roleAt, certificate: cert(acceptors, { job: H('f') }) }).ok).toBe(false)
+    const elsewhere = verifyStatement({ envelope: env, roleAt, certificate: cert(acceptors, {}, content(H('9'))) })
+    expect(elsewhere.problems.join()).toMatch(/not this statement/)
+    // votes for one outcome presented with another result's content
+    const swapped = { ...cert(acceptors), content: Buffer.from(content(sha256Hex(env)).subarray(0, 5)).toString('base64') }
+    expect(verifyStatement({ envelope: env, roleAt, certificate: swapped }).ok).toBe(false)
+    const votesForOther = { ...cert(acceptors), votes: acceptors.map(a => vote(a, { outcome: H('0') })) }
+    expect(verifyStatement({ envelope: env, roleAt, certificate: votesForOther }).ok).toBe(false)
+    // a signature that does not verify is no vote
+    const tampered = cert(acceptors)
+    const raw = Buffer.from(tampered.votes[0], 'base64')
+    raw[raw.length - 1] ^= 1
+    tampered.votes = [raw.toString('base64'), tampered.votes[1]]
+    const t = verifyStatement({ envelope: env, roleAt, certificate: tampered })
+    expect(t.ok).toBe(false)
+    expect(t.verified.some(v => v.as === 'acceptor' && v.problem?.startsWith('wrong'))).toBe(true)
+    const outsider = verifyStatement({ envelope: env, roleAt, certificate: { ...cert(acceptors.slice(0, 1)), votes: [vote(acceptors[0]), vote(other)] } })
     expect(outsider.verified.find(v => v.keyid === other.id)?.problem).toMatch(/not one of the job's acceptors/)
     expect(outsider.ok).toBe(false)
   })
