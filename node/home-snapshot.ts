@@ -19,10 +19,11 @@ export interface HomeSnapshot {
 export async function snapshotHome (root: string): Promise<HomeSnapshot> {
   const existed = await stat(root).then(s => s.isDirectory(), () => false)
   const entries = existed ? new Set(await readdir(root)) : new Set<string>()
-  const kept = new Map<string, Buffer>()
+  const kept = new Map<string, { bytes: Buffer, mode: number }>()
   for (const name of KEPT_FILES) {
     const bytes = await readFile(join(root, name)).catch(() => undefined)
-    if (bytes != null) kept.set(name, bytes)
+    const mode = await stat(join(root, name)).then(s => s.mode & 0o7777, () => 0o600)
+    if (bytes != null) kept.set(name, { bytes, mode })
   }
   return {
     restore: async () => {
@@ -33,7 +34,7 @@ export async function snapshotHome (root: string): Promise<HomeSnapshot> {
       for (const name of await readdir(root).catch(() => [] as string[])) {
         if (!entries.has(name)) await rm(join(root, name), { recursive: true, force: true })
       }
-      for (const [name, bytes] of kept) await writeFileAtomic(join(root, name), bytes)
+      for (const [name, { bytes, mode }] of kept) await writeFileAtomic(join(root, name), bytes, mode)
     }
   }
 }

@@ -1,5 +1,5 @@
 import { createServer } from 'node:net'
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { cli, freePort, json, killAllDaemons, startDaemon, tempHome } from '../helpers/cli.js'
@@ -57,11 +57,12 @@ describe('a failed init or join: the real cause in one line, and the home as it 
 
     // a home that held something keeps exactly that
     const kept = join(parent, 'kept')
-    await mkdir(kept)
-    await writeFile(join(kept, 'config.json'), '{"slots":1}\n')
+    await mkdir(kept, { mode: 0o700 })
+    await writeFile(join(kept, 'config.json'), '{"slots":1}\n', { mode: 0o640 })
     expect((await cli(['init', ...listenOn(port), '--label', 'x'], { home: kept })).code).toBe(3)
     expect(await readdir(kept)).toEqual(['config.json'])
     expect(await readFile(join(kept, 'config.json'), 'utf8')).toBe('{"slots":1}\n')
+    expect((await stat(join(kept, 'config.json'))).mode & 0o777).toBe(0o640)
 
     // the fix the message gives works: not "already a member"
     const free = await freePort()
@@ -121,7 +122,7 @@ describe('a failed init or join: the real cause in one line, and the home as it 
     const { token } = json(await cli(['invite', '--json'], { home: admin }))
     expect((await cli(['stop'], { home: admin })).code).toBe(0)
     const home = join(await scratch(), 'lonely')
-    await mkdir(home)
+    await mkdir(home, { mode: 0o700 })
     const r = await cli(['join', token, ...listenOn(await freePort()), '--json'], { home, timeoutMs: 60_000 })
     expect(r.code).toBe(3)
     expect(errorOf(r.stderr).code).toBe('ERR_JOIN_UNREACHABLE')
