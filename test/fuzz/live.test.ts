@@ -73,7 +73,7 @@ describe('fuzz over the network: a member sends random frames to a live daemon',
     await mesh?.close()
   })
 
-  it('a mesh of one member runs its jobs to the end (it is its jobs' only acceptor: it grants and votes for itself)', () => {
+  it('a mesh of one member runs its jobs to the end (it is the only acceptor of its jobs: it grants and votes for itself)', () => {
     expect(quickJob.state).toBe('succeeded')
     expect(quickJob.events.map((e: any) => e.type)).toEqual(['submitted', 'started', 'finished'])
   })

@@ -25,9 +25,11 @@ function parseLabels (text: string, line: string): Record<string, string> {
 }
 
 function parseValue (text: string, line: string): number {
-  if (text === '+Inf') return Infinity
-  if (text === '-Inf') return -Infinity
-  if (text === 'NaN') return NaN
+  // Prometheus reads values with Go's ParseFloat, which takes NaN and Inf in any case
+  // (prom-client writes an unsampled mean as "Nan")
+  if (/^\+?inf$/i.test(text)) return Infinity
+  if (/^-inf$/i.test(text)) return -Infinity
+  if (/^nan$/i.test(text)) return NaN
   if (!/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) throw new Error(`malformed value in ${JSON.stringify(line)}`)
   return Number(text)
 }

@@ -40,7 +40,8 @@ if (player && window.AsciinemaPlayer) {
     startAt: 0,
     preload: true
   })
-  player.dataset.ready = '1'
+  // ready once the recording is loaded and its length known (the player loads it in the background)
+  window.citPlayer.addEventListener('metadata', () => { player.dataset.ready = '1' })
   const box = document.getElementById('log-box')
   if (box) box.open = false
 }

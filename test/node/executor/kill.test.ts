@@ -68,7 +68,7 @@ describe.each([
     let seen = ''
     const running = fx.executor.run({
       jobId: 'c1',
-      spec: spec('cancel', [stage('s', [['wait', 'echo started; echo $$ > pid; sleep 300']], { onFailure: 'echo stage-hook >> hooks' })], {
+      spec: spec('cancel', [stage('s', [['wait', 'echo $$ > pid; echo started; sleep 300']], { onFailure: 'echo stage-hook >> hooks' })], {
         onFailure: 'echo "job-hook $CIT_JOB_OUTCOME" >> hooks'
       }),
       params: {},

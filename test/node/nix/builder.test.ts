@@ -3,6 +3,7 @@
  * cancelled and a timed-out build leave behind. The executor behind it is a stub that must never
  * be called: only Nix jobs come here.
  */
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -15,6 +16,9 @@ import { tempHome } from '../../helpers/cli.js'
 import type { JobSpec } from '../../../protocols/job/index.js'
 
 const NONCE = randomBytes(6).toString('hex')
+// a builder's PATH is unset; Debian's Nix builds outside a sandbox, so the host's sleep is reached
+// by its full path (a bare `sleep` would fail at once and the build would succeed)
+const SLEEP = execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim()
 
 describe('NixBuilds', () => {
   let t: { dir: string, cleanup: () => Promise<void> }
@@ -64,7 +68,7 @@ describe('NixBuilds', () => {
   }, 60_000)
 
   it('a build that is cancelled or runs past its timeout is stopped, and exports nothing', async () => {
-    const slow = await drvOf('slow-cit', 'sleep 60; echo done > $out')
+    const slow = await drvOf('slow-cit', `${SLEEP} 60 && echo done > $out`)
     const ac = new AbortController()
     const chunks: string[] = []
     const running = builds.run({ jobId: 'j2', spec: specOf('slow-cit', slow), params: {}, signal: ac.signal, onOutput: d => { chunks.push(Buffer.from(d).toString()) } })
