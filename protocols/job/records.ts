@@ -1,3 +1,4 @@
+import type { JobSource } from './source.js'
 import type { JobSpec } from './types.js'
 
 /** Payload of a signed `job` envelope: a submission. The job's id is the envelope's hash. */
@@ -22,6 +23,10 @@ export interface JobAnnouncement {
   trust?: string
   /** the only node that may run it (`cit-node run`: here and now); absent = any eligible node */
   runOn?: string
+  /** a triggered job: the repository and commit it builds (protocols/job/source.ts) */
+  source?: JobSource
+  /** the run's number among the jobs of its name (its submitter's count + 1) */
+  build?: number
 }
 
 export const JOB_STATES = ['queued', 'claimed', 'running', 'succeeded', 'failed', 'timed-out', 'cancelled', 'superseded'] as const
