@@ -28,6 +28,16 @@ export type Checked =
   | { kind: 'event', signed: Signed<JobEvent> }
   | { kind: 'load', signed: Signed<LoadReport> }
   | { kind: 'trust', bytes: Uint8Array, signed: Signed<unknown> }
+  | { kind: 'record', bytes: Uint8Array, signed: Signed<unknown> }
+
+/** Signed records of other types (repositories…) that ride the trust topic and the record log. */
+export interface RecordHandler {
+  types: ReadonlySet<string>
+  /** why a member's record is refused, or undefined */
+  check: (signed: Signed<unknown>) => string | undefined
+  /** keep it; false when it was known already */
+  apply: (bytes: Uint8Array, signed: Signed<unknown>) => Promise<boolean>
+}
 
 export interface IngestComponents {
   trust: TrustService
@@ -35,6 +45,8 @@ export interface IngestComponents {
   peers: PeerTable
   logger: Logger
   now?: () => number
+  /** more record types (node/triggers: repositories) */
+  records?: RecordHandler
 }
 
 /**
@@ -69,6 +81,13 @@ export class Ingest {
       signed = open(bytes)
     } catch (err: any) {
       return this.drop(err?.code === 'ERR_BAD_SIGNATURE' ? 'bad-signature' : err?.code === 'ERR_TOO_LARGE' ? 'too-large' : 'malformed')
+    }
+    const extra = this.c.records
+    if (extra?.types.has(signed.type) === true) {
+      if (expect !== 'trust' && expect !== 'record') return this.drop('wrong-topic')
+      if (!this.c.trust.isMember(signed.signer)) return this.drop('not-a-member')
+      const problem = extra.check(signed)
+      return problem != null ? this.drop(`bad-${signed.type}`, problem) : { ok: true, value: { kind: 'record', bytes, signed } }
     }
     const kind: Kind | undefined = TRUST_TYPES.has(signed.type) ? 'trust' : (['job', 'event', 'load'] as const).find(k => k === signed.type)
     if (kind == null) return this.drop('unknown-type')
@@ -129,6 +148,9 @@ export class Ingest {
         if (!await this.c.jobs.ingestEvent(v.signed)) { this.drop('duplicate'); return }
         break
       }
+      case 'record':
+        if (!await this.c.records!.apply(v.bytes, v.signed)) { this.drop('duplicate'); return }
+        break
       case 'load':
         if (!await this.c.peers.update(v.signed.payload)) { this.drop('replay'); return }
         break
