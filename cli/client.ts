@@ -30,6 +30,9 @@ export class ControlClient {
     })
   }
 
+  /** a request to a route of a component's own (node/triggers), answered with JSON */
+  async call<T> (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> { return await this.json<T>(method, path, body, signal) }
+
   private async json<T> (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const res = await this.send(method, path, body, signal)
     const chunks: Buffer[] = []

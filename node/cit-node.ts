@@ -60,6 +60,8 @@ import { rebuildSpec } from './provenance/index.js'
 import { buildPipeline } from './provenance/pipeline.js'
 import type { NixCache, NixImportReport, NixService, NixSubmitBody } from './nix/index.js'
 import type { ProvenanceLookup, ProvenanceReport } from './provenance/index.js'
+import { Triggers } from './triggers/index.js'
+import { sourceProblem } from '../protocols/job/source.js'
 
 /** where a mesh node listens when neither --listen nor config.json says: all interfaces, a fixed port */
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/7420']
@@ -107,6 +109,7 @@ export class CitNode implements ControlHandlers {
   private nix?: NixService
   private nixCache?: NixCache
   private provenance?: ProvenanceLookup
+  private triggers?: Triggers
   private state: NodeState = 'active'
   private stopping?: Promise<void>
   private startedAt = 0
@@ -168,6 +171,8 @@ export class CitNode implements ControlHandlers {
       this.jobs.on('event', ev => {
         if (ev.type === 'cancel-requested' || ev.type === 'superseded') this.runner?.cancel(ev.job, ev.reason ?? ev.type)
       })
+      this.triggers = new Triggers({ identity: this.identity, home: this.paths.root, meta: this.meta, recordLog: this.recordLog, jobs: this.jobs, publish: s => { void this.mesh?.publish(s) }, mayRegister: k => this.trust == null ? k === this.identity.id : this.trust.hasRole(k, 'submit') || this.trust.hasRole(k, 'admin'), submit: async b => await this.submit(b), jobUrl: id => this.config.http.publicUrl != null ? `${this.config.http.publicUrl.replace(/\/+$/, '')}/jobs/${id}` : undefined, logger: scope => root.child(scope) })
+      await this.triggers.start()
       const supersede = new Supersede({ jobs: this.jobs, self: this.identity.id })
       this.jobs.on('change', row => { supersede.onChange(row).catch(err => { this.log.error('supersede failed', { job: row.id, err }) }) })
       if (this.membership != null) await this.startMesh(this.membership, root)
@@ -212,15 +217,16 @@ export class CitNode implements ControlHandlers {
       if (this.config.http.listen != null) {
         // loaded only when switched on: Fastify and its parts take a second to import
         const { HttpFace } = await import('./http/face.js')
-        this.http = new HttpFace({ handlers: this, logger: root.child('http') }, this.config.http)
+        this.http = new HttpFace({ handlers: this, logger: root.child('http') }, { ...this.config.http, modules: this.triggers.httpModules() })
         await this.http.start()
       }
       if (this.init.control !== false) {
-        this.control = new ControlServer({ handlers: this, logger: root.child('control') }, { socketPath: this.paths.socket })
+        this.control = new ControlServer({ handlers: this, logger: root.child('control'), routes: this.triggers.controlRoutes }, { socketPath: this.paths.socket })
         await this.control.start()
         await checkSocket(this.paths.socket)
       }
       this.startedAt = Date.now()
+      this.triggers.sendQueued().catch(err => { this.log.warn('queued triggers not sent', { err }) })
       this.log.info('daemon started', { peerId: this.identity.id, pid: process.pid })
     } catch (err) {
       this.log?.error('daemon could not start', { err })
@@ -234,7 +240,7 @@ export class CitNode implements ControlHandlers {
     await this.trust.start(membership.records)
     this.peerTable = new PeerTable(this.meta!)
     await this.peerTable.start()
-    const ingest = new Ingest({ trust: this.trust, jobs: this.jobs, peers: this.peerTable, logger: root.child('ingest') })
+    const ingest = new Ingest({ trust: this.trust, jobs: this.jobs, peers: this.peerTable, logger: root.child('ingest'), records: this.triggers?.registry })
     const listen = this.config.listen.length > 0 ? this.config.listen : DEFAULT_LISTEN
     this.mesh = new MeshService({
       identity: this.identity,
@@ -333,6 +339,7 @@ export class CitNode implements ControlHandlers {
     const steps: Array<[string, (() => Promise<void>) | undefined]> = [
       ['http', this.http != null ? async () => await this.http!.stop() : undefined],
       ['control', this.control != null ? async () => await this.control!.stop() : undefined],
+      ['triggers', this.triggers != null ? async () => { this.triggers!.stop() } : undefined],
       ['nix cache', this.nixCache != null ? async () => { this.nixCache!.stop() } : undefined],
       // the runner first: it hands its jobs over through the mesh, which must still be up
       ['runner', this.runner != null ? async () => await this.runner!.stop() : undefined],
@@ -391,8 +398,10 @@ export class CitNode implements ControlHandlers {
     if (this.trust != null && !this.trust.hasRole(this.identity.id, 'submit')) {
       throw new ForbiddenError(`this node's key ${this.identity.id} does not hold the submit role in this mesh`)
     }
-    const cached = spec.cache ? await this.jobs.cachedResult(spec, resolved.values) : undefined
-    const row = await this.jobs.submit({ spec, params: resolved.values, priority: body.priority, cached, runOn: body.here === true ? this.identity.id : undefined })
+    if (body.source != null && sourceProblem(body.source) != null) throw new InvalidInputError(`source: ${sourceProblem(body.source)!}`)
+    const cached = spec.cache ? await this.jobs.cachedResult(spec, resolved.values, body.source) : undefined
+    const build = await this.triggers!.builds.next(spec.name)
+    const row = await this.jobs.submit({ spec, params: resolved.values, priority: body.priority, cached, runOn: body.here === true ? this.identity.id : undefined, source: body.source, build })
     return await this.jobs.view(row)
   }
 
@@ -575,6 +584,6 @@ export class CitNode implements ControlHandlers {
     if (this.trust != null && !this.trust.hasRole(this.identity.id, 'submit')) {
       throw new ForbiddenError(`this node's key ${this.identity.id} does not hold the submit role in this mesh`)
     }
-    return await this.jobs.view(await this.jobs.submit({ spec: row.spec, params: row.params, priority: row.priority }))
+    return await this.jobs.view(await this.jobs.submit({ spec: row.spec, params: row.params, priority: row.priority, source: row.source, build: await this.triggers!.builds.next(row.spec.name) }))
   }
 }
