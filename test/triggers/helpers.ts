@@ -105,3 +105,30 @@ export async function webhook (port: number, repo: string, options: { secret: st
   if (options.signature !== null) headers[forgejo ? 'x-forgejo-signature' : 'x-hub-signature-256'] = options.signature ?? (forgejo ? hex : `sha256=${hex}`)
   return await http(port, 'POST', `/hooks/${forgejo ? 'forgejo' : 'github'}/${repo}`, { raw, headers })
 }
+
+/**
+ * POST a body of `size` bytes, announced by its content-length, stopping the upload as soon as
+ * the server answers (a server that refuses it by its length answers before reading it all).
+ */
+export async function oversized (port: number, path: string, size: number, headers: Record<string, string>): Promise<number> {
+  const { request } = await import('node:http')
+  return await new Promise<number>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path, agent: false, headers: { ...headers, connection: 'close', 'content-length': String(size) }, signal: AbortSignal.timeout(30_000) }, res => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+      req.destroy()
+    })
+    req.on('error', err => { if ((err as any).code !== 'EPIPE' && (err as any).code !== 'ECONNRESET') reject(err) })
+    const chunk = Buffer.alloc(64 * 1024, 0x20)
+    let sent = 0
+    const pump = (): void => {
+      while (sent < size && !req.destroyed) {
+        const n = Math.min(chunk.length, size - sent)
+        sent += n
+        if (!req.write(chunk.subarray(0, n))) { req.once('drain', pump); return }
+      }
+      if (!req.destroyed) req.end()
+    }
+    pump()
+  })
+}
