@@ -83,7 +83,11 @@ export function webhookModule (deps: WebhookDeps): HttpModule {
           tags: ['webhooks'],
           summary: `a forge's webhook for a registered repository: forge is github or forgejo (Gitea's headers too); signed with the repository's secret (HMAC-SHA256 of the body); push and pull_request (${[...PR_ACTIONS].join(', ')}) build, ping answers; body at most ${MAX_WEBHOOK_BYTES} bytes`,
           params: { type: 'object', properties: { forge: { type: 'string', enum: ['github', 'forgejo'] }, name: { type: 'string', maxLength: 64 } }, required: ['forge', 'name'] },
-          response: { ...errors(400, 401, 404, 413, 415) }
+          response: {
+            200: { description: 'a ping, a replayed delivery or an event with nothing to build', type: 'object', additionalProperties: true },
+            202: { description: 'accepted: the commit is fetched and built', type: 'object', additionalProperties: true },
+            ...errors(400, 401, 404, 413)
+          }
         }
       }, async (req, reply) => {
         const forge = req.params.forge as ForgeName
