@@ -1,4 +1,4 @@
-import { ControlClient } from './client.js'
+import type { ControlClient } from './client.js'
 import type { CitNode } from '../node/cit-node.js'
 import type { OutputStream, SubmitBody } from '../node/control/types.js'
 import type { JobView } from '../node/jobs/types.js'
