@@ -73,12 +73,12 @@ export async function run (argv: string[], io: Output): Promise<number> {
     return 0
   }
   const client = p.ctx.client()
-  const repos = await client.call<RepoView[]>('GET', '/v1/repos')
+  const repos = await client.request<RepoView[]>('GET', '/v1/repos')
   let repo = repos.find(r => r.url === at.top)
   if (repo == null) {
     const name = p.values.name ?? basename(at.top).replace(/\.git$/, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '')
     const branches = p.values.branches?.split(',').map(b => b.trim()).filter(b => b !== '') ?? []
-    repo = await client.call<RepoView>('POST', '/v1/repos', { name, url: at.top, job: p.values.job, branches })
+    repo = await client.request<RepoView>('POST', '/v1/repos', { name, url: at.top, job: p.values.job, branches })
     if (!p.ctx.json) io.err(`cit-node: repository ${repo.name} registered (${repo.url})`)
   }
   if (current != null && !current.includes(BEGIN)) {

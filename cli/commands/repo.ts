@@ -64,26 +64,26 @@ export async function run (argv: string[], io: Output): Promise<number> {
       secret: await secretFrom(v['secret-file'], '--secret-file'),
       token: await secretFrom(v['token-file'], '--token-file')
     }
-    const r = await client.call<RepoView>('POST', '/v1/repos', body)
+    const r = await client.request<RepoView>('POST', '/v1/repos', body)
     if (p.ctx.json) io.out(JSON.stringify(r))
     else io.out(`cit-node: repository ${r.name} registered (${r.url}, job file ${r.job})`)
     return 0
   }
   if (sub === 'list' && rest.length === 0) {
-    const list = await client.call<RepoView[]>('GET', '/v1/repos')
+    const list = await client.request<RepoView[]>('GET', '/v1/repos')
     if (p.ctx.json) io.out(JSON.stringify(list))
     else if (list.length === 0) io.err('cit-node: no repositories (`cit-node repo add` registers one)')
     else for (const r of list) io.out(describe(r))
     return 0
   }
   if (sub === 'remove' && rest.length === 1) {
-    const r = await client.call<{ name: string }>('DELETE', `/v1/repos/${encodeURIComponent(rest[0])}`)
+    const r = await client.request<{ name: string }>('DELETE', `/v1/repos/${encodeURIComponent(rest[0])}`)
     if (p.ctx.json) io.out(JSON.stringify(r))
     else io.out(`cit-node: repository ${r.name} removed`)
     return 0
   }
   if (sub === 'stats' && rest.length === 0) {
-    const s = await client.call<{ webhooks: Record<string, number>, statuses: Record<string, number> }>('GET', '/v1/repos/stats')
+    const s = await client.request<{ webhooks: Record<string, number>, statuses: Record<string, number> }>('GET', '/v1/repos/stats')
     if (p.ctx.json) io.out(JSON.stringify(s))
     else for (const [k, n] of [...Object.entries(s.webhooks).map(([k, n]) => [`webhooks ${k}`, n]), ...Object.entries(s.statuses).map(([k, n]) => [`statuses ${k}`, n])]) io.out(`${String(k)}: ${String(n)}`)
     return 0

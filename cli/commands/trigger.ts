@@ -59,7 +59,7 @@ export async function run (argv: string[], io: Output): Promise<number> {
   for (const w of wanted) {
     const short = `${w.ref.replace(/^refs\/heads\//, '')} ${w.commit.slice(0, 10)}`
     try {
-      const r = await client.call('POST', '/v1/triggers', { ...w, wait: v.wait === true, via: v.hook ?? 'cli' }, v.hook != null ? AbortSignal.timeout(HOOK_TIMEOUT_MS) : undefined)
+      const r = await client.request('POST', '/v1/triggers', { ...w, wait: v.wait === true, via: v.hook ?? 'cli' }, v.hook != null ? AbortSignal.timeout(HOOK_TIMEOUT_MS) : undefined)
       results.push(r)
       if (!p.ctx.json) io.err(`cit-node: ${repo} ${short}: ${v.wait === true ? JSON.stringify(r) : 'sent to the daemon'}`)
     } catch (err: any) {
