@@ -217,6 +217,7 @@ export class CitNode implements NodeParts {
       publish: s => { void this.mesh?.publish(s) },
       mayRegister: k => this.trust == null ? k === this.identity.id : this.trust.hasRole(k, 'submit') || this.trust.hasRole(k, 'admin'),
       jobUrl: id => publicUrl != null ? `${publicUrl}/jobs/${id}` : undefined,
+      notify: this.config.notify,
       logger: scope => this.root.child(scope)
     })
     await this.triggers.start()

@@ -6,7 +6,7 @@ import type { Output } from '../output.js'
 import type { RepoView } from '../../node/triggers/index.js'
 
 export const usage = 'cit-node repo add NAME --url URL [--job PATH] [--branches GLOB,...] [--github|--forgejo OWNER/REPO --secret-file F [--token-file F] [--api-url URL]] | repo list | repo remove NAME | repo stats  [--json]'
-export const summary = 'repositories whose pushes build (signed records every member learns; secrets stay on this node)'
+export const summary = 'repositories whose pushes build (signed records every member learns; secrets stay on this node); stats counts refused webhooks, status posts and notifications'
 
 interface Values { url?: string, job?: string, branches?: string, github?: string, forgejo?: string, 'secret-file'?: string, 'token-file'?: string, 'api-url'?: string }
 
@@ -83,9 +83,9 @@ export async function run (argv: string[], io: Output): Promise<number> {
     return 0
   }
   if (sub === 'stats' && rest.length === 0) {
-    const s = await client.request<{ webhooks: Record<string, number>, statuses: Record<string, number> }>('GET', '/v1/repos/stats')
+    const s = await client.request<Record<string, Record<string, number>>>('GET', '/v1/repos/stats')
     if (p.ctx.json) io.out(JSON.stringify(s))
-    else for (const [k, n] of [...Object.entries(s.webhooks).map(([k, n]) => [`webhooks ${k}`, n]), ...Object.entries(s.statuses).map(([k, n]) => [`statuses ${k}`, n])]) io.out(`${String(k)}: ${String(n)}`)
+    else for (const [group, counts] of Object.entries(s)) for (const [k, n] of Object.entries(counts)) io.out(`${group} ${k}: ${n}`)
     return 0
   }
   throw new UsageError(sub == null ? 'missing subcommand (add, list, remove or stats)' : `unknown or incomplete subcommand ${JSON.stringify([sub, ...rest].join(' '))}`, [`usage: ${usage}`])

@@ -10,6 +10,7 @@ import { triggerRoutes } from './control.js'
 import { RepoCache } from './git.js'
 import { takeQueued } from './queue.js'
 import { RepoRegistry } from './repo-registry.js'
+import { Notifier } from './notify.js'
 import { StatusReporter } from './statuses.js'
 import { checkTriggerRequest, Trigger } from './trigger.js'
 import { webhookModule } from './webhooks.js'
@@ -21,6 +22,7 @@ import type { Logger } from '../../store/logger.js'
 import type { ExtraRoutes } from '../control/server.js'
 import type { HttpModule } from '../http/context.js'
 import type { JobService } from '../jobs/job-service.js'
+import type { NotifyRule } from './notify-config.js'
 import type { TriggerOutcome, TriggerRequest } from './trigger.js'
 
 export { RepoRegistry } from './repo-registry.js'
@@ -42,6 +44,8 @@ export interface TriggersComponents {
   mayRegister: (keyId: string) => boolean
   /** the job's page on the HTTP face, when it has a public URL */
   jobUrl: (id: string) => string | undefined
+  /** `notify` of config.json */
+  notify?: NotifyRule[]
   logger: (scope: string) => Logger
 }
 
@@ -49,17 +53,22 @@ export class Triggers {
   readonly registry: RepoRegistry
   readonly builds: BuildNumbers
   readonly statuses: StatusReporter
+  readonly notifier: Notifier
   private readonly trigger: Trigger
   private readonly log: Logger
   private readonly counts = new Map<string, number>()
   private readonly controller = new AbortController()
-  private readonly onChange = (row: Parameters<StatusReporter['onChange']>[0]): void => { this.statuses.onChange(row) }
+  private readonly onChange = (row: Parameters<StatusReporter['onChange']>[0]): void => {
+    this.statuses.onChange(row)
+    this.notifier.onChange(row)
+  }
 
   constructor (private readonly c: TriggersComponents, init: { statusRetryBaseMs?: number } = {}) {
     this.log = c.logger('triggers')
     this.registry = new RepoRegistry({ identity: c.identity, meta: c.meta, recordLog: c.recordLog, publish: c.publish, mayRegister: c.mayRegister, logger: this.log })
     this.builds = new BuildNumbers({ jobs: c.jobs })
     this.statuses = new StatusReporter({ registry: this.registry, meta: c.meta, logger: c.logger('statuses'), jobUrl: c.jobUrl }, { self: c.identity.id, retryBaseMs: init.statusRetryBaseMs })
+    this.notifier = new Notifier({ jobs: c.jobs, meta: c.meta, logger: c.logger('notify'), jobUrl: c.jobUrl }, { rules: c.notify ?? [], self: c.identity.id, retryBaseMs: init.statusRetryBaseMs })
     this.trigger = new Trigger({ registry: this.registry, cache: new RepoCache(join(c.home, 'repos')), statuses: this.statuses, submit: c.submit, logger: this.log })
   }
 
@@ -85,6 +94,7 @@ export class Triggers {
     this.c.jobs.off('change', this.onChange)
     this.builds.stop()
     this.statuses.stop()
+    this.notifier.stop()
   }
 
   /** build now and wait for the jobs (control socket) */
@@ -107,8 +117,8 @@ export class Triggers {
 
   count (reason: string): void { this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1) }
 
-  stats (): { webhooks: Record<string, number>, statuses: Record<string, number> } {
-    return { webhooks: Object.fromEntries(this.counts), statuses: this.statuses.stats() }
+  stats (): { webhooks: Record<string, number>, statuses: Record<string, number>, notifications: Record<string, number> } {
+    return { webhooks: Object.fromEntries(this.counts), statuses: this.statuses.stats(), notifications: this.notifier.stats() }
   }
 
   httpModules (): HttpModule[] {

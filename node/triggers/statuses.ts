@@ -5,6 +5,7 @@
  * in LevelDB across restarts); retried with backoff on 5xx and network errors; a 401/403/404 is
  * logged with its reason and counted, never retried.
  */
+import { deliver } from './deliver.js'
 import type { MetaStore } from '../../store/meta/index.js'
 import type { Logger } from '../../store/logger.js'
 import type { JobRow } from '../jobs/types.js'
@@ -12,13 +13,6 @@ import type { RepoRegistry } from './repo-registry.js'
 import type { RepoRecord } from './repo-record.js'
 
 export const GITHUB_API = 'https://api.github.com'
-/** tries of one status post (the first and the retries) */
-export const STATUS_TRIES = 6
-/** the first retry's delay; each next one doubles, up to STATUS_MAX_DELAY_MS */
-export const STATUS_RETRY_BASE_MS = 1000
-export const STATUS_MAX_DELAY_MS = 60_000
-/** one post's deadline */
-export const STATUS_TIMEOUT_MS = 15_000
 const T_POSTED = 'status-posted'
 
 export type CommitState = 'pending' | 'success' | 'failure' | 'error'
@@ -100,34 +94,14 @@ export class StatusReporter {
     const body = JSON.stringify({ state: p.state, context: p.context, description: p.description.slice(0, 140), ...(p.targetUrl != null ? { target_url: p.targetUrl } : {}) })
     const auth = p.repo.forge === 'github' ? `Bearer ${token}` : `token ${token}`
     const signal = this.controller.signal
-    let outcome = 'gave up'
-    for (let attempt = 0; attempt < STATUS_TRIES && !signal.aborted; attempt++) {
-      if (attempt > 0) await sleep(Math.min(STATUS_MAX_DELAY_MS, (this.init.retryBaseMs ?? STATUS_RETRY_BASE_MS) * 2 ** (attempt - 1)), signal)
-      let status = 0
-      try {
-        const res = await fetch(url, {
-          method: 'POST',
-          headers: { authorization: auth, 'content-type': 'application/json', accept: 'application/vnd.github+json', 'user-agent': 'cit-node' },
-          body,
-          signal: AbortSignal.any([signal, AbortSignal.timeout(STATUS_TIMEOUT_MS)])
-        })
-        status = res.status
-        await res.arrayBuffer().catch(() => undefined)
-      } catch (err) {
-        if (signal.aborted) return
-        this.count('network-error')
-        this.c.logger.debug('commit status post failed, retrying', { repo: p.repo.name, err })
-        continue
-      }
-      if (status >= 200 && status < 300) { outcome = `posted (${status})`; break }
-      if (status < 500 && status !== 429) {
-        this.count(`http-${status}`)
-        outcome = `refused (${status})`
-        this.c.logger.warn('the forge refused a commit status: check the token and the project', { repo: p.repo.name, project: p.repo.project, status })
-        break
-      }
-      this.count(`http-${status}`)
-    }
+    const r = await deliver(url, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/json', accept: 'application/vnd.github+json', 'user-agent': 'cit-node' },
+      body
+    }, { signal, retryBaseMs: this.init.retryBaseMs })
+    for (const f of r.failures) this.count(f === 0 ? 'network-error' : `http-${f}`)
+    if (r.result === 'refused') this.c.logger.warn('the forge refused a commit status: check the token and the project', { repo: p.repo.name, project: p.repo.project, status: r.status })
+    const outcome = r.result === 'gave up' || r.result === 'stopped' ? r.result : `${r.result} (${r.status})`
     if (signal.aborted) return
     if (outcome.startsWith('posted')) {
       await this.c.meta.batch([{ type: 'put', table: T_POSTED, key: once, value: Date.now() }])
@@ -135,12 +109,4 @@ export class StatusReporter {
     }
     await this.c.registry.setLocal(p.repo.name, { lastStatus: { at: Date.now(), job: p.key, commit: p.commit, state: p.state, outcome } })
   }
-}
-
-async function sleep (ms: number, signal: AbortSignal): Promise<void> {
-  await new Promise<void>(resolve => {
-    const t = setTimeout(done, ms)
-    function done (): void { clearTimeout(t); signal.removeEventListener('abort', done); resolve() }
-    signal.addEventListener('abort', done, { once: true })
-  })
 }
