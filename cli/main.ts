@@ -43,6 +43,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   repo: async () => await import('./commands/repo.js'),
   hook: async () => await import('./commands/hook.js'),
   trigger: async () => await import('./commands/trigger.js'),
+  events: async () => await import('./commands/events.js'),
   start: async () => await import('./commands/start.js'),
   stop: async () => await import('./commands/stop.js')
 }

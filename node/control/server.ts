@@ -13,7 +13,7 @@ import type { ErrorReply } from './errors.js'
  * Routes of a component of its own (node/triggers): given the method, the path's parts after
  * `/v1` and the JSON body, the reply's value, or undefined when the route is not its own.
  */
-export type ExtraRoutes = (method: string, parts: string[], body: () => Promise<unknown>) => Promise<{ value: unknown } | undefined>
+export type ExtraRoutes = (method: string, parts: string[], body: () => Promise<unknown>, query: URLSearchParams) => Promise<{ value: unknown } | undefined>
 
 /** the largest request body accepted (a job spec) */
 export const MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -176,7 +176,7 @@ export class ControlServer {
       res.end()
       return
     }
-    const extra = await this.routes?.(method, parts.slice(1), async () => await readJson(req))
+    const extra = await this.routes?.(method, parts.slice(1), async () => await readJson(req), url.searchParams)
     if (extra != null) return json(res, extra.value)
     throw new HttpError('ERR_UNKNOWN_ROUTE', `no route ${method} ${url.pathname}`)
   }

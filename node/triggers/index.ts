@@ -7,6 +7,7 @@
 import { join } from 'node:path'
 import { BuildNumbers } from './build-numbers.js'
 import { triggerRoutes } from './control.js'
+import { readEvents } from './events.js'
 import { RepoCache } from './git.js'
 import { takeQueued } from './queue.js'
 import { RepoRegistry } from './repo-registry.js'
@@ -22,6 +23,7 @@ import type { Logger } from '../../store/logger.js'
 import type { ExtraRoutes } from '../control/server.js'
 import type { HttpModule } from '../http/context.js'
 import type { JobService } from '../jobs/job-service.js'
+import type { EventsPage } from './events.js'
 import type { NotifyRule } from './notify-config.js'
 import type { TriggerOutcome, TriggerRequest } from './trigger.js'
 
@@ -114,6 +116,9 @@ export class Triggers {
       }
     })
   }
+
+  /** job records after a cursor (`cit-node events`) */
+  async events (after: number, limit: number): Promise<EventsPage> { return await readEvents(this.c.recordLog, after, limit) }
 
   count (reason: string): void { this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1) }
 
