@@ -218,6 +218,7 @@ export class CitNode implements NodeParts {
       mayRegister: k => this.trust == null ? k === this.identity.id : this.trust.hasRole(k, 'submit') || this.trust.hasRole(k, 'admin'),
       jobUrl: id => publicUrl != null ? `${publicUrl}/jobs/${id}` : undefined,
       notify: this.config.notify,
+      export: this.config.export,
       logger: scope => this.root.child(scope)
     })
     await this.triggers.start()

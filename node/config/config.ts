@@ -10,6 +10,8 @@ import { validateHttpConfig } from '../http/config.js'
 import type { HttpConfig } from '../http/config.js'
 import { checkNotifyConfig } from '../triggers/notify-config.js'
 import type { NotifyRule } from '../triggers/notify-config.js'
+import { checkExportConfig } from '../triggers/export.js'
+import type { ExportConfig } from '../triggers/export.js'
 
 /** The daemon's settings, from `config.json` in the home plus command-line flags. */
 export interface NodeConfig {
@@ -36,6 +38,8 @@ export interface NodeConfig {
   allowUnisolated: boolean
   /** who hears of the results of the jobs submitted on this node (docs/triggers.md#notifications) */
   notify?: NotifyRule[]
+  /** finished jobs shipped to Elasticsearch (docs/triggers.md#event-export) */
+  export?: ExportConfig
 }
 
 /** `nix` in config.json */
@@ -104,7 +108,7 @@ function checkSandbox (raw: unknown, cfg: NodeConfig, problems: Array<{ path: st
 }
 
 const LIMIT_KEYS = ['maxProcesses', 'maxOutputBytes', 'maxFileBytes', 'maxMemoryBytes'] as const
-const CONFIG_FIELDS: readonly string[] = ['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit', 'retention', 'http', 'nix', 'sandbox', 'allowUnisolated', 'notify']
+const CONFIG_FIELDS: readonly string[] = ['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit', 'retention', 'http', 'nix', 'sandbox', 'allowUnisolated', 'notify', 'export']
 const RETENTION_FIELDS: readonly string[] = ['blobsBytes', 'workspacesBytes', 'keepResults']
 
 /** "unknown field", with the field most likely meant (`slotz` → `slots`) */
@@ -174,6 +178,7 @@ export function validateConfig (raw: unknown): NodeConfig {
   if (r.http !== undefined) cfg.http = validateHttpConfig(r.http, problems)
   if (r.nix !== undefined) cfg.nix = checkNixConfig(r.nix, problems)
   if (r.notify !== undefined) cfg.notify = checkNotifyConfig(r.notify, problems)
+  if (r.export !== undefined) cfg.export = checkExportConfig(r.export, problems)
   if (problems.length > 0) {
     throw new InvalidInputError(`config: ${problems.map(p => `${p.path}: ${p.message}`).join('; ')}`, problems)
   }

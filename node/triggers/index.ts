@@ -11,6 +11,7 @@ import { readEvents } from './events.js'
 import { RepoCache } from './git.js'
 import { takeQueued } from './queue.js'
 import { RepoRegistry } from './repo-registry.js'
+import { Exporter } from './export.js'
 import { Notifier } from './notify.js'
 import { StatusReporter } from './statuses.js'
 import { checkTriggerRequest, Trigger } from './trigger.js'
@@ -24,6 +25,7 @@ import type { ExtraRoutes } from '../control/server.js'
 import type { HttpModule } from '../http/context.js'
 import type { JobService } from '../jobs/job-service.js'
 import type { EventsPage } from './events.js'
+import type { ExportConfig } from './export.js'
 import type { NotifyRule } from './notify-config.js'
 import type { TriggerOutcome, TriggerRequest } from './trigger.js'
 
@@ -48,6 +50,8 @@ export interface TriggersComponents {
   jobUrl: (id: string) => string | undefined
   /** `notify` of config.json */
   notify?: NotifyRule[]
+  /** `export` of config.json */
+  export?: ExportConfig
   logger: (scope: string) => Logger
 }
 
@@ -56,6 +60,7 @@ export class Triggers {
   readonly builds: BuildNumbers
   readonly statuses: StatusReporter
   readonly notifier: Notifier
+  readonly exporter?: Exporter
   private readonly trigger: Trigger
   private readonly log: Logger
   private readonly counts = new Map<string, number>()
@@ -63,6 +68,7 @@ export class Triggers {
   private readonly onChange = (row: Parameters<StatusReporter['onChange']>[0]): void => {
     this.statuses.onChange(row)
     this.notifier.onChange(row)
+    this.exporter?.onChange(row)
   }
 
   constructor (private readonly c: TriggersComponents, init: { statusRetryBaseMs?: number } = {}) {
@@ -71,6 +77,7 @@ export class Triggers {
     this.builds = new BuildNumbers({ jobs: c.jobs })
     this.statuses = new StatusReporter({ registry: this.registry, meta: c.meta, logger: c.logger('statuses'), jobUrl: c.jobUrl }, { self: c.identity.id, retryBaseMs: init.statusRetryBaseMs })
     this.notifier = new Notifier({ jobs: c.jobs, meta: c.meta, logger: c.logger('notify'), jobUrl: c.jobUrl }, { rules: c.notify ?? [], self: c.identity.id, retryBaseMs: init.statusRetryBaseMs })
+    if (c.export != null) this.exporter = new Exporter({ logger: c.logger('export') }, { ...c.export, self: c.identity.id, retryBaseMs: init.statusRetryBaseMs })
     this.trigger = new Trigger({ registry: this.registry, cache: new RepoCache(join(c.home, 'repos')), statuses: this.statuses, submit: c.submit, logger: this.log })
   }
 
@@ -97,6 +104,7 @@ export class Triggers {
     this.builds.stop()
     this.statuses.stop()
     this.notifier.stop()
+    this.exporter?.stop()
   }
 
   /** build now and wait for the jobs (control socket) */
@@ -122,8 +130,8 @@ export class Triggers {
 
   count (reason: string): void { this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1) }
 
-  stats (): { webhooks: Record<string, number>, statuses: Record<string, number>, notifications: Record<string, number> } {
-    return { webhooks: Object.fromEntries(this.counts), statuses: this.statuses.stats(), notifications: this.notifier.stats() }
+  stats (): Record<'webhooks' | 'statuses' | 'notifications' | 'export', Record<string, number>> {
+    return { webhooks: Object.fromEntries(this.counts), statuses: this.statuses.stats(), notifications: this.notifier.stats(), export: this.exporter?.stats() ?? {} }
   }
 
   httpModules (): HttpModule[] {

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CLI, cli, killAllDaemons, startDaemon, tempHome, waitFor } from '../helpers/cli.js'
+import { fakeForge } from './helpers.js'
 
 describe('cit-node events', () => {
   const cleanups: Array<() => Promise<void>> = []
@@ -42,5 +43,41 @@ describe('cit-node events', () => {
       follower.kill('SIGTERM')
     }
     expect((await cli(['events', '--after', '-1'], home)).code).toBe(2)
+  }, 120_000)
+})
+
+describe('export to Elasticsearch', () => {
+  const cleanups: Array<() => Promise<void>> = []
+  afterAll(async () => {
+    await killAllDaemons()
+    for (const c of cleanups.reverse()) await c()
+  })
+
+  it('finished jobs reach the bulk API under their job ids, batched, the first 502 retried', async () => {
+    const es = await fakeForge({ failFirst: 1 })
+    cleanups.push(es.close)
+    const t = await tempHome('cit-tx-')
+    cleanups.push(t.cleanup)
+    await writeFile(join(t.dir, 'config.json'), JSON.stringify({ export: { elasticsearch: `${es.url}/es`, index: 'cit-jobs' } }))
+    await startDaemon(t.dir)
+    const home = { home: t.dir }
+    const job = join(t.dir, 'job.yaml')
+    await writeFile(job, 'name: shipped\nstages:\n  - title: s\n    steps:\n      - { title: t, command: \'true\' }\n')
+    const ids: string[] = []
+    for (let i = 0; i < 2; i++) ids.push(JSON.parse((await cli(['submit', job, '--wait', '--json'], home)).stdout).id)
+    const docs = await waitFor(() => {
+      const lines = es.posts.filter(p => p.path === '/api/v3/es/_bulk').flatMap(p => p.raw.trim().split('\n').map(l => JSON.parse(l)))
+      const pairs = lines.flatMap((l, i) => i % 2 === 0 ? [{ meta: l.index, doc: lines[i + 1] }] : [])
+      return ids.every(id => pairs.some(p => p.meta._id === id)) ? pairs : undefined
+    }, { timeoutMs: 30_000, what: 'both jobs in the index' })
+    for (const id of ids) {
+      const d = docs.find(p => p.meta._id === id)!
+      expect(d.meta._index).toBe('cit-jobs')
+      expect(d.doc).toMatchObject({ job: id, name: 'shipped', state: 'succeeded', exitCode: 0 })
+    }
+    expect(es.posts.every(p => p.method === 'POST')).toBe(true)
+    expect(es.attempts()).toBeGreaterThan(es.posts.length)
+    const stats = JSON.parse((await cli(['repo', 'stats', '--json'], home)).stdout)
+    expect(stats.export.shipped).toBe(2)
   }, 120_000)
 })

@@ -59,7 +59,7 @@ export function jobFile (name: string, command = 'echo "built $CIT_REPO $CIT_BRA
   return `name: ${name}\ntimeout: 2m\nstages:\n  - title: build\n    steps:\n      - { title: show, command: '${command.replace(/'/g, "''")}' }\n`
 }
 
-export interface StatusPost { method: string, path: string, authorization: string, body: any }
+export interface StatusPost { method: string, path: string, authorization: string, body: any, raw: string }
 
 /** A stand-in for the forge's status API: records each POST; the first `failFirst` get a 502. */
 export async function fakeForge (options: { failFirst?: number } = {}): Promise<{ url: string, posts: StatusPost[], attempts: () => number, close: () => Promise<void> }> {
@@ -71,9 +71,10 @@ export async function fakeForge (options: { failFirst?: number } = {}): Promise<
     req.on('end', () => {
       attempts++
       if (attempts <= (options.failFirst ?? 0)) { res.writeHead(502).end('bad gateway'); return }
+      const raw = Buffer.concat(chunks).toString('utf8')
       let body: unknown
-      try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')) } catch { body = null }
-      posts.push({ method: req.method ?? '', path: req.url ?? '', authorization: String(req.headers.authorization ?? ''), body })
+      try { body = JSON.parse(raw) } catch { body = null }
+      posts.push({ raw, method: req.method ?? '', path: req.url ?? '', authorization: String(req.headers.authorization ?? ''), body })
       res.writeHead(201, { 'content-type': 'application/json' }).end('{}')
     })
   })
