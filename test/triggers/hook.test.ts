@@ -102,4 +102,35 @@ describe('git hook → job at the pushed commit → commit statuses on the forge
     expect(await readFile(join(repo.bare, 'hooks', 'pre-receive'), 'utf8')).toBe('#!/bin/sh\nexit 0\n')
     await daemon.kill()
   }, 240_000)
+
+  it('in a working repository the hook is post-commit: a commit on a branch builds it; a foreign hook is left alone and the line to add printed', async () => {
+    const repo = await makeRepo()
+    cleanups.push(repo.cleanup)
+    const t = await tempHome('cit-tc-')
+    cleanups.push(t.cleanup)
+    await writeFile(join(t.dir, 'config.json'), JSON.stringify({ sandbox: { readOnlyPaths: [repo.dir] } }))
+    const daemon = await startDaemon(t.dir)
+    const home = { home: t.dir }
+    const installed = json(await cli(['hook', 'install', repo.work, '--name', 'workfoo', '--json'], home))
+    expect(installed).toMatchObject({ repo: 'workfoo', kind: 'post-commit' })
+    expect(json(await cli(['repo', 'list', '--json'], home))[0]).toMatchObject({ name: 'workfoo', url: repo.work })
+    const commit = await repo.commit({ '.cit.yaml': jobFile('workfoo'), 'version.txt': 'local\n' })
+    const done = await waitFor(async () => {
+      const v = json(await cli(['show', 'workfoo_main', '--json'], home))
+      return v.state === 'succeeded' || v.state === 'failed' ? v : undefined
+    }, { timeoutMs: 60_000, what: 'the committed commit built' })
+    expect(done).toMatchObject({ state: 'succeeded', source: { commit, branch: 'main' } })
+    expect((await cli(['logs', done.id], home)).stdout).toContain(`HEAD ${commit}`)
+    // installing twice keeps one block
+    expect((await cli(['hook', 'install', repo.work], home)).code).toBe(0)
+    const hookFile = join(repo.work, '.git', 'hooks', 'post-commit')
+    expect((await readFile(hookFile, 'utf8')).match(/>>> cit-node/g)).toHaveLength(1)
+    await cli(['hook', 'uninstall', repo.work], home)
+    await writeFile(hookFile, '#!/bin/sh\necho mine\n')
+    const refused = await cli(['hook', 'install', repo.work], home)
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('trigger')
+    expect(await readFile(hookFile, 'utf8')).toBe('#!/bin/sh\necho mine\n')
+    await daemon.kill()
+  }, 120_000)
 })
