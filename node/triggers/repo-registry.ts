@@ -19,6 +19,12 @@ export interface RepoLocal {
   secret?: string
   /** the forge token commit statuses are posted with */
   token?: string
+  /**
+   * where the secrets were given for (url, forge, project, apiUrl of the record then): a newer
+   * record from another member that points elsewhere (another API, another repository) does not
+   * get them, so no member can redirect this node's token or its fetches
+   */
+  boundTo?: string
   lastDelivery?: { at: number, id?: string, event: string, outcome: string }
   lastStatus?: { at: number, job: string, commit: string, state: string, outcome: string }
 }
@@ -111,6 +117,10 @@ export class RepoRegistry {
     if (body.secret != null || body.token != null) {
       await this.setLocal(record.name as string, { secret: (body.secret as string | undefined)?.trim(), token: (body.token as string | undefined)?.trim() })
     }
+    // what this node's secrets are for from now on: the record just signed
+    if ((await this.local(record.name as string)).secret != null || (await this.local(record.name as string)).token != null) {
+      await this.setLocal(record.name as string, { boundTo: binding(record as unknown as RepoRecord) })
+    }
     return await this.view(this.repos.get(record.name as string)!)
   }
 
@@ -147,6 +157,21 @@ export class RepoRegistry {
     return (await this.c.meta.table<RepoLocal>(T_LOCAL).get(name)) ?? {}
   }
 
+  /**
+   * The secret and token of a live repository, only while its record still says what it said when
+   * they were given here; otherwise none, and `changed` says why.
+   */
+  async secrets (name: string): Promise<{ secret?: string, token?: string, changed: boolean }> {
+    const record = this.get(name)
+    const local = await this.local(name)
+    if (record == null) return { changed: false }
+    if (local.boundTo != null && local.boundTo !== binding(record)) {
+      this.c.logger.warn('the repository\'s record changed since its secrets were given here: they are not used until `repo add` again', { name })
+      return { changed: true }
+    }
+    return { secret: local.secret, token: local.token, changed: false }
+  }
+
   /** merge into what this node keeps of a repository (last delivery, last status post, secrets) */
   async setLocal (name: string, patch: Partial<RepoLocal>): Promise<void> {
     const current = await this.local(name)
@@ -156,7 +181,8 @@ export class RepoRegistry {
 
   private async view (s: StoredRepo): Promise<RepoView> {
     const local = await this.local(s.record.name)
-    return { ...s.record, signer: s.signer, hasSecret: local.secret != null, hasToken: local.token != null, lastDelivery: local.lastDelivery ?? null, lastStatus: local.lastStatus ?? null }
+    const bound = local.boundTo == null || local.boundTo === binding(s.record)
+    return { ...s.record, signer: s.signer, hasSecret: bound && local.secret != null, hasToken: bound && local.token != null, lastDelivery: local.lastDelivery ?? null, lastStatus: local.lastStatus ?? null }
   }
 
   private mayRegister (keyId: string): boolean {
@@ -179,4 +205,9 @@ export class RepoRegistry {
     await this.apply(signed.bytes, signed)
     this.c.publish(signed)
   }
+}
+
+/** the fields a node's secrets are bound to: where fetches and tokens go */
+function binding (r: RepoRecord): string {
+  return JSON.stringify([r.url, r.forge ?? null, r.project ?? null, r.apiUrl ?? null])
 }

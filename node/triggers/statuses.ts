@@ -87,8 +87,8 @@ export class StatusReporter {
   private async send (p: StatusPost, once: string): Promise<void> {
     const posted = this.c.meta.table<number>(T_POSTED)
     if (await posted.has(once)) return
-    const token = (await this.c.registry.local(p.repo.name)).token
-    if (token == null) { this.count('no-token'); return }
+    const { token, changed } = await this.c.registry.secrets(p.repo.name)
+    if (token == null) { this.count(changed ? 'record-changed' : 'no-token'); return }
     const api = (p.repo.apiUrl ?? GITHUB_API).replace(/\/+$/, '')
     const url = `${api}/repos/${p.repo.project!}/statuses/${p.commit}`
     const body = JSON.stringify({ state: p.state, context: p.context, description: p.description.slice(0, 140), ...(p.targetUrl != null ? { target_url: p.targetUrl } : {}) })

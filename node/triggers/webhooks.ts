@@ -97,10 +97,10 @@ export function webhookModule (deps: WebhookDeps): HttpModule {
           deps.count('unknown-repo')
           throw new HttpError('ERR_REPO_NOT_FOUND', `no repository named ${JSON.stringify(req.params.name)} takes ${forge} webhooks here`)
         }
-        const secret = (await deps.registry.local(repo.name)).secret
+        const { secret, changed } = await deps.registry.secrets(repo.name)
         const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
         if (secret == null || !signatureMatches(secret, body, header(req.headers, h.signature), h.prefix)) {
-          deps.count(secret == null ? 'no-secret' : 'bad-signature')
+          deps.count(secret == null ? (changed ? 'record-changed' : 'no-secret') : 'bad-signature')
           throw new HttpError('ERR_UNAUTHORIZED', secret == null ? 'this node has no webhook secret for the repository (`repo add --secret-file`)' : 'the webhook signature is missing or wrong')
         }
         const event = header(req.headers, h.event) ?? ''

@@ -150,4 +150,33 @@ describe('repo records from peers', () => {
     // on the job topic it is out of place
     expect(ingest.check(good.bytes, 'job')).toMatchObject({ ok: false, reason: 'wrong-topic' })
   })
+
+  it('a newer record from another member that points elsewhere does not get this node\'s secret or token', async () => {
+    const other = await Identity.generate()
+    const trustGrant = makeGrant(admin, mesh, other.publicKey, ['submit'])
+    expect(await deliver(trustGrant.bytes)).toBeUndefined()
+    const added = await registry.add({ name: 'libfoo', url: 'https://github.com/acme/libfoo.git', forge: 'github', project: 'acme/libfoo', secret: 's', token: 't' })
+    expect(added).toMatchObject({ hasSecret: true, hasToken: true })
+    expect(await registry.secrets('libfoo')).toMatchObject({ secret: 's', token: 't', changed: false })
+    const redirect = { ...registry.get('libfoo')!, apiUrl: 'https://attacker.example', at: registry.get('libfoo')!.at + 1 }
+    expect(await deliver(seal(other, 'repo', redirect).bytes)).toBeUndefined()
+    expect(registry.get('libfoo')?.apiUrl).toBe('https://attacker.example')
+    expect(await registry.secrets('libfoo')).toEqual({ changed: true })
+    expect((await registry.list())[0]).toMatchObject({ hasSecret: false, hasToken: false })
+    // this node's own repo add binds them again
+    await registry.add({ name: 'libfoo', url: 'https://github.com/acme/libfoo.git', forge: 'github', project: 'acme/libfoo' })
+    expect(await registry.secrets('libfoo')).toMatchObject({ secret: 's', token: 't' })
+  })
+
+  it('notify and export in config.json are checked field by field', async () => {
+    const { validateConfig } = await import('../../node/config/config.js')
+    expect(validateConfig({ notify: { on: ['failure'], http: 'https://x.example/hook' }, export: { elasticsearch: 'http://es:9200', index: 'cit-jobs' } }).notify).toHaveLength(1)
+    try {
+      validateConfig({ notify: [{ on: ['always'], http: 'https://x' }, { on: ['fixed'], matrix: { homeserver: 'x', room: 'general', tokenFile: 'rel' } }, { on: ['success'] }], export: { elasticsearch: 'es', index: 'UPPER' } })
+      expect.unreachable()
+    } catch (err: any) {
+      expect(err.code).toBe('ERR_INVALID_INPUT')
+      expect(err.problems.map((p: any) => p.path).sort()).toEqual(['export.elasticsearch', 'export.index', 'notify[0].on', 'notify[1].matrix.homeserver', 'notify[1].matrix.room', 'notify[1].matrix.tokenFile', 'notify[2]'])
+    }
+  })
 })
