@@ -89,7 +89,7 @@ describe('git hook → job at the pushed commit → commit statuses on the forge
       return v.source?.commit === c5 && v.state === 'succeeded' ? v : undefined
     }, { timeoutMs: 60_000, what: 'the queued push built' })
     expect(queued.build).toBe(3)
-    await expect(access(join(t.dir, 'trigger-queue.jsonl'))).rejects.toThrow()
+    await expect(access(join(t.dir, 'trigger-queue.jsonl'))).rejects.toMatchObject({ code: 'ENOENT' })
 
     const list = json(await cli(['repo', 'list', '--json'], home))
     expect(list).toHaveLength(1)
@@ -98,7 +98,7 @@ describe('git hook → job at the pushed commit → commit statuses on the forge
 
     // uninstall removes only cit-node's hook
     expect(json(await cli(['hook', 'uninstall', repo.bare, '--json'], home)).removed).toBe(true)
-    await expect(access(join(repo.bare, 'hooks', 'post-receive'))).rejects.toThrow()
+    await expect(access(join(repo.bare, 'hooks', 'post-receive'))).rejects.toMatchObject({ code: 'ENOENT' })
     expect(await readFile(join(repo.bare, 'hooks', 'pre-receive'), 'utf8')).toBe('#!/bin/sh\nexit 0\n')
     await daemon.kill()
   }, 240_000)
