@@ -62,7 +62,7 @@ export function jobFile (name: string, command = 'echo "built $CIT_REPO $CIT_BRA
 export interface StatusPost { method: string, path: string, authorization: string, body: any, raw: string }
 
 /** A stand-in for the forge's status API: records each POST; the first `failFirst` get a 502. */
-export async function fakeForge (options: { failFirst?: number } = {}): Promise<{ url: string, posts: StatusPost[], attempts: () => number, close: () => Promise<void> }> {
+export async function fakeForge (options: { failFirst?: number, status?: number } = {}): Promise<{ url: string, posts: StatusPost[], attempts: () => number, close: () => Promise<void> }> {
   const posts: StatusPost[] = []
   let attempts = 0
   const server = createServer((req, res) => {
@@ -71,6 +71,7 @@ export async function fakeForge (options: { failFirst?: number } = {}): Promise<
     req.on('end', () => {
       attempts++
       if (attempts <= (options.failFirst ?? 0)) { res.writeHead(502).end('bad gateway'); return }
+      if (options.status != null) { res.writeHead(options.status).end('{"message":"Bad credentials"}'); return }
       const raw = Buffer.concat(chunks).toString('utf8')
       let body: unknown
       try { body = JSON.parse(raw) } catch { body = null }

@@ -179,4 +179,38 @@ describe('repo records from peers', () => {
       expect(err.problems.map((p: any) => p.path).sort()).toEqual(['export.elasticsearch', 'export.index', 'notify[0].on', 'notify[1].matrix.homeserver', 'notify[1].matrix.room', 'notify[1].matrix.tokenFile', 'notify[2]'])
     }
   })
+
+  it('a commit status is posted once per state; a 5xx is retried, a 401 is counted and not retried', async () => {
+    const { StatusReporter } = await import('../../node/triggers/statuses.js')
+    const { fakeForge } = await import('./helpers.js')
+    const flaky = await fakeForge({ failFirst: 2 })
+    const denied = await fakeForge({ status: 401 })
+    try {
+      const reporter = new StatusReporter({ registry, meta, logger: silentLogger, jobUrl: () => undefined }, { self: admin.id, retryBaseMs: 5 })
+      await registry.add({ name: 'ok', url: 'https://x.example/ok.git', forge: 'github', project: 'acme/ok', apiUrl: flaky.url, token: 'tok' })
+      await registry.add({ name: 'no', url: 'https://x.example/no.git', forge: 'github', project: 'acme/no', apiUrl: denied.url, token: 'bad' })
+      const post = (repo: string, state: 'pending' | 'success'): void => { reporter.post({ key: `job-${repo}`, repo: registry.get(repo)!, commit: C1, state, context: 'cit-node/x', description: state }) }
+      post('ok', 'pending')
+      post('ok', 'pending')
+      post('ok', 'success')
+      post('no', 'pending')
+      const { waitFor } = await import('../helpers/wait.js')
+      await waitFor(async () => (await registry.local('ok')).lastStatus?.state === 'success' && (await registry.local('no')).lastStatus != null, { timeoutMs: 10_000, what: 'both outcomes' })
+      expect(flaky.posts.map(p => p.body.state)).toEqual(['pending', 'success'])
+      expect(flaky.attempts()).toBe(4)
+      expect(denied.attempts()).toBe(1)
+      expect((await registry.local('no')).lastStatus).toMatchObject({ state: 'pending', outcome: 'refused (401)' })
+      expect(reporter.stats()).toMatchObject({ 'http-502': 2, 'http-401': 1, posted: 2 })
+      // a second reporter (a restart) posts nothing it posted before
+      const again = new StatusReporter({ registry, meta, logger: silentLogger, jobUrl: () => undefined }, { self: admin.id, retryBaseMs: 5 })
+      again.post({ key: 'job-ok', repo: registry.get('ok')!, commit: C1, state: 'success', context: 'cit-node/x', description: 'success' })
+      await new Promise(resolve => setTimeout(resolve, 200))
+      expect(flaky.attempts()).toBe(4)
+      reporter.stop()
+      again.stop()
+    } finally {
+      await flaky.close()
+      await denied.close()
+    }
+  })
 })
