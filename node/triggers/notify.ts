@@ -56,7 +56,7 @@ export class Notifier {
   stats (): Record<string, number> { return Object.fromEntries(this.counts) }
 
   onChange (row: JobRow): void {
-    if (this.init.rules.length === 0 || row.origin !== this.init.self || outcomeOf(row.state) == null) return
+    if ((this.init.rules.length === 0 && row.spec.notify == null) || row.origin !== this.init.self || outcomeOf(row.state) == null) return
     if (this.inFlight.has(row.id)) return
     this.inFlight.add(row.id)
     this.notify(row).catch(err => { this.c.logger.warn('notification failed', { job: row.id, err }) })
@@ -87,7 +87,9 @@ export class Notifier {
   private async notify (row: JobRow): Promise<void> {
     const events = await this.eventsOf(row)
     const sent = this.c.meta.table<number>(T_SENT)
-    for (const [i, rule] of this.init.rules.entries()) {
+    // the node's rules, then the job file's own (http only)
+    const rules: Array<[string, NotifyRule]> = [...this.init.rules.map((r, i): [string, NotifyRule] => [String(i), r]), ...(row.spec.notify ?? []).map((r, i): [string, NotifyRule] => [`job${i}`, r])]
+    for (const [i, rule] of rules) {
       const matched = events.filter(e => rule.on.includes(e))
       const key = `${row.id}:${i}`
       if (matched.length === 0 || await sent.has(key)) continue

@@ -72,4 +72,23 @@ describe('notifications of results', () => {
     expect(bad.stderr).toContain('notify[0].on')
     expect(bad.stderr).toContain('notify[0].http')
   }, 180_000)
+
+  it('notify in a job file posts to its URL (http only: a Matrix rule there is refused by its path)', async () => {
+    const hook = await fakeForge()
+    cleanups.push(hook.close)
+    const t = await tempHome('cit-tj-')
+    cleanups.push(t.cleanup)
+    await startDaemon(t.dir)
+    const home = { home: t.dir }
+    const job = join(t.dir, 'job.yaml')
+    await writeFile(job, `name: own\nnotify: { on: [failure], http: '${hook.url}/own' }\nstages:\n  - title: s\n    steps:\n      - { title: t, command: 'exit 1' }\n`)
+    const failed = JSON.parse((await cli(['submit', job, '--wait', '--json'], home)).stdout)
+    await waitFor(() => hook.posts.length >= 1, { timeoutMs: 30_000, what: 'the job file\'s notification' })
+    expect(hook.posts[0].path).toBe('/api/v3/own')
+    expect(hook.posts[0].body).toMatchObject({ job: failed.id, name: 'own', state: 'failed', events: ['failure'] })
+    await writeFile(job, `name: own\nnotify: [ { on: [failure], matrix: { homeserver: 'https://m.example', room: '!r:m.example', tokenFile: '/etc/shadow' } } ]\nstages:\n  - title: s\n    steps:\n      - { title: t, command: 'true' }\n`)
+    const refused = await cli(['submit', job], home)
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('notify[0].matrix')
+  }, 120_000)
 })
