@@ -9,6 +9,7 @@ import { validateJobSpec, resolveParams } from '../protocols/job/index.js'
 import { loadConfig } from './config/config.js'
 import { ControlServer } from './control/server.js'
 import { InvalidInputError } from './errors.js'
+import { shortPeer } from './short-id.js'
 import { Executor, TEMP_DIR_NAME } from './executor/index.js'
 import { Sandbox } from './executor/sandbox/index.js'
 import { checkHome, checkSocket } from './permissions.js'
@@ -144,6 +145,8 @@ export class CitNode implements ControlHandlers {
       const store = new JobStore(this.meta, this.recordLog)
       // in a mesh, run events count only with the acceptors' signatures
       if (this.membership != null) store.certify = meshFence(this.membership.mesh.id)
+      // and others' jobs are stopped or reprioritised only by an admin (checked with the trust of the moment)
+      store.isAdmin = key => this.trust?.hasRole(key, 'admin') ?? false
       this.jobs = new JobService({ identity: this.identity, store, logger: root.child('jobs'), acceptorsFor: nonce => this.acceptorsFor(nonce) })
       const executor = new Executor({ blobs: this.blobs, logger: root.child('exec'), sandbox: this.sandbox }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
       const pipeline = buildPipeline({
@@ -462,6 +465,10 @@ export class CitNode implements ControlHandlers {
 
   async cancel (ref: string): Promise<JobView> {
     const row = await this.jobs.resolve(ref)
+    // the mesh refuses a cancel from anyone else (authority.ts): never record one here either
+    if (row.submitter !== this.identity.id && !(this.trust?.hasRole(this.identity.id, 'admin') ?? false)) {
+      throw new ForbiddenError(`only the job's submitter (${shortPeer(row.submitter)}) or an admin may cancel it`)
+    }
     await this.jobs.transition(row.id, 'cancel-requested', { reason: 'cancelled by the user' })
     if (!this.runner!.cancel(row.id, 'cancelled by the user') && (row.state === 'queued' || row.state === 'claimed')) {
       await this.jobs.transition(row.id, 'cancelled', { state: 'cancelled', reason: 'cancelled by the user' })

@@ -9,6 +9,8 @@ import type { JobService } from '../jobs/job-service.js'
 import type { PeerTable } from './peer-table.js'
 import type { TrustService } from './trust-service.js'
 import { acceptorsProblem } from './acceptor-set.js'
+import { HeldEvents } from './held-events.js'
+import { refusal } from '../jobs/authority.js'
 
 /** the kinds of signed message the mesh carries */
 export type Kind = 'job' | 'event' | 'load' | 'trust'
@@ -19,7 +21,7 @@ const LOAD_MAX_AGE_MS = 60_000
 const BUILD_EVENTS = new Set<EventType>(['claimed', 'started', 'finished', 'failed', 'requeued', 'lease-lost'])
 /** events that count only with the acceptors' signatures (in a mesh) */
 const FENCED = new Set<EventType>(['claimed', 'started', 'finished', 'failed'])
-/** events the submitter or an admin signs */
+/** events the submitter or an admin signs (which of them: see authority.ts, once the job is known) */
 const OWNER_EVENTS = new Set<EventType>(['cancel-requested', 'cancelled', 'superseded', 'submitted', 'reprioritized'])
 
 export type Verdict = { ok: true, value: Checked } | { ok: false, reason: string }
@@ -35,6 +37,8 @@ export interface IngestComponents {
   peers: PeerTable
   logger: Logger
   now?: () => number
+  /** events of jobs not announced yet (default: HeldEvents' bounds) */
+  held?: HeldEvents
 }
 
 /**
@@ -45,14 +49,18 @@ export interface IngestComponents {
 export class Ingest {
   private readonly dropped = new Map<string, number>()
   private accepted = 0
+  private heldCount = 0
   private readonly now: () => number
+  private readonly held: HeldEvents
 
   constructor (private readonly c: IngestComponents) {
     this.now = c.now ?? Date.now
+    this.held = c.held ?? new HeldEvents()
   }
 
-  stats (): { accepted: number, dropped: Record<string, number> } {
-    return { accepted: this.accepted, dropped: Object.fromEntries(this.dropped) }
+  /** `held`: events ever held for a job not known yet (each is then accepted or dropped once its job arrives) */
+  stats (): { accepted: number, held: number, holding: number, dropped: Record<string, number> } {
+    return { accepted: this.accepted, held: this.heldCount, holding: this.held.size, dropped: Object.fromEntries(this.dropped) }
   }
 
   /** count a drop under a stable reason code; `detail` goes to the log only */
@@ -88,6 +96,8 @@ export class Ingest {
     if (kind === 'event') {
       const { value, problem } = validateEvent(signed.payload)
       if (value == null) return this.drop('bad-event', problem)
+      // every event is its node's own word: who signed it is who did it
+      if (value.node !== signed.signer) return this.drop(BUILD_EVENTS.has(value.type) ? 'no-build-role' : 'not-own-event')
       // a cache hit is recorded by its submitter's node, which need not build
       const role = value.type === 'finished' && value.result?.cacheHit === true ? 'submit' : 'build'
       if (BUILD_EVENTS.has(value.type) && (!trust.hasRole(signed.signer, role) || value.node !== signed.signer)) return this.drop('no-build-role')
@@ -113,19 +123,27 @@ export class Ingest {
       }
       case 'job':
         if (!await this.c.jobs.ingestAnnouncement(v.signed)) { this.drop('duplicate'); return }
-        break
+        this.accepted++
+        // the events that came before it are judged now, against the job they name
+        for (const ev of this.held.take(v.signed.hash)) await this.apply({ kind: 'event', signed: ev })
+        return
       case 'event': {
         const ev = v.signed.payload
-        if (ev.type === 'cancel-requested' || ev.type === 'superseded' || ev.type === 'reprioritized') {
-          const row = await this.c.jobs.get(ev.job)
-          // only the submitter or an admin may stop a job
-          if (row != null && row.submitter !== v.signed.signer && !this.c.trust.hasRole(v.signed.signer, 'admin')) { this.drop('not-owner'); return }
+        const row = await this.c.jobs.get(ev.job)
+        if (row == null) {
+          if (await this.c.jobs.store.hasRecord(v.signed.hash)) { this.drop('duplicate'); return }
+          const r = this.held.hold(v.signed)
+          for (let i = 0; i < r.evicted; i++) this.drop('held-full')
+          if (r.refused === 'already-held') { this.drop('duplicate'); return }
+          if (r.refused != null) { this.drop(r.refused); return }
+          this.heldCount++
+          return
         }
-        if (FENCED.has(ev.type)) {
-          // a run event without the acceptors' word for it is refused, not stored
-          const row = await this.c.jobs.get(ev.job)
-          if (row != null && !this.c.jobs.store.certify(row, ev)) { this.drop(ev.type === 'started' || ev.type === 'claimed' ? 'no-lease' : 'no-quorum'); return }
-        }
+        if (await this.c.jobs.store.hasRecord(v.signed.hash)) { this.drop('duplicate'); return }
+        const why = refusal(row, ev, key => this.c.trust.hasRole(key, 'admin'))
+        if (why != null) { this.drop(why); return }
+        // a run event without the acceptors' word for it is refused, not stored
+        if (FENCED.has(ev.type) && !this.c.jobs.store.certify(row, ev)) { this.drop(ev.type === 'started' || ev.type === 'claimed' ? 'no-lease' : 'no-quorum'); return }
         if (!await this.c.jobs.ingestEvent(v.signed)) { this.drop('duplicate'); return }
         break
       }
