@@ -12,6 +12,9 @@ import { acceptorsProblem } from './acceptor-set.js'
 import { HeldEvents } from './held-events.js'
 import { refusal } from '../jobs/authority.js'
 
+/** drop reasons of envelopes that do not open, by error code */
+const OPEN_REASONS: Record<string, string> = { ERR_BAD_SIGNATURE: 'bad-signature', ERR_TOO_LARGE: 'too-large', ERR_NON_CANONICAL: 'non-canonical' }
+
 /** the kinds of signed message the mesh carries */
 export type Kind = 'job' | 'event' | 'load' | 'trust'
 const TRUST_TYPES = new Set(['grant', 'revoke', 'enroll'])
@@ -76,7 +79,7 @@ export class Ingest {
     try {
       signed = open(bytes)
     } catch (err: any) {
-      return this.drop(err?.code === 'ERR_BAD_SIGNATURE' ? 'bad-signature' : err?.code === 'ERR_TOO_LARGE' ? 'too-large' : 'malformed')
+      return this.drop(OPEN_REASONS[err?.code] ?? 'malformed')
     }
     const kind: Kind | undefined = TRUST_TYPES.has(signed.type) ? 'trust' : (['job', 'event', 'load'] as const).find(k => k === signed.type)
     if (kind == null) return this.drop('unknown-type')

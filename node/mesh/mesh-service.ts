@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { seal, sha256Hex } from '../../protocols/codec/index.js'
+import { recordId, seal } from '../../protocols/codec/index.js'
 import { GossipChannel } from '../../protocols/gossip/index.js'
 import { JoinService } from '../../protocols/join/index.js'
 import { LOAD_INTERVAL_MS } from '../../protocols/load/index.js'
@@ -283,7 +283,7 @@ export class MeshService {
     const page = await this.c.recordLog.readAfter(after, limit, maxBytes)
     if (this.unannounced.size > 0) {
       for (const item of page.items) {
-        const row = this.unannounced.get(sha256Hex(item.bytes))
+        const row = this.unannounced.get(recordId(item.bytes))
         if (row != null) await this.setAnnounced(row, true)
       }
     }

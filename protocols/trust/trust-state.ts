@@ -1,4 +1,4 @@
-import { sha256Hex } from '../codec/envelope.js'
+import { recordId } from '../codec/envelope.js'
 import { keyIdOf } from '../codec/keys.js'
 import { CLOCK_SKEW_MS, MAX_PENDING_RECORDS, MAX_RECORD_BYTES, MAX_RECORDS } from './constants.js'
 import { InvalidOptionError } from './errors.js'
@@ -195,14 +195,19 @@ export class TrustState {
 
   private admit (bytes: Uint8Array, now: number): Admitted {
     if (bytes.byteLength > MAX_RECORD_BYTES) return { refused: 'too-large' }
-    const hash = sha256Hex(bytes)
+    let hash: string
+    try {
+      hash = recordId(bytes)
+    } catch {
+      return { refused: 'malformed' }
+    }
     if (this.stored.has(hash)) return { refused: 'duplicate', hash }
     let record
     try {
       record = openRecord(bytes)
     } catch (err) {
       const code = (err as { code?: string }).code
-      return { refused: code === 'ERR_BAD_SIGNATURE' ? 'bad-signature' : code === 'ERR_TOO_LARGE' ? 'too-large' : 'malformed', hash }
+      return { refused: code === 'ERR_BAD_SIGNATURE' ? 'bad-signature' : code === 'ERR_TOO_LARGE' ? 'too-large' : code === 'ERR_NON_CANONICAL' ? 'non-canonical' : 'malformed', hash }
     }
     if (record.payload.mesh !== this.mesh.id) return { refused: 'wrong-mesh', hash }
     const time = record.kind === 'enroll' ? record.payload.at : record.payload.issuedAt
