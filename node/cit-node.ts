@@ -147,7 +147,7 @@ export class CitNode implements ControlHandlers {
       if (this.membership != null) store.certify = meshFence(this.membership.mesh.id)
       // and others' jobs are stopped or reprioritised only by an admin (checked with the trust of the moment)
       store.isAdmin = key => this.trust?.hasRole(key, 'admin') ?? false
-      this.jobs = new JobService({ identity: this.identity, store, logger: root.child('jobs'), acceptorsFor: nonce => this.acceptorsFor(nonce) })
+      this.jobs = new JobService({ identity: this.identity, store, logger: root.child('jobs'), acceptorsFor: nonce => this.acceptorsFor(nonce), mesh: this.membership?.mesh.id })
       const executor = new Executor({ blobs: this.blobs, logger: root.child('exec'), sandbox: this.sandbox }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
       const pipeline = buildPipeline({
         executor,
@@ -237,7 +237,7 @@ export class CitNode implements ControlHandlers {
     await this.trust.start(membership.records)
     this.peerTable = new PeerTable(this.meta!)
     await this.peerTable.start()
-    const ingest = new Ingest({ trust: this.trust, jobs: this.jobs, peers: this.peerTable, logger: root.child('ingest') })
+    const ingest = new Ingest({ trust: this.trust, jobs: this.jobs, peers: this.peerTable, logger: root.child('ingest'), mesh: membership.mesh.id })
     const listen = this.config.listen.length > 0 ? this.config.listen : DEFAULT_LISTEN
     this.mesh = new MeshService({
       identity: this.identity,

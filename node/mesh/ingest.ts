@@ -18,6 +18,13 @@ const OPEN_REASONS: Record<string, string> = { ERR_BAD_SIGNATURE: 'bad-signature
 /** the kinds of signed message the mesh carries */
 export type Kind = 'job' | 'event' | 'load' | 'trust'
 const TRUST_TYPES = new Set(['grant', 'revoke', 'enroll'])
+/** an announcement signed further ahead of this node's clock than this is refused (`from-the-future`), by any path */
+export const ANNOUNCE_MAX_SKEW_MS = 5 * 60_000
+/**
+ * a gossiped announcement signed longer ago than this is refused (`stale`): gossip carries news,
+ * and history comes by sync, where a replayed id is a `duplicate` of the record kept for good
+ */
+export const ANNOUNCE_MAX_AGE_MS = 10 * 60_000
 /** a load report older than this is a replay (reports come every few seconds) */
 const LOAD_MAX_AGE_MS = 60_000
 /** events only a building node signs about its own work */
@@ -42,6 +49,8 @@ export interface IngestComponents {
   now?: () => number
   /** events of jobs not announced yet (default: HeldEvents' bounds) */
   held?: HeldEvents
+  /** in a mesh: its id, which every job, event and load report must name */
+  mesh?: string
 }
 
 /**
@@ -73,8 +82,11 @@ export class Ingest {
     return { ok: false, reason }
   }
 
-  /** Decide on a message's bytes without acting on it (gossip validators call this). */
-  check (bytes: Uint8Array, expect: Kind | 'record'): Verdict {
+  /**
+   * Decide on a message's bytes without acting on it (gossip validators call this, with `live`:
+   * a gossiped announcement must be recent).
+   */
+  check (bytes: Uint8Array, expect: Kind | 'record', options: { live?: boolean } = {}): Verdict {
     let signed: Signed<unknown>
     try {
       signed = open(bytes)
@@ -88,10 +100,15 @@ export class Ingest {
     if (kind === 'trust') return { ok: true, value: { kind, bytes, signed } }
     const trust = this.c.trust
     if (!trust.isMember(signed.signer)) return this.drop('not-a-member')
+    // a record of another mesh, signed by a key that is a member of both, is no record of this one
+    if (this.c.mesh != null && (signed.payload as { mesh?: unknown } | null)?.mesh !== this.c.mesh) return this.drop('wrong-mesh')
     if (kind === 'job') {
       const { value, problem } = validateAnnouncement(signed.payload)
       if (value == null) return this.drop('bad-job', problem)
       if (!trust.hasRole(signed.signer, 'submit')) return this.drop('no-submit-role')
+      const now = this.now()
+      if (value.submittedAt > now + ANNOUNCE_MAX_SKEW_MS) return this.drop('from-the-future')
+      if (options.live === true && value.submittedAt < now - ANNOUNCE_MAX_AGE_MS) return this.drop('stale')
       const bad = acceptorsProblem(value, trust)
       if (bad != null) return this.drop('bad-acceptors', bad)
       return { ok: true, value: { kind, signed: { ...signed, payload: value } } }

@@ -129,7 +129,7 @@ export class MeshService {
         const channel = new GossipChannel<unknown>({ pubsub: libp2p.services.pubsub, logger: this.log }, {
           topic: this.topic(kind),
           validate: bytes => {
-            const v = this.c.ingest.check(bytes, kind)
+            const v = this.c.ingest.check(bytes, kind, { live: true })
             return v.ok ? { ok: true, value: v.value } : { ok: false, reason: v.reason }
           },
           onMessage: async value => { await this.c.ingest.apply(value as never) }
@@ -319,7 +319,7 @@ export class MeshService {
   private async report (): Promise<void> {
     const libp2p = this.libp2p
     if (libp2p == null) return
-    const report: LoadReport = { ...this.c.localReport(), node: this.c.identity.id, at: Date.now(), seq: ++this.seq, addrs: this.addrs().slice(0, 16) }
+    const report: LoadReport = { ...this.c.localReport(), node: this.c.identity.id, at: Date.now(), seq: ++this.seq, addrs: this.addrs().slice(0, 16), mesh: this.meshId }
     const signed = seal(this.c.identity, 'load', report)
     await this.c.peers.update(report)
     await this.publish(signed)

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { Identity, seal } from '../../../protocols/codec/index.js'
+import { encode } from 'cborg'
+import { decodeCbor, Identity, open, seal } from '../../../protocols/codec/index.js'
 import { createMesh, makeGrant, makeRevoke } from '../../../protocols/trust/index.js'
 import { MetaStore, RecordLog } from '../../../store/meta/index.js'
 import { silentLogger } from '../../../store/logger.js'
@@ -12,8 +13,10 @@ import { tempHome } from '../../helpers/cli.js'
 import type { MeshInfo } from '../../../protocols/trust/index.js'
 
 const spec = { name: 'x', priority: 0, timeoutMs: 60000, requires: { labels: [], cores: 1, memoryBytes: 0 }, params: {}, supersede: 'waiting', cache: false, stages: [{ title: 's', steps: [{ title: 't', command: 'true', ignoreExitCode: false }] }], artefacts: [] }
-const announce = (id: Identity, nonce = '0011223344556677'): ReturnType<typeof seal> =>
-  seal(id, 'job', { spec, params: {}, priority: 0, submittedAt: Date.now(), node: id.id, nonce })
+/** the mesh every payload names (set per test) */
+let meshId = ''
+const announce = (id: Identity, nonce = '0011223344556677', extra: Record<string, unknown> = {}): ReturnType<typeof seal> =>
+  seal(id, 'job', { spec, params: {}, priority: 0, submittedAt: Date.now(), node: id.id, nonce, mesh: meshId, ...extra })
 
 describe('Ingest: what peers send is authorised by role before it is acted on', () => {
   let dir: { dir: string, cleanup: () => Promise<void> }
@@ -34,6 +37,7 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
     admin = await Identity.generate()
     member = await Identity.generate()
     mesh = createMesh(admin)
+    meshId = mesh.id
     trust = new TrustService({ meta, log, logger: silentLogger, mesh })
     await trust.start()
     const peers = new PeerTable(meta)
@@ -41,8 +45,8 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
     const store = new JobStore(meta, log)
     // as the daemon wires it: admins are who the trust state says now
     store.isAdmin = key => trust.hasRole(key, 'admin')
-    jobs = new JobService({ identity: admin, store, logger: silentLogger })
-    ingest = new Ingest({ trust, jobs, peers, logger: silentLogger })
+    jobs = new JobService({ identity: admin, store, logger: silentLogger, mesh: mesh.id })
+    ingest = new Ingest({ trust, jobs, peers, logger: silentLogger, mesh: mesh.id })
   })
 
   afterEach(async () => {
@@ -78,9 +82,9 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
     const job = announce(admin)
     await deliver(job.bytes, 'job')
     const result = { state: 'succeeded', exitCode: 0, usage: { wallMs: 1, cpuMs: 1, maxRssBytes: 1 }, log: 'a'.repeat(64), artefacts: [] }
-    const fake = seal(member, 'event', { job: job.hash, type: 'finished', node: member.id, at: Date.now(), state: 'succeeded', result, epoch: 1 })
+    const fake = seal(member, 'event', { mesh: meshId, job: job.hash, type: 'finished', node: member.id, at: Date.now(), state: 'succeeded', result, epoch: 1 })
     expect(await deliver(fake.bytes, 'event')).toBe('no-build-role')
-    const posing = seal(admin, 'event', { job: job.hash, type: 'claimed', node: member.id, at: Date.now(), state: 'claimed', epoch: 1 })
+    const posing = seal(admin, 'event', { mesh: meshId, job: job.hash, type: 'claimed', node: member.id, at: Date.now(), state: 'claimed', epoch: 1 })
     expect(await deliver(posing.bytes, 'event')).toBe('no-build-role')
     expect(await deliver(job.bytes, 'event')).toBe('wrong-topic')
     const stranger = await Identity.generate()
@@ -89,7 +93,7 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
   })
 
   it('load reports: replays and reports signed for another node are dropped', async () => {
-    const report = { node: admin.id, at: Date.now(), seq: 2, load1: 0.1, cores: 2, memFreeBytes: 1, memTotalBytes: 2, slots: 1, slotsFree: 1, labels: [], state: 'active', running: [], addrs: [], workspaces: [], loadLimit: 2 }
+    const report = { mesh: meshId, node: admin.id, at: Date.now(), seq: 2, load1: 0.1, cores: 2, memFreeBytes: 1, memTotalBytes: 2, slots: 1, slotsFree: 1, labels: [], state: 'active', running: [], addrs: [], workspaces: [], loadLimit: 2 }
     expect(await deliver(seal(admin, 'load', report).bytes, 'load')).toBeUndefined()
     // an older report of the same node passes the checks but changes nothing
     expect(await deliver(seal(admin, 'load', { ...report, seq: 1 }).bytes, 'load')).toBeUndefined()
@@ -105,7 +109,7 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
     const job = announce(member)
     await deliver(job.bytes, 'job')
     const result = { state: 'succeeded', exitCode: 0, usage: { wallMs: 1, cpuMs: 1, maxRssBytes: 1 }, log: 'b'.repeat(64), artefacts: [], cacheHit: true, cachedFrom: 'c'.repeat(64) }
-    const ev = (by: Identity, type: string, extra: Record<string, unknown> = {}): ReturnType<typeof seal> => seal(by, 'event', { job: job.hash, type, node: by.id, at: Date.now(), ...extra })
+    const ev = (by: Identity, type: string, extra: Record<string, unknown> = {}): ReturnType<typeof seal> => seal(by, 'event', { mesh: meshId, job: job.hash, type, node: by.id, at: Date.now(), ...extra })
     // a forged cache hit: another member's word that the job is done
     expect(await deliver(ev(other, 'finished', { state: 'succeeded', result, epoch: 0 }).bytes, 'event')).toBeUndefined()
     expect(ingest.stats().dropped['cache-hit-not-submitter']).toBe(1)
@@ -116,7 +120,7 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
     await deliver(ev(other, 'cancel-requested').bytes, 'event')
     expect(ingest.stats().dropped['not-owner']).toBe(4)
     // an event that speaks for another node
-    expect(await deliver(seal(other, 'event', { job: job.hash, type: 'cancelled', node: member.id, at: Date.now(), state: 'cancelled' }).bytes, 'event')).toBe('not-own-event')
+    expect(await deliver(seal(other, 'event', { mesh: meshId, job: job.hash, type: 'cancelled', node: member.id, at: Date.now(), state: 'cancelled' }).bytes, 'event')).toBe('not-own-event')
     let row = await jobs.get(job.hash)
     expect([row?.state, row?.priority]).toEqual(['queued', 0])
     // the submitter's own cache hit, while the job is queued, is its to make; then nothing replaces it
@@ -129,7 +133,7 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
     // an admin may cancel anyone's job
     const second = announce(member, '8899aabbccddeeff')
     await deliver(second.bytes, 'job')
-    await deliver(seal(admin, 'event', { job: second.hash, type: 'cancelled', node: admin.id, at: Date.now(), state: 'cancelled' }).bytes, 'event')
+    await deliver(seal(admin, 'event', { mesh: meshId, job: second.hash, type: 'cancelled', node: admin.id, at: Date.now(), state: 'cancelled' }).bytes, 'event')
     expect((await jobs.get(second.hash))?.state).toBe('cancelled')
   })
 
@@ -138,8 +142,8 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
     await deliver(makeGrant(admin, mesh, member.publicKey, ['submit']).bytes, 'trust')
     await deliver(makeGrant(admin, mesh, other.publicKey, ['submit']).bytes, 'trust')
     const job = announce(member)
-    const foreign = seal(other, 'event', { job: job.hash, type: 'cancelled', node: other.id, at: Date.now(), state: 'cancelled' })
-    const own = seal(member, 'event', { job: job.hash, type: 'reprioritized', node: member.id, at: Date.now(), priority: 7 })
+    const foreign = seal(other, 'event', { mesh: meshId, job: job.hash, type: 'cancelled', node: other.id, at: Date.now(), state: 'cancelled' })
+    const own = seal(member, 'event', { mesh: meshId, job: job.hash, type: 'reprioritized', node: member.id, at: Date.now(), priority: 7 })
     await deliver(foreign.bytes, 'event')
     await deliver(own.bytes, 'event')
     expect(ingest.stats()).toMatchObject({ held: 2, holding: 2 })
@@ -150,5 +154,32 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
     expect(ingest.stats().dropped['not-owner']).toBe(1)
     expect(ingest.stats().holding).toBe(0)
     expect(await jobs.store.hasRecord(foreign.hash)).toBe(false)
+  })
+  it('one byte string per message: a re-encoded replay, a record of another mesh, an announcement out of its window are dropped by reason', async () => {
+    await deliver(makeGrant(admin, mesh, member.publicKey, ['submit']).bytes, 'trust')
+    const job = announce(member)
+    expect(await deliver(job.bytes, 'job')).toBeUndefined()
+    // the same envelope with its fields in another order: once a new job id, now refused before anything else
+    const env = decodeCbor(job.bytes, 1 << 20) as Record<string, unknown>
+    const reordered = encode(env, { mapSorter: (a: any, b: any) => (a[0].value < b[0].value ? 1 : -1) })
+    expect(await deliver(reordered, 'job')).toBe('non-canonical')
+    await ingest.fromSync(reordered)
+    expect(ingest.stats().dropped['non-canonical']).toBe(2)
+    // the same content signed again is the same id (ids come from the signed content): a duplicate
+    await deliver(seal(member, 'job', open(job.bytes).payload).bytes, 'job')
+    expect(ingest.stats().dropped.duplicate).toBe(1)
+    // a job of another mesh the same key belongs to
+    expect(await deliver(announce(member, '1111222233334444', { mesh: 'e'.repeat(64) }).bytes, 'job')).toBe('wrong-mesh')
+    expect(await deliver(announce(member, '1111222233334445', { mesh: undefined }).bytes, 'job')).toBe('wrong-mesh')
+    // signed too far ahead (any path); signed long ago (gossip only: history comes by sync)
+    expect(await deliver(announce(member, '5555666677778888', { submittedAt: Date.now() + 3_600_000 }).bytes, 'job')).toBe('from-the-future')
+    const old = announce(member, '9999aaaabbbbcccc', { submittedAt: Date.now() - 3_600_000 })
+    const live = ingest.check(old.bytes, 'job', { live: true })
+    expect(live.ok ? undefined : live.reason).toBe('stale')
+    await ingest.fromSync(old.bytes)
+    expect(await jobs.get(old.hash)).toBeDefined()
+    let count = 0
+    for await (const _ of jobs.store.list()) count++
+    expect(count).toBe(2)
   })
 })
