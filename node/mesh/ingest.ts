@@ -62,6 +62,7 @@ export class Ingest {
   private readonly dropped = new Map<string, number>()
   private accepted = 0
   private heldCount = 0
+  private readonly chains = new Map<string, Promise<void>>()
   private readonly now: () => number
   private readonly held: HeldEvents
 
@@ -96,8 +97,12 @@ export class Ingest {
     const kind: Kind | undefined = TRUST_TYPES.has(signed.type) ? 'trust' : (['job', 'event', 'load'] as const).find(k => k === signed.type)
     if (kind == null) return this.drop('unknown-type')
     if (expect === 'record' ? kind === 'load' : kind !== expect) return this.drop('wrong-topic')
-    // trust records are judged by the TrustState itself (out-of-order records are kept pending)
-    if (kind === 'trust') return { ok: true, value: { kind, bytes, signed } }
+    // trust records are judged by the TrustState itself (out-of-order records are kept pending),
+    // but gossip passes on no record of a key nobody named (an enrollment is its invite key's)
+    if (kind === 'trust') {
+      if (options.live === true && signed.type !== 'enroll' && !this.c.trust.knows(signed.signer)) return this.drop('trust-not-a-member')
+      return { ok: true, value: { kind, bytes, signed } }
+    }
     const trust = this.c.trust
     if (!trust.isMember(signed.signer)) return this.drop('not-a-member')
     // a record of another mesh, signed by a key that is a member of both, is no record of this one
@@ -142,36 +147,54 @@ export class Ingest {
         break
       }
       case 'job':
-        if (!await this.c.jobs.ingestAnnouncement(v.signed)) { this.drop('duplicate'); return }
-        this.accepted++
-        // the events that came before it are judged now, against the job they name
-        for (const ev of this.held.take(v.signed.hash)) await this.apply({ kind: 'event', signed: ev })
+        await this.perJob(v.signed.hash, async () => {
+          if (!await this.c.jobs.ingestAnnouncement(v.signed)) { this.drop('duplicate'); return }
+          this.accepted++
+          // the events that came before it are judged now, against the job they name
+          for (const ev of this.held.take(v.signed.hash)) await this.applyEvent(ev)
+        })
         return
-      case 'event': {
-        const ev = v.signed.payload
-        const row = await this.c.jobs.get(ev.job)
-        if (row == null) {
-          if (await this.c.jobs.store.hasRecord(v.signed.hash)) { this.drop('duplicate'); return }
-          const r = this.held.hold(v.signed)
-          for (let i = 0; i < r.evicted; i++) this.drop('held-full')
-          if (r.refused === 'already-held') { this.drop('duplicate'); return }
-          if (r.refused != null) { this.drop(r.refused); return }
-          this.heldCount++
-          return
-        }
-        if (await this.c.jobs.store.hasRecord(v.signed.hash)) { this.drop('duplicate'); return }
-        const why = refusal(row, ev, key => this.c.trust.hasRole(key, 'admin'))
-        if (why != null) { this.drop(why); return }
-        // a run event without the acceptors' word for it is refused, not stored
-        if (FENCED.has(ev.type) && !this.c.jobs.store.certify(row, ev)) { this.drop(ev.type === 'started' || ev.type === 'claimed' ? 'no-lease' : 'no-quorum'); return }
-        if (!await this.c.jobs.ingestEvent(v.signed)) { this.drop('duplicate'); return }
-        break
-      }
+      case 'event':
+        // one job at a time: an event must not be held just after its announcement took the held ones
+        await this.perJob(v.signed.payload.job, async () => { await this.applyEvent(v.signed) })
+        return
       case 'load':
         if (!await this.c.peers.update(v.signed.payload)) { this.drop('replay'); return }
         break
     }
     this.accepted++
+  }
+
+  /** an event of a job known here is judged against it; one of a job not seen yet is held */
+  private async applyEvent (signed: Signed<JobEvent>): Promise<void> {
+    const ev = signed.payload
+    const row = await this.c.jobs.get(ev.job)
+    if (await this.c.jobs.store.hasRecord(signed.hash)) { this.drop('duplicate'); return }
+    if (row == null) {
+      const r = this.held.hold(signed)
+      for (let i = 0; i < r.evicted; i++) this.drop('held-full')
+      if (r.refused != null) { this.drop(r.refused === 'already-held' ? 'duplicate' : r.refused); return }
+      this.heldCount++
+      return
+    }
+    const why = refusal(row, ev, key => this.c.trust.hasRole(key, 'admin'))
+    if (why != null) { this.drop(why); return }
+    // a run event without the acceptors' word for it is refused, not stored
+    if (FENCED.has(ev.type) && !this.c.jobs.store.certify(row, ev)) { this.drop(ev.type === 'started' || ev.type === 'claimed' ? 'no-lease' : 'no-quorum'); return }
+    if (!await this.c.jobs.ingestEvent(signed)) { this.drop('duplicate'); return }
+    this.accepted++
+  }
+
+  /** run `fn` after every earlier message about the same job */
+  private async perJob (job: string, fn: () => Promise<void>): Promise<void> {
+    const prev = this.chains.get(job) ?? Promise.resolve()
+    const next = prev.catch(() => {}).then(fn)
+    this.chains.set(job, next)
+    try {
+      await next
+    } finally {
+      if (this.chains.get(job) === next) this.chains.delete(job)
+    }
   }
 
   /** a record pulled by sync: check then apply; never throws for bad input */
