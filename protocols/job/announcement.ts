@@ -1,4 +1,5 @@
 import { isRecord } from '../codec/index.js'
+import { MAX_EPOCH } from '../lease/constants.js'
 import { ARTEFACT_MODE_MASK, EVENT_TYPES, JOB_STATES } from './records.js'
 import { validateJobSpec } from './validate.js'
 import { isDerivationPath, isStorePath } from './validate-nix.js'
@@ -130,7 +131,7 @@ export function validateEvent (raw: unknown): { value?: JobEvent, problem?: stri
   if (raw.cert !== undefined && (!Array.isArray(raw.cert) || raw.cert.length === 0 || raw.cert.length > MAX_ACCEPTORS ||
     !raw.cert.every(c => c instanceof Uint8Array && c.byteLength <= MAX_CERT_ITEM_BYTES))) return { problem: 'event cert is not a list of acceptor signatures' }
   if (raw.ran !== undefined && ((raw.type !== 'finished' && raw.type !== 'failed') || !isNodeId(raw.ran))) return { problem: 'event ran is not a peer id of a finished run' }
-  if (raw.epoch !== undefined && (!Number.isSafeInteger(raw.epoch) || (raw.epoch as number) < 0)) return { problem: 'event epoch is not a whole number' }
+  if (raw.epoch !== undefined && (!Number.isSafeInteger(raw.epoch) || (raw.epoch as number) < 0 || (raw.epoch as number) > MAX_EPOCH)) return { problem: 'event epoch is not a whole number up to MAX_EPOCH' }
   if (raw.priority !== undefined && !Number.isSafeInteger(raw.priority)) return { problem: 'event priority is not a whole number' }
   if (raw.type === 'reprioritized' && raw.priority === undefined) return { problem: 'a reprioritized event carries a priority' }
   if (typeof raw.job !== 'string' || !HEX64.test(raw.job)) return { problem: 'event job is not a job id' }
