@@ -104,6 +104,7 @@ export class CitNode implements ControlHandlers {
   private trust?: TrustService
   private peerTable?: PeerTable
   private mesh?: MeshService
+  private ingest?: Ingest
   private admin?: MeshAdmin
   private nix?: NixService
   private nixCache?: NixCache
@@ -191,7 +192,10 @@ export class CitNode implements ControlHandlers {
           this.exchange?.announce(blobsOf(ev.result))
         }
       })
-      this.trust?.on('change', () => { void this.exchange?.attach.recheck() })
+      // a revoked or expired read right ends the key's open attach sessions, counted as attach-not-allowed
+      this.trust?.on('change', () => {
+        void this.exchange?.attach.recheck().then(closed => { for (let i = 0; i < closed; i++) this.ingest?.drop('attach-not-allowed') })
+      })
       this.outputs = new JobOutputs({ jobs: this.jobs, blobs: this.blobs, exchange: this.exchange, self: this.identity.id, logger: root.child('output') })
       this.retention = new Retention({
         blobs: this.blobs,
@@ -238,6 +242,7 @@ export class CitNode implements ControlHandlers {
     this.peerTable = new PeerTable(this.meta!)
     await this.peerTable.start()
     const ingest = new Ingest({ trust: this.trust, jobs: this.jobs, peers: this.peerTable, logger: root.child('ingest'), mesh: membership.mesh.id })
+    this.ingest = ingest
     const listen = this.config.listen.length > 0 ? this.config.listen : DEFAULT_LISTEN
     this.mesh = new MeshService({
       identity: this.identity,

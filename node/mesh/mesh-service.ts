@@ -2,9 +2,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { recordId, seal } from '../../protocols/codec/index.js'
 import { GossipChannel } from '../../protocols/gossip/index.js'
-import { JoinService } from '../../protocols/join/index.js'
+import { JOIN_PROTOCOL, JoinService } from '../../protocols/join/index.js'
 import { LOAD_INTERVAL_MS } from '../../protocols/load/index.js'
-import { createMeshLibp2p, disconnectDisallowed } from '../../protocols/net/index.js'
+import { createMeshLibp2p, disconnectDisallowed, guardInviteKeys } from '../../protocols/net/index.js'
 import { SyncService } from '../../protocols/sync/index.js'
 import { LeaseLinks, LeaseService } from '../../protocols/lease/index.js'
 import { MetaVoteStore } from './lease-votes.js'
@@ -160,6 +160,12 @@ export class MeshService {
       })
       await this.join.start()
       await this.startLease(libp2p)
+      // an invite key speaks the join protocol and nothing else (every protocol is registered by now)
+      guardInviteKeys(libp2p, {
+        isMember: id => this.c.trust.isMember(id),
+        open: [JOIN_PROTOCOL],
+        onRefused: (peer, protocol) => { this.c.ingest.drop('invite-key-stream', `${peer} ${protocol}`) }
+      })
       for await (const row of this.c.jobs.store.all()) {
         if (!row.announced) this.unannounced.set(row.id, row)
       }

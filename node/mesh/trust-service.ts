@@ -8,6 +8,8 @@ import type { MetaStore, RecordLog } from '../../store/meta/index.js'
 const T_TRUST = 'trust'
 /** records of unnamed signers held in memory at most (the state's caps bound them too) */
 const MAX_UNNAMED = 1000
+/** longest delay setTimeout takes (a later expiry is looked at again then) */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** the signer of a verified envelope's bytes, without verifying again */
 function signerOf (bytes: Uint8Array): string | undefined {
@@ -37,6 +39,9 @@ export class TrustService extends EventEmitter<TrustServiceEvents> {
   private readonly log: RecordLog
   private readonly logger: Logger
 
+  private expiry?: ReturnType<typeof setTimeout>
+  private stopped = false
+  private readonly now: () => number
   /** records of signers nobody named yet, in memory only (hash → bytes and signer) */
   private readonly unnamed = new Map<string, { bytes: Uint8Array, signer: string }>()
 
@@ -46,6 +51,9 @@ export class TrustService extends EventEmitter<TrustServiceEvents> {
     this.log = components.log
     this.logger = components.logger
     this.state = new TrustState({ mesh: components.mesh, clock: components.now })
+    this.now = components.now ?? Date.now
+    // every change (a record, an expiry) sets the timer for the next expiry
+    this.on('change', () => { this.scheduleExpiry() })
   }
 
   async start (seed: Uint8Array[] = []): Promise<void> {
@@ -53,6 +61,7 @@ export class TrustService extends EventEmitter<TrustServiceEvents> {
     for await (const [, bytes] of this.meta.table<Uint8Array>(T_TRUST).entries()) stored.push(bytes)
     this.state.addAll(stored)
     for (const bytes of seed) await this.add(bytes)
+    this.scheduleExpiry()
   }
 
   /**
@@ -97,7 +106,30 @@ export class TrustService extends EventEmitter<TrustServiceEvents> {
 
   /** stop telling listeners about changes (the records stay stored); idempotent */
   stop (): void {
+    if (this.expiry != null) clearTimeout(this.expiry)
+    this.expiry = undefined
+    this.stopped = true
     this.removeAllListeners('change')
+  }
+
+  /**
+   * A grant or invite that expires changes roles without any record arriving: at its expiry this
+   * says `change` like a new record would, so its connections are cut and its attach sessions end
+   * then, not at the next record. One timer, for the next expiry.
+   */
+  private scheduleExpiry (): void {
+    if (this.stopped) return
+    if (this.expiry != null) clearTimeout(this.expiry)
+    this.expiry = undefined
+    const now = this.now()
+    const next = this.state.nextExpiry(now)
+    if (next == null) return
+    this.expiry = setTimeout(() => {
+      this.expiry = undefined
+      this.logger.info('a grant or invite expired', { at: next })
+      this.emit('change')
+    }, Math.min(next - now + 1, MAX_TIMER_MS))
+    this.expiry.unref?.()
   }
 
   isMember (keyId: string): boolean { return this.state.isMember(keyId) }

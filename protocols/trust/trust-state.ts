@@ -148,6 +148,20 @@ export class TrustState {
     return this.rolesOf(keyId, now).length > 0
   }
 
+  /**
+   * The first time after `now` at which a live grant or invite expires (roles change without any
+   * record arriving), or undefined when none will.
+   */
+  nextExpiry (now: number = this.clock()): number | undefined {
+    let next: number | undefined
+    for (const entries of this.evaluate().entries.values()) {
+      for (const e of entries) {
+        if (e.cutAt === undefined && e.expiresAt !== undefined && e.expiresAt > now && (next === undefined || e.expiresAt < next)) next = e.expiresAt
+      }
+    }
+    return next
+  }
+
   /** the subject of an invite grant that counts, has not expired and has not been revoked */
   isInviteKey (keyId: string, now: number = this.clock()): boolean {
     return this.evaluate().liveEntries(keyId, now).some((entry) => entry.invite)
