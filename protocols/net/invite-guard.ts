@@ -1,4 +1,4 @@
-import type { Libp2p, Stream, Connection } from '@libp2p/interface'
+import type { Libp2p, Stream, StreamMiddleware, Connection } from '@libp2p/interface'
 
 /** what the guard needs of libp2p: the protocols it serves and stream middleware */
 export type GuardedLibp2p = Pick<Libp2p, 'getProtocols' | 'use'>
@@ -29,6 +29,7 @@ export class InviteKeyStreamError extends Error {
  * Call it once every service has registered its protocols.
  */
 export function guardInviteKeys (libp2p: GuardedLibp2p, options: InviteGuardOptions): string[] {
+  copyMiddlewareLists(libp2p)
   const guarded = libp2p.getProtocols().filter(p => !options.open.includes(p))
   for (const protocol of guarded) {
     libp2p.use(protocol, (stream: Stream, connection: Connection, next: (s: Stream, c: Connection) => void) => {
@@ -41,4 +42,21 @@ export function guardInviteKeys (libp2p: GuardedLibp2p, options: InviteGuardOpti
     })
   }
   return guarded
+}
+
+type Registrar = { getMiddleware: (protocol: string) => StreamMiddleware[], [COPIES]?: true }
+const COPIES = Symbol('cit:middleware-copies')
+
+/**
+ * libp2p 3.x appends an inbound stream's handler to the very list `getMiddleware` returns, the
+ * one registered with `use()`: every later stream of that protocol, inbound or outbound, would
+ * run every earlier stream's handler too. Hand each stream its own copy of the list.
+ */
+function copyMiddlewareLists (libp2p: GuardedLibp2p): void {
+  const registrar = (libp2p as unknown as { components?: { registrar?: Registrar } }).components?.registrar
+  if (registrar == null || typeof registrar.getMiddleware !== 'function') throw new TypeError('guardInviteKeys: this libp2p has no registrar to guard')
+  if (registrar[COPIES] === true) return
+  const get = registrar.getMiddleware.bind(registrar)
+  registrar.getMiddleware = (protocol: string) => [...get(protocol)]
+  registrar[COPIES] = true
 }
