@@ -178,7 +178,7 @@ export class Cluster {
         return Math.min(...counts) >= n
       }, { timeoutMs, intervalMs: 500, what: `${n} nodes to hear each other`, signal: this.signal })
       return { ok: true, ms: Date.now() - started, detail: `${n} nodes heard each other in ${Date.now() - started} ms` }
-    } catch (err) {
+    } catch {
       this.signal?.throwIfAborted()
       const short = counts.map((c, i) => ({ c, i })).filter(x => x.c < n)
       const list = short.slice(0, 12).map(x => `node ${x.i}: ${x.c}`).join(', ')

@@ -21,7 +21,6 @@ export type StartReport = { ready: true } | { error: { code: string, message: st
  * an IPC channel (its error's code and one-line message), which this rethrows as it is.
  */
 export async function spawnDaemon (home: string, args: string[] = []): Promise<StatusView> {
-  const paths = homePaths(home)
   const outPath = join(home, 'daemon.out')
   const out = openSync(outPath, 'a', 0o600)
   const child = spawn(process.execPath, [MAIN, 'start', '--home', home, ...args], {

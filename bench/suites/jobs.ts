@@ -56,7 +56,7 @@ export async function probeClaiming (ctx: SuiteContext): Promise<{ claiming: boo
     const view = await a.control.wait(id, deadline(ctx, CLAIM_PROBE_TIMEOUT_MS))
     if (view.executor === b.peerId) return { claiming: true, detail: 'a job submitted on node 0 that requires node 1\'s label ran on node 1' }
     return { claiming: false, detail: `a job submitted on node 0 that requires node 1's label ran on ${view.executor === a.peerId ? 'node 0 itself' : String(view.executor)} (${String(view.state)})` }
-  } catch (err) {
+  } catch {
     ctx.signal.throwIfAborted()
     await a.control.cancel(id).catch(() => {})
     return { claiming: false, detail: `a job submitted on node 0 that requires node 1's label was not run within ${CLAIM_PROBE_TIMEOUT_MS / 1000} s` }

@@ -23,7 +23,6 @@ export class HttpMetrics {
   private readonly totals = new Map<string, number>()
   private unwatch?: () => void
   private readonly jobs: Gauge
-  private readonly queue: Gauge
   private readonly claim: Histogram
   private readonly run: Histogram
   private readonly leaseOps: Counter
@@ -51,7 +50,8 @@ export class HttpMetrics {
         for (const s of JOB_STATES) this.set({ state: s }, counts[s])
       }
     })
-    this.queue = new Gauge({
+    // registered in the registry, read through its collect()
+    new Gauge({
       name: 'cit_queue_length',
       help: 'jobs queued and not yet claimed, mesh-wide as this node knows them',
       registers,

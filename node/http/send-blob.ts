@@ -41,7 +41,7 @@ export async function sendBlob (req: FastifyRequest, reply: FastifyReply, handle
   if (options.filename != null) void reply.header('content-disposition', `attachment; filename="${options.filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`)
   void reply.type(options.type ?? 'application/octet-stream')
   const inm = req.headers['if-none-match']
-  if (inm != null && inm.split(',').map(s => s.trim().replace(/^W\//, '')).some(t => t === etag || t === '*')) {
+  if (inm?.split(',').map(s => s.trim().replace(/^W\//, '')).some(t => t === etag || t === '*')) {
     return await reply.code(304).send()
   }
   const signal = AbortSignal.any([options.signal, AbortSignal.timeout(BLOB_FETCH_TIMEOUT_MS)])

@@ -14,6 +14,10 @@ import { streak } from '../../node/http/pages/name.js'
 import { html, raw } from '../../node/http/pages/html.js'
 import { ROOT, tempHome } from '../helpers/cli.js'
 
+async function * chunks (...texts: string[]): AsyncGenerator<Uint8Array> {
+  for (const t of texts) yield Buffer.from(t)
+}
+
 describe('bearer tokens', () => {
   let meta: MetaStore
   let cleanup: () => Promise<void>
@@ -84,7 +88,7 @@ describe('request parts', () => {
     for (const a of ['10.0.0.1', '::ffff:10.0.0.1', '0.0.0.0', 'localhost', undefined]) expect(isLoopbackAddress(a), String(a)).toBe(false)
     expect(parseHostPort('[::1]:7777')).toEqual({ host: '::1', port: 7777 })
     expect(parseHostPort('127.0.0.1:99999')).toBeUndefined()
-    const problems: Array<{ path: string }> = []
+    const problems: Array<{ path: string, message: string }> = []
     expect(validateHttpConfig({ listen: true, publicUrl: 'https://ci.example.org/' }, problems)).toEqual({ listen: '127.0.0.1:7777', publicUrl: 'https://ci.example.org' })
     validateHttpConfig({ listen: '7777', publicUrl: 'ftp://x', other: 1 }, problems)
     expect(problems.map(p => p.path)).toEqual(['http.listen', 'http.publicUrl', 'http.other'])
@@ -107,7 +111,7 @@ describe('recordings and pages', () => {
       JSON.stringify([1.5, 'm', 'stage: build / onFailure']), JSON.stringify([1.6, 'm', 'exit -']),
       JSON.stringify([1.7, 'm', 'cit: failed: step "make" of stage "build" exited with 2'])
     ]
-    const cast = await summarizeCast([Buffer.from(lines.join('\n') + '\n')], { tail: 1000, startedAt: 1_000_250 })
+    const cast = await summarizeCast(chunks(lines.join('\n') + '\n'), { tail: 1000, startedAt: 1_000_250 })
     expect(cast.startedAt).toBe(1_000_250)
     expect(cast.steps.map(s => [s.stage, s.title, s.hook, s.exitCode, s.endedAt! - s.startedAt])).toEqual([
       [null, 'onStart', true, 0, 200], ['build', 'make', false, 2, 1000], ['build', 'onFailure', true, null, 100]
@@ -116,7 +120,7 @@ describe('recordings and pages', () => {
     let text = ''
     for await (const t of plainText([cast.output])) text += t
     expect(text).toBe('start\nred\n')
-    const short = await summarizeCast([Buffer.from(lines.join('\n') + '\n')], { tail: 5 })
+    const short = await summarizeCast(chunks(lines.join('\n') + '\n'), { tail: 5 })
     expect(short.truncated).toBe(true)
     expect(short.output.length).toBeLessThanOrEqual(5)
   })

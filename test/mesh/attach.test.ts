@@ -84,7 +84,7 @@ describe('attach to a remote build\'s terminal', () => {
     // the recording plays in the real asciinema
     const view = await waitFor(async () => { const j = await mesh.api(b).show(id); return j.state === 'succeeded' ? j : undefined }, { what: 'the job to end' })
     const cast = join(b.home, 'prompt.cast')
-    expect((await cli(['fetch', view.log, '-o', cast], { home: b.home })).code).toBe(0)
+    expect((await cli(['fetch', String(view.log), '-o', cast], { home: b.home })).code).toBe(0)
     // asciinema wants a terminal even to print a recording: give it a real one
     let played = ''
     const player = pty.spawn('asciinema', ['cat', cast], { name: 'xterm', cols: 100, rows: 30, env: process.env as Record<string, string> })

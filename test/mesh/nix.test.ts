@@ -71,7 +71,7 @@ describe('Nix jobs: the mesh as the binary cache, and provenance anyone can veri
     const sub = await mesh.run(a, ['submit', '--nix', hello])
     expect(sub.name).toBe('hello-cit')
     const queued = await mesh.api(a).show(sub.id)
-    expect(queued.nix.drv).toBe(sub.drv)
+    expect(queued.nix?.drv).toBe(sub.drv)
     // b must import the derivation from the closure a exported: take it out of the shared store
     nix(['nix-store', '--delete', sub.drv])
     expect(valid(sub.drv)).toBe(false)
@@ -85,7 +85,7 @@ describe('Nix jobs: the mesh as the binary cache, and provenance anyone can veri
     expect(out.name).toBe('out')
     expect(out.narHash).toBe(nix(['nix-store', '--query', '--hash', out.path]))
     const log = await cli(['logs', sub.id], { home: c.home })
-    expect(log.stdout).toContain(`fetching the derivation's closure ${queued.nix.closure ?? ''}`.trim())
+    expect(log.stdout).toMatch(/fetching the derivation's closure [0-9a-f]{64}/)
     expect(log.stdout).toContain('imported 1 store path')
     expect(log.stdout).toContain('building hello-cit')
     // c gets the output from b by its closure's hash

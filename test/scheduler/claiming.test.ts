@@ -95,13 +95,13 @@ describe('claiming on a 5-node mesh', () => {
 
 describe('admission, priority and supersede on a 4-node mesh', () => {
   let mesh: TestMesh
-  let gpu: MeshNode, paused: MeshNode, loaded: MeshNode, plain: MeshNode
+  let gpu: MeshNode, paused: MeshNode, plain: MeshNode
   beforeAll(async () => {
     mesh = await makeMesh(4, {
       labels: i => i === 0 ? ['gpu'] : [],
       config: i => ({ slots: 1, sandbox: { readOnlyPaths: [files] }, ...(i === 2 ? { loadLimit: 0 } : {}) })
     })
-    ;[gpu, paused, loaded, plain] = mesh.nodes
+    ;[gpu, paused, , plain] = mesh.nodes
     await mesh.run(paused, ['pause'])
     await allPeersFresh(mesh)
   }, 180_000)
