@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { BoundedDatastore } from '../../../protocols/net/index.js'
 import { cidOfHash } from '../../../protocols/fetch/providers.js'
-import { addrOf, connected, TestMesh, waitFor } from './helpers.js'
+import { addrOf, connected, TestMesh } from './helpers.js'
+import { waitFor } from '../../helpers/wait.js'
 
 const keyOf = async (text: string): Promise<any> => {
   // the Key class the datastore takes, from the same package libp2p uses
@@ -34,8 +35,9 @@ describe('the DHT store is bounded', () => {
   it('a member that announces many provider records to a node grows its store no further than the bound', async () => {
     const a = await mesh.node(await mesh.identity(), { dhtMaxRecords: 20 })
     const b = await mesh.node(await mesh.identity(), { bootstrap: [addrOf(a)] })
-    await waitFor(() => connected(a, b) && connected(b, a), 'a and b to connect')
-    await waitFor(() => b.services.dht.routingTable.size > 0, 'b to have a in its routing table')
+    await waitFor(() => connected(a, b) && connected(b, a), { what: 'a and b to connect' })
+    // kad-dht's routing table is not in its public type: b must have a in it before it provides
+    await waitFor(() => (b.services.dht as unknown as { routingTable: { size: number } }).routingTable.size > 0, { what: 'b to have a in its routing table' })
     for (let i = 0; i < 60; i++) {
       const hash = createHash('sha256').update(`blob ${i}`).digest('hex')
       for await (const event of b.services.dht.provide(cidOfHash(hash), { signal: AbortSignal.timeout(10_000) })) void event
