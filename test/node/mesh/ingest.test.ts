@@ -28,16 +28,12 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
   let jobs: JobService
   let ingest: Ingest
 
-  beforeEach(async () => {
-    dir = await tempHome('cit-ingest-')
+  /** the node's parts over the store in `dir` (again after a restart) */
+  async function startParts (): Promise<void> {
     meta = new MetaStore({}, { path: `${dir.dir}/db` })
     await meta.start()
     const log = new RecordLog(meta)
     await log.start()
-    admin = await Identity.generate()
-    member = await Identity.generate()
-    mesh = createMesh(admin)
-    meshId = mesh.id
     trust = new TrustService({ meta, log, logger: silentLogger, mesh })
     await trust.start()
     const peers = new PeerTable(meta)
@@ -47,6 +43,15 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
     store.isAdmin = key => trust.hasRole(key, 'admin')
     jobs = new JobService({ identity: admin, store, logger: silentLogger, mesh: mesh.id })
     ingest = new Ingest({ trust, jobs, peers, logger: silentLogger, mesh: mesh.id })
+  }
+
+  beforeEach(async () => {
+    dir = await tempHome('cit-ingest-')
+    admin = await Identity.generate()
+    member = await Identity.generate()
+    mesh = createMesh(admin)
+    meshId = mesh.id
+    await startParts()
   })
 
   afterEach(async () => {
@@ -181,5 +186,19 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
     let count = 0
     for await (const _ of jobs.store.list()) count++
     expect(count).toBe(2)
+  })
+  it('a replayed id is dropped after a restart too: the record it names is kept in the store', async () => {
+    await deliver(makeGrant(admin, mesh, member.publicKey, ['submit', 'build']).bytes, 'trust')
+    const job = announce(member)
+    const ev = seal(member, 'event', { mesh: meshId, job: job.hash, type: 'reprioritized', node: member.id, at: Date.now(), priority: 3 })
+    await deliver(job.bytes, 'job')
+    await deliver(ev.bytes, 'event')
+    await meta.stop()
+    await startParts()
+    expect(await deliver(job.bytes, 'job')).toBeUndefined()
+    expect(await deliver(ev.bytes, 'event')).toBeUndefined()
+    expect(ingest.stats().dropped.duplicate).toBe(2)
+    expect(ingest.stats().accepted).toBe(0)
+    expect((await jobs.get(job.hash))?.priority).toBe(3)
   })
 })
