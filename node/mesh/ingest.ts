@@ -34,7 +34,8 @@ const FENCED = new Set<EventType>(['claimed', 'started', 'finished', 'failed'])
 /** events the submitter or an admin signs (which of them: see authority.ts, once the job is known) */
 const OWNER_EVENTS = new Set<EventType>(['cancel-requested', 'cancelled', 'superseded', 'submitted', 'reprioritized'])
 
-export type Verdict = { ok: true, value: Checked } | { ok: false, reason: string }
+/** `ignore`: the relaying peer is not at fault (gossip neither forwards nor penalises it) */
+export type Verdict = { ok: true, value: Checked } | { ok: false, reason: string, ignore?: true }
 export type Checked =
   | { kind: 'job', signed: Signed<JobAnnouncement> }
   | { kind: 'event', signed: Signed<JobEvent> }
@@ -100,7 +101,8 @@ export class Ingest {
     // trust records are judged by the TrustState itself (out-of-order records are kept pending),
     // but gossip passes on no record of a key nobody named (an enrollment is its invite key's)
     if (kind === 'trust') {
-      if (options.live === true && signed.type !== 'enroll' && !this.c.trust.knows(signed.signer)) return this.drop('trust-not-a-member')
+      // (its signer's grant may still be on its way: not the relaying peer's fault)
+      if (options.live === true && signed.type !== 'enroll' && !this.c.trust.knows(signed.signer)) return { ...this.drop('trust-not-a-member'), ignore: true }
       return { ok: true, value: { kind, bytes, signed } }
     }
     const trust = this.c.trust

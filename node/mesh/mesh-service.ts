@@ -130,7 +130,7 @@ export class MeshService {
           topic: this.topic(kind),
           validate: bytes => {
             const v = this.c.ingest.check(bytes, kind, { live: true })
-            return v.ok ? { ok: true, value: v.value } : { ok: false, reason: v.reason }
+            return v.ok ? { ok: true, value: v.value } : { ok: false, reason: v.reason, ignore: v.ignore }
           },
           onMessage: async value => { await this.c.ingest.apply(value as never) }
         })
