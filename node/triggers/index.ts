@@ -46,6 +46,8 @@ export interface TriggersComponents {
   submit: (body: { spec: JobSpec, source: JobSource }) => Promise<{ id: string, name: string }>
   publish: (signed: Signed<unknown>) => void
   mayRegister: (keyId: string) => boolean
+  /** the mesh's id (none alone) */
+  mesh?: () => string | null
   /** the job's page on the HTTP face, when it has a public URL */
   jobUrl: (id: string) => string | undefined
   /** `notify` of config.json */
@@ -73,7 +75,7 @@ export class Triggers {
 
   constructor (private readonly c: TriggersComponents, init: { statusRetryBaseMs?: number } = {}) {
     this.log = c.logger('triggers')
-    this.registry = new RepoRegistry({ identity: c.identity, meta: c.meta, recordLog: c.recordLog, publish: c.publish, mayRegister: c.mayRegister, logger: this.log })
+    this.registry = new RepoRegistry({ identity: c.identity, meta: c.meta, recordLog: c.recordLog, publish: c.publish, mayRegister: c.mayRegister, mesh: c.mesh, logger: this.log })
     this.builds = new BuildNumbers({ jobs: c.jobs })
     this.statuses = new StatusReporter({ registry: this.registry, meta: c.meta, logger: c.logger('statuses'), jobUrl: c.jobUrl }, { self: c.identity.id, retryBaseMs: init.statusRetryBaseMs })
     this.notifier = new Notifier({ jobs: c.jobs, meta: c.meta, logger: c.logger('notify'), jobUrl: c.jobUrl }, { rules: c.notify ?? [], self: c.identity.id, retryBaseMs: init.statusRetryBaseMs })

@@ -31,6 +31,8 @@ export interface RepoRecord {
   at: number
   /** a removal */
   removed?: true
+  /** in a mesh: its id, so a key that is a member of two meshes cannot carry the record from one to the other */
+  mesh?: string
 }
 
 export const REPO_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/
@@ -43,10 +45,11 @@ export function repoRecordProblems (raw: unknown): Array<{ path: string, message
   const problems: Array<{ path: string, message: string }> = []
   const add = (path: string, message: string): void => { problems.push({ path, message }) }
   if (!isRecord(raw)) return [{ path: '', message: 'a repo record is a map' }]
-  for (const k of Object.keys(raw)) if (!['name', 'url', 'job', 'branches', 'forge', 'project', 'apiUrl', 'at', 'removed'].includes(k)) add(k, 'unknown field')
+  for (const k of Object.keys(raw)) if (!['name', 'url', 'job', 'branches', 'forge', 'project', 'apiUrl', 'at', 'removed', 'mesh'].includes(k)) add(k, 'unknown field')
   if (typeof raw.name !== 'string' || !REPO_NAME_PATTERN.test(raw.name)) add('name', 'letters, digits, ".", "_" and "-", at most 64, not starting with "." or "-"')
   if (!Number.isSafeInteger(raw.at) || (raw.at as number) < 0) add('at', 'not a time')
   if (raw.removed !== undefined && raw.removed !== true) add('removed', 'only true')
+  if (raw.mesh !== undefined && (typeof raw.mesh !== 'string' || !/^[0-9a-f]{64}$/.test(raw.mesh))) add('mesh', 'a mesh id')
   if (raw.removed === true) return problems
   if (!text(raw.url) || raw.url.startsWith('-')) add('url', 'a git URL or an absolute path')
   if (!text(raw.job) || raw.job.startsWith('/') || raw.job.split('/').includes('..')) add('job', 'a path inside the repository')

@@ -58,6 +58,8 @@ export interface RepoRegistryComponents {
   publish: (signed: Signed<unknown>) => void
   /** whether a key may register repositories (submit or admin); undefined: a node alone, only its own key */
   mayRegister?: (keyId: string) => boolean
+  /** the mesh's id, which every record this node signs names (none alone) */
+  mesh?: () => string | null
   logger: Logger
 }
 
@@ -201,7 +203,8 @@ export class RepoRegistry {
   }
 
   private async sign (record: RepoRecord): Promise<void> {
-    const signed = seal(this.c.identity, REPO_RECORD_TYPE, record)
+    const mesh = this.c.mesh?.()
+    const signed = seal(this.c.identity, REPO_RECORD_TYPE, mesh != null ? { ...record, mesh } : record)
     await this.apply(signed.bytes, signed)
     this.c.publish(signed)
   }

@@ -23,6 +23,8 @@ export interface JobAnnouncement {
   trust?: string
   /** the only node that may run it (`cit-node run`: here and now); absent = any eligible node */
   runOn?: string
+  /** in a mesh: its id, so a key that is a member of two meshes cannot carry the job from one to the other */
+  mesh?: string
   /** a triggered job: the repository and commit it builds (protocols/job/source.ts) */
   source?: JobSource
   /** the run's number among the jobs of its name (its submitter's count + 1) */
@@ -140,6 +142,8 @@ export interface JobEvent {
   cert?: Uint8Array[]
   /** on a `finished` event published for another node's run (it could not finish it): that node */
   ran?: string
+  /** in a mesh: its id (see JobAnnouncement.mesh) */
+  mesh?: string
 }
 
 /** every blob a result names: its log, artefacts, Nix output closures and provenance statement */

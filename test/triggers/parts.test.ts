@@ -111,16 +111,16 @@ describe('repo records from peers', () => {
     const peers = new PeerTable(meta)
     await peers.start()
     const jobs = new JobService({ identity: admin, store: new JobStore(meta, log), logger: silentLogger })
-    registry = new RepoRegistry({ identity: admin, meta, recordLog: log, publish: () => {}, mayRegister: k => trust.hasRole(k, 'submit') || trust.hasRole(k, 'admin'), logger: silentLogger })
+    registry = new RepoRegistry({ identity: admin, meta, recordLog: log, publish: () => {}, mayRegister: k => trust.hasRole(k, 'submit') || trust.hasRole(k, 'admin'), mesh: () => mesh.id, logger: silentLogger })
     await registry.start()
-    ingest = new Ingest({ trust, jobs, peers, logger: silentLogger, records: registry })
+    ingest = new Ingest({ trust, jobs, peers, logger: silentLogger, records: registry, mesh: mesh.id })
   })
   afterEach(async () => {
     await meta.stop()
     await dir.cleanup()
   })
 
-  const record = { name: 'libfoo', url: '/srv/git/libfoo.git', job: '.cit.yaml', branches: [], at: 10 }
+  const recordOf = (): Record<string, unknown> => ({ name: 'libfoo', url: '/srv/git/libfoo.git', job: '.cit.yaml', branches: [], at: 10, mesh: mesh.id })
   const deliver = async (bytes: Uint8Array): Promise<string | undefined> => {
     const v = ingest.check(bytes, 'trust')
     if (!v.ok) return v.reason
@@ -130,10 +130,10 @@ describe('repo records from peers', () => {
 
   it('a member with the role is heard once; a reader, an outsider, a malformed record and a tampered one are dropped; the newest record of a name wins', async () => {
     const outsider = await Identity.generate()
-    expect(await deliver(seal(reader, 'repo', record).bytes)).toBe('bad-repo')
-    expect(await deliver(seal(outsider, 'repo', record).bytes)).toBe('not-a-member')
-    expect(await deliver(seal(admin, 'repo', { ...record, url: '' }).bytes)).toBe('bad-repo')
-    const good = seal(admin, 'repo', record)
+    expect(await deliver(seal(reader, 'repo', recordOf()).bytes)).toBe('bad-repo')
+    expect(await deliver(seal(outsider, 'repo', recordOf()).bytes)).toBe('not-a-member')
+    expect(await deliver(seal(admin, 'repo', { ...recordOf(), url: '' }).bytes)).toBe('bad-repo')
+    const good = seal(admin, 'repo', recordOf())
     const tampered = Buffer.from(good.bytes)
     tampered[tampered.indexOf(Buffer.from('libfoo.git'))] ^= 1
     expect(await deliver(tampered)).toBe('bad-signature')
@@ -143,10 +143,15 @@ describe('repo records from peers', () => {
     await deliver(good.bytes)
     expect(ingest.stats().dropped.duplicate).toBe(1)
     // an older record arriving late changes nothing; a removal that is newer removes
-    expect(await deliver(seal(admin, 'repo', { ...record, url: '/old', at: 5 }).bytes)).toBeUndefined()
+    expect(await deliver(seal(admin, 'repo', { ...recordOf(), url: '/old', at: 5 }).bytes)).toBeUndefined()
     expect(registry.get('libfoo')?.url).toBe('/srv/git/libfoo.git')
-    expect(await deliver(seal(admin, 'repo', { name: 'libfoo', at: 11, removed: true }).bytes)).toBeUndefined()
+    expect(await deliver(seal(admin, 'repo', { name: 'libfoo', at: 11, removed: true, mesh: mesh.id }).bytes)).toBeUndefined()
     expect(registry.get('libfoo')).toBeUndefined()
+    // a record of another mesh, or of none, is not this mesh's
+    expect(await deliver(seal(admin, 'repo', { ...recordOf(), name: 'other', mesh: 'f'.repeat(64) }).bytes)).toBe('wrong-mesh')
+    const { mesh: _m, ...meshless } = recordOf()
+    expect(await deliver(seal(admin, 'repo', { ...meshless, name: 'other' }).bytes)).toBe('wrong-mesh')
+    expect(registry.get('other')).toBeUndefined()
     // on the job topic it is out of place
     expect(ingest.check(good.bytes, 'job')).toMatchObject({ ok: false, reason: 'wrong-topic' })
   })
