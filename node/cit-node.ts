@@ -210,20 +210,12 @@ export class CitNode implements NodeParts {
 
   /** repositories, hooks and webhooks (node/triggers): they submit through the handlers, as a person would */
   private async startTriggers (meta: MetaStore, recordLog: RecordLog): Promise<void> {
-    const publicUrl = this.config.http.publicUrl?.replace(/\/+$/, '')
     this.triggers = new Triggers({
-      identity: this.identity,
-      meta,
-      recordLog,
-      jobs: this.jobs,
-      home: this.paths.root,
+      identity: this.identity, meta, recordLog, jobs: this.jobs, home: this.paths.root, config: { ...this.config, publicUrl: this.config.http.publicUrl },
       submit: async b => await this.handlers.submit(b),
       publish: s => { void this.mesh?.publish(s) },
       mayRegister: k => this.trust == null ? k === this.identity.id : this.trust.hasRole(k, 'submit') || this.trust.hasRole(k, 'admin'),
-      jobUrl: id => publicUrl != null ? `${publicUrl}/jobs/${id}` : undefined,
-      notify: this.config.notify,
       mesh: () => this.membership?.mesh.id ?? null,
-      export: this.config.export,
       logger: scope => this.root.child(scope)
     })
     await this.triggers.start()

@@ -48,12 +48,8 @@ export interface TriggersComponents {
   mayRegister: (keyId: string) => boolean
   /** the mesh's id (none alone) */
   mesh?: () => string | null
-  /** the job's page on the HTTP face, when it has a public URL */
-  jobUrl: (id: string) => string | undefined
-  /** `notify` of config.json */
-  notify?: NotifyRule[]
-  /** `export` of config.json */
-  export?: ExportConfig
+  /** `notify`, `export` and `http.publicUrl` (the job's page in statuses and notifications) of config.json */
+  config: { notify?: NotifyRule[], export?: ExportConfig, publicUrl?: string }
   logger: (scope: string) => Logger
 }
 
@@ -75,11 +71,13 @@ export class Triggers {
 
   constructor (private readonly c: TriggersComponents, init: { statusRetryBaseMs?: number } = {}) {
     this.log = c.logger('triggers')
+    const publicUrl = c.config.publicUrl?.replace(/\/+$/, '')
+    const jobUrl = (id: string): string | undefined => publicUrl != null ? `${publicUrl}/jobs/${id}` : undefined
     this.registry = new RepoRegistry({ identity: c.identity, meta: c.meta, recordLog: c.recordLog, publish: c.publish, mayRegister: c.mayRegister, mesh: c.mesh, logger: this.log })
     this.builds = new BuildNumbers({ jobs: c.jobs })
-    this.statuses = new StatusReporter({ registry: this.registry, meta: c.meta, logger: c.logger('statuses'), jobUrl: c.jobUrl }, { self: c.identity.id, retryBaseMs: init.statusRetryBaseMs })
-    this.notifier = new Notifier({ jobs: c.jobs, meta: c.meta, logger: c.logger('notify'), jobUrl: c.jobUrl }, { rules: c.notify ?? [], self: c.identity.id, retryBaseMs: init.statusRetryBaseMs })
-    if (c.export != null) this.exporter = new Exporter({ logger: c.logger('export') }, { ...c.export, self: c.identity.id, retryBaseMs: init.statusRetryBaseMs })
+    this.statuses = new StatusReporter({ registry: this.registry, meta: c.meta, logger: c.logger('statuses'), jobUrl }, { self: c.identity.id, retryBaseMs: init.statusRetryBaseMs })
+    this.notifier = new Notifier({ jobs: c.jobs, meta: c.meta, logger: c.logger('notify'), jobUrl }, { rules: c.config.notify ?? [], self: c.identity.id, retryBaseMs: init.statusRetryBaseMs })
+    if (c.config.export != null) this.exporter = new Exporter({ logger: c.logger('export') }, { ...c.config.export, self: c.identity.id, retryBaseMs: init.statusRetryBaseMs })
     this.trigger = new Trigger({ registry: this.registry, cache: new RepoCache(join(c.home, 'repos')), statuses: this.statuses, submit: c.submit, logger: this.log })
   }
 
