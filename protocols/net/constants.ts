@@ -2,6 +2,14 @@
 
 /** libp2p protocol prefix for identify and ping: `/cit/id/1.0.0`, `/cit/ping/1.0.0` */
 export const PROTOCOL_PREFIX = 'cit'
+/**
+ * How often libp2p's connection monitor pings each connection (on `/cit/ping/1.0.0`, the ping the
+ * node serves) to measure its round trip and close it if the peer stopped answering. yamux already
+ * keeps idle connections alive every 30 s; this is for finding dead peers, so once a minute.
+ */
+export const CONNECTION_PING_INTERVAL_MS = 60_000
+/** the shortest wait for a monitor ping's reply before the connection counts as dead (it adapts upward to the rtt) */
+export const CONNECTION_PING_MIN_TIMEOUT_MS = 10_000
 /** ping streams per connection and direction */
 export const PING_MAX_STREAMS = 4
 /** the mesh's own DHT, apart from the public IPFS one */
