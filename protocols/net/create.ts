@@ -10,7 +10,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { checkListenAddrs, parsePeerAddrs } from './addrs.js'
 import {
-  BOOTSTRAP_DELAY_MS, CONNECTION_PING_INTERVAL_MS, CONNECTION_PING_MIN_TIMEOUT_MS, DHT_MAX_RECORDS, DHT_PROTOCOL, GOSSIP_MAX_OUTBOUND_BUFFER_BYTES, GOSSIP_MAX_RPC_BYTES, PING_MAX_STREAMS, PROTOCOL_PREFIX
+  BOOTSTRAP_DELAY_MS, CONNECTION_PING_INTERVAL_MS, CONNECTION_PING_MIN_TIMEOUT_MS, DHT_MAX_RECORDS, DHT_PROTOCOL, GOSSIP_MAX_OUTBOUND_BUFFER_BYTES, GOSSIP_MAX_RPC_BYTES, INBOUND_CONNECTIONS_PER_HOST_PER_S, MAX_INCOMING_PENDING_CONNECTIONS, PING_MAX_STREAMS, PROTOCOL_PREFIX
 } from './constants.js'
 import { InvalidMeshOptionError } from './errors.js'
 import { BoundedDatastore } from './bounded-datastore.js'
@@ -112,6 +112,10 @@ export async function createMeshLibp2p (options: MeshLibp2pOptions): Promise<Mes
     // the DHT's records in memory, bounded: no member can grow it without end
     datastore: new BoundedDatastore(options.dhtMaxRecords ?? DHT_MAX_RECORDS),
     peerDiscovery,
+    connectionManager: {
+      inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_S,
+      maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS
+    },
     // libp2p's connection monitor pings every connection on `/ipfs/ping/1.0.0` by default, which
     // no member serves: every ping was a failed protocol negotiation at both ends, every 10 s
     connectionMonitor: {
