@@ -5,6 +5,11 @@ export const LOAD_CHECK_INTERVAL_MS = 5000
 /** the longest a node goes without a report while nothing changes: the sign of life of an idle node */
 export const LOAD_HEARTBEAT_MS = 15_000
 /**
+ * the same for a node that runs jobs: its reports are what tells the others that their executor is
+ * alive (EXECUTOR_SILENT_MS), so it reports at every check
+ */
+export const LOAD_BUSY_HEARTBEAT_MS = LOAD_CHECK_INTERVAL_MS
+/**
  * A node that sent no report for this long missed two heartbeats: it is unreachable, its offer no
  * longer counts (PeerTable, MeshClaimer). Two, so one lost message is no outage.
  */

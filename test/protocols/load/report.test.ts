@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { LOAD1_CHANGE, LOAD_CHECK_INTERVAL_MS, LOAD_HEARTBEAT_MS, LOAD_SILENT_AFTER_MS, MEM_FREE_CHANGE_BYTES, reportChanged } from '../../../protocols/load/index.js'
+import { LOAD1_CHANGE, LOAD_BUSY_HEARTBEAT_MS, LOAD_CHECK_INTERVAL_MS, LOAD_HEARTBEAT_MS, LOAD_SILENT_AFTER_MS, MEM_FREE_CHANGE_BYTES, reportChanged } from '../../../protocols/load/index.js'
 import { UNREACHABLE_AFTER_MS } from '../../../node/mesh/peer-table.js'
 import { EXECUTOR_SILENT_MS, OFFER_MAX_AGE_MS } from '../../../node/scheduler/mesh-claimer.js'
 import type { LoadReport } from '../../../protocols/load/index.js'
@@ -36,9 +36,12 @@ describe('load report changes', () => {
 
   it('freshness limits outlast the heartbeat, so an idle node is neither unreachable nor ignored', () => {
     expect(LOAD_HEARTBEAT_MS).toBeGreaterThan(LOAD_CHECK_INTERVAL_MS)
-    for (const limit of [LOAD_SILENT_AFTER_MS, UNREACHABLE_AFTER_MS, OFFER_MAX_AGE_MS, EXECUTOR_SILENT_MS]) {
+    for (const limit of [LOAD_SILENT_AFTER_MS, UNREACHABLE_AFTER_MS, OFFER_MAX_AGE_MS]) {
       // two heartbeats may be missed, and the check that sends one runs up to an interval late
       expect(limit).toBeGreaterThanOrEqual(2 * LOAD_HEARTBEAT_MS + LOAD_CHECK_INTERVAL_MS)
     }
+    // an executor reports at every check while it runs jobs; its silence is judged on that beat
+    expect(LOAD_BUSY_HEARTBEAT_MS).toBeLessThanOrEqual(LOAD_CHECK_INTERVAL_MS)
+    expect(EXECUTOR_SILENT_MS).toBeGreaterThanOrEqual(3 * LOAD_BUSY_HEARTBEAT_MS + LOAD_CHECK_INTERVAL_MS)
   })
 })
