@@ -1,4 +1,5 @@
 import { ProtocolError } from '../codec/errors.js'
+import type { FrameErrors } from '../codec/frames.js'
 
 /**
  * Errors of the fetch protocol, matched on `code`. Wire-level ones shared with other protocols
@@ -75,4 +76,11 @@ export class FetchResetError extends ProtocolError {
     super('ERR_RESET', 'the peer reset the fetch stream', options)
     this.name = 'FetchResetError'
   }
+}
+
+/** how the shared frame reader and writer word fetch's failures */
+export const FETCH_ERRORS: FrameErrors = {
+  aborted: () => new FetchAbortedError(),
+  timeout: message => new FetchTimeoutError(message),
+  reset: cause => new FetchResetError({ cause })
 }
