@@ -113,6 +113,7 @@ export const ERRORS = {
   ERR_REMOTE: unreachable(502),
   ERR_RESET: unreachable(502),
   ERR_TRUNCATED: unreachable(502),
+  ERR_BULK_UNAVAILABLE: unreachable(502),
   ERR_MALFORMED: unreachable(502),
   ERR_TOO_LARGE: unreachable(502),
   ERR_WINDOW: unreachable(502),

@@ -82,7 +82,8 @@ export async function fetchFigure (ctx: SuiteContext & { registry: Registry, ssh
       return unmeasured('MB/s', `cross-node fetch has not landed: node 1's daemon said "${String(err?.message ?? err)}"; ${baseNote}`, scp, { baselines })
     }
 
-    const view = await runPinned(ctx, a, oneStep('bench-fetch', `cp ${JSON.stringify(src)} big.bin`, { ...pin, artefacts: ['big.bin'] }), BIG_JOB_TIMEOUT_MS)
+    // the job makes its own random artefact: its sandbox cannot read the bench's temporary folder
+    const view = await runPinned(ctx, a, oneStep('bench-fetch', `head -c ${size} /dev/urandom > big.bin`, { ...pin, artefacts: ['big.bin'] }), BIG_JOB_TIMEOUT_MS)
     const started = performance.now()
     const { result: got, progress } = await b.control.fetchBlob(view.hash, AbortSignal.any([ctx.signal, AbortSignal.timeout(BIG_JOB_TIMEOUT_MS)]))
     const ended = performance.now()

@@ -84,3 +84,11 @@ export const FETCH_ERRORS: FrameErrors = {
   timeout: message => new FetchTimeoutError(message),
   reset: cause => new FetchResetError({ cause })
 }
+
+/** the holder has no bulk channel for us (an older peer, the channel off, its port unreachable): use `fetchRange` */
+export class FetchBulkUnavailableError extends ProtocolError {
+  constructor (readonly where: string, reason: string, options?: { cause?: unknown }) {
+    super('ERR_BULK_UNAVAILABLE', `no bulk channel to ${where}: ${reason}`, options)
+    this.name = 'FetchBulkUnavailableError'
+  }
+}

@@ -61,7 +61,7 @@ function requestErrorCode (err: unknown): FetchErrorCode | undefined {
   return undefined
 }
 
-async function readRequest (reader: FrameReader, stream: Stream, ctx: ServeContext): Promise<FetchRequest> {
+export async function readRequest (reader: FrameReader, stream: Stream, ctx: ServeContext): Promise<FetchRequest> {
   try {
     const frame = await reader.read(FETCH_MAX_REQUEST_BYTES, ctx.limits.frameTimeoutMs, ctx.signal)
     if (frame === undefined) throw new MalformedMessageError('stream ended before a request')
@@ -75,7 +75,7 @@ async function readRequest (reader: FrameReader, stream: Stream, ctx: ServeConte
 }
 
 /** the blob's size; refuses ERR_NOT_FOUND / ERR_INVALID_RANGE / ERR_INTERNAL and throws if it cannot serve */
-async function sizeFor (req: FetchRequest, stream: Stream, ctx: ServeContext): Promise<number> {
+export async function sizeFor (req: FetchRequest, stream: Stream, ctx: ServeContext): Promise<number> {
   let size: number
   try {
     size = (await ctx.blobs.stat(req.hash)).size
