@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { BulkServer, fetchRangeBulk } from '../../../protocols/fetch/index.js'
 import { readRecords } from '../../../protocols/fetch/bulk-client.js'
 import { HELLO_BYTES, RECORD_HEADER_BYTES, TAG_BYTES, helloProof } from '../../../protocols/fetch/bulk-wire.js'
-import { waitFor } from '../net/helpers.js'
+import { waitFor } from '../../helpers/wait.js'
 import { FetchMesh, MiB, sha256, storeRandom } from './helpers.js'
 import type { Server, Socket } from 'node:net'
 
@@ -61,7 +61,7 @@ describe('fetch bulk channel', () => {
     expect(await fetchRangeBulk(b.libp2p, a.id, hash, MiB - 3, 2 * MiB + 5, part.sink)).toEqual({ size, bytes: MiB + 8 })
     expect(Buffer.compare(part.bytes(), whole.bytes().subarray(MiB - 3, 2 * MiB + 5))).toBe(0)
     // the holder counts a range served once its side of the socket is closed, just after the client has the bytes
-    await waitFor(() => a.service.stats().served === 2, 'two ranges served')
+    await waitFor(() => a.service.stats().served === 2, { what: 'two ranges served' })
     expect(a.service.stats()).toMatchObject({ bytesServed: size + MiB + 8, errors: {} })
   })
 
