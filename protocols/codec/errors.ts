@@ -57,3 +57,11 @@ export class StreamResetError extends ProtocolError {
     this.name = 'StreamResetError'
   }
 }
+
+/** a well-formed message whose bytes are not the one canonical encoding of what it says */
+export class NonCanonicalError extends ProtocolError {
+  constructor (message: string) {
+    super('ERR_NON_CANONICAL', message)
+    this.name = 'NonCanonicalError'
+  }
+}
