@@ -1,3 +1,4 @@
+import { sourceEnv } from '../../protocols/job/source.js'
 import { mkdir, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { collectArtefacts } from './artefacts.js'
@@ -197,7 +198,7 @@ export class Executor {
           jobName: req.spec.name,
           workspace: box?.workspace ?? workspace,
           shell: this.shell,
-          params: req.params,
+          params: { ...req.params, ...sourceEnv(req.source, req.build) },
           passEnv: this.passEnv,
           account: box === undefined ? undefined : { home: box.workspace, user: box.account.name, tmpDir: SANDBOX_TMP }
         })

@@ -5,6 +5,8 @@ import { isFinal } from '../../protocols/job/records.js'
 import { JobNotFoundError } from '../errors.js'
 import { type JobStore, rowFromAnnouncement } from './job-store.js'
 import { inputKey } from '../../protocols/job/input-key.js'
+import { keyParams } from '../../protocols/job/source.js'
+import type { JobSource } from '../../protocols/job/source.js'
 import { LiveOutput } from './live-output.js'
 import type { Identity, Signed } from '../../protocols/codec/index.js'
 import type { EventType, JobAnnouncement, JobEvent, JobResult } from '../../protocols/job/records.js'
@@ -34,6 +36,9 @@ export interface SubmitRequest {
   cached?: { from: string, result: JobResult }
   /** only this node may run it (`cit-node run`) */
   runOn?: string
+  /** a trigger's repository and commit, and the build number */
+  source?: JobSource
+  build?: number
 }
 
 export interface JobServiceEvents {
@@ -85,7 +90,9 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       node: this.identity.id,
       nonce: randomBytes(8).toString('hex'),
       ...(req.runOn != null ? { runOn: req.runOn } : {}),
-      ...(this.mesh != null ? { mesh: this.mesh } : {})
+      ...(this.mesh != null ? { mesh: this.mesh } : {}),
+      ...(req.source != null ? { source: req.source } : {}),
+      ...(req.build != null ? { build: req.build } : {})
     }
     const lease = this.acceptorsFor?.(announcement.nonce)
     if (lease != null) Object.assign(announcement, lease)
@@ -115,8 +122,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
   }
 
   /** the newest succeeded job with this spec and params' input key, if its result is cacheable */
-  async cachedResult (spec: JobSpec, params: Record<string, string>): Promise<{ from: string, result: JobResult } | undefined> {
-    const id = await this.store.resultFor(inputKey(spec, params))
+  async cachedResult (spec: JobSpec, params: Record<string, string>, source?: JobSource): Promise<{ from: string, result: JobResult } | undefined> {
+    const id = await this.store.resultFor(inputKey(spec, keyParams(params, source)))
     const row = id == null ? undefined : await this.get(id)
     if (row == null || row.state !== 'succeeded' || row.log == null || row.usage == null) return undefined
     const from = row.cachedFrom ?? row.id
@@ -168,7 +175,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
 
   private async recordNow (row: JobRow | undefined, ev: Signed<JobEvent>, sync: boolean): Promise<void> {
     const changed = await this.store.record(row, ev, { sync })
-    if (changed && row?.state === 'succeeded' && row.spec.cache) await this.store.rememberResult(inputKey(row.spec, row.params), row.id)
+    if (changed && row?.state === 'succeeded' && row.spec.cache) await this.store.rememberResult(inputKey(row.spec, keyParams(row.params, row.source)), row.id)
     if (row != null && isFinal(row.state)) this.active.delete(row.id)
     this.log.debug('job event', { job: ev.payload.job, type: ev.payload.type, state: row?.state })
     this.emit('event', ev.payload, row)
@@ -294,7 +301,9 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       acceptors: row.acceptors ?? null,
       ...(row.spec.nix != null ? { nix: { drv: row.spec.nix.drv, outputs: row.nix?.outputs ?? [] } } : {}),
       ...(row.provenance != null ? { provenance: row.provenance } : {}),
-      ...(row.rebuild != null ? { rebuild: row.rebuild } : {})
+      ...(row.rebuild != null ? { rebuild: row.rebuild } : {}),
+      ...(row.build != null ? { build: row.build } : {}),
+      ...(row.source != null ? { source: row.source } : {})
     }
   }
 
@@ -308,7 +317,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       submitter: row.submitter,
       executor: await this.executorOf(row),
       cacheHit: row.cacheHit === true,
-      submittedAt: row.submittedAt
+      submittedAt: row.submittedAt,
+      ...(row.build != null ? { build: row.build } : {})
     }
   }
 }

@@ -43,6 +43,8 @@ export function rowFromAnnouncement (signed: Signed<JobAnnouncement>, announced:
     ...(a.runOn != null ? { runOn: a.runOn } : {})
   }
   if (a.acceptors != null) row.acceptors = a.acceptors
+  if (a.source != null) row.source = a.source
+  if (a.build != null) row.build = a.build
   return row
 }
 
