@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Identity } from '../../../protocols/codec/index.js'
+import type { Identity } from '../../../protocols/codec/index.js'
 import { FsBlobStore } from '../../../store/blobs/index.js'
 import { MetaStore, RecordLog } from '../../../store/meta/index.js'
 import { silentLogger } from '../../../store/logger.js'
