@@ -1,5 +1,5 @@
 import type { ControlClient } from './client.js'
-import type { CitNode } from '../node/cit-node.js'
+import type { ControlHandlers } from '../node/control/types.js'
 import type { OutputStream, SubmitBody } from '../node/control/types.js'
 import type { JobView } from '../node/jobs/types.js'
 
@@ -39,7 +39,7 @@ async function * drain (out: OutputStream, signal?: AbortSignal): AsyncGenerator
   }
 }
 
-export function nodeBackend (node: CitNode): Backend {
+export function nodeBackend (node: ControlHandlers): Backend {
   return {
     submit: async body => await node.submit(body),
     show: async ref => await node.show(ref),

@@ -1,6 +1,6 @@
 import { request } from 'node:http'
 import { CliError, DaemonUnreachableError } from './errors.js'
-import type { IncomingMessage } from 'node:http'
+import type { Agent, IncomingMessage } from 'node:http'
 import type { StatusView, SubmitBody, TrustView } from '../node/control/types.js'
 import type { PeerView } from '../node/mesh/peer-table.js'
 import type { JobSummary, JobView } from '../node/jobs/types.js'
@@ -8,15 +8,21 @@ import type { NixImportReport, NixSubmitBody } from '../node/nix/index.js'
 import type { ProvenanceReport } from '../node/provenance/index.js'
 import type { TokenView } from '../node/http/tokens.js'
 
-/** the daemon's reply to a request, or the error it named */
+/**
+ * The daemon's control API (HTTP over the Unix socket in its home): each method is one request,
+ * resolving with the daemon's reply or throwing the error it named (a CliError with its code).
+ * The CLI makes one request per process; the bench passes a keep-alive `agent` to reuse sockets.
+ */
 export class ControlClient {
-  constructor (private readonly socketPath: string, private readonly home: string) {}
+  constructor (private readonly socketPath: string, private readonly home: string, private readonly options: { agent?: Agent } = {}) {}
 
-  private async send (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<IncomingMessage> {
+  /** one request; the reply as it comes (status and body stream), whatever its status */
+  async open (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<IncomingMessage> {
     return await new Promise<IncomingMessage>((resolve, reject) => {
       const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
       const req = request({
         socketPath: this.socketPath,
+        agent: this.options.agent,
         method,
         path,
         signal,
@@ -30,8 +36,9 @@ export class ControlClient {
     })
   }
 
-  private async json<T> (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const res = await this.send(method, path, body, signal)
+  /** one request with a JSON reply; an error reply throws its code and message */
+  async request<T> (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const res = await this.open(method, path, body, signal)
     const chunks: Buffer[] = []
     for await (const c of res) chunks.push(c as Buffer)
     const text = Buffer.concat(chunks).toString('utf8')
@@ -49,8 +56,9 @@ export class ControlClient {
     return parsed as T
   }
 
-  private async stream (path: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
-    const res = await this.send('GET', path, undefined, signal)
+  /** one GET whose reply is a byte stream; an error reply throws its code and message */
+  async stream (path: string, signal?: AbortSignal): Promise<IncomingMessage> {
+    const res = await this.open('GET', path, undefined, signal)
     if ((res.statusCode ?? 500) >= 400) {
       const chunks: Buffer[] = []
       for await (const c of res) chunks.push(c as Buffer)
@@ -61,20 +69,20 @@ export class ControlClient {
     return res
   }
 
-  async status (): Promise<StatusView> { return await this.json('GET', '/v1/status') }
-  async submit (body: SubmitBody): Promise<JobView> { return await this.json('POST', '/v1/jobs', body) }
+  async status (): Promise<StatusView> { return await this.request('GET', '/v1/status') }
+  async submit (body: SubmitBody): Promise<JobView> { return await this.request('POST', '/v1/jobs', body) }
   async list (options: { limit?: number } = {}): Promise<JobSummary[]> {
-    return await this.json('GET', `/v1/jobs${options.limit != null ? `?limit=${options.limit}` : ''}`)
+    return await this.request('GET', `/v1/jobs${options.limit != null ? `?limit=${options.limit}` : ''}`)
   }
 
-  async show (ref: string): Promise<JobView> { return await this.json('GET', `/v1/jobs/${encodeURIComponent(ref)}`) }
+  async show (ref: string): Promise<JobView> { return await this.request('GET', `/v1/jobs/${encodeURIComponent(ref)}`) }
   async reprioritize (ref: string, priority: number): Promise<JobView> {
-    return await this.json('POST', `/v1/jobs/${encodeURIComponent(ref)}/priority`, { priority })
+    return await this.request('POST', `/v1/jobs/${encodeURIComponent(ref)}/priority`, { priority })
   }
 
-  async cancel (ref: string): Promise<JobView> { return await this.json('POST', `/v1/jobs/${encodeURIComponent(ref)}/cancel`) }
+  async cancel (ref: string): Promise<JobView> { return await this.request('POST', `/v1/jobs/${encodeURIComponent(ref)}/cancel`) }
   async wait (ref: string, signal?: AbortSignal): Promise<JobView> {
-    return await this.json('GET', `/v1/jobs/${encodeURIComponent(ref)}/wait`, undefined, signal)
+    return await this.request('GET', `/v1/jobs/${encodeURIComponent(ref)}/wait`, undefined, signal)
   }
 
   async output (ref: string, follow: boolean, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
@@ -83,7 +91,7 @@ export class ControlClient {
 
   /** make a blob local on the daemon (fetched from its holders), with progress */
   async fetchBlob (hash: string, onProgress?: (done: number, total: number) => void): Promise<{ sha256: string, size: number, local: boolean, bytesFetched: number, holders: Record<string, number> }> {
-    const res = await this.send('POST', `/v1/blobs/${encodeURIComponent(hash)}/fetch`)
+    const res = await this.open('POST', `/v1/blobs/${encodeURIComponent(hash)}/fetch`)
     const { createInterface } = await import('node:readline')
     for await (const line of createInterface({ input: res, crlfDelay: Infinity })) {
       if (line === '') continue
@@ -99,27 +107,27 @@ export class ControlClient {
     return await this.stream(`/v1/blobs/${encodeURIComponent(hash)}`, signal)
   }
 
-  async stop (options: { wait?: boolean } = {}): Promise<void> { await this.json('POST', '/v1/stop', { wait: options.wait === true }) }
-  async peers (): Promise<PeerView[]> { return await this.json('GET', '/v1/peers') }
-  async setState (state: 'active' | 'paused' | 'draining'): Promise<StatusView> { return await this.json('POST', '/v1/state', { state }) }
+  async stop (options: { wait?: boolean } = {}): Promise<void> { await this.request('POST', '/v1/stop', { wait: options.wait === true }) }
+  async peers (): Promise<PeerView[]> { return await this.request('GET', '/v1/peers') }
+  async setState (state: 'active' | 'paused' | 'draining'): Promise<StatusView> { return await this.request('POST', '/v1/state', { state }) }
   async invite (body: { roles?: string[], ttlMs?: number }): Promise<{ token: string, roles: string[], expiresAt: number }> {
-    return await this.json('POST', '/v1/invites', body)
+    return await this.request('POST', '/v1/invites', body)
   }
 
-  async trustList (): Promise<TrustView> { return await this.json('GET', '/v1/trust') }
-  async trustGrant (body: { key: string, roles: string[], ttlMs?: number }): Promise<{ hash: string }> { return await this.json('POST', '/v1/trust/grant', body) }
-  async trustRevoke (body: { key: string }): Promise<{ hash: string }> { return await this.json('POST', '/v1/trust/revoke', body) }
-  async submitNix (body: NixSubmitBody): Promise<JobView> { return await this.json('POST', '/v1/nix/jobs', body) }
-  async nixImport (ref: string): Promise<NixImportReport> { return await this.json('POST', '/v1/nix/import', { ref }) }
+  async trustList (): Promise<TrustView> { return await this.request('GET', '/v1/trust') }
+  async trustGrant (body: { key: string, roles: string[], ttlMs?: number }): Promise<{ hash: string }> { return await this.request('POST', '/v1/trust/grant', body) }
+  async trustRevoke (body: { key: string }): Promise<{ hash: string }> { return await this.request('POST', '/v1/trust/revoke', body) }
+  async submitNix (body: NixSubmitBody): Promise<JobView> { return await this.request('POST', '/v1/nix/jobs', body) }
+  async nixImport (ref: string): Promise<NixImportReport> { return await this.request('POST', '/v1/nix/import', { ref }) }
   /** the provenance of a hash; `envelope`: a statement's bytes to check instead of the one the result names */
   async verify (hash: string, envelope?: Uint8Array): Promise<ProvenanceReport> {
-    return await this.json('POST', '/v1/verify', { hash, ...(envelope != null ? { envelope: Buffer.from(envelope).toString('base64') } : {}) })
+    return await this.request('POST', '/v1/verify', { hash, ...(envelope != null ? { envelope: Buffer.from(envelope).toString('base64') } : {}) })
   }
 
-  async rebuild (ref: string): Promise<JobView> { return await this.json('POST', '/v1/rebuild', { ref }) }
-  async gc (): Promise<any> { return await this.json('POST', '/v1/gc') }
-  async leave (): Promise<{ left: boolean }> { return await this.json('POST', '/v1/leave') }
-  async tokenCreate (body: { role: string, ttlMs?: number, label?: string }): Promise<TokenView & { token: string }> { return await this.json('POST', '/v1/tokens', body) }
-  async tokenList (): Promise<TokenView[]> { return await this.json('GET', '/v1/tokens') }
-  async tokenRevoke (id: string, purge = false): Promise<TokenView> { return await this.json('POST', `/v1/tokens/${encodeURIComponent(id)}/revoke${purge ? '?purge=1' : ''}`) }
+  async rebuild (ref: string): Promise<JobView> { return await this.request('POST', '/v1/rebuild', { ref }) }
+  async gc (): Promise<any> { return await this.request('POST', '/v1/gc') }
+  async leave (): Promise<{ left: boolean }> { return await this.request('POST', '/v1/leave') }
+  async tokenCreate (body: { role: string, ttlMs?: number, label?: string }): Promise<TokenView & { token: string }> { return await this.request('POST', '/v1/tokens', body) }
+  async tokenList (): Promise<TokenView[]> { return await this.request('GET', '/v1/tokens') }
+  async tokenRevoke (id: string, purge = false): Promise<TokenView> { return await this.request('POST', `/v1/tokens/${encodeURIComponent(id)}/revoke${purge ? '?purge=1' : ''}`) }
 }

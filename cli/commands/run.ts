@@ -33,7 +33,7 @@ export async function run (argv: string[], io: Output): Promise<number> {
     const node = new CitNode({ home: p.ctx.home })
     await node.start()
     self = node.identity.id
-    backend = nodeBackend(node)
+    backend = nodeBackend(node.handlers)
     stopNode = async () => { await node.stop() }
   }
   let id: string | undefined

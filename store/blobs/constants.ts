@@ -34,3 +34,13 @@ export const TMP_NAME_BYTES = 12
 
 /** bytes read from disk per chunk when streaming a blob out */
 export const READ_CHUNK_BYTES = 256 * 1024
+
+/**
+ * A blob verified whole is not hashed again by `verify` for this long while its file is the same
+ * (inode, size, modification time): a ranged download asks for it once per request.
+ */
+export const VERIFIED_FOR_MS = 10 * 60_000
+/** blobs remembered as verified at most (the least recently verified is forgotten first) */
+export const MAX_VERIFIED_REMEMBERED = 4096
+/** a blob is remembered as verified only if its file was last changed at least this long before */
+export const STABLE_BEFORE_MS = 1000

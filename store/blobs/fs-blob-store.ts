@@ -4,7 +4,7 @@ import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { BlobNotFoundError, BlobTooLargeError, HashMismatchError } from '../errors.js'
 import { silentLogger } from '../logger.js'
-import { BLOB_FILE_MODE, FANOUT_HEX_DIGITS, HASH_ALGORITHM, READ_CHUNK_BYTES, TMP_FILE_MODE } from './constants.js'
+import { BLOB_FILE_MODE, FANOUT_HEX_DIGITS, HASH_ALGORITHM, MAX_VERIFIED_REMEMBERED, READ_CHUNK_BYTES, STABLE_BEFORE_MS, TMP_FILE_MODE, VERIFIED_FOR_MS } from './constants.js'
 import { BlobWriteError, InvalidArgumentError, StoreStoppedError } from './errors.js'
 import { isHash, parseHash } from './hash.js'
 import { BlobLayout, fsyncDir } from './layout.js'
@@ -39,6 +39,8 @@ export class FsBlobStore implements BlobStore {
   private controller?: AbortController
   private starting?: Promise<void>
   private readonly inflight = new Set<Promise<unknown>>()
+  /** blobs verified whole lately: their file as it was then (a changed file is hashed again) */
+  private readonly verified = new Map<string, { ino: number, size: number, mtimeMs: number, at: number }>()
 
   constructor (components: FsBlobStoreComponents, init: FsBlobStoreInit) {
     if (typeof init?.dir !== 'string' || init.dir === '') throw new InvalidArgumentError('FsBlobStore: init.dir must be a non-empty path')
@@ -120,7 +122,19 @@ export class FsBlobStore implements BlobStore {
 
   /** resolves true when the blob's bytes hash to its name; ERR_HASH_MISMATCH (and quarantine) if not */
   async verify (hash: string, options: AbortOptions = {}): Promise<boolean> {
-    for await (const chunk of this.get(hash, options)) void chunk
+    const h = parseHash(hash)
+    const started = Date.now()
+    const file = await stat(this.layout.blobPath(h)).catch(() => undefined)
+    const seen = this.verified.get(h)
+    if (file != null && seen != null && seen.ino === file.ino && seen.size === file.size && seen.mtimeMs === file.mtimeMs && Date.now() - seen.at < VERIFIED_FOR_MS) {
+      return true
+    }
+    for await (const chunk of this.get(h, options)) void chunk
+    this.verified.delete(h)
+    // file times are coarse (a clock tick): only a file unchanged for a while before this check is
+    // sure to show a later change in its modification time
+    if (file != null && file.mtimeMs < started - STABLE_BEFORE_MS) this.verified.set(h, { ino: file.ino, size: file.size, mtimeMs: file.mtimeMs, at: started })
+    if (this.verified.size > MAX_VERIFIED_REMEMBERED) this.verified.delete(this.verified.keys().next().value as string)
     return true
   }
 
@@ -138,6 +152,7 @@ export class FsBlobStore implements BlobStore {
   /** removes the blob; deleting a blob that is not there is not an error */
   async delete (hash: string): Promise<void> {
     const h = parseHash(hash)
+    this.verified.delete(h)
     await unlink(this.layout.blobPath(h)).catch((err: any) => {
       if (err?.code !== 'ENOENT') throw err
     })

@@ -186,7 +186,7 @@ describe('one node runs a whole job (CLI end to end)', () => {
       expect(f.code).not.toBe(0)
       expect(f.stderr).toContain(r.log)
       const { access } = await import('node:fs/promises')
-      await expect(access(join(h, 'bad.cast'))).rejects.toThrow()
+      await expect(access(join(h, 'bad.cast'))).rejects.toMatchObject({ code: 'ENOENT' })
     })
   })
 

@@ -39,21 +39,8 @@ export async function cli (args: string[], options: { home: string, cwd?: string
   return { code, stdout, stderr }
 }
 
-/** Poll `check` until it returns a value other than undefined/false, or fail after `timeoutMs`. */
-export async function waitFor<T> (check: () => Promise<T | undefined | false> | T | undefined | false, options: { timeoutMs?: number, intervalMs?: number, what?: string } = {}): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 20_000)
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const v = await check()
-      if (v !== undefined && v !== false) return v as T
-    } catch (err) {
-      last = err
-    }
-    await new Promise(resolve => setTimeout(resolve, options.intervalMs ?? 50))
-  }
-  throw new Error(`timed out waiting for ${options.what ?? 'a condition'}${last != null ? `: ${String(last)}` : ''}`)
-}
+import { waitFor } from './wait.js'
+export { waitFor }
 
 export interface Daemon {
   pid: number

@@ -300,8 +300,8 @@ describe('HTTP API on a two-node mesh', () => {
     expect(names.every(n => n.startsWith('cit_'))).toBe(true)
     expect(names).toEqual(expect.arrayContaining(['cit_messages_dropped_total', 'cit_lease_operations_total', 'cit_jobs', 'cit_http_live_viewers']))
     // the reader is strict: a malformed exposition is refused
-    expect(() => parseExposition('cit_x{a="1} 1\n')).toThrow()
-    expect(() => parseExposition('# TYPE cit_h histogram\ncit_h_bucket{le="1"} 2\ncit_h_bucket{le="+Inf"} 1\ncit_h_count 1\n')).toThrow()
+    expect(() => parseExposition('# TYPE cit_x gauge\ncit_x{a="1} 1\n')).toThrow(/malformed (labels|sample line)/)
+    expect(() => parseExposition('# TYPE cit_h histogram\ncit_h_bucket{le="1"} 2\ncit_h_bucket{le="+Inf"} 1\ncit_h_count 1\n')).toThrow(/buckets not cumulative/)
   }, 90_000)
 
   it('serves its OpenAPI document with every API route', async () => {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { chmod, mkdir, open, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, open, readdir, readFile, stat, truncate, utimes, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { Readable } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -204,6 +204,27 @@ describe('FsBlobStore on disk', () => {
     await expect(store.verify(hash)).rejects.toMatchObject({ code: 'ERR_HASH_MISMATCH' })
     expect(await store.has(hash)).toBe(false)
     expect(await readdir(join(dir, 'quarantine'))).toHaveLength(1)
+  })
+
+  it('verify() does not hash a blob again while its file is unchanged, and does once it changes', async () => {
+    const { hash } = await store.put([bytesOf(300_000, 26)])
+    // a file changed less than a second ago is always hashed: file times are coarse
+    const reads = { n: 0 }
+    const get = store.get.bind(store)
+    store.get = (h, o) => { reads.n++; return get(h, o) }
+    expect(await store.verify(hash)).toBe(true)
+    expect(await store.verify(hash)).toBe(true)
+    expect(reads.n).toBe(2)
+    const old = new Date(Date.now() - 60_000)
+    await utimes(store.pathOf(hash), old, old)
+    expect(await store.verify(hash)).toBe(true)
+    expect(await store.verify(hash)).toBe(true)
+    expect(await store.verify(hash)).toBe(true)
+    expect(reads.n).toBe(3)
+    // a write to its bytes gives the file a new modification time: hashed again, and found corrupt
+    await flipByte(store.pathOf(hash), 1)
+    await expect(store.verify(hash)).rejects.toMatchObject({ code: 'ERR_HASH_MISMATCH' })
+    expect(reads.n).toBe(4)
   })
 
   it('a put over a truncated copy replaces it', async () => {

@@ -8,6 +8,7 @@
 import { execFile } from 'node:child_process'
 import { readlinkSync } from 'node:fs'
 import { PROBE_TIMEOUT_MS, SANDBOX_WORKSPACE } from './constants.js'
+import { SandboxUnavailableError } from './errors.js'
 import type { SandboxMode } from './argv.js'
 import type { Sandbox } from './sandbox.js'
 
@@ -32,17 +33,17 @@ export async function probeSandbox (sandbox: Sandbox, options: { workspace: stri
     const [file, ...args] = job.launcher()
     const out = await new Promise<string>((resolve, reject) => {
       execFile(file, [...args, '/bin/sh', '-c', PROBE_SCRIPT, 'cit-probe', options.home, SANDBOX_WORKSPACE], { timeout: PROBE_TIMEOUT_MS }, (err, stdout, stderr) => {
-        if (err != null) reject(new Error(`${String(stderr).trim() || err.message}`))
+        if (err != null) reject(new SandboxUnavailableError(String(stderr).trim() || err.message, { cause: err }))
         else resolve(String(stdout))
       })
     })
     const [uid, userns, home, workspace, net] = out.split('\n').map(s => s.trim())
-    if (uid === '0' || Number(uid) !== job.account.uid) throw new Error(`the probe ran as uid ${uid}, not ${job.account.uid}`)
+    if (uid === '0' || Number(uid) !== job.account.uid) throw new SandboxUnavailableError(`the probe ran as uid ${uid}, not ${job.account.uid}`)
     // without a user namespace the uid inside is the uid outside: make sure there is none
-    if (options.mode === 'build-users' && userns !== readlinkSync('/proc/self/ns/user')) throw new Error('the probe ran in a user namespace: its uid is not its uid outside')
-    if (home !== 'hidden') throw new Error('the node\'s home is visible inside the sandbox')
-    if (workspace !== 'writable') throw new Error('the workspace is not writable inside the sandbox')
-    if (net !== 'lo') throw new Error(`network: none left interfaces other than lo (${net ?? '?'})`)
+    if (options.mode === 'build-users' && userns !== readlinkSync('/proc/self/ns/user')) throw new SandboxUnavailableError('the probe ran in a user namespace: its uid is not its uid outside')
+    if (home !== 'hidden') throw new SandboxUnavailableError('the node\'s home is visible inside the sandbox')
+    if (workspace !== 'writable') throw new SandboxUnavailableError('the workspace is not writable inside the sandbox')
+    if (net !== 'lo') throw new SandboxUnavailableError(`network: none left interfaces other than lo (${net ?? '?'})`)
   } finally {
     await job.close()
   }

@@ -5,18 +5,11 @@ import * as pty from 'node-pty'
 import ts from 'typescript'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { DetachScanner } from '../../../cli/attach/keys.js'
+import { waitFor } from '../../helpers/wait.js'
 
 const ROOT = resolve(import.meta.dirname, '../../..')
 /** the harness and what it runs, relative to the repository (type-only imports vanish in transpiling) */
 const SOURCES = ['cli/attach/terminal.ts', 'cli/attach/keys.ts', 'test/cli/attach/fixtures/terminal-harness.ts']
-
-async function waitFor (check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
 
 /** The harness in a real pty: what it printed, how it exited, and the report it printed last. */
 class Harness {
@@ -33,11 +26,11 @@ class Harness {
   type (keys: string): void { this.term.write(keys) }
   resize (cols: number, rows: number): void { this.term.resize(cols, rows) }
   async see (text: string): Promise<void> {
-    await waitFor(() => this.text.includes(text), `"${text}" on the terminal; it shows ${JSON.stringify(this.text.slice(-300))}`)
+    await waitFor(() => this.text.includes(text), { what: `"${text}" on the terminal; it shows ${JSON.stringify(this.text.slice(-300))}` })
   }
 
   async exited (): Promise<{ exitCode: number, report: Record<string, unknown> }> {
-    await waitFor(() => this.exit !== undefined, 'the harness to exit')
+    await waitFor(() => this.exit !== undefined, { what: 'the harness to exit' })
     const line = this.text.split(/\r?\n/).find(l => l.startsWith('RESULT '))
     if (line === undefined) throw new Error(`no report; the terminal shows ${JSON.stringify(this.text.slice(-500))}`)
     return { exitCode: this.exit!.exitCode, report: JSON.parse(line.slice('RESULT '.length)) }

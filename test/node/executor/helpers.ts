@@ -105,17 +105,6 @@ export async function readCast (blobs: BlobStore, hash: string): Promise<Cast> {
 
 export const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
-/** poll `check` until it returns a truthy value or `ms` pass */
-export async function waitFor<T> (check: () => T | Promise<T>, ms = 10_000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await check()
-    if (value != null && value !== false) return value as NonNullable<T>
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
-
 /** a live process (not a zombie) with this pid exists */
 export function alive (pid: number): boolean {
   try {

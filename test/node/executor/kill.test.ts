@@ -3,8 +3,9 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DEFAULT_LIMITS } from '../../../node/executor/index.js'
-import { alive, makeFixture, spec, stage, waitFor } from './helpers.js'
+import { alive, makeFixture, spec, stage } from './helpers.js'
 import type { Fixture } from './helpers.js'
+import { waitFor } from '../../helpers/wait.js'
 
 // with a cgroup, and with the fallback that follows the steps' sessions through /proc
 describe.each([
@@ -75,7 +76,7 @@ describe.each([
       signal: controller.signal,
       onOutput: data => { seen += Buffer.from(data).toString() }
     })
-    await waitFor(() => seen.includes('started'), 10_000, 'the step to start')
+    await waitFor(() => seen.includes('started'), { timeoutMs: 10_000, what: 'the step to start' })
     controller.abort(new Error('user asked'))
     const result = await running
     expect(result.outcome).toBe('cancelled')

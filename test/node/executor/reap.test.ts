@@ -4,8 +4,9 @@ import { mkdir, rmdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { detectCgroups } from '../../../node/executor/cgroup-detect.js'
-import { alive, makeFixture, spec, stage, waitFor } from './helpers.js'
+import { alive, makeFixture, spec, stage } from './helpers.js'
 import type { Fixture } from './helpers.js'
+import { waitFor } from '../../helpers/wait.js'
 
 const support = await detectCgroups()
 const pidsParent = support.mode === 'v1' ? support.parents.pids : undefined
@@ -45,7 +46,7 @@ describe('Executor: cgroups left by a daemon that died', () => {
     fx = await makeFixture()
     const result = await fx.executor.run({ jobId: 'after-crash', spec: spec('reap', [stage('s', [['a', 'true']])]), params: {} })
     expect(result.outcome).toBe('succeeded')
-    await waitFor(() => !alive(dead.pid), 5000, 'the orphan to die')
+    await waitFor(() => !alive(dead.pid), { timeoutMs: 5000, what: 'the orphan to die' })
     expect(existsSync(dead.dir)).toBe(false)
     expect(alive(live.pid)).toBe(true)
     expect(existsSync(live.dir)).toBe(true)

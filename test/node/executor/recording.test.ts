@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { makeFixture, readBlob, readCast, sha256, spec, stage, waitFor } from './helpers.js'
+import { makeFixture, readBlob, readCast, sha256, spec, stage } from './helpers.js'
 import type { Fixture } from './helpers.js'
+import { waitFor } from '../../helpers/wait.js'
 
 describe('Executor: the recording', () => {
   let fx: Fixture
@@ -71,7 +72,7 @@ describe('Executor: the recording', () => {
       params: {},
       onOutput: data => { seen += Buffer.from(data).toString() }
     })
-    await waitFor(() => seen.includes('ready'), 10_000, 'the step to start')
+    await waitFor(() => seen.includes('ready'), { timeoutMs: 10_000, what: 'the step to start' })
     fx.executor.resize('r3', 90, 25)
     expect(fx.executor.write('r3', 'hello\r')).toBe(true)
     const result = await running

@@ -4,9 +4,10 @@ import {
   encodeCredit, encodeRequest, FETCH_PROTOCOL, fetchRange, parseHeader
 } from '../../../protocols/fetch/index.js'
 import { encodeFrame, encodeVarint } from '../../../protocols/sync/index.js'
-import { waitFor } from '../net/helpers.js'
+
 import { FetchMesh, MiB, sha256, storeRandom } from './helpers.js'
 import type { Stream } from '@libp2p/interface'
+import { waitFor } from '../../helpers/wait.js'
 
 /** everything a stream yields until it ends or is reset */
 async function readAll (stream: Stream): Promise<{ bytes: Uint8Array, reset: boolean }> {
@@ -65,7 +66,7 @@ describe('fetch protocol', () => {
     expect(await fetchRange(b.libp2p, a.id, hash, 0, 0, probe.sink)).toEqual({ size, bytes: 0 })
     expect(probe.bytes().byteLength).toBe(0)
     // the holder counts a request served once its side is closed, just after the client has the bytes
-    await waitFor(() => a.service.stats().served === 3, 'three requests served')
+    await waitFor(() => a.service.stats().served === 3, { what: 'three requests served' })
     expect(a.service.stats()).toMatchObject({ bytesServed: size + MiB + 5, errors: {} })
   })
 
@@ -141,7 +142,7 @@ describe('fetch protocol', () => {
     const { header, rest } = splitReply(bytes)
     expect(parseHeader(header, 256)).toEqual({ size: 8 * MiB })
     expect(rest.byteLength).toBe(MiB + 3)
-    await waitFor(() => a.service.stats().errors.ERR_TIMEOUT === 1, 'the stalled request to time out')
+    await waitFor(() => a.service.stats().errors.ERR_TIMEOUT === 1, { what: 'the stalled request to time out' })
     expect(a.service.stats().bytesServed).toBe(MiB + 3)
   })
 
@@ -155,7 +156,7 @@ describe('fetch protocol', () => {
     const { bytes, reset } = await readAll(stream)
     expect(reset).toBe(true)
     expect(splitReply(bytes).rest.byteLength).toBeLessThanOrEqual(3 * MiB)
-    await waitFor(() => a.service.stats().errors.ERR_WINDOW === 1, 'the over-grant to be refused')
+    await waitFor(() => a.service.stats().errors.ERR_WINDOW === 1, { what: 'the over-grant to be refused' })
   })
 
   it('times out a silent client and answers ERR_BUSY past the concurrency limit', async () => {
@@ -165,7 +166,7 @@ describe('fetch protocol', () => {
     const none = collector()
     await expect(fetchRange(b.libp2p, a.id, hash, 0, undefined, none.sink)).rejects.toMatchObject({ remoteCode: 'ERR_BUSY' })
     expect((await readAll(silent)).reset).toBe(true)
-    await waitFor(() => a.service.stats().errors.ERR_TIMEOUT === 1, 'the silent client to time out')
+    await waitFor(() => a.service.stats().errors.ERR_TIMEOUT === 1, { what: 'the silent client to time out' })
     expect(a.service.stats().busy).toBe(1)
     const ok = collector()
     await fetchRange(b.libp2p, a.id, hash, 0, undefined, ok.sink)

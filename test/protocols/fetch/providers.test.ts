@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { Fetcher } from '../../../node/artefacts/index.js'
 import { cidOfHash, Providers } from '../../../protocols/fetch/index.js'
-import { connected, waitFor } from '../net/helpers.js'
+import { connected } from '../net/helpers.js'
 import { FetchMesh, MiB, storeRandom } from './helpers.js'
 import type { FetchNode } from './helpers.js'
 import type { Logger } from '../../../store/logger.js'
+import { waitFor } from '../../helpers/wait.js'
 
 describe('Providers', () => {
   const fm = new FetchMesh()
@@ -25,7 +26,7 @@ describe('Providers', () => {
     const a = await fm.node()
     const b = await fm.node({ bootstrap: [a.libp2p.getMultiaddrs()[0].toString()] })
     const c = await fm.node({ bootstrap: [b.libp2p.getMultiaddrs()[0].toString()] })
-    await waitFor(() => connected(a.libp2p, b.libp2p) && connected(b.libp2p, c.libp2p), 'the line to connect')
+    await waitFor(() => connected(a.libp2p, b.libp2p) && connected(b.libp2p, c.libp2p), { what: 'the line to connect' })
     return [a, b, c]
   }
 
@@ -46,7 +47,7 @@ describe('Providers', () => {
     await pa.start()
     await providersOf(c).announce(hash)
     const pb = providersOf(b)
-    await waitFor(async () => (await pb.findHolders(hash)).length === 2, 'b to find both holders')
+    await waitFor(async () => (await pb.findHolders(hash)).length === 2, { what: 'b to find both holders' })
     expect((await pb.findHolders(hash)).sort()).toEqual([a.id, c.id].sort())
     // a holder looking finds the other one, not itself
     expect(await providersOf(c).findHolders(hash)).toEqual([a.id])
@@ -58,7 +59,7 @@ describe('Providers', () => {
     const hash = await storeRandom(a, 5 * MiB)
     await providersOf(a).announce(hash)
     const pc = providersOf(c)
-    await waitFor(async () => (await pc.findHolders(hash)).length === 1, 'c to find a')
+    await waitFor(async () => (await pc.findHolders(hash)).length === 1, { what: 'c to find a' })
     const fetcher = new Fetcher({ libp2p: c.libp2p, blobs: c.blobs, findHolders: async (h, o) => await pc.findHolders(h, o) }, { dir: c.dir, rangeBytes: MiB })
     services.push(fetcher)
     await fetcher.start()
@@ -77,7 +78,7 @@ describe('Providers', () => {
     const provide = dht.provide.bind(dht)
     dht.provide = (...args) => { rounds++; return provide(...args) }
     await pa.start()
-    await waitFor(() => rounds >= 3, 'three announcement rounds')
+    await waitFor(() => rounds >= 3, { what: 'three announcement rounds' })
     await pa.stop()
     expect(await providersOf(b).findHolders(hash)).toEqual([a.id])
   })
@@ -93,12 +94,12 @@ describe('Providers', () => {
     const provide = dht.provide.bind(dht)
     dht.provide = (...args) => { provides++; return provide(...args) }
     await pa.start()
-    await waitFor(() => said.includes('no connections: announcing held blobs later'), 'a round to be put off')
+    await waitFor(() => said.includes('no connections: announcing held blobs later'), { what: 'a round to be put off' })
     // nothing was announced into the void
     expect(provides).toBe(0)
     const b = await fm.node({ bootstrap: [a.libp2p.getMultiaddrs()[0].toString()] })
-    await waitFor(() => connected(a.libp2p, b.libp2p), 'b to connect')
-    await waitFor(async () => (await providersOf(b).findHolders(hash)).length === 1, 'b to find a')
+    await waitFor(() => connected(a.libp2p, b.libp2p), { what: 'b to connect' })
+    await waitFor(async () => (await providersOf(b).findHolders(hash)).length === 1, { what: 'b to find a' })
     expect(provides).toBeGreaterThan(0)
   })
 })

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { decodeCbor, encodeCbor, open, seal } from '../../../protocols/codec/index.js'
 import { GossipChannel } from '../../../protocols/gossip/index.js'
-import { addrOf, connected, TestMesh, waitFor } from '../net/helpers.js'
+import { addrOf, connected, TestMesh } from '../net/helpers.js'
 import type { Identity, Signed } from '../../../protocols/codec/index.js'
 import type { GossipVerdict } from '../../../protocols/gossip/index.js'
 import type { MeshLibp2p } from '../../../protocols/net/index.js'
+import { waitFor } from '../../helpers/wait.js'
 
 const TOPIC = 'cit/test/1'
 
@@ -39,7 +40,7 @@ function join (libp2p: MeshLibp2p, maxBytes?: number): Node {
 async function waitForMesh (node: MeshLibp2p, peers: MeshLibp2p[]): Promise<void> {
   // getMeshPeers is on gossipsub's class, not on the interface it is typed as
   const pubsub = node.services.pubsub as unknown as { getMeshPeers: (topic: string) => string[] }
-  await waitFor(() => peers.every(p => pubsub.getMeshPeers(TOPIC).includes(p.peerId.toString())), 'the gossip mesh to form')
+  await waitFor(() => peers.every(p => pubsub.getMeshPeers(TOPIC).includes(p.peerId.toString())), { what: 'the gossip mesh to form' })
 }
 
 describe('gossip channel', () => {
@@ -52,7 +53,7 @@ describe('gossip channel', () => {
     const b = await mesh.node(bId)
     const a = await mesh.node(aId, { bootstrap: [addrOf(b)], isAllowed: (p) => p === bId.id })
     const c = await mesh.node(cId, { bootstrap: [addrOf(b)], isAllowed: (p) => p === bId.id })
-    await waitFor(() => connected(a, b) && connected(c, b), 'the line to connect')
+    await waitFor(() => connected(a, b) && connected(c, b), { what: 'the line to connect' })
     const nodes = { a: join(a), b: join(b, maxBytes), c: join(c, maxBytes), aId }
     await waitForMesh(b, [a, c])
     await waitForMesh(c, [b])
@@ -63,7 +64,7 @@ describe('gossip channel', () => {
     const { a, b, c, aId } = await line()
     const env = seal(aId, 'job', { name: 'build', n: 1 })
     expect(await a.channel.publish(env.bytes)).toBe(1)
-    await waitFor(() => c.got.length === 1, 'c to receive the message')
+    await waitFor(() => c.got.length === 1, { what: 'c to receive the message' })
     expect(c.got[0].value.hash).toBe(env.hash)
     expect(c.got[0].value.payload).toEqual({ name: 'build', n: 1 })
     // gossipsub messages are unsigned: the envelope's signature names who made it
@@ -75,7 +76,7 @@ describe('gossip channel', () => {
     expect(await a.channel.publish(env.bytes)).toBe(0)
     const marker = seal(aId, 'job', { name: 'marker' })
     await a.channel.publish(marker.bytes)
-    await waitFor(() => c.got.length === 2, 'the marker')
+    await waitFor(() => c.got.length === 2, { what: 'the marker' })
     expect(b.got.map(g => g.value.hash)).toEqual([env.hash, marker.hash])
     expect(b.channel.stats()).toMatchObject({ accepted: 2, dropped: {} })
     expect(a.channel.stats().published).toBe(2)
@@ -93,8 +94,8 @@ describe('gossip channel', () => {
 
     const marker = seal(aId, 'job', { name: 'marker' })
     await a.channel.publish(marker.bytes)
-    await waitFor(() => c.got.length === 1, 'the marker to reach c')
-    await waitFor(() => b.channel.stats().received === 4, 'b to judge all four')
+    await waitFor(() => c.got.length === 1, { what: 'the marker to reach c' })
+    await waitFor(() => b.channel.stats().received === 4, { what: 'b to judge all four' })
     expect(b.got.map(g => g.value.hash)).toEqual([marker.hash])
     expect(b.channel.stats()).toEqual({
       received: 4,
@@ -114,7 +115,7 @@ describe('gossip channel', () => {
     const a = join(await mesh.node(aId))
     const b = join(await mesh.node(bId, { bootstrap: [addrOf(a.libp2p)] }))
     const outsider = join(await mesh.node(outsiderId, { bootstrap: [addrOf(a.libp2p)], isAllowed: () => true }))
-    await waitFor(() => connected(a.libp2p, b.libp2p), 'a and b to connect')
+    await waitFor(() => connected(a.libp2p, b.libp2p), { what: 'a and b to connect' })
     await waitForMesh(a.libp2p, [b.libp2p])
     // the outsider may try as often as it likes
     await outsider.libp2p.dial(a.libp2p.getMultiaddrs()[0]).catch(() => {})
@@ -123,7 +124,7 @@ describe('gossip channel', () => {
     expect(await outsider.channel.publish(seal(outsiderId, 'job', { evil: true }).bytes)).toBe(0)
     const marker = seal(bId, 'job', { name: 'marker' })
     expect(await b.channel.publish(marker.bytes)).toBe(1)
-    await waitFor(() => a.got.length === 1, 'the marker')
+    await waitFor(() => a.got.length === 1, { what: 'the marker' })
     expect(a.got[0].value.hash).toBe(marker.hash)
     expect(a.channel.stats().received).toBe(1)
     expect(a.libp2p.services.pubsub.getSubscribers(TOPIC).map(String)).not.toContain(outsiderId.id)
@@ -145,10 +146,10 @@ describe('gossip channel', () => {
       onMessage: (value) => { got.push(value); if (got.length === 1) throw new Error('handler bug') }
     })
     b.start()
-    await waitFor(() => connected(a.libp2p, bLibp2p), 'a and b to connect')
+    await waitFor(() => connected(a.libp2p, bLibp2p), { what: 'a and b to connect' })
     await waitForMesh(a.libp2p, [bLibp2p])
     for (const kind of ['crash', 'later', 'ok', 'ok2']) expect(await a.channel.publish(seal(aId, 'job', { kind }).bytes)).toBe(1)
-    await waitFor(() => got.length === 2, 'the two good messages')
+    await waitFor(() => got.length === 2, { what: 'the two good messages' })
     expect(got).toEqual([{ kind: 'ok' }, { kind: 'ok2' }])
     expect(b.stats()).toMatchObject({ received: 4, accepted: 2, dropped: { 'validator-error': 1, 'unknown-signer': 1 } })
     b.stop()

@@ -2,16 +2,6 @@ import { Identity } from '../../../protocols/codec/index.js'
 import { createMeshLibp2p } from '../../../protocols/net/index.js'
 import type { MeshLibp2p, MeshLibp2pOptions } from '../../../protocols/net/index.js'
 
-/** Poll `check` until it holds; fails with `what` after the deadline. */
-export async function waitFor (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await check()) return
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
-
 /** the TCP port a started node listens on */
 export function portOf (node: MeshLibp2p): number {
   const addr = node.getMultiaddrs()[0]

@@ -9,11 +9,12 @@ import { mkdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Sandbox } from '../../../../node/executor/sandbox/index.js'
-import { makeFixture, readCast, spec, stage, waitFor } from '../helpers.js'
+import { makeFixture, readCast, spec, stage } from '../helpers.js'
 import type { Fixture } from '../helpers.js'
 import { Executor } from '../../../../node/executor/index.js'
 import type { RunRequest } from '../../../../node/executor/index.js'
 import type { AddressInfo } from 'node:net'
+import { waitFor } from '../../../helpers/wait.js'
 
 /** host pids of live processes whose command line holds `marker` */
 function procsWith (marker: string): number[] {
