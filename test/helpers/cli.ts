@@ -85,7 +85,9 @@ export async function startDaemon (home: string, args: string[] = []): Promise<D
   const client = new ControlClient(join(home, 'control.sock'), home)
   await waitFor(async () => {
     if (child.exitCode != null) throw new Error(`daemon exited early: ${out}`)
-    return await withTimeout(client.status(), 10_000).then(() => true, () => undefined)
+    // a refusal or a status that takes too long is "not yet", and the last one is named on timeout
+    await withTimeout(client.status(), 10_000)
+    return true
   }, { timeoutMs: 30_000, intervalMs: 100, what: `the daemon in ${home}` })
   return daemon
 }
