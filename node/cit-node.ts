@@ -88,6 +88,8 @@ export class CitNode implements NodeParts {
   trust?: TrustService
   peerTable?: PeerTable
   mesh?: MeshService
+  /** the door for peers' messages (in a mesh), whose drop counters `status` shows */
+  ingest?: Ingest
   admin?: MeshAdmin
   nix?: NixService
   nixCache?: NixCache
@@ -167,7 +169,9 @@ export class CitNode implements NodeParts {
     const store = new JobStore(meta, recordLog)
     // in a mesh, run events count only with the acceptors' signatures
     if (this.membership != null) store.certify = meshFence(this.membership.mesh.id)
-    this.jobs = new JobService({ identity: this.identity, store, logger: this.root.child('jobs'), acceptorsFor: nonce => this.acceptorsFor(nonce) })
+    // and others' jobs are stopped or reprioritised only by an admin (checked with the trust of the moment)
+    store.isAdmin = key => this.trust?.hasRole(key, 'admin') ?? false
+    this.jobs = new JobService({ identity: this.identity, store, logger: this.root.child('jobs'), acceptorsFor: nonce => this.acceptorsFor(nonce), mesh: this.membership?.mesh.id })
     const executor = new Executor({ blobs, logger: this.root.child('exec'), sandbox: this.sandbox }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
     const pipeline = buildPipeline({
       executor,
@@ -210,7 +214,7 @@ export class CitNode implements NodeParts {
     await trust.start(membership.records)
     const peerTable = this.peerTable = new PeerTable(meta)
     await peerTable.start()
-    const ingest = new Ingest({ trust, jobs: this.jobs, peers: peerTable, logger: this.root.child('ingest') })
+    const ingest = this.ingest = new Ingest({ trust, jobs: this.jobs, peers: peerTable, logger: this.root.child('ingest'), mesh: membership.mesh.id })
     const listen = this.config.listen.length > 0 ? this.config.listen : DEFAULT_LISTEN
     const mesh = this.mesh = new MeshService({
       identity: this.identity,
@@ -276,9 +280,11 @@ export class CitNode implements NodeParts {
     }
   }
 
-  /** a change of roles may end attach sessions that no longer hold theirs */
+  /** a change of roles (a record, an expiry) may end attach sessions that no longer hold theirs: each counted as attach-not-allowed */
   private readonly recheckAttach = (): void => {
-    this.exchange?.attach.recheck().catch(err => { this.log.warn('attach sessions recheck failed', { err }) })
+    this.exchange?.attach.recheck()
+      .then(closed => { for (let i = 0; i < closed; i++) this.ingest?.drop('attach-not-allowed') })
+      .catch(err => { this.log.warn('attach sessions recheck failed', { err }) })
   }
 
   /** the HTTP face (when switched on), then the control socket */

@@ -130,6 +130,7 @@ export const ERRORS = {
   ERR_HASH_MISMATCH: integrity(500),
   ERR_SIZE_MISMATCH: integrity(502),
   ERR_BAD_SIGNATURE: integrity(400),
+  ERR_NON_CANONICAL: integrity(400),
   ERR_NIX_CLOSURE: integrity(422),
 
   // bugs and failures of this machine: exit 70

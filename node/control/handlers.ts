@@ -3,6 +3,7 @@ import { parseHash } from '../../store/blobs/index.js'
 import { validateJobSpec, resolveParams } from '../../protocols/job/index.js'
 import { InvalidInputError, NotStartedError } from '../errors.js'
 import { stateWords } from '../jobs/state-words.js'
+import { shortPeer } from '../short-id.js'
 import { explainWait, pinnedOffers } from '../scheduler/why-waiting.js'
 import { NotInMeshError, ForbiddenError } from '../mesh/mesh-admin.js'
 import { writeMembership } from '../mesh/membership.js'
@@ -197,6 +198,10 @@ export class NodeHandlers implements ControlHandlers {
   async cancel (ref: string): Promise<JobView> {
     const { jobs } = this.n
     const row = await jobs.resolve(ref)
+    // the mesh refuses a cancel from anyone else (jobs/authority.ts): never record one here either
+    if (row.submitter !== this.n.identity.id && !(this.n.trust?.hasRole(this.n.identity.id, 'admin') ?? false)) {
+      throw new ForbiddenError(`only the job's submitter (${shortPeer(row.submitter)}) or an admin may cancel it`)
+    }
     await jobs.transition(row.id, 'cancel-requested', { reason: 'cancelled by the user' })
     if (!need(this.n.runner, 'runner').cancel(row.id, 'cancelled by the user') && (row.state === 'queued' || row.state === 'claimed')) {
       await jobs.transition(row.id, 'cancelled', { state: 'cancelled', reason: 'cancelled by the user' })

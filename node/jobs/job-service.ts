@@ -19,6 +19,8 @@ export interface JobServiceComponents {
   now?: () => number
   /** in a mesh: the acceptors a new job names (chosen by its nonce) and the digest of the builder set they come from */
   acceptorsFor?: (nonce: string) => { acceptors: string[], trust: string } | undefined
+  /** in a mesh: its id, named by every announcement and event this node signs */
+  mesh?: string
 }
 
 /** what an event may carry besides job, type, node and time */
@@ -53,6 +55,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
   private readonly log: Logger
   private readonly now: () => number
   private readonly acceptorsFor?: JobServiceComponents['acceptorsFor']
+  private readonly mesh?: string
   private readonly live = new Map<string, LiveOutput>()
   /** the one in-memory copy of each unfinished job, so concurrent changes never overwrite each other */
   private readonly active = new Map<string, JobRow>()
@@ -67,6 +70,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     this.log = components.logger
     this.now = components.now ?? Date.now
     this.acceptorsFor = components.acceptorsFor
+    this.mesh = components.mesh
   }
 
   get nodeId (): string { return this.identity.id }
@@ -80,7 +84,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       submittedAt: this.now(),
       node: this.identity.id,
       nonce: randomBytes(8).toString('hex'),
-      ...(req.runOn != null ? { runOn: req.runOn } : {})
+      ...(req.runOn != null ? { runOn: req.runOn } : {}),
+      ...(this.mesh != null ? { mesh: this.mesh } : {})
     }
     const lease = this.acceptorsFor?.(announcement.nonce)
     if (lease != null) Object.assign(announcement, lease)
@@ -202,7 +207,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
   }
 
   private sealEvent (job: string, type: EventType, extra: EventExtra): Signed<JobEvent> {
-    const ev: JobEvent = { job, type, node: this.identity.id, at: this.now(), ...extra }
+    const ev: JobEvent = { job, type, node: this.identity.id, at: this.now(), ...extra, ...(this.mesh != null ? { mesh: this.mesh } : {}) }
     return seal(this.identity, 'event', ev)
   }
 

@@ -3,6 +3,8 @@ import { AmbiguousJobError, JobNotFoundError } from '../errors.js'
 import type { Signed } from '../../protocols/codec/index.js'
 import type { JobAnnouncement, JobEvent } from '../../protocols/job/records.js'
 import type { MetaOp, MetaStore, RecordLog } from '../../store/meta/index.js'
+import { refusal } from './authority.js'
+import type { IsAdmin } from './authority.js'
 import type { Certify } from './fence.js'
 import type { EventView, JobRow } from './types.js'
 
@@ -54,8 +56,9 @@ const PHASE: Partial<Record<JobEvent['type'], number>> = { claimed: 0, started: 
  * (epoch, phase) whatever order they arrive in, so every node converges on the same row; a
  * run event the fence does not certify changes nothing.
  */
-export function applyEvent (row: JobRow, ev: JobEvent, certify: Certify = () => true): boolean {
+export function applyEvent (row: JobRow, ev: JobEvent, certify: Certify = () => true, isAdmin: IsAdmin = () => false): boolean {
   if (isFinal(row.state)) return false
+  if (refusal(row, ev, isAdmin) != null) return false
   const phase = PHASE[ev.type]
   if (phase != null) {
     const epoch = ev.epoch ?? 0
@@ -132,6 +135,8 @@ export function applyEvent (row: JobRow, ev: JobEvent, certify: Certify = () => 
 export class JobStore {
   /** in a mesh, the acceptors' fence on run events (see `meshFence`) */
   certify: Certify = () => true
+  /** in a mesh, whether a key is an admin now (who may cancel, supersede or reprioritise others' jobs) */
+  isAdmin: IsAdmin = () => false
 
   constructor (private readonly meta: MetaStore, private readonly log: RecordLog) {}
 
@@ -142,7 +147,7 @@ export class JobStore {
 
   /** Persist a new job (announcement + row + its first event), synced to disk before returning. */
   async create (row: JobRow, announcement: Uint8Array, first: Signed<JobEvent>): Promise<void> {
-    applyEvent(row, first.payload, this.certify)
+    applyEvent(row, first.payload, this.certify, this.isAdmin)
     await this.meta.batch([
       ...this.announcementOps(row, announcement),
       ...this.eventOps(first),
@@ -157,9 +162,10 @@ export class JobStore {
   async addRemote (row: JobRow, announcement: Uint8Array): Promise<void> {
     // in (epoch, phase) order, so that a run's events that came out of order all count
     const early: JobEvent[] = []
-    for await (const [, stored] of this.storedEvents(row.id)) early.push(stored.event)
+    // an event whose node is not its signer speaks for someone else: it counts for nothing
+    for await (const [, stored] of this.storedEvents(row.id)) if (stored.by === stored.event.node) early.push(stored.event)
     early.sort((a, b) => (a.epoch ?? 0) - (b.epoch ?? 0) || (PHASE[a.type] ?? 3) - (PHASE[b.type] ?? 3))
-    for (const ev of early) applyEvent(row, ev, this.certify)
+    for (const ev of early) applyEvent(row, ev, this.certify, this.isAdmin)
     await this.meta.batch([
       ...this.announcementOps(row, announcement),
       { type: 'put', table: T_JOBS, key: row.id, value: row }
@@ -171,7 +177,7 @@ export class JobStore {
     // the row may be the shared in-memory copy that readers see: it changes only once the event
     // and the row are on disk, so nobody reads a state whose event is not stored yet
     const next = row != null ? structuredClone(row) : undefined
-    const changed = next != null && applyEvent(next, ev.payload, this.certify)
+    const changed = next != null && applyEvent(next, ev.payload, this.certify, this.isAdmin)
     const ops: MetaOp[] = this.eventOps(ev)
     if (changed) ops.push({ type: 'put', table: T_JOBS, key: next.id, value: next })
     await this.meta.batch(ops, options)

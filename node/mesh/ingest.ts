@@ -9,20 +9,33 @@ import type { JobService } from '../jobs/job-service.js'
 import type { PeerTable } from './peer-table.js'
 import type { TrustService } from './trust-service.js'
 import { acceptorsProblem } from './acceptor-set.js'
+import { HeldEvents } from './held-events.js'
+import { refusal } from '../jobs/authority.js'
+
+/** drop reasons of envelopes that do not open, by error code */
+const OPEN_REASONS: Record<string, string> = { ERR_BAD_SIGNATURE: 'bad-signature', ERR_TOO_LARGE: 'too-large', ERR_NON_CANONICAL: 'non-canonical' }
 
 /** the kinds of signed message the mesh carries */
 export type Kind = 'job' | 'event' | 'load' | 'trust'
 const TRUST_TYPES = new Set(['grant', 'revoke', 'enroll'])
+/** an announcement signed further ahead of this node's clock than this is refused (`from-the-future`), by any path */
+export const ANNOUNCE_MAX_SKEW_MS = 5 * 60_000
+/**
+ * a gossiped announcement signed longer ago than this is refused (`stale`): gossip carries news,
+ * and history comes by sync, where a replayed id is a `duplicate` of the record kept for good
+ */
+export const ANNOUNCE_MAX_AGE_MS = 10 * 60_000
 /** a load report older than this is a replay (reports come every few seconds) */
 const LOAD_MAX_AGE_MS = 60_000
 /** events only a building node signs about its own work */
 const BUILD_EVENTS = new Set<EventType>(['claimed', 'started', 'finished', 'failed', 'requeued', 'lease-lost'])
 /** events that count only with the acceptors' signatures (in a mesh) */
 const FENCED = new Set<EventType>(['claimed', 'started', 'finished', 'failed'])
-/** events the submitter or an admin signs */
+/** events the submitter or an admin signs (which of them: see authority.ts, once the job is known) */
 const OWNER_EVENTS = new Set<EventType>(['cancel-requested', 'cancelled', 'superseded', 'submitted', 'reprioritized'])
 
-export type Verdict = { ok: true, value: Checked } | { ok: false, reason: string }
+/** `ignore`: the relaying peer is not at fault (gossip neither forwards nor penalises it) */
+export type Verdict = { ok: true, value: Checked } | { ok: false, reason: string, ignore?: true }
 export type Checked =
   | { kind: 'job', signed: Signed<JobAnnouncement> }
   | { kind: 'event', signed: Signed<JobEvent> }
@@ -35,6 +48,10 @@ export interface IngestComponents {
   peers: PeerTable
   logger: Logger
   now?: () => number
+  /** events of jobs not announced yet (default: HeldEvents' bounds) */
+  held?: HeldEvents
+  /** in a mesh: its id, which every job, event and load report must name */
+  mesh?: string
 }
 
 /**
@@ -45,14 +62,19 @@ export interface IngestComponents {
 export class Ingest {
   private readonly dropped = new Map<string, number>()
   private accepted = 0
+  private heldCount = 0
+  private readonly chains = new Map<string, Promise<void>>()
   private readonly now: () => number
+  private readonly held: HeldEvents
 
   constructor (private readonly c: IngestComponents) {
     this.now = c.now ?? Date.now
+    this.held = c.held ?? new HeldEvents()
   }
 
-  stats (): { accepted: number, dropped: Record<string, number> } {
-    return { accepted: this.accepted, dropped: Object.fromEntries(this.dropped) }
+  /** `held`: events ever held for a job not known yet (each is then accepted or dropped once its job arrives) */
+  stats (): { accepted: number, held: number, holding: number, dropped: Record<string, number> } {
+    return { accepted: this.accepted, held: this.heldCount, holding: this.held.size, dropped: Object.fromEntries(this.dropped) }
   }
 
   /** count a drop under a stable reason code; `detail` goes to the log only */
@@ -62,25 +84,38 @@ export class Ingest {
     return { ok: false, reason }
   }
 
-  /** Decide on a message's bytes without acting on it (gossip validators call this). */
-  check (bytes: Uint8Array, expect: Kind | 'record'): Verdict {
+  /**
+   * Decide on a message's bytes without acting on it (gossip validators call this, with `live`:
+   * a gossiped announcement must be recent).
+   */
+  check (bytes: Uint8Array, expect: Kind | 'record', options: { live?: boolean } = {}): Verdict {
     let signed: Signed<unknown>
     try {
       signed = open(bytes)
     } catch (err: any) {
-      return this.drop(err?.code === 'ERR_BAD_SIGNATURE' ? 'bad-signature' : err?.code === 'ERR_TOO_LARGE' ? 'too-large' : 'malformed')
+      return this.drop(OPEN_REASONS[err?.code] ?? 'malformed')
     }
     const kind: Kind | undefined = TRUST_TYPES.has(signed.type) ? 'trust' : (['job', 'event', 'load'] as const).find(k => k === signed.type)
     if (kind == null) return this.drop('unknown-type')
     if (expect === 'record' ? kind === 'load' : kind !== expect) return this.drop('wrong-topic')
-    // trust records are judged by the TrustState itself (out-of-order records are kept pending)
-    if (kind === 'trust') return { ok: true, value: { kind, bytes, signed } }
+    // trust records are judged by the TrustState itself (out-of-order records are kept pending),
+    // but gossip passes on no record of a key nobody named (an enrollment is its invite key's)
+    if (kind === 'trust') {
+      // (its signer's grant may still be on its way: not the relaying peer's fault)
+      if (options.live === true && signed.type !== 'enroll' && !this.c.trust.knows(signed.signer)) return { ...this.drop('trust-not-a-member'), ignore: true }
+      return { ok: true, value: { kind, bytes, signed } }
+    }
     const trust = this.c.trust
     if (!trust.isMember(signed.signer)) return this.drop('not-a-member')
+    // a record of another mesh, signed by a key that is a member of both, is no record of this one
+    if (this.c.mesh != null && (signed.payload as { mesh?: unknown } | null)?.mesh !== this.c.mesh) return this.drop('wrong-mesh')
     if (kind === 'job') {
       const { value, problem } = validateAnnouncement(signed.payload)
       if (value == null) return this.drop('bad-job', problem)
       if (!trust.hasRole(signed.signer, 'submit')) return this.drop('no-submit-role')
+      const now = this.now()
+      if (value.submittedAt > now + ANNOUNCE_MAX_SKEW_MS) return this.drop('from-the-future')
+      if (options.live === true && value.submittedAt < now - ANNOUNCE_MAX_AGE_MS) return this.drop('stale')
       const bad = acceptorsProblem(value, trust)
       if (bad != null) return this.drop('bad-acceptors', bad)
       return { ok: true, value: { kind, signed: { ...signed, payload: value } } }
@@ -88,6 +123,8 @@ export class Ingest {
     if (kind === 'event') {
       const { value, problem } = validateEvent(signed.payload)
       if (value == null) return this.drop('bad-event', problem)
+      // every event is its node's own word: who signed it is who did it
+      if (value.node !== signed.signer) return this.drop(BUILD_EVENTS.has(value.type) ? 'no-build-role' : 'not-own-event')
       // a cache hit is recorded by its submitter's node, which need not build
       const role = value.type === 'finished' && value.result?.cacheHit === true ? 'submit' : 'build'
       if (BUILD_EVENTS.has(value.type) && (!trust.hasRole(signed.signer, role) || value.node !== signed.signer)) return this.drop('no-build-role')
@@ -112,28 +149,54 @@ export class Ingest {
         break
       }
       case 'job':
-        if (!await this.c.jobs.ingestAnnouncement(v.signed)) { this.drop('duplicate'); return }
-        break
-      case 'event': {
-        const ev = v.signed.payload
-        if (ev.type === 'cancel-requested' || ev.type === 'superseded' || ev.type === 'reprioritized') {
-          const row = await this.c.jobs.get(ev.job)
-          // only the submitter or an admin may stop a job
-          if (row != null && row.submitter !== v.signed.signer && !this.c.trust.hasRole(v.signed.signer, 'admin')) { this.drop('not-owner'); return }
-        }
-        if (FENCED.has(ev.type)) {
-          // a run event without the acceptors' word for it is refused, not stored
-          const row = await this.c.jobs.get(ev.job)
-          if (row != null && !this.c.jobs.store.certify(row, ev)) { this.drop(ev.type === 'started' || ev.type === 'claimed' ? 'no-lease' : 'no-quorum'); return }
-        }
-        if (!await this.c.jobs.ingestEvent(v.signed)) { this.drop('duplicate'); return }
-        break
-      }
+        await this.perJob(v.signed.hash, async () => {
+          if (!await this.c.jobs.ingestAnnouncement(v.signed)) { this.drop('duplicate'); return }
+          this.accepted++
+          // the events that came before it are judged now, against the job they name
+          for (const ev of this.held.take(v.signed.hash)) await this.applyEvent(ev)
+        })
+        return
+      case 'event':
+        // one job at a time: an event must not be held just after its announcement took the held ones
+        await this.perJob(v.signed.payload.job, async () => { await this.applyEvent(v.signed) })
+        return
       case 'load':
         if (!await this.c.peers.update(v.signed.payload)) { this.drop('replay'); return }
         break
     }
     this.accepted++
+  }
+
+  /** an event of a job known here is judged against it; one of a job not seen yet is held */
+  private async applyEvent (signed: Signed<JobEvent>): Promise<void> {
+    const ev = signed.payload
+    const row = await this.c.jobs.get(ev.job)
+    if (await this.c.jobs.store.hasRecord(signed.hash)) { this.drop('duplicate'); return }
+    if (row == null) {
+      const r = this.held.hold(signed)
+      for (let i = 0; i < r.evicted; i++) this.drop('held-full')
+      if (r.refused != null) { this.drop(r.refused === 'already-held' ? 'duplicate' : r.refused); return }
+      this.heldCount++
+      return
+    }
+    const why = refusal(row, ev, key => this.c.trust.hasRole(key, 'admin'))
+    if (why != null) { this.drop(why); return }
+    // a run event without the acceptors' word for it is refused, not stored
+    if (FENCED.has(ev.type) && !this.c.jobs.store.certify(row, ev)) { this.drop(ev.type === 'started' || ev.type === 'claimed' ? 'no-lease' : 'no-quorum'); return }
+    if (!await this.c.jobs.ingestEvent(signed)) { this.drop('duplicate'); return }
+    this.accepted++
+  }
+
+  /** run `fn` after every earlier message about the same job */
+  private async perJob (job: string, fn: () => Promise<void>): Promise<void> {
+    const prev = this.chains.get(job) ?? Promise.resolve()
+    const next = prev.catch(() => {}).then(fn)
+    this.chains.set(job, next)
+    try {
+      await next
+    } finally {
+      if (this.chains.get(job) === next) this.chains.delete(job)
+    }
   }
 
   /** a record pulled by sync: check then apply; never throws for bad input */

@@ -1,10 +1,10 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { seal, sha256Hex } from '../../protocols/codec/index.js'
+import { recordId, seal } from '../../protocols/codec/index.js'
 import { GossipChannel } from '../../protocols/gossip/index.js'
-import { JoinService } from '../../protocols/join/index.js'
+import { JOIN_PROTOCOL, JoinService } from '../../protocols/join/index.js'
 import { LOAD_INTERVAL_MS } from '../../protocols/load/index.js'
-import { createMeshLibp2p, disconnectDisallowed } from '../../protocols/net/index.js'
+import { createMeshLibp2p, disconnectDisallowed, guardInviteKeys } from '../../protocols/net/index.js'
 import { SyncService } from '../../protocols/sync/index.js'
 import { LeaseLinks, LeaseService } from '../../protocols/lease/index.js'
 import { MetaVoteStore } from './lease-votes.js'
@@ -129,8 +129,8 @@ export class MeshService {
         const channel = new GossipChannel<unknown>({ pubsub: libp2p.services.pubsub, logger: this.log }, {
           topic: this.topic(kind),
           validate: bytes => {
-            const v = this.c.ingest.check(bytes, kind)
-            return v.ok ? { ok: true, value: v.value } : { ok: false, reason: v.reason }
+            const v = this.c.ingest.check(bytes, kind, { live: true })
+            return v.ok ? { ok: true, value: v.value } : { ok: false, reason: v.reason, ignore: v.ignore }
           },
           onMessage: async value => { await this.c.ingest.apply(value as never) }
         })
@@ -160,6 +160,12 @@ export class MeshService {
       })
       await this.join.start()
       await this.startLease(libp2p)
+      // an invite key speaks the join protocol and nothing else (every protocol is registered by now)
+      guardInviteKeys(libp2p, {
+        isMember: id => this.c.trust.isMember(id),
+        open: [JOIN_PROTOCOL],
+        onRefused: (peer, protocol) => { this.c.ingest.drop('invite-key-stream', `${peer} ${protocol}`) }
+      })
       for await (const row of this.c.jobs.store.all()) {
         if (!row.announced) this.unannounced.set(row.id, row)
       }
@@ -283,7 +289,7 @@ export class MeshService {
     const page = await this.c.recordLog.readAfter(after, limit, maxBytes)
     if (this.unannounced.size > 0) {
       for (const item of page.items) {
-        const row = this.unannounced.get(sha256Hex(item.bytes))
+        const row = this.unannounced.get(recordId(item.bytes))
         if (row != null) await this.setAnnounced(row, true)
       }
     }
@@ -319,7 +325,7 @@ export class MeshService {
   private async report (): Promise<void> {
     const libp2p = this.libp2p
     if (libp2p == null) return
-    const report: LoadReport = { ...this.c.localReport(), node: this.c.identity.id, at: Date.now(), seq: ++this.seq, addrs: this.addrs().slice(0, 16) }
+    const report: LoadReport = { ...this.c.localReport(), node: this.c.identity.id, at: Date.now(), seq: ++this.seq, addrs: this.addrs().slice(0, 16), mesh: this.meshId }
     const signed = seal(this.c.identity, 'load', report)
     await this.c.peers.update(report)
     await this.publish(signed)

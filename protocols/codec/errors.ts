@@ -33,3 +33,11 @@ export class BadSignatureError extends ProtocolError {
     this.name = 'BadSignatureError'
   }
 }
+
+/** a well-formed message whose bytes are not the one canonical encoding of what it says */
+export class NonCanonicalError extends ProtocolError {
+  constructor (message: string) {
+    super('ERR_NON_CANONICAL', message)
+    this.name = 'NonCanonicalError'
+  }
+}

@@ -4,6 +4,6 @@
  */
 export { encodeCbor, decodeCbor, isRecord } from './cbor.js'
 export { Identity, verifySignature, keyIdOf, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './keys.js'
-export { seal, open, sha256Hex, MAX_ENVELOPE_BYTES, ENVELOPE_VERSION } from './envelope.js'
+export { seal, open, recordId, sha256Hex, MAX_ENVELOPE_BYTES, ENVELOPE_VERSION } from './envelope.js'
 export type { Envelope, Signed } from './envelope.js'
-export { ProtocolError, MalformedMessageError, MessageTooLargeError, BadSignatureError } from './errors.js'
+export { ProtocolError, MalformedMessageError, MessageTooLargeError, BadSignatureError, NonCanonicalError } from './errors.js'

@@ -1,4 +1,5 @@
 import { isRecord } from '../codec/index.js'
+import { MAX_EPOCH } from '../lease/constants.js'
 import { ARTEFACT_MODE_MASK, EVENT_TYPES, JOB_STATES } from './records.js'
 import { validateJobSpec } from './validate.js'
 import { isDerivationPath, isStorePath } from './validate-nix.js'
@@ -32,7 +33,8 @@ function isNodeId (v: unknown): v is string {
 export function validateAnnouncement (raw: unknown): { value?: JobAnnouncement, problem?: string } {
   if (!isRecord(raw)) return { problem: 'announcement is not a map' }
   const keys = Object.keys(raw)
-  if (keys.some(k => !['spec', 'params', 'priority', 'submittedAt', 'node', 'nonce', 'acceptors', 'trust', 'runOn'].includes(k))) return { problem: 'announcement has unknown fields' }
+  if (keys.some(k => !['spec', 'params', 'priority', 'submittedAt', 'node', 'nonce', 'acceptors', 'trust', 'runOn', 'mesh'].includes(k))) return { problem: 'announcement has unknown fields' }
+  if (raw.mesh !== undefined && (typeof raw.mesh !== 'string' || !HEX64.test(raw.mesh))) return { problem: 'mesh is not a mesh id' }
   const { spec, problems } = validateJobSpec(raw.spec)
   if (spec == null || problems.length > 0) return { problem: `invalid spec: ${problems[0]?.path ?? ''} ${problems[0]?.message ?? ''}`.trim() }
   if (!isRecord(raw.params)) return { problem: 'params is not a map' }
@@ -58,6 +60,7 @@ export function validateAnnouncement (raw: unknown): { value?: JobAnnouncement, 
     value.trust = raw.trust as string
   }
   if (raw.runOn !== undefined) value.runOn = raw.runOn as string
+  if (raw.mesh !== undefined) value.mesh = raw.mesh as string
   return { value }
 }
 
@@ -123,11 +126,12 @@ function validateRebuild (raw: unknown): string | undefined {
 /** Check the payload of an `event` envelope from anywhere. */
 export function validateEvent (raw: unknown): { value?: JobEvent, problem?: string } {
   if (!isRecord(raw)) return { problem: 'event is not a map' }
-  if (Object.keys(raw).some(k => !['job', 'type', 'node', 'at', 'state', 'reason', 'result', 'epoch', 'priority', 'cert', 'ran'].includes(k))) return { problem: 'event has unknown fields' }
+  if (Object.keys(raw).some(k => !['job', 'type', 'node', 'at', 'state', 'reason', 'result', 'epoch', 'priority', 'cert', 'ran', 'mesh'].includes(k))) return { problem: 'event has unknown fields' }
+  if (raw.mesh !== undefined && (typeof raw.mesh !== 'string' || !HEX64.test(raw.mesh))) return { problem: 'event mesh is not a mesh id' }
   if (raw.cert !== undefined && (!Array.isArray(raw.cert) || raw.cert.length === 0 || raw.cert.length > MAX_ACCEPTORS ||
     !raw.cert.every(c => c instanceof Uint8Array && c.byteLength <= MAX_CERT_ITEM_BYTES))) return { problem: 'event cert is not a list of acceptor signatures' }
   if (raw.ran !== undefined && ((raw.type !== 'finished' && raw.type !== 'failed') || !isNodeId(raw.ran))) return { problem: 'event ran is not a peer id of a finished run' }
-  if (raw.epoch !== undefined && (!Number.isSafeInteger(raw.epoch) || (raw.epoch as number) < 0)) return { problem: 'event epoch is not a whole number' }
+  if (raw.epoch !== undefined && (!Number.isSafeInteger(raw.epoch) || (raw.epoch as number) < 0 || (raw.epoch as number) > MAX_EPOCH)) return { problem: 'event epoch is not a whole number up to MAX_EPOCH' }
   if (raw.priority !== undefined && !Number.isSafeInteger(raw.priority)) return { problem: 'event priority is not a whole number' }
   if (raw.type === 'reprioritized' && raw.priority === undefined) return { problem: 'a reprioritized event carries a priority' }
   if (typeof raw.job !== 'string' || !HEX64.test(raw.job)) return { problem: 'event job is not a job id' }
@@ -155,7 +159,8 @@ export function validateEvent (raw: unknown): { value?: JobEvent, problem?: stri
       epoch: raw.epoch as number | undefined,
       priority: raw.priority as number | undefined,
       cert: raw.cert as Uint8Array[] | undefined,
-      ran: raw.ran as string | undefined
+      ran: raw.ran as string | undefined,
+      ...(raw.mesh !== undefined ? { mesh: raw.mesh as string } : {})
     }
   }
 }

@@ -22,6 +22,8 @@ export interface JobAnnouncement {
   trust?: string
   /** the only node that may run it (`cit-node run`: here and now); absent = any eligible node */
   runOn?: string
+  /** in a mesh: its id, so a key that is a member of two meshes cannot carry the job from one to the other */
+  mesh?: string
 }
 
 export const JOB_STATES = ['queued', 'claimed', 'running', 'succeeded', 'failed', 'timed-out', 'cancelled', 'superseded'] as const
@@ -135,6 +137,8 @@ export interface JobEvent {
   cert?: Uint8Array[]
   /** on a `finished` event published for another node's run (it could not finish it): that node */
   ran?: string
+  /** in a mesh: its id (see JobAnnouncement.mesh) */
+  mesh?: string
 }
 
 /** every blob a result names: its log, artefacts, Nix output closures and provenance statement */

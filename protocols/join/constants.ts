@@ -7,3 +7,6 @@ export const MAX_JOIN_REPLY_BYTES = 4 * 1024 * 1024
 export const JOIN_FRAME_TIMEOUT_MS = 10_000
 /** addresses of members handed to a joiner */
 export const MAX_JOIN_ADDRS = 64
+
+/** after answering an invite key, its connection is closed this much later */
+export const JOIN_HANGUP_GRACE_MS = 1000

@@ -1,6 +1,6 @@
 import { decodeCbor, encodeCbor, isRecord, MalformedMessageError, ProtocolError } from '../codec/index.js'
 import { FrameReader, writeFrame } from '../sync/frames.js'
-import { JOIN_FRAME_TIMEOUT_MS, JOIN_PROTOCOL, MAX_JOIN_ADDRS, MAX_JOIN_REPLY_BYTES, MAX_JOIN_REQUEST_BYTES } from './constants.js'
+import { JOIN_FRAME_TIMEOUT_MS, JOIN_HANGUP_GRACE_MS, JOIN_PROTOCOL, MAX_JOIN_ADDRS, MAX_JOIN_REPLY_BYTES, MAX_JOIN_REQUEST_BYTES } from './constants.js'
 import type { Logger } from '../../store/logger.js'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -88,6 +88,18 @@ export class JoinService {
     await this.components.libp2p.unhandle(JOIN_PROTOCOL).catch(() => {})
   }
 
+  /**
+   * An invite key has nothing more to say once it has its answer: its connection is closed a
+   * moment later (the reply's last bytes reach it first), and aborted if it does not close.
+   */
+  private hangUpLater (connection: Connection): void {
+    const timer = setTimeout(() => {
+      connection.close({ signal: AbortSignal.timeout(JOIN_FRAME_TIMEOUT_MS) }).catch(() => { connection.abort(new Error('join done')) })
+    }, JOIN_HANGUP_GRACE_MS)
+    timer.unref?.()
+    this.controller.signal.addEventListener('abort', () => { clearTimeout(timer) }, { once: true })
+  }
+
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     const from = connection.remotePeer.toString()
     const log = this.components.logger
@@ -104,6 +116,7 @@ export class JoinService {
       const reply = await this.components.onEnroll(enroll, from)
       await writeFrame(stream, encodeCbor({ ...reply, addrs: reply.addrs.slice(0, MAX_JOIN_ADDRS) }), this.controller.signal)
       await stream.close().catch(() => {})
+      this.hangUpLater(connection)
     } catch (err: any) {
       log.warn('join session failed', { peer: from, code: err?.code, err: String(err?.message ?? err) })
       stream.abort(err instanceof Error ? err : new Error(String(err)))

@@ -1,7 +1,7 @@
 import { seal } from '../codec/envelope.js'
 import { silentLogger } from '../../store/logger.js'
 import { provenEpoch } from './certificate.js'
-import { CLOCK_SKEW_MS, LEASE_GRANT, LEASE_REPLY, LEASE_TTL_MS, LEASE_VOTE, SKEW_MARGIN_MS } from './constants.js'
+import { CLOCK_SKEW_MS, LEASE_GRANT, LEASE_REPLY, LEASE_TTL_MS, LEASE_VOTE, MAX_EPOCH_LEAP, SKEW_MARGIN_MS } from './constants.js'
 import { systemClock } from './types.js'
 import type { Identity } from '../codec/keys.js'
 import type { BatchRequest, ClaimRequest, FinishRequest, Grant, LeaseItem, LeaseRefusal, LeaseRequest, Reply, Vote } from './messages.js'
@@ -108,6 +108,8 @@ export class LeaseAcceptor {
       const proven = provenEpoch(req.proof, { mesh: this.c.mesh, job: req.job, acceptors })
       if (proven == null) return this.refuse(req.rid, 'bad-proof', here)
       if (req.epoch !== proven + 1) return this.refuse(req.rid, 'bad-epoch', here)
+      // one acceptor's word moves another a bounded way: a key that signs a huge epoch cannot park the job there
+      if (req.epoch > s.epoch + MAX_EPOCH_LEAP) return this.refuse(req.rid, 'bad-epoch', here)
     }
     // a holder that claims past its own live lease (it restarted and lost the run) supersedes itself
     if (s.epoch > 0 && !s.released && s.holder !== from && now <= s.expiresAt + this.marginMs) {

@@ -55,3 +55,11 @@ export const KEEPALIVE_MS = 10_000
 export const IDLE_TIMEOUT_MS = 35_000
 /** deadline for opening a link's stream */
 export const OPEN_TIMEOUT_MS = 5_000
+
+/**
+ * The highest epoch a lease message or a job event may name (2^32): far beyond any real job's
+ * hand-overs, far below 2^53, so nobody can park a job at an epoch with no successor.
+ */
+export const MAX_EPOCH = 2 ** 32
+/** most epochs an acceptor skips ahead on another acceptor's word (a lagging acceptor's catch-up) */
+export const MAX_EPOCH_LEAP = 64

@@ -1,6 +1,6 @@
 import { isRecord } from '../codec/cbor.js'
 import { open } from '../codec/envelope.js'
-import { LEASE_GRANT, LEASE_REPLY, LEASE_REQUEST, LEASE_VOTE, MAX_BATCH_ITEMS, MAX_LEASE_MESSAGE_BYTES, MAX_LEASE_TTL_MS, MAX_REASON_CHARS } from './constants.js'
+import { LEASE_GRANT, LEASE_REPLY, LEASE_REQUEST, LEASE_VOTE, MAX_BATCH_ITEMS, MAX_EPOCH, MAX_LEASE_MESSAGE_BYTES, MAX_LEASE_TTL_MS, MAX_REASON_CHARS } from './constants.js'
 import { InvalidLeaseMessageError } from './errors.js'
 import type { Signed } from '../codec/envelope.js'
 
@@ -101,7 +101,7 @@ const PEER_ID = /^[1-9A-HJ-NP-Za-km-z]{1,128}$/
 export const isJobId = (v: unknown): v is string => typeof v === 'string' && HEX64.test(v)
 export const isPeerId = (v: unknown): v is string => typeof v === 'string' && PEER_ID.test(v)
 const isTime = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
-const isEpoch = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1
+const isEpoch = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= MAX_EPOCH
 const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0
 
 function fields (p: Record<string, unknown>, required: string[], optional: string[] = []): string | undefined {
@@ -133,7 +133,7 @@ export function requestProblem (p: Record<string, unknown>): string | undefined 
     case 'claim':
       return fields(p, ['mesh', 'at', 'rid', 'op', 'job', 'epoch', 'ttl'], ['proof', 'ann']) ??
         (!isJobId(p.job) ? 'job is not a job id' : undefined) ??
-        (!isEpoch(p.epoch) ? 'epoch is not an integer ≥ 1' : undefined) ??
+        (!isEpoch(p.epoch) ? 'epoch is not an integer from 1 to MAX_EPOCH' : undefined) ??
         (!Number.isSafeInteger(p.ttl) || (p.ttl as number) < 1 || (p.ttl as number) > MAX_LEASE_TTL_MS ? 'ttl is out of range' : undefined) ??
         (p.proof !== undefined && !(p.proof instanceof Uint8Array) ? 'proof is not bytes' : undefined) ??
         (p.ann !== undefined && !(p.ann instanceof Uint8Array) ? 'ann is not bytes' : undefined)
@@ -142,7 +142,7 @@ export function requestProblem (p: Record<string, unknown>): string | undefined 
     case 'finish':
       return fields(p, ['mesh', 'at', 'rid', 'op', 'job', 'epoch', 'holder', 'outcome'], ['content']) ??
         (!isJobId(p.job) ? 'job is not a job id' : undefined) ??
-        (!isEpoch(p.epoch) ? 'epoch is not an integer ≥ 1' : undefined) ??
+        (!isEpoch(p.epoch) ? 'epoch is not an integer from 1 to MAX_EPOCH' : undefined) ??
         (!isPeerId(p.holder) ? 'holder is not a peer id' : undefined) ??
         (!isJobId(p.outcome) ? 'outcome is not a sha256' : undefined) ??
         (p.content !== undefined && !(p.content instanceof Uint8Array) ? 'content is not bytes' : undefined)
@@ -162,7 +162,7 @@ function grantProblem (p: Record<string, unknown>): string | undefined {
     (p.content !== undefined && !(p.content instanceof Uint8Array) ? 'content is not bytes' : undefined) ??
     (!isId(p.re) ? 're is not a request id' : undefined) ??
     (!isJobId(p.job) ? 'job is not a job id' : undefined) ??
-    (!isEpoch(p.epoch) ? 'epoch is not an integer ≥ 1' : undefined) ??
+    (!isEpoch(p.epoch) ? 'epoch is not an integer from 1 to MAX_EPOCH' : undefined) ??
     (!isPeerId(p.holder) ? 'holder is not a peer id' : undefined) ??
     (!Number.isSafeInteger(p.ttl) || (p.ttl as number) < 1 || (p.ttl as number) > MAX_LEASE_TTL_MS ? 'ttl is out of range' : undefined)
 }
@@ -171,7 +171,7 @@ function voteProblem (p: Record<string, unknown>): string | undefined {
   return fields(p, ['mesh', 'at', 're', 'job', 'epoch', 'holder', 'outcome']) ?? base(p) ??
     (!isId(p.re) ? 're is not a request id' : undefined) ??
     (!isJobId(p.job) ? 'job is not a job id' : undefined) ??
-    (!isEpoch(p.epoch) ? 'epoch is not an integer ≥ 1' : undefined) ??
+    (!isEpoch(p.epoch) ? 'epoch is not an integer from 1 to MAX_EPOCH' : undefined) ??
     (!isPeerId(p.holder) ? 'holder is not a peer id' : undefined) ??
     (!isJobId(p.outcome) ? 'outcome is not a sha256' : undefined)
 }

@@ -33,9 +33,11 @@ export interface LoadReport {
   workspaces: string[]
   /** the node admits jobs only while load1 / cores is below this */
   loadLimit: number
+  /** the mesh it reports to (a report is no member's word in another mesh) */
+  mesh?: string
 }
 
-const FIELDS = ['node', 'at', 'seq', 'load1', 'cores', 'memFreeBytes', 'memTotalBytes', 'slots', 'slotsFree', 'labels', 'state', 'running', 'addrs', 'workspaces', 'loadLimit']
+const FIELDS = ['node', 'at', 'seq', 'load1', 'cores', 'memFreeBytes', 'memTotalBytes', 'slots', 'slotsFree', 'labels', 'state', 'running', 'addrs', 'workspaces', 'loadLimit', 'mesh']
 export const MAX_WORKSPACES = 256
 
 function nonNeg (v: unknown): boolean {
@@ -51,6 +53,7 @@ export function validateLoadReport (raw: unknown): { value?: LoadReport, problem
     if (!Number.isSafeInteger(raw[k]) || (raw[k] as number) < 0) return { problem: `${k} is not a whole number` }
   }
   if (!nonNeg(raw.load1)) return { problem: 'load1 is not a number' }
+  if (raw.mesh !== undefined && (typeof raw.mesh !== 'string' || !/^[0-9a-f]{64}$/.test(raw.mesh))) return { problem: 'mesh is not a mesh id' }
   if (!nonNeg(raw.loadLimit)) return { problem: 'loadLimit is not a number' }
   if (!(NODE_STATES as readonly string[]).includes(raw.state as string)) return { problem: 'state is unknown' }
   for (const [k, max, len] of [['labels', MAX_LABELS, 64], ['running', MAX_RUNNING, 64], ['addrs', MAX_ADDRS, 512], ['workspaces', MAX_WORKSPACES, 128]] as const) {

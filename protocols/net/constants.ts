@@ -6,6 +6,8 @@ export const PROTOCOL_PREFIX = 'cit'
 export const PING_MAX_STREAMS = 4
 /** the mesh's own DHT, apart from the public IPFS one */
 export const DHT_PROTOCOL = '/cit/kad/1.0.0'
+/** most DHT records (provider records, puts) a node keeps in memory; the oldest-written go first */
+export const DHT_MAX_RECORDS = 10_000
 
 /**
  * Largest gossipsub RPC frame accepted. One frame can carry several messages (an IWANT reply is

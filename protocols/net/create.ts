@@ -10,9 +10,10 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { checkListenAddrs, parsePeerAddrs } from './addrs.js'
 import {
-  BOOTSTRAP_DELAY_MS, DHT_PROTOCOL, GOSSIP_MAX_OUTBOUND_BUFFER_BYTES, GOSSIP_MAX_RPC_BYTES, PING_MAX_STREAMS, PROTOCOL_PREFIX
+  BOOTSTRAP_DELAY_MS, DHT_MAX_RECORDS, DHT_PROTOCOL, GOSSIP_MAX_OUTBOUND_BUFFER_BYTES, GOSSIP_MAX_RPC_BYTES, PING_MAX_STREAMS, PROTOCOL_PREFIX
 } from './constants.js'
 import { InvalidMeshOptionError } from './errors.js'
+import { BoundedDatastore } from './bounded-datastore.js'
 import { membershipGater } from './gater.js'
 import { redialer } from './redialer.js'
 import { silentLogger } from '../../store/logger.js'
@@ -51,6 +52,8 @@ export interface MeshLibp2pOptions {
   dhtValidators?: Validators
   /** DHT record selectors by namespace */
   dhtSelectors?: Selectors
+  /** most DHT records kept in memory (default DHT_MAX_RECORDS) */
+  dhtMaxRecords?: number
   /** redialer tunables (its peers and membership come from the options above) */
   redial?: Omit<RedialerInit, 'peers' | 'isAllowed' | 'logger'>
   /** start the node before returning (default true) */
@@ -101,6 +104,8 @@ export async function createMeshLibp2p (options: MeshLibp2pOptions): Promise<Mes
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: membershipGater(options.isAllowed, logger),
+    // the DHT's records in memory, bounded: no member can grow it without end
+    datastore: new BoundedDatastore(options.dhtMaxRecords ?? DHT_MAX_RECORDS),
     peerDiscovery,
     services: {
       identify: identify({ protocolPrefix: PROTOCOL_PREFIX }),

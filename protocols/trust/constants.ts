@@ -12,6 +12,9 @@ export const MAX_RECORDS = 10_000
  */
 export const MAX_PENDING_RECORDS = 1_000
 
+/** the most records kept that do not count (yet) from one signer: one key cannot fill the pending pool */
+export const MAX_PENDING_PER_SIGNER = 16
+
 /** how far in the future (by the local clock) a record's time may be and still be accepted: 5 minutes */
 export const CLOCK_SKEW_MS = 5 * 60 * 1000
 

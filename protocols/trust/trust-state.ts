@@ -1,6 +1,6 @@
-import { sha256Hex } from '../codec/envelope.js'
+import { recordId } from '../codec/envelope.js'
 import { keyIdOf } from '../codec/keys.js'
-import { CLOCK_SKEW_MS, MAX_PENDING_RECORDS, MAX_RECORD_BYTES, MAX_RECORDS } from './constants.js'
+import { CLOCK_SKEW_MS, MAX_PENDING_PER_SIGNER, MAX_PENDING_RECORDS, MAX_RECORD_BYTES, MAX_RECORDS } from './constants.js'
 import { InvalidOptionError } from './errors.js'
 import { Ledger } from './ledger.js'
 import { openRecord } from './records.js'
@@ -19,6 +19,8 @@ export interface TrustStateInit {
   maxRecords?: number
   /** default MAX_PENDING_RECORDS */
   maxPendingRecords?: number
+  /** default MAX_PENDING_PER_SIGNER */
+  maxPendingPerSigner?: number
   /** default CLOCK_SKEW_MS */
   clockSkewMs?: number
 }
@@ -37,6 +39,12 @@ export class TrustState {
   private readonly clock: () => number
   private readonly maxRecords: number
   private readonly maxPending: number
+  private readonly maxPendingPerSigner: number
+  /** keys some kept grant or enrollment names: the only keys (with the root) whose records are kept */
+  private readonly subjects = new Map<string, number>()
+  /** records kept per signer */
+  private readonly bySigner = new Map<string, number>()
+  private lastLedger: Ledger | undefined
   private readonly skewMs: number
   /** in arrival order, which is the eviction order of pending records */
   private readonly stored = new Map<string, Stored>()
@@ -52,6 +60,7 @@ export class TrustState {
     this.clock = components.clock ?? Date.now
     this.maxRecords = positive(init.maxRecords ?? MAX_RECORDS, 'maxRecords')
     this.maxPending = positive(init.maxPendingRecords ?? MAX_PENDING_RECORDS, 'maxPendingRecords')
+    this.maxPendingPerSigner = positive(init.maxPendingPerSigner ?? MAX_PENDING_PER_SIGNER, 'maxPendingPerSigner')
     this.skewMs = positive(init.clockSkewMs ?? CLOCK_SKEW_MS, 'clockSkewMs')
   }
 
@@ -139,6 +148,20 @@ export class TrustState {
     return this.rolesOf(keyId, now).length > 0
   }
 
+  /**
+   * The first time after `now` at which a live grant or invite expires (roles change without any
+   * record arriving), or undefined when none will.
+   */
+  nextExpiry (now: number = this.clock()): number | undefined {
+    let next: number | undefined
+    for (const entries of this.evaluate().entries.values()) {
+      for (const e of entries) {
+        if (e.cutAt === undefined && e.expiresAt !== undefined && e.expiresAt > now && (next === undefined || e.expiresAt < next)) next = e.expiresAt
+      }
+    }
+    return next
+  }
+
   /** the subject of an invite grant that counts, has not expired and has not been revoked */
   isInviteKey (keyId: string, now: number = this.clock()): boolean {
     return this.evaluate().liveEntries(keyId, now).some((entry) => entry.invite)
@@ -195,27 +218,61 @@ export class TrustState {
 
   private admit (bytes: Uint8Array, now: number): Admitted {
     if (bytes.byteLength > MAX_RECORD_BYTES) return { refused: 'too-large' }
-    const hash = sha256Hex(bytes)
+    let hash: string
+    try {
+      hash = recordId(bytes)
+    } catch {
+      return { refused: 'malformed' }
+    }
     if (this.stored.has(hash)) return { refused: 'duplicate', hash }
     let record
     try {
       record = openRecord(bytes)
     } catch (err) {
       const code = (err as { code?: string }).code
-      return { refused: code === 'ERR_BAD_SIGNATURE' ? 'bad-signature' : code === 'ERR_TOO_LARGE' ? 'too-large' : 'malformed', hash }
+      return { refused: code === 'ERR_BAD_SIGNATURE' ? 'bad-signature' : code === 'ERR_TOO_LARGE' ? 'too-large' : code === 'ERR_NON_CANONICAL' ? 'non-canonical' : 'malformed', hash }
     }
     if (record.payload.mesh !== this.mesh.id) return { refused: 'wrong-mesh', hash }
     const time = record.kind === 'enroll' ? record.payload.at : record.payload.issuedAt
     if (time > now + this.skewMs) return { refused: 'future', hash }
     const subject = keyIdOf(record.kind === 'enroll' ? record.payload.node : record.payload.subject)
     if (record.kind === 'revoke' && subject === this.rootId) return { refused: 'revokes-root', hash }
-    if (this.stored.size >= this.maxRecords && !this.evictPending()) return { refused: 'full', hash }
+    if ((this.bySigner.get(record.signer) ?? 0) >= this.maxPendingPerSigner && this.pendingOf(record.signer) >= this.maxPendingPerSigner) return { refused: 'signer-full', hash }
+    // a revocation from an admin is always kept: a full store must never keep a key that should go
+    if (this.stored.size >= this.maxRecords && !this.evictPending() && !(record.kind === 'revoke' && this.isAdminNow(record.signer, now))) return { refused: 'full', hash }
     return { stored: { record, subject, time } }
+  }
+
+  /**
+   * Whether some kept record names `keyId` (a grant or an enrollment), or it is the root. The
+   * records of a key nobody named are nobody's word: a node keeps them in memory only (their
+   * signer's grant may be on its way) and passes them on to nobody (see TrustService, Ingest).
+   */
+  knows (keyId: string): boolean {
+    return keyId === this.rootId || this.subjects.has(keyId)
+  }
+
+  /**
+   * Records kept from `signer` that do not count (yet), by the last replay (a batch being added
+   * does not replay for each record: a cap may count a little late, never wrongly by much).
+   */
+  private pendingOf (signer: string): number {
+    if (signer === this.rootId) return 0
+    const ledger = this.ledger ?? this.lastLedger ?? this.evaluate()
+    let n = 0
+    for (const [hash, stored] of this.stored) if (stored.record.signer === signer && ledger.status.get(hash) !== 'ok') n++
+    return n
+  }
+
+  private isAdminNow (signer: string, now: number): boolean {
+    return signer === this.rootId || this.rolesOf(signer, now).includes('admin')
   }
 
   private insert (stored: Stored): void {
     const { record } = stored
     this.stored.set(record.hash, stored)
+    if (record.kind !== 'revoke') this.subjects.set(stored.subject, (this.subjects.get(stored.subject) ?? 0) + 1)
+    this.bySigner.set(record.signer, (this.bySigner.get(record.signer) ?? 0) + 1)
     if (record.kind === 'enroll') {
       const set = this.enrollsByInvite.get(record.payload.invite)
       if (set === undefined) this.enrollsByInvite.set(record.payload.invite, new Set([record.hash]))
@@ -230,6 +287,8 @@ export class TrustState {
       if (ledger.status.get(hash) === 'ok') continue
       this.stored.delete(hash)
       ledger.status.delete(hash)
+      if (stored.record.kind !== 'revoke') decrement(this.subjects, stored.subject)
+      decrement(this.bySigner, stored.record.signer)
       if (stored.record.kind === 'enroll') {
         const set = this.enrollsByInvite.get(stored.record.payload.invite)
         set?.delete(hash)
@@ -276,12 +335,19 @@ export class TrustState {
     this.order = items.map((item) => item.stored.record.hash)
     this.maxTime = items.length > 0 ? items[items.length - 1].time : -Infinity
     this.ledger = ledger
+    this.lastLedger = ledger
     return ledger
   }
 }
 
 function refusal (reason: RefusedReason, hash?: string): AddResult {
   return hash === undefined ? { accepted: false, reason } : { accepted: false, reason, hash }
+}
+
+function decrement (map: Map<string, number>, key: string): void {
+  const n = (map.get(key) ?? 1) - 1
+  if (n <= 0) map.delete(key)
+  else map.set(key, n)
 }
 
 function cmp (a: string, b: string): number {

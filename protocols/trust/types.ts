@@ -56,7 +56,8 @@ export type TrustRecord =
 
 /** Why a record was refused outright (not kept). */
 export type RefusedReason =
-  | 'malformed' | 'too-large' | 'bad-signature' | 'wrong-mesh' | 'future' | 'duplicate' | 'revokes-root' | 'full'
+  | 'malformed' | 'too-large' | 'bad-signature' | 'non-canonical' | 'wrong-mesh' | 'future' | 'duplicate' | 'revokes-root' | 'full'
+  | 'signer-full'
 
 /**
  * Why a kept record does not count (yet). It is re-evaluated whenever records change,

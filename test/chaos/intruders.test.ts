@@ -90,7 +90,7 @@ describe('intruders: who cannot connect, submit, read, forge, replay or keep a r
     m.libp2p.services.pubsub.subscribe(topic)
     await waitFor(() => m.libp2p.services.pubsub.getSubscribers(topic).length > 0, { what: 'a subscriber' })
     const before = await Promise.all(mesh.nodes.map(async n => await dropped(mesh, n)))
-    const ann = seal(m.identity, 'job', { spec: spec('name: sneaky\nstages:\n  - steps:\n      - echo pwned\n'), params: {}, priority: 0, submittedAt: Date.now(), node: m.identity.id, nonce: '0123456789abcdef' })
+    const ann = seal(m.identity, 'job', { mesh: mesh.meshId, spec: spec('name: sneaky\nstages:\n  - steps:\n      - echo pwned\n'), params: {}, priority: 0, submittedAt: Date.now(), node: m.identity.id, nonce: '0123456789abcdef' })
     await m.libp2p.services.pubsub.publish(topic, ann.bytes)
     // the first member drops it; gossip validation stops it there, so the others never see it
     await dropsGrow(mesh, admin, before[0], ['no-submit-role'])
@@ -156,7 +156,7 @@ describe('intruders: who cannot connect, submit, read, forge, replay or keep a r
     env.s[10] ^= 0x01
     await m.libp2p.services.pubsub.publish(topics.job, encodeCbor(env))
     // and an event for that job signed by a key that pretends to be its executor
-    const posing = seal(m.identity, 'event', { job: done.id, type: 'finished', node: done.executor, at: Date.now(), state: 'failed', epoch: 99, result: { state: 'failed', exitCode: 1, usage: { wallMs: 1, cpuMs: 1, maxRssBytes: 1 }, log: 'e'.repeat(64), artefacts: [] } })
+    const posing = seal(m.identity, 'event', { mesh: mesh.meshId, job: done.id, type: 'finished', node: done.executor, at: Date.now(), state: 'failed', epoch: 99, result: { state: 'failed', exitCode: 1, usage: { wallMs: 1, cpuMs: 1, maxRssBytes: 1 }, log: 'e'.repeat(64), artefacts: [] } })
     await m.libp2p.services.pubsub.publish(topics.event, posing.bytes)
     // gossip drops a message it has seen before by its id, before the node's own checks: replay
     // them where gossip's memory does not reach, in the member's own log, which the daemon pulls
@@ -233,9 +233,9 @@ describe('intruders: who cannot connect, submit, read, forge, replay or keep a r
     const fakeGrant = seal(m.identity, 'lease-grant', { mesh: mesh.meshId, at: Date.now(), re: 1, job: id, epoch: epoch + 1, holder: m.identity.id, ttl: 15_000 }).bytes
     const fakeVote = seal(m.identity, 'lease-vote', { mesh: mesh.meshId, at: Date.now(), re: 1, job: id, epoch: epoch + 1, holder: m.identity.id, outcome: 'ab'.repeat(32) }).bytes
     const result = { state: 'succeeded', exitCode: 0, usage: { wallMs: 1, cpuMs: 1, maxRssBytes: 1 }, log: 'ab'.repeat(32), artefacts: [] }
-    await m.libp2p.services.pubsub.publish(topic, seal(m.identity, 'event', { job: id, type: 'started', node: m.identity.id, at: Date.now(), state: 'running', epoch: epoch + 1, cert: [fakeGrant] }).bytes)
-    await m.libp2p.services.pubsub.publish(topic, seal(m.identity, 'event', { job: id, type: 'finished', node: m.identity.id, at: Date.now(), state: 'succeeded', epoch: epoch + 1, result, cert: [fakeVote] }).bytes)
-    await m.libp2p.services.pubsub.publish(topic, seal(m.identity, 'event', { job: id, type: 'finished', node: m.identity.id, at: Date.now() + 1, state: 'succeeded', epoch: epoch + 1, result }).bytes)
+    await m.libp2p.services.pubsub.publish(topic, seal(m.identity, 'event', { mesh: mesh.meshId, job: id, type: 'started', node: m.identity.id, at: Date.now(), state: 'running', epoch: epoch + 1, cert: [fakeGrant] }).bytes)
+    await m.libp2p.services.pubsub.publish(topic, seal(m.identity, 'event', { mesh: mesh.meshId, job: id, type: 'finished', node: m.identity.id, at: Date.now(), state: 'succeeded', epoch: epoch + 1, result, cert: [fakeVote] }).bytes)
+    await m.libp2p.services.pubsub.publish(topic, seal(m.identity, 'event', { mesh: mesh.meshId, job: id, type: 'finished', node: m.identity.id, at: Date.now() + 1, state: 'succeeded', epoch: epoch + 1, result }).bytes)
     const grown = await dropsGrow(mesh, admin, drops, ['no-lease', 'no-quorum'])
     const done = await waitFor(async () => { const j = await mesh.api(admin).show(id); return j.state === 'succeeded' ? j : undefined }, { timeoutMs: 30_000, what: 'the leased job to finish' })
     expect(done.executor).toBe(running.executor)

@@ -41,18 +41,18 @@ export async function makeSamples (now = Date.now()): Promise<Samples> {
   const mesh = createMesh(admin, now - 60_000)
   const jobFiles = ['build.yaml', 'failing.yaml', 'params.yaml'].map(f => readFileSync(join(ROOT, 'examples', f), 'utf8'))
   const spec = parseJobFile(jobFiles[0]).spec!
-  const announcement = { spec, params: {}, priority: 0, submittedAt: now, node: member.id, nonce: '0011223344556677' }
+  const announcement = { spec, params: {}, priority: 0, submittedAt: now, node: member.id, nonce: '0011223344556677', mesh: mesh.id }
   const result = { state: 'succeeded', exitCode: 0, usage: { wallMs: 10, cpuMs: 5, maxRssBytes: 1024 }, log: HASH, artefacts: [{ path: 'dist/hello.tar.gz', sha256: HASH, size: 10 }] }
   const events = [
-    { job: JOB_ID, type: 'claimed', node: member.id, at: now, state: 'claimed', epoch: 1 },
-    { job: JOB_ID, type: 'started', node: member.id, at: now, state: 'running', epoch: 1 },
-    { job: JOB_ID, type: 'finished', node: member.id, at: now, state: 'succeeded', epoch: 1, result },
-    { job: JOB_ID, type: 'cancel-requested', node: member.id, at: now, reason: 'by hand' },
-    { job: JOB_ID, type: 'reprioritized', node: member.id, at: now, priority: 5 }
+    { job: JOB_ID, type: 'claimed', node: member.id, at: now, state: 'claimed', epoch: 1, mesh: mesh.id },
+    { job: JOB_ID, type: 'started', node: member.id, at: now, state: 'running', epoch: 1, mesh: mesh.id },
+    { job: JOB_ID, type: 'finished', node: member.id, at: now, state: 'succeeded', epoch: 1, result, mesh: mesh.id },
+    { job: JOB_ID, type: 'cancel-requested', node: member.id, at: now, reason: 'by hand', mesh: mesh.id },
+    { job: JOB_ID, type: 'reprioritized', node: member.id, at: now, priority: 5, mesh: mesh.id }
   ]
   const load = {
     node: member.id, at: now, seq: 3, load1: 0.5, cores: 2, memFreeBytes: 1e9, memTotalBytes: 2e9, slots: 2, slotsFree: 1,
-    labels: ['linux'], state: 'active', running: [JOB_ID], addrs: [`/ip4/127.0.0.1/tcp/4001/p2p/${member.id}`], workspaces: ['x'], loadLimit: 2
+    labels: ['linux'], state: 'active', running: [JOB_ID], addrs: [`/ip4/127.0.0.1/tcp/4001/p2p/${member.id}`], workspaces: ['x'], loadLimit: 2, mesh: mesh.id
   }
   const inviteGrant = makeGrant(admin, mesh, invite.publicKey, ['submit', 'build', 'read'], { invite: true }, now - 1000)
   const records = [

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { Identity, seal } from '../../../protocols/codec/index.js'
+import { encode } from 'cborg'
+import { decodeCbor, Identity, open, seal } from '../../../protocols/codec/index.js'
 import { createMesh, makeGrant, makeRevoke } from '../../../protocols/trust/index.js'
 import { MetaStore, RecordLog } from '../../../store/meta/index.js'
 import { silentLogger } from '../../../store/logger.js'
@@ -12,8 +13,10 @@ import { tempHome } from '../../helpers/cli.js'
 import type { MeshInfo } from '../../../protocols/trust/index.js'
 
 const spec = { name: 'x', priority: 0, timeoutMs: 60000, requires: { labels: [], cores: 1, memoryBytes: 0 }, params: {}, supersede: 'waiting', cache: false, stages: [{ title: 's', steps: [{ title: 't', command: 'true', ignoreExitCode: false }] }], artefacts: [] }
-const announce = (id: Identity, nonce = '0011223344556677'): ReturnType<typeof seal> =>
-  seal(id, 'job', { spec, params: {}, priority: 0, submittedAt: Date.now(), node: id.id, nonce })
+/** the mesh every payload names (set per test) */
+let meshId = ''
+const announce = (id: Identity, nonce = '0011223344556677', extra: Record<string, unknown> = {}): ReturnType<typeof seal> =>
+  seal(id, 'job', { spec, params: {}, priority: 0, submittedAt: Date.now(), node: id.id, nonce, mesh: meshId, ...extra })
 
 describe('Ingest: what peers send is authorised by role before it is acted on', () => {
   let dir: { dir: string, cleanup: () => Promise<void> }
@@ -25,21 +28,30 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
   let jobs: JobService
   let ingest: Ingest
 
-  beforeEach(async () => {
-    dir = await tempHome('cit-ingest-')
+  /** the node's parts over the store in `dir` (again after a restart) */
+  async function startParts (): Promise<void> {
     meta = new MetaStore({}, { path: `${dir.dir}/db` })
     await meta.start()
     const log = new RecordLog(meta)
     await log.start()
-    admin = await Identity.generate()
-    member = await Identity.generate()
-    mesh = createMesh(admin)
     trust = new TrustService({ meta, log, logger: silentLogger, mesh })
     await trust.start()
     const peers = new PeerTable(meta)
     await peers.start()
-    jobs = new JobService({ identity: admin, store: new JobStore(meta, log), logger: silentLogger })
-    ingest = new Ingest({ trust, jobs, peers, logger: silentLogger })
+    const store = new JobStore(meta, log)
+    // as the daemon wires it: admins are who the trust state says now
+    store.isAdmin = key => trust.hasRole(key, 'admin')
+    jobs = new JobService({ identity: admin, store, logger: silentLogger, mesh: mesh.id })
+    ingest = new Ingest({ trust, jobs, peers, logger: silentLogger, mesh: mesh.id })
+  }
+
+  beforeEach(async () => {
+    dir = await tempHome('cit-ingest-')
+    admin = await Identity.generate()
+    member = await Identity.generate()
+    mesh = createMesh(admin)
+    meshId = mesh.id
+    await startParts()
   })
 
   afterEach(async () => {
@@ -75,9 +87,9 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
     const job = announce(admin)
     await deliver(job.bytes, 'job')
     const result = { state: 'succeeded', exitCode: 0, usage: { wallMs: 1, cpuMs: 1, maxRssBytes: 1 }, log: 'a'.repeat(64), artefacts: [] }
-    const fake = seal(member, 'event', { job: job.hash, type: 'finished', node: member.id, at: Date.now(), state: 'succeeded', result, epoch: 1 })
+    const fake = seal(member, 'event', { mesh: meshId, job: job.hash, type: 'finished', node: member.id, at: Date.now(), state: 'succeeded', result, epoch: 1 })
     expect(await deliver(fake.bytes, 'event')).toBe('no-build-role')
-    const posing = seal(admin, 'event', { job: job.hash, type: 'claimed', node: member.id, at: Date.now(), state: 'claimed', epoch: 1 })
+    const posing = seal(admin, 'event', { mesh: meshId, job: job.hash, type: 'claimed', node: member.id, at: Date.now(), state: 'claimed', epoch: 1 })
     expect(await deliver(posing.bytes, 'event')).toBe('no-build-role')
     expect(await deliver(job.bytes, 'event')).toBe('wrong-topic')
     const stranger = await Identity.generate()
@@ -86,7 +98,7 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
   })
 
   it('load reports: replays and reports signed for another node are dropped', async () => {
-    const report = { node: admin.id, at: Date.now(), seq: 2, load1: 0.1, cores: 2, memFreeBytes: 1, memTotalBytes: 2, slots: 1, slotsFree: 1, labels: [], state: 'active', running: [], addrs: [], workspaces: [], loadLimit: 2 }
+    const report = { mesh: meshId, node: admin.id, at: Date.now(), seq: 2, load1: 0.1, cores: 2, memFreeBytes: 1, memTotalBytes: 2, slots: 1, slotsFree: 1, labels: [], state: 'active', running: [], addrs: [], workspaces: [], loadLimit: 2 }
     expect(await deliver(seal(admin, 'load', report).bytes, 'load')).toBeUndefined()
     // an older report of the same node passes the checks but changes nothing
     expect(await deliver(seal(admin, 'load', { ...report, seq: 1 }).bytes, 'load')).toBeUndefined()
@@ -94,5 +106,99 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
     expect(await deliver(seal(admin, 'load', { ...report, at: report.at - 120_000, seq: 3 }).bytes, 'load')).toBe('stale')
     await deliver(makeGrant(admin, mesh, member.publicKey, ['build']).bytes, 'trust')
     expect(await deliver(seal(member, 'load', { ...report, seq: 9 }).bytes, 'load')).toBe('load-not-own')
+  })
+  it('every event is authorised by what it does: cache hits, cancels and priorities from others are refused, by gossip and by sync', async () => {
+    const other = await Identity.generate()
+    await deliver(makeGrant(admin, mesh, member.publicKey, ['submit', 'build']).bytes, 'trust')
+    await deliver(makeGrant(admin, mesh, other.publicKey, ['submit', 'build']).bytes, 'trust')
+    const job = announce(member)
+    await deliver(job.bytes, 'job')
+    const result = { state: 'succeeded', exitCode: 0, usage: { wallMs: 1, cpuMs: 1, maxRssBytes: 1 }, log: 'b'.repeat(64), artefacts: [], cacheHit: true, cachedFrom: 'c'.repeat(64) }
+    const ev = (by: Identity, type: string, extra: Record<string, unknown> = {}): ReturnType<typeof seal> => seal(by, 'event', { mesh: meshId, job: job.hash, type, node: by.id, at: Date.now(), ...extra })
+    // a forged cache hit: another member's word that the job is done
+    expect(await deliver(ev(other, 'finished', { state: 'succeeded', result, epoch: 0 }).bytes, 'event')).toBeUndefined()
+    expect(ingest.stats().dropped['cache-hit-not-submitter']).toBe(1)
+    // a cancel, a supersede and a new priority from a member that did not submit the job: by gossip and by sync
+    await deliver(ev(other, 'cancelled', { state: 'cancelled', reason: 'mine now' }).bytes, 'event')
+    await ingest.fromSync(ev(other, 'superseded', { state: 'superseded' }).bytes)
+    await deliver(ev(other, 'reprioritized', { priority: 99 }).bytes, 'event')
+    await deliver(ev(other, 'cancel-requested').bytes, 'event')
+    expect(ingest.stats().dropped['not-owner']).toBe(4)
+    // an event that speaks for another node
+    expect(await deliver(seal(other, 'event', { mesh: meshId, job: job.hash, type: 'cancelled', node: member.id, at: Date.now(), state: 'cancelled' }).bytes, 'event')).toBe('not-own-event')
+    let row = await jobs.get(job.hash)
+    expect([row?.state, row?.priority]).toEqual(['queued', 0])
+    // the submitter's own cache hit, while the job is queued, is its to make; then nothing replaces it
+    await deliver(ev(member, 'finished', { state: 'succeeded', result, epoch: 0 }).bytes, 'event')
+    row = await jobs.get(job.hash)
+    expect([row?.state, row?.cacheHit]).toEqual(['succeeded', true])
+    await deliver(ev(member, 'finished', { state: 'succeeded', result: { ...result, log: 'd'.repeat(64) }, epoch: 0 }).bytes, 'event')
+    expect(ingest.stats().dropped['cache-hit-not-queued']).toBe(1)
+    expect((await jobs.get(job.hash))?.log).toBe('b'.repeat(64))
+    // an admin may cancel anyone's job
+    const second = announce(member, '8899aabbccddeeff')
+    await deliver(second.bytes, 'job')
+    await deliver(seal(admin, 'event', { mesh: meshId, job: second.hash, type: 'cancelled', node: admin.id, at: Date.now(), state: 'cancelled' }).bytes, 'event')
+    expect((await jobs.get(second.hash))?.state).toBe('cancelled')
+  })
+
+  it('events of a job not seen yet are held, not stored, and judged once it arrives', async () => {
+    const other = await Identity.generate()
+    await deliver(makeGrant(admin, mesh, member.publicKey, ['submit']).bytes, 'trust')
+    await deliver(makeGrant(admin, mesh, other.publicKey, ['submit']).bytes, 'trust')
+    const job = announce(member)
+    const foreign = seal(other, 'event', { mesh: meshId, job: job.hash, type: 'cancelled', node: other.id, at: Date.now(), state: 'cancelled' })
+    const own = seal(member, 'event', { mesh: meshId, job: job.hash, type: 'reprioritized', node: member.id, at: Date.now(), priority: 7 })
+    await deliver(foreign.bytes, 'event')
+    await deliver(own.bytes, 'event')
+    expect(ingest.stats()).toMatchObject({ held: 2, holding: 2 })
+    expect(await jobs.store.hasRecord(foreign.hash)).toBe(false)
+    await deliver(job.bytes, 'job')
+    const row = await jobs.get(job.hash)
+    expect([row?.state, row?.priority]).toEqual(['queued', 7])
+    expect(ingest.stats().dropped['not-owner']).toBe(1)
+    expect(ingest.stats().holding).toBe(0)
+    expect(await jobs.store.hasRecord(foreign.hash)).toBe(false)
+  })
+  it('one byte string per message: a re-encoded replay, a record of another mesh, an announcement out of its window are dropped by reason', async () => {
+    await deliver(makeGrant(admin, mesh, member.publicKey, ['submit']).bytes, 'trust')
+    const job = announce(member)
+    expect(await deliver(job.bytes, 'job')).toBeUndefined()
+    // the same envelope with its fields in another order: once a new job id, now refused before anything else
+    const env = decodeCbor(job.bytes, 1 << 20) as Record<string, unknown>
+    const reordered = encode(env, { mapSorter: (a: any, b: any) => (a[0].value < b[0].value ? 1 : -1) })
+    expect(await deliver(reordered, 'job')).toBe('non-canonical')
+    await ingest.fromSync(reordered)
+    expect(ingest.stats().dropped['non-canonical']).toBe(2)
+    // the same content signed again is the same id (ids come from the signed content): a duplicate
+    await deliver(seal(member, 'job', open(job.bytes).payload).bytes, 'job')
+    expect(ingest.stats().dropped.duplicate).toBe(1)
+    // a job of another mesh the same key belongs to
+    expect(await deliver(announce(member, '1111222233334444', { mesh: 'e'.repeat(64) }).bytes, 'job')).toBe('wrong-mesh')
+    expect(await deliver(announce(member, '1111222233334445', { mesh: undefined }).bytes, 'job')).toBe('wrong-mesh')
+    // signed too far ahead (any path); signed long ago (gossip only: history comes by sync)
+    expect(await deliver(announce(member, '5555666677778888', { submittedAt: Date.now() + 3_600_000 }).bytes, 'job')).toBe('from-the-future')
+    const old = announce(member, '9999aaaabbbbcccc', { submittedAt: Date.now() - 3_600_000 })
+    const live = ingest.check(old.bytes, 'job', { live: true })
+    expect(live.ok ? undefined : live.reason).toBe('stale')
+    await ingest.fromSync(old.bytes)
+    expect(await jobs.get(old.hash)).toBeDefined()
+    let count = 0
+    for await (const _ of jobs.store.list()) count++
+    expect(count).toBe(2)
+  })
+  it('a replayed id is dropped after a restart too: the record it names is kept in the store', async () => {
+    await deliver(makeGrant(admin, mesh, member.publicKey, ['submit', 'build']).bytes, 'trust')
+    const job = announce(member)
+    const ev = seal(member, 'event', { mesh: meshId, job: job.hash, type: 'reprioritized', node: member.id, at: Date.now(), priority: 3 })
+    await deliver(job.bytes, 'job')
+    await deliver(ev.bytes, 'event')
+    await meta.stop()
+    await startParts()
+    expect(await deliver(job.bytes, 'job')).toBeUndefined()
+    expect(await deliver(ev.bytes, 'event')).toBeUndefined()
+    expect(ingest.stats().dropped.duplicate).toBe(2)
+    expect(ingest.stats().accepted).toBe(0)
+    expect((await jobs.get(job.hash))?.priority).toBe(3)
   })
 })

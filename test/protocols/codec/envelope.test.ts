@@ -1,18 +1,43 @@
 import { createHash, generateKeyPairSync, sign as nodeSign } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { encode } from 'cborg'
-import { Identity, keyIdOf, open, seal, encodeCbor, decodeCbor, MAX_ENVELOPE_BYTES } from '../../../protocols/codec/index.js'
+import { Identity, keyIdOf, open, recordId, seal, encodeCbor, decodeCbor, MAX_ENVELOPE_BYTES } from '../../../protocols/codec/index.js'
 
 describe('signed envelopes', () => {
-  it('round-trips a payload, names the signer and hashes the exact bytes', async () => {
+  it('round-trips a payload, names the signer, and takes its id from the signed content and its signer', async () => {
     const id = await Identity.generate()
     const signed = seal(id, 'job', { a: 1, b: 'two', c: new Uint8Array([1, 2]) })
     const opened = open(signed.bytes, { expectType: 'job' })
     expect(opened.payload).toEqual({ a: 1, b: 'two', c: new Uint8Array([1, 2]) })
     expect(opened.signer).toBe(id.id)
-    expect(opened.hash).toBe(createHash('sha256').update(signed.bytes).digest('hex'))
+    const input = Buffer.concat([Buffer.from('cit-node/envelope/v1\0job\0'), encodeCbor({ a: 1, b: 'two', c: new Uint8Array([1, 2]) }), id.publicKey])
+    expect(opened.hash).toBe(createHash('sha256').update(input).digest('hex'))
+    expect(signed.hash).toBe(opened.hash)
+    expect(recordId(signed.bytes)).toBe(opened.hash)
     expect(keyIdOf(id.publicKey)).toBe(id.id)
     expect(id.id).toMatch(/^12D3KooW/)
+  })
+
+  it('one message, one byte string: a re-encoded envelope or payload is refused as ERR_NON_CANONICAL', async () => {
+    const id = await Identity.generate()
+    const signed = seal(id, 'job', { a: 1, b: 'two' })
+    const env = decodeCbor(signed.bytes, MAX_ENVELOPE_BYTES) as Record<string, unknown>
+    // the same fields in another key order, and the version as a float16: valid CBOR, same meaning
+    // (a longer integer is refused by the strict decoder already, as ERR_MALFORMED)
+    const reordered = encode(env, { mapSorter: (a: any, b: any) => (a[0].value < b[0].value ? 1 : -1) })
+    const longInt = new Uint8Array(signed.bytes)
+    const vAt = Buffer.from(longInt).indexOf(Buffer.from([0x61, 0x76, 0x01]))
+    expect(vAt).toBeGreaterThanOrEqual(0)
+    const asFloat = Buffer.concat([longInt.subarray(0, vAt + 2), Buffer.from([0xf9, 0x3c, 0x00]), longInt.subarray(vAt + 3)])
+    for (const bytes of [reordered, asFloat]) {
+      expect(Buffer.from(bytes).equals(signed.bytes)).toBe(false)
+      expect(() => open(bytes)).toThrow(expect.objectContaining({ code: 'ERR_NON_CANONICAL' }))
+    }
+    // a payload signed as is but not in canonical form: the signer's own re-encoding is refused too
+    const p = encode({ b: 'two', a: 1 }, { mapSorter: () => 0 })
+    const input = Buffer.concat([Buffer.from('cit-node/envelope/v1\0job\0'), p])
+    const odd = encodeCbor({ v: 1, t: 'job', p, k: id.publicKey, s: id.sign(input) })
+    expect(() => open(odd)).toThrow(expect.objectContaining({ code: 'ERR_NON_CANONICAL' }))
   })
 
   it('encodes deterministically whatever the key order', () => {
@@ -29,7 +54,7 @@ describe('signed envelopes', () => {
       try {
         open(copy)
       } catch (err: any) {
-        expect(['ERR_MALFORMED', 'ERR_BAD_SIGNATURE', 'ERR_TOO_LARGE']).toContain(err.code)
+        expect(['ERR_MALFORMED', 'ERR_BAD_SIGNATURE', 'ERR_TOO_LARGE', 'ERR_NON_CANONICAL']).toContain(err.code)
         refused++
       }
     }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { encodeCbor, Identity } from '../../../protocols/codec/index.js'
+import { encodeCbor, Identity, recordId } from '../../../protocols/codec/index.js'
 import {
   createMesh, decodeToken, encodeToken, makeGrant, MAX_ADDR_LENGTH, MAX_TOKEN_ADDRS, MAX_TOKEN_BYTES, TrustState
 } from '../../../protocols/trust/index.js'
@@ -36,7 +36,7 @@ describe('join tokens', () => {
     expect(decoded.roles).toEqual(['build', 'read'])
     expect(decoded.inviteIdentity.id).toBe(invite.id)
     expect(decoded.chain).toEqual([])
-    expect(decoded.inviteHash).toBe(createHash('sha256').update(token.invite).digest('hex'))
+    expect(decoded.inviteHash).toBe(recordId(token.invite))
   })
 
   it('accepts an invite by a non-root admin only with the chain that proves it', async () => {

@@ -1,0 +1,49 @@
+import { MemoryDatastore } from 'datastore-core'
+import type { Key } from 'interface-datastore'
+import type { AbortOptions } from '@libp2p/interface'
+
+/** the peer store's keys: members only (the gater admits nobody else), never evicted */
+const PEER_STORE_PREFIX = '/peers/'
+
+/**
+ * libp2p's store in memory, holding the kad-dht's provider records and any record a peer puts:
+ * at most `maxEntries` of those. When it is full the oldest-written goes first: providers are
+ * announced again periodically, so a member that floods it pushes out only records that come
+ * back. The peer store's entries (members only) are not counted and never evicted.
+ */
+export class BoundedDatastore extends MemoryDatastore {
+  /** entries let go to stay within the bound */
+  evicted = 0
+  /** the bounded (non-peer-store) keys, oldest-written first */
+  private readonly order = new Map<string, Key>()
+
+  constructor (readonly maxEntries: number) {
+    super()
+    if (!Number.isSafeInteger(maxEntries) || maxEntries <= 0) throw new TypeError('BoundedDatastore: maxEntries must be a positive integer')
+  }
+
+  /** bounded entries held now */
+  get size (): number { return this.order.size }
+
+  override put (key: Key, val: Uint8Array, options?: AbortOptions): ReturnType<MemoryDatastore['put']> {
+    const k = key.toString()
+    if (!k.startsWith(PEER_STORE_PREFIX)) {
+      // a rewrite counts as new: it moves to the end of the eviction order
+      this.order.delete(k)
+      while (this.order.size >= this.maxEntries) {
+        const [oldest, oldKey] = this.order.entries().next().value ?? []
+        if (oldest == null || oldKey == null) break
+        this.order.delete(oldest)
+        void super.delete(oldKey)
+        this.evicted++
+      }
+      this.order.set(k, key)
+    }
+    return super.put(key, val, options)
+  }
+
+  override delete (key: Key, options?: AbortOptions): ReturnType<MemoryDatastore['delete']> {
+    this.order.delete(key.toString())
+    return super.delete(key, options)
+  }
+}
