@@ -40,6 +40,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   leave: async () => await import('./commands/leave.js'),
   trust: async () => await import('./commands/trust.js'),
   token: async () => await import('./commands/token.js'),
+  repo: async () => await import('./commands/repo.js'),
+  hook: async () => await import('./commands/hook.js'),
+  trigger: async () => await import('./commands/trigger.js'),
+  events: async () => await import('./commands/events.js'),
   start: async () => await import('./commands/start.js'),
   stop: async () => await import('./commands/stop.js')
 }

@@ -37,6 +37,7 @@ import { MeshClaimer } from './scheduler/mesh-claimer.js'
 import { Runner } from './scheduler/runner.js'
 import { Supersede } from './scheduler/supersede.js'
 import { Exchange } from './transfer/exchange.js'
+import { Triggers } from './triggers/index.js'
 import type { Identity, Signed } from '../protocols/codec/index.js'
 import type { JobEvent } from '../protocols/job/records.js'
 import type { NodeState } from '../protocols/load/index.js'
@@ -94,6 +95,7 @@ export class CitNode implements NodeParts {
   nix?: NixService
   nixCache?: NixCache
   provenance?: ProvenanceLookup
+  triggers?: Triggers
   state: NodeState = 'active'
   startedAt = 0
   /** what the control socket and the HTTP face call */
@@ -133,6 +135,7 @@ export class CitNode implements NodeParts {
       await this.runner.start()
       await this.startFaces(meta)
       this.startedAt = Date.now()
+      this.triggers?.sendQueued().catch(err => { this.log.warn('queued triggers not sent', { err }) })
       this.log.info('daemon started', { peerId: this.identity.id, pid: process.pid })
     } catch (err) {
       this.log.error('daemon could not start', { err })
@@ -199,9 +202,23 @@ export class CitNode implements NodeParts {
       loadLimit: this.config.loadLimit
     }, { workspacesDir: this.paths.workspaces })
     this.jobs.on('event', this.stopCancelled)
+    await this.startTriggers(meta, recordLog)
     const supersede = new Supersede({ jobs: this.jobs, self: this.identity.id })
     this.jobs.on('change', row => { supersede.onChange(row).catch(err => { this.log.error('supersede failed', { job: row.id, err }) }) })
     return { plain: executor, pipeline: pipeline.executor }
+  }
+
+  /** repositories, hooks and webhooks (node/triggers): they submit through the handlers, as a person would */
+  private async startTriggers (meta: MetaStore, recordLog: RecordLog): Promise<void> {
+    this.triggers = new Triggers({
+      identity: this.identity, meta, recordLog, jobs: this.jobs, home: this.paths.root, config: { ...this.config, publicUrl: this.config.http.publicUrl },
+      submit: async b => await this.handlers.submit(b),
+      publish: s => { void this.mesh?.publish(s) },
+      mayRegister: k => this.trust == null ? k === this.identity.id : this.trust.hasRole(k, 'submit') || this.trust.hasRole(k, 'admin'),
+      mesh: () => this.membership?.mesh.id ?? null,
+      logger: scope => this.root.child(scope)
+    })
+    await this.triggers.start()
   }
 
   /** a cancel or supersede of a job this node runs stops its run */
@@ -214,7 +231,7 @@ export class CitNode implements NodeParts {
     await trust.start(membership.records)
     const peerTable = this.peerTable = new PeerTable(meta)
     await peerTable.start()
-    const ingest = this.ingest = new Ingest({ trust, jobs: this.jobs, peers: peerTable, logger: this.root.child('ingest'), mesh: membership.mesh.id })
+    const ingest = this.ingest = new Ingest({ trust, jobs: this.jobs, peers: peerTable, logger: this.root.child('ingest'), mesh: membership.mesh.id, records: this.triggers?.registry })
     const listen = this.config.listen.length > 0 ? this.config.listen : DEFAULT_LISTEN
     const mesh = this.mesh = new MeshService({
       identity: this.identity,
@@ -295,11 +312,11 @@ export class CitNode implements NodeParts {
     if (this.config.http.listen != null) {
       // loaded only when switched on: Fastify and its parts take a second to import
       const { HttpFace } = await import('./http/face.js')
-      this.http = new HttpFace({ handlers: this.handlers, logger: this.root.child('http') }, this.config.http)
+      this.http = new HttpFace({ handlers: this.handlers, logger: this.root.child('http') }, { ...this.config.http, modules: this.triggers?.httpModules() })
       await this.http.start()
     }
     if (this.init.control !== false) {
-      this.control = new ControlServer({ handlers: this.handlers, logger: this.root.child('control') }, { socketPath: this.paths.socket })
+      this.control = new ControlServer({ handlers: this.handlers, logger: this.root.child('control'), routes: this.triggers?.controlRoutes }, { socketPath: this.paths.socket })
       await this.control.start()
       await checkSocket(this.paths.socket)
     }
@@ -345,6 +362,7 @@ export class CitNode implements NodeParts {
     const steps: Array<[string, (() => Promise<void>) | undefined]> = [
       ['http', this.http != null ? async () => await this.http!.stop() : undefined],
       ['control', this.control != null ? async () => await this.control!.stop() : undefined],
+      ['triggers', this.triggers != null ? async () => { this.triggers!.stop() } : undefined],
       ['nix cache', this.nixCache != null ? async () => { this.nixCache!.stop() } : undefined],
       // the runner first: it hands its jobs over through the mesh, which must still be up
       ['runner', this.runner != null ? async () => await this.runner!.stop() : undefined],

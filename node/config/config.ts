@@ -8,6 +8,10 @@ import { sandboxPathProblem } from '../executor/sandbox/mounts.js'
 import type { Limits } from '../executor/types.js'
 import { validateHttpConfig } from '../http/config.js'
 import type { HttpConfig } from '../http/config.js'
+import { checkNotifyConfig } from '../triggers/notify-config.js'
+import type { NotifyRule } from '../triggers/notify-config.js'
+import { checkExportConfig } from '../triggers/export.js'
+import type { ExportConfig } from '../triggers/export.js'
 
 /** The daemon's settings, from `config.json` in the home plus command-line flags. */
 export interface NodeConfig {
@@ -32,6 +36,10 @@ export interface NodeConfig {
   sandbox: SandboxConfig
   /** a node without a sandbox (isolation `none`) still runs other members' jobs; default false: only its own */
   allowUnisolated: boolean
+  /** who hears of the results of the jobs submitted on this node (docs/triggers.md#notifications) */
+  notify?: NotifyRule[]
+  /** finished jobs shipped to Elasticsearch (docs/triggers.md#event-export) */
+  export?: ExportConfig
 }
 
 /** `nix` in config.json */
@@ -100,7 +108,7 @@ function checkSandbox (raw: unknown, cfg: NodeConfig, problems: Array<{ path: st
 }
 
 const LIMIT_KEYS = ['maxProcesses', 'maxOutputBytes', 'maxFileBytes', 'maxMemoryBytes'] as const
-const CONFIG_FIELDS: readonly string[] = ['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit', 'retention', 'http', 'nix', 'sandbox', 'allowUnisolated']
+const CONFIG_FIELDS: readonly string[] = ['listen', 'labels', 'slots', 'limits', 'logLevel', 'loadLimit', 'retention', 'http', 'nix', 'sandbox', 'allowUnisolated', 'notify', 'export']
 const RETENTION_FIELDS: readonly string[] = ['blobsBytes', 'workspacesBytes', 'keepResults']
 
 /** "unknown field", with the field most likely meant (`slotz` → `slots`) */
@@ -169,6 +177,8 @@ export function validateConfig (raw: unknown): NodeConfig {
   }
   if (r.http !== undefined) cfg.http = validateHttpConfig(r.http, problems)
   if (r.nix !== undefined) cfg.nix = checkNixConfig(r.nix, problems)
+  if (r.notify !== undefined) cfg.notify = checkNotifyConfig(r.notify, problems)
+  if (r.export !== undefined) cfg.export = checkExportConfig(r.export, problems)
   if (problems.length > 0) {
     throw new InvalidInputError(`config: ${problems.map(p => `${p.path}: ${p.message}`).join('; ')}`, problems)
   }

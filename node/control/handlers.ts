@@ -33,6 +33,8 @@ import type { GcReport, Retention } from '../retention.js'
 import type { MeshClaimer } from '../scheduler/mesh-claimer.js'
 import type { Runner } from '../scheduler/runner.js'
 import type { Exchange } from '../transfer/exchange.js'
+import type { Triggers } from '../triggers/index.js'
+import { sourceProblem } from '../../protocols/job/source.js'
 import type { ControlHandlers, JobPage, JobQuery, JobWatcher, OutputStream, StatusView, SubmitBody, TrustView } from './types.js'
 
 /**
@@ -64,6 +66,8 @@ export interface NodeParts {
   readonly nix?: NixService
   readonly nixCache?: NixCache
   readonly provenance?: ProvenanceLookup
+  /** repositories, hooks, webhooks, build numbers, commit statuses */
+  readonly triggers?: Triggers
   state: NodeState
   stop: (options?: { wait?: boolean }) => Promise<void>
 }
@@ -124,8 +128,11 @@ export class NodeHandlers implements ControlHandlers {
     if (body.priority != null && !Number.isSafeInteger(body.priority)) throw new InvalidInputError('priority: must be a whole number')
     this.requireSubmit()
     const { jobs, identity } = this.n
-    const cached = spec.cache ? await jobs.cachedResult(spec, resolved.values) : undefined
-    const row = await jobs.submit({ spec, params: resolved.values, priority: body.priority, cached, runOn: body.here === true ? identity.id : undefined })
+    const bad = body.source != null ? sourceProblem(body.source) : undefined
+    if (bad != null) throw new InvalidInputError(`source: ${bad}`)
+    const cached = spec.cache ? await jobs.cachedResult(spec, resolved.values, body.source) : undefined
+    const build = await this.n.triggers?.builds.next(spec.name)
+    const row = await jobs.submit({ spec, params: resolved.values, priority: body.priority, cached, runOn: body.here === true ? identity.id : undefined, source: body.source, build })
     return await jobs.view(row)
   }
 
@@ -316,6 +323,7 @@ export class NodeHandlers implements ControlHandlers {
   async rerun (ref: string): Promise<JobView> {
     const row = await this.n.jobs.resolve(ref)
     this.requireSubmit()
-    return await this.n.jobs.view(await this.n.jobs.submit({ spec: row.spec, params: row.params, priority: row.priority }))
+    const build = await this.n.triggers?.builds.next(row.spec.name)
+    return await this.n.jobs.view(await this.n.jobs.submit({ spec: row.spec, params: row.params, priority: row.priority, source: row.source, build }))
   }
 }

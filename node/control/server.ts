@@ -9,6 +9,12 @@ import type { ControlHandlers, SubmitBody } from './types.js'
 import type { NixSubmitBody } from '../nix/index.js'
 import type { ErrorReply } from './errors.js'
 
+/**
+ * Routes of a component of its own (node/triggers): given the method, the path's parts after
+ * `/v1` and the JSON body, the reply's value, or undefined when the route is not its own.
+ */
+export type ExtraRoutes = (method: string, parts: string[], body: () => Promise<unknown>, query: URLSearchParams) => Promise<{ value: unknown } | undefined>
+
 /** the largest request body accepted (a job spec) */
 export const MAX_BODY_BYTES = 2 * 1024 * 1024
 /** past this many bytes queued to a slow follower, output is skipped instead of buffered */
@@ -28,9 +34,12 @@ export class ControlServer {
   private readonly handlers: ControlHandlers
   private readonly controller = new AbortController()
 
-  constructor (components: { handlers: ControlHandlers, logger: Logger }, private readonly init: { socketPath: string }) {
+  private readonly routes?: ExtraRoutes
+
+  constructor (components: { handlers: ControlHandlers, logger: Logger, routes?: ExtraRoutes }, private readonly init: { socketPath: string }) {
     this.handlers = components.handlers
     this.log = components.logger
+    this.routes = components.routes
   }
 
   async start (): Promise<void> {
@@ -167,6 +176,8 @@ export class ControlServer {
       res.end()
       return
     }
+    const extra = await this.routes?.(method, parts.slice(1), async () => await readJson(req), url.searchParams)
+    if (extra != null) return json(res, extra.value)
     throw new HttpError('ERR_UNKNOWN_ROUTE', `no route ${method} ${url.pathname}`)
   }
 

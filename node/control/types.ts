@@ -1,3 +1,4 @@
+import type { JobSource } from '../../protocols/job/source.js'
 import type { EventView, JobSummary, JobView } from '../jobs/types.js'
 import type { AttachSession } from '../../protocols/attach/index.js'
 import type { NixImportReport, NixSubmitBody } from '../nix/index.js'
@@ -48,6 +49,8 @@ export interface SubmitBody {
   priority?: number
   /** run it on this node only (`cit-node run`: here and now) */
   here?: boolean
+  /** a trigger's repository and commit (node/triggers) */
+  source?: JobSource
 }
 
 /** A byte stream the control server copies to the client, ending when it ends. */

@@ -1,3 +1,4 @@
+import { sourceEnv } from '../../protocols/job/source.js'
 import { mkdir, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { collectArtefacts } from './artefacts.js'
@@ -156,7 +157,8 @@ export class Executor {
       const result = await this.runLocked(req, runId, recorder, active)
       recorder.marker(`cit: ${result.outcome}${result.reason !== undefined ? `: ${result.reason}` : ''}`)
       await recorder.close()
-      const log = await this.blobs.adoptFile(castPath)
+      // hashed while it was written: the store does not read the recording back
+      const log = await this.blobs.adoptFile(castPath, { hashedAs: recorder.sha256 })
       return { ...result, log: log.hash }
     } finally {
       this.active.delete(req.jobId)
@@ -196,7 +198,7 @@ export class Executor {
           jobName: req.spec.name,
           workspace: box?.workspace ?? workspace,
           shell: this.shell,
-          params: req.params,
+          params: { ...req.params, ...sourceEnv(req.source, req.build) },
           passEnv: this.passEnv,
           account: box === undefined ? undefined : { home: box.workspace, user: box.account.name, tmpDir: SANDBOX_TMP }
         })

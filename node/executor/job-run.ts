@@ -6,6 +6,7 @@
  * onFailure hook runs once more capped at FINAL_HOOK_TIMEOUT_MS (with CIT_JOB_OUTCOME saying
  * why); the outcome stays what stopped the job. Hook exit codes never change an outcome.
  */
+import { CHECKOUT_LABEL, CHECKOUT_SCRIPT } from './checkout.js'
 import { FINAL_HOOK_TIMEOUT_MS, KILL_POLL_MS, RECORDER_MAX_PAUSE_MS } from './constants.js'
 import { wrapperArgv, WRAPPER_FAILED_EXIT } from './limits.js'
 import { OutputPipe } from './output.js'
@@ -103,7 +104,7 @@ export class JobRun {
   async execute (): Promise<Decision> {
     const { req, timeoutMs } = this.init
     const timer = setTimeout(() => { this.stop({ outcome: 'timed-out', reason: `timed out after ${timeoutMs} ms` }) }, timeoutMs)
-    const onAbort = (): void => { this.stop({ outcome: 'cancelled', reason: abortReason(req.signal) }) }
+    const onAbort = (): void => { this.stop({ outcome: 'cancelled', reason: cancelReason(req.signal) }) }
     req.signal?.addEventListener('abort', onAbort, { once: true })
     if (req.signal?.aborted === true) onAbort()
     let failure: Decision | undefined
@@ -130,6 +131,12 @@ export class JobRun {
   /** the stages in order; the failing step's decision, or undefined when every stage passed */
   private async stages (): Promise<Decision | undefined> {
     const { spec } = this.init.req
+    if (this.init.req.source != null) {
+      const status = await this.command(CHECKOUT_LABEL, CHECKOUT_SCRIPT)
+      this.init.recorder.marker(`exit ${this.stopped !== undefined ? '-' : status.exitCode}`)
+      if (this.stopped !== undefined) return undefined
+      if (status.exitCode !== 0) return { outcome: 'failed', exitCode: status.exitCode, reason: `the checkout of ${this.init.req.source.commit} from ${this.init.req.source.repo} failed (exit ${status.exitCode})` }
+    }
     await this.hook('job', undefined, 'onStart')
     for (const [i, stage] of spec.stages.entries()) {
       if (this.stopped !== undefined) return undefined
@@ -276,7 +283,7 @@ export class JobRun {
   }
 }
 
-function abortReason (signal: AbortSignal | undefined): string {
+function cancelReason (signal: AbortSignal | undefined): string {
   const reason: unknown = signal?.reason
   if (reason instanceof Error && reason.name !== 'AbortError' && reason.message !== '') return `cancelled: ${reason.message}`
   if (typeof reason === 'string' && reason !== '') return `cancelled: ${reason}`

@@ -1,3 +1,4 @@
+import type { JobSource } from '../../protocols/job/source.js'
 import type { JobSpec } from '../../protocols/job/types.js'
 
 export type Outcome = 'succeeded' | 'failed' | 'timed-out' | 'cancelled'
@@ -72,6 +73,10 @@ export interface RunRequest {
   spec: JobSpec
   /** resolved parameter values: become environment variables */
   params: Record<string, string>
+  /** a triggered job: the commit checked out into the workspace before the first stage */
+  source?: JobSource
+  /** the build number (CIT_BUILD) */
+  build?: number
   /** timeout override in ms (default spec.timeoutMs) */
   timeoutMs?: number
   /** aborting this cancels the job (outcome `cancelled`) */

@@ -12,6 +12,7 @@ import { HTTP_STATUS_BY_CODE } from './errors.js'
 import { DEFAULT_MODULES } from './face.js'
 import { HttpMetrics } from './metrics.js'
 import { LIVE_DOC } from './routes/live.js'
+import { webhookModule } from '../triggers/webhooks.js'
 import type { ControlHandlers } from '../control/types.js'
 
 type Doc = Record<string, any>
@@ -28,7 +29,7 @@ export async function openApiDocument (): Promise<Doc> {
     config: {},
     links: new Links(),
     signal: new AbortController().signal
-  }, DEFAULT_MODULES)
+  }, [...DEFAULT_MODULES, webhookModule(handlers as never)])
   await app.ready()
   const doc = app.swagger() as Doc
   await app.close()
@@ -55,7 +56,7 @@ const cell = (text: unknown): string => String(text ?? '').replace(/\|/g, '\\|')
 
 function operation (path: string, method: string, op: any): string[] {
   const lines = [`### \`${method.toUpperCase()} ${path}\``, '', cell(op.summary ?? ''), '']
-  lines.push(op.security != null ? '*Needs a bearer token with the `submit` role.*' : path === '/api/v1/whoami' ? '*Open.*' : '*Reads: open on loopback, a `read` (or `submit`) token elsewhere.*', '')
+  lines.push(op.security != null ? '*Needs a bearer token with the `submit` role.*' : path === '/api/v1/whoami' ? '*Open.*' : path.startsWith('/hooks/') ? '*No token: signed with the repository\'s webhook secret (docs/triggers.md).*' : '*Reads: open on loopback, a `read` (or `submit`) token elsewhere.*', '')
   const params = (op.parameters ?? []) as any[]
   if (params.length > 0) {
     lines.push('| parameter | in | type | |', '|---|---|---|---|')

@@ -58,7 +58,9 @@ export const JobSchema = {
     artefacts: { type: 'array', items: { $ref: 'Artefact#' } },
     params: { type: 'object', additionalProperties: { type: 'string' } },
     announced: { type: 'boolean' },
-    acceptors: nullable({ type: 'array', items: { type: 'string' }, description: 'in a mesh: the members whose majority holds the job\'s lease and decides its result' })
+    acceptors: nullable({ type: 'array', items: { type: 'string' }, description: 'in a mesh: the members whose majority holds the job\'s lease and decides its result' }),
+    build: { type: 'integer', description: 'build number among the jobs of its name' },
+    source: { ...open({ repo: { type: 'string' }, url: { type: 'string' }, commit: { type: 'string' }, ref: { type: 'string' }, branch: { type: 'string' }, pr: { type: 'integer' } }), description: 'a triggered job: the repository and commit it builds (docs/triggers.md)' }
   }, ['id', 'name', 'state', 'priority', 'submitter', 'events', 'artefacts'])
 }
 
@@ -78,7 +80,7 @@ export const JobListItemSchema = {
     startedAt: nullable({ type: 'integer' }),
     finishedAt: nullable({ type: 'integer' }),
     build: { type: 'integer', description: 'build number, when the job has one' },
-    source: open({ repo: { type: 'string' }, commit: { type: 'string' }, ref: { type: 'string' } })
+    source: open({ repo: { type: 'string' }, url: { type: 'string' }, commit: { type: 'string' }, ref: { type: 'string' }, branch: { type: 'string' }, pr: { type: 'integer' } })
   }, ['id', 'name', 'state', 'submittedAt'])
 }
 

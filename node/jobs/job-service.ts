@@ -5,6 +5,8 @@ import { isFinal } from '../../protocols/job/records.js'
 import { JobNotFoundError } from '../errors.js'
 import { type JobStore, rowFromAnnouncement } from './job-store.js'
 import { inputKey } from '../../protocols/job/input-key.js'
+import { keyParams } from '../../protocols/job/source.js'
+import type { JobSource } from '../../protocols/job/source.js'
 import { LiveOutput } from './live-output.js'
 import type { Identity, Signed } from '../../protocols/codec/index.js'
 import type { EventType, JobAnnouncement, JobEvent, JobResult } from '../../protocols/job/records.js'
@@ -34,6 +36,9 @@ export interface SubmitRequest {
   cached?: { from: string, result: JobResult }
   /** only this node may run it (`cit-node run`) */
   runOn?: string
+  /** a trigger's repository and commit, and the build number */
+  source?: JobSource
+  build?: number
 }
 
 export interface JobServiceEvents {
@@ -85,32 +90,40 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       node: this.identity.id,
       nonce: randomBytes(8).toString('hex'),
       ...(req.runOn != null ? { runOn: req.runOn } : {}),
-      ...(this.mesh != null ? { mesh: this.mesh } : {})
+      ...(this.mesh != null ? { mesh: this.mesh } : {}),
+      ...(req.source != null ? { source: req.source } : {}),
+      ...(req.build != null ? { build: req.build } : {})
     }
     const lease = this.acceptorsFor?.(announcement.nonce)
     if (lease != null) Object.assign(announcement, lease)
     const signed = seal(this.identity, 'job', announcement)
     const row = rowFromAnnouncement(signed, true)
     const first = this.sealEvent(row.id, 'submitted', { state: 'queued' })
+    if (req.cached != null) {
+      // a cache hit is stored finished, in the same synced write: no node ever sees it queued,
+      // and it costs one fsync (its `finished` is stamped after `submitted`, so they sort in order)
+      const result: JobResult = { ...req.cached.result, cacheHit: true, cachedFrom: req.cached.from }
+      const finished = this.sealEvent(row.id, 'finished', { state: result.state, result, epoch: 0 }, first.payload.at + 1)
+      await this.store.create(row, signed.bytes, first, [finished])
+      this.log.info('job submitted', { job: row.id, name: row.name, priority: row.priority })
+      this.log.info('result cache hit', { job: row.id, from: req.cached.from })
+      for (const s of [signed, first, finished]) this.emit('signed', s)
+      this.emit('event', finished.payload, row)
+      this.emit('change', row)
+      return row
+    }
     await this.store.create(row, signed.bytes, first)
     this.active.set(row.id, row)
     this.log.info('job submitted', { job: row.id, name: row.name, priority: row.priority })
     this.emit('signed', signed)
     this.emit('signed', first)
-    if (req.cached != null) {
-      // finished before anyone hears of it as queued: no node tries to run it
-      const result: JobResult = { ...req.cached.result, cacheHit: true, cachedFrom: req.cached.from }
-      await this.transition(row.id, 'finished', { state: result.state, result, epoch: 0 })
-      this.log.info('result cache hit', { job: row.id, from: req.cached.from })
-      return row
-    }
     this.emit('change', row)
     return row
   }
 
   /** the newest succeeded job with this spec and params' input key, if its result is cacheable */
-  async cachedResult (spec: JobSpec, params: Record<string, string>): Promise<{ from: string, result: JobResult } | undefined> {
-    const id = await this.store.resultFor(inputKey(spec, params))
+  async cachedResult (spec: JobSpec, params: Record<string, string>, source?: JobSource): Promise<{ from: string, result: JobResult } | undefined> {
+    const id = await this.store.resultFor(inputKey(spec, keyParams(params, source)))
     const row = id == null ? undefined : await this.get(id)
     if (row == null || row.state !== 'succeeded' || row.log == null || row.usage == null) return undefined
     const from = row.cachedFrom ?? row.id
@@ -162,7 +175,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
 
   private async recordNow (row: JobRow | undefined, ev: Signed<JobEvent>, sync: boolean): Promise<void> {
     const changed = await this.store.record(row, ev, { sync })
-    if (changed && row?.state === 'succeeded' && row.spec.cache) await this.store.rememberResult(inputKey(row.spec, row.params), row.id)
+    if (changed && row?.state === 'succeeded' && row.spec.cache) await this.store.rememberResult(inputKey(row.spec, keyParams(row.params, row.source)), row.id)
     if (row != null && isFinal(row.state)) this.active.delete(row.id)
     this.log.debug('job event', { job: ev.payload.job, type: ev.payload.type, state: row?.state })
     this.emit('event', ev.payload, row)
@@ -206,8 +219,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     }
   }
 
-  private sealEvent (job: string, type: EventType, extra: EventExtra): Signed<JobEvent> {
-    const ev: JobEvent = { job, type, node: this.identity.id, at: this.now(), ...extra, ...(this.mesh != null ? { mesh: this.mesh } : {}) }
+  private sealEvent (job: string, type: EventType, extra: EventExtra, notBefore = 0): Signed<JobEvent> {
+    const ev: JobEvent = { job, type, node: this.identity.id, at: Math.max(this.now(), notBefore), ...extra, ...(this.mesh != null ? { mesh: this.mesh } : {}) }
     return seal(this.identity, 'event', ev)
   }
 
@@ -288,7 +301,9 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       acceptors: row.acceptors ?? null,
       ...(row.spec.nix != null ? { nix: { drv: row.spec.nix.drv, outputs: row.nix?.outputs ?? [] } } : {}),
       ...(row.provenance != null ? { provenance: row.provenance } : {}),
-      ...(row.rebuild != null ? { rebuild: row.rebuild } : {})
+      ...(row.rebuild != null ? { rebuild: row.rebuild } : {}),
+      ...(row.build != null ? { build: row.build } : {}),
+      ...(row.source != null ? { source: row.source } : {})
     }
   }
 
@@ -302,7 +317,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       submitter: row.submitter,
       executor: await this.executorOf(row),
       cacheHit: row.cacheHit === true,
-      submittedAt: row.submittedAt
+      submittedAt: row.submittedAt,
+      ...(row.build != null ? { build: row.build } : {})
     }
   }
 }

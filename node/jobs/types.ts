@@ -1,3 +1,4 @@
+import type { JobSource } from '../../protocols/job/source.js'
 import type { ArtefactRef, EventType, JobState, NixResult, RebuildCheck, UsageRecord } from '../../protocols/job/records.js'
 import type { JobSpec } from '../../protocols/job/types.js'
 
@@ -43,16 +44,14 @@ export interface JobRow {
   rebuild?: RebuildCheck
   /** where the job's sources came from, when a trigger made it (set by triggers) */
   source?: JobSource
+  /** the run's number among the jobs of its name */
+  build?: number
   startedAt?: number
   finishedAt?: number
 }
 
 /** The repository and commit a triggered job built. */
-export interface JobSource {
-  repo: string
-  commit: string
-  ref?: string
-}
+export type { JobSource } from '../../protocols/job/source.js'
 
 /** One event as shown to people and scripts. */
 export interface EventView {
@@ -97,6 +96,10 @@ export interface JobView {
   provenance?: string
   /** a rebuild (`verify --rebuild`): how it compared with the job it re-ran */
   rebuild?: RebuildCheck
+  /** the run's number among the jobs of its name */
+  build?: number
+  /** a triggered job: the repository and commit it builds */
+  source?: JobSource
 }
 
 /** The `jobs --json` row shape (DESIGN.md). */
@@ -110,4 +113,5 @@ export interface JobSummary {
   /** its result was reused from an earlier job (`executor` is then the node that ran that one) */
   cacheHit: boolean
   submittedAt: number
+  build?: number
 }

@@ -41,6 +41,16 @@ export type Checked =
   | { kind: 'event', signed: Signed<JobEvent> }
   | { kind: 'load', signed: Signed<LoadReport> }
   | { kind: 'trust', bytes: Uint8Array, signed: Signed<unknown> }
+  | { kind: 'record', bytes: Uint8Array, signed: Signed<unknown> }
+
+/** Signed records of other types (repositories…) that ride the trust topic and the record log. */
+export interface RecordHandler {
+  types: ReadonlySet<string>
+  /** why a member's record is refused, or undefined */
+  check: (signed: Signed<unknown>) => string | undefined
+  /** keep it; false when it was known already */
+  apply: (bytes: Uint8Array, signed: Signed<unknown>) => Promise<boolean>
+}
 
 export interface IngestComponents {
   trust: TrustService
@@ -52,6 +62,8 @@ export interface IngestComponents {
   held?: HeldEvents
   /** in a mesh: its id, which every job, event and load report must name */
   mesh?: string
+  /** more record types (node/triggers: repositories) */
+  records?: RecordHandler
 }
 
 /**
@@ -94,6 +106,14 @@ export class Ingest {
       signed = open(bytes)
     } catch (err: any) {
       return this.drop(OPEN_REASONS[err?.code] ?? 'malformed')
+    }
+    const extra = this.c.records
+    if (extra?.types.has(signed.type) === true) {
+      if (expect !== 'trust' && expect !== 'record') return this.drop('wrong-topic')
+      if (!this.c.trust.isMember(signed.signer)) return this.drop('not-a-member')
+      if (this.c.mesh != null && (signed.payload as { mesh?: unknown } | null)?.mesh !== this.c.mesh) return this.drop('wrong-mesh')
+      const problem = extra.check(signed)
+      return problem != null ? this.drop(`bad-${signed.type}`, problem) : { ok: true, value: { kind: 'record', bytes, signed } }
     }
     const kind: Kind | undefined = TRUST_TYPES.has(signed.type) ? 'trust' : (['job', 'event', 'load'] as const).find(k => k === signed.type)
     if (kind == null) return this.drop('unknown-type')
@@ -160,6 +180,9 @@ export class Ingest {
         // one job at a time: an event must not be held just after its announcement took the held ones
         await this.perJob(v.signed.payload.job, async () => { await this.applyEvent(v.signed) })
         return
+      case 'record':
+        if (!await this.c.records!.apply(v.bytes, v.signed)) { this.drop('duplicate'); return }
+        break
       case 'load':
         if (!await this.c.peers.update(v.signed.payload)) { this.drop('replay'); return }
         break

@@ -252,7 +252,7 @@ export class Runner {
   /** run the job; what it ended with, as its final event will say (an executor error is a failure) */
   private async execute (row: JobRow, signal: AbortSignal, onOutput: (data: Uint8Array) => void): Promise<RunOutcome> {
     try {
-      const r = await this.c.executor.run({ jobId: row.id, spec: row.spec, params: row.params, signal, onOutput })
+      const r = await this.c.executor.run({ jobId: row.id, spec: row.spec, params: row.params, source: row.source, build: row.build, signal, onOutput })
       return {
         type: 'finished',
         state: r.outcome,

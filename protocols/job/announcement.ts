@@ -3,6 +3,7 @@ import { MAX_EPOCH } from '../lease/constants.js'
 import { ARTEFACT_MODE_MASK, EVENT_TYPES, JOB_STATES } from './records.js'
 import { validateJobSpec } from './validate.js'
 import { isDerivationPath, isStorePath } from './validate-nix.js'
+import { buildProblem, sourceProblem } from './source.js'
 import type { EventType, JobAnnouncement, JobEvent, JobResult, JobState } from './records.js'
 
 /** limits on what a peer's announcement or event may carry */
@@ -33,7 +34,7 @@ function isNodeId (v: unknown): v is string {
 export function validateAnnouncement (raw: unknown): { value?: JobAnnouncement, problem?: string } {
   if (!isRecord(raw)) return { problem: 'announcement is not a map' }
   const keys = Object.keys(raw)
-  if (keys.some(k => !['spec', 'params', 'priority', 'submittedAt', 'node', 'nonce', 'acceptors', 'trust', 'runOn', 'mesh'].includes(k))) return { problem: 'announcement has unknown fields' }
+  if (keys.some(k => !['spec', 'params', 'priority', 'submittedAt', 'node', 'nonce', 'acceptors', 'trust', 'runOn', 'mesh', 'source', 'build'].includes(k))) return { problem: 'announcement has unknown fields' }
   if (raw.mesh !== undefined && (typeof raw.mesh !== 'string' || !HEX64.test(raw.mesh))) return { problem: 'mesh is not a mesh id' }
   const { spec, problems } = validateJobSpec(raw.spec)
   if (spec == null || problems.length > 0) return { problem: `invalid spec: ${problems[0]?.path ?? ''} ${problems[0]?.message ?? ''}`.trim() }
@@ -54,6 +55,9 @@ export function validateAnnouncement (raw: unknown): { value?: JobAnnouncement, 
     return { problem: 'trust without acceptors' }
   }
   if (raw.runOn !== undefined && !isNodeId(raw.runOn)) return { problem: 'runOn is not a peer id' }
+  const extra = raw.source !== undefined ? sourceProblem(raw.source) : undefined
+  if (extra != null) return { problem: extra }
+  if (raw.build !== undefined && buildProblem(raw.build) != null) return { problem: buildProblem(raw.build) }
   const value: JobAnnouncement = { spec, params: raw.params as Record<string, string>, priority: raw.priority as number, submittedAt: raw.submittedAt, node: raw.node, nonce: raw.nonce }
   if (raw.acceptors !== undefined) {
     value.acceptors = raw.acceptors as string[]
@@ -61,6 +65,8 @@ export function validateAnnouncement (raw: unknown): { value?: JobAnnouncement, 
   }
   if (raw.runOn !== undefined) value.runOn = raw.runOn as string
   if (raw.mesh !== undefined) value.mesh = raw.mesh as string
+  if (raw.source !== undefined) value.source = raw.source as JobAnnouncement['source']
+  if (raw.build !== undefined) value.build = raw.build as number
   return { value }
 }
 

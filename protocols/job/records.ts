@@ -1,3 +1,4 @@
+import type { JobSource } from './source.js'
 import type { JobSpec } from './types.js'
 
 /** Payload of a signed `job` envelope: a submission. The job's id is the envelope's hash. */
@@ -24,6 +25,10 @@ export interface JobAnnouncement {
   runOn?: string
   /** in a mesh: its id, so a key that is a member of two meshes cannot carry the job from one to the other */
   mesh?: string
+  /** a triggered job: the repository and commit it builds (protocols/job/source.ts) */
+  source?: JobSource
+  /** the run's number among the jobs of its name (its submitter's count + 1) */
+  build?: number
 }
 
 export const JOB_STATES = ['queued', 'claimed', 'running', 'succeeded', 'failed', 'timed-out', 'cancelled', 'superseded'] as const

@@ -2,6 +2,7 @@
  * The normalised job specification: what a job file becomes after parsing and
  * validation, and what a job announcement carries on the wire.
  */
+import type { JobNotifyRule } from './validate-notify.js'
 
 export const SUPERSEDE_MODES = ['waiting', 'running', 'none'] as const
 export type SupersedeMode = typeof SUPERSEDE_MODES[number]
@@ -84,6 +85,8 @@ export interface JobSpec extends Hooks {
    * byte for byte what they were.
    */
   network?: 'none'
+  /** who hears of this job's results, over http (protocols/job/validate-notify.ts); absent when none */
+  notify?: JobNotifyRule[]
 }
 
 /** One problem found in a job file, named by its dotted path (`stages[1].steps[0].command`). */

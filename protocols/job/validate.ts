@@ -17,12 +17,13 @@ import {
 import { checkArtefacts, checkParams, checkRequires } from './validate-fields.js'
 import { HOOK_NAMES, checkHooks, checkStages } from './validate-stages.js'
 import { checkNix, checkRebuild } from './validate-nix.js'
+import { checkJobNotify } from './validate-notify.js'
 import { NETWORK_MODES, SUPERSEDE_MODES } from './types.js'
 import { parseDuration } from './values.js'
 import type { JobSpec, NetworkMode, Problem, SupersedeMode } from './types.js'
 
 const JOB_FIELDS: readonly string[] = [
-  'name', 'priority', 'timeout', 'timeoutMs', 'requires', 'params', 'supersede', 'cache', 'network', ...HOOK_NAMES, 'stages', 'artefacts', 'nix', 'rebuild'
+  'name', 'priority', 'timeout', 'timeoutMs', 'requires', 'params', 'supersede', 'cache', 'network', ...HOOK_NAMES, 'stages', 'artefacts', 'nix', 'rebuild', 'notify'
 ]
 
 export interface ValidationResult {
@@ -67,7 +68,9 @@ export function checkJobSpec (ck: Checker, raw: unknown): JobSpec | undefined {
   const hooks = checkHooks(ck, raw, [])
   const rebuildValue = field(raw, 'rebuild')
   const rebuild = rebuildValue === undefined ? undefined : checkRebuild(ck, rebuildValue, ['rebuild'])
-  const extra = rebuild !== undefined ? { rebuild } : {}
+  const notifyValue = field(raw, 'notify')
+  const notify = notifyValue === undefined ? undefined : checkJobNotify(ck, notifyValue, ['notify'])
+  const extra = { ...(rebuild !== undefined ? { rebuild } : {}), ...(notify !== undefined ? { notify } : {}) }
   if (field(raw, 'nix') !== undefined) {
     // Nix builds in a sandbox of its own, which decides about the network
     if (field(raw, 'network') !== undefined) ck.add(['network'], 'a Nix job has no network setting: Nix\'s own sandbox decides')

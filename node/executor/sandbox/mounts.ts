@@ -141,6 +141,10 @@ export function mountArgs (input: MountPlanInput): string[] {
   for (const target of byDepth(input.readOnly)) {
     // already in sight (bound by the tree, or inside what is): binding it again would undo what is hidden in it
     if (visibleAfter(ops, target.path)) continue
+    // bwrap makes a bind's missing parents 0700, which a build user cannot pass: in the job's /tmp they are made 0755 here
+    const parents: string[] = []
+    for (let dir = posix.dirname(target.path); dir !== SANDBOX_TMP && covers(SANDBOX_TMP, dir); dir = posix.dirname(dir)) parents.unshift(dir)
+    for (const dir of parents) args.push('--dir', dir)
     args.push('--ro-bind', target.path, target.path)
     ops.push({ kind: 'bind', dest: target.path })
   }
