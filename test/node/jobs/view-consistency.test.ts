@@ -1,0 +1,91 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Identity } from '../../../protocols/codec/index.js'
+import { isFinal } from '../../../protocols/job/records.js'
+import { MetaStore, RecordLog } from '../../../store/meta/index.js'
+import { silentLogger } from '../../../store/logger.js'
+import { JobService } from '../../../node/jobs/job-service.js'
+import { JobStore } from '../../../node/jobs/job-store.js'
+import { tempHome } from '../../helpers/cli.js'
+import type { JobResult } from '../../../protocols/job/records.js'
+import type { JobSpec } from '../../../protocols/job/types.js'
+import type { EventView, JobView } from '../../../node/jobs/types.js'
+
+const spec = { name: 'x', priority: 0, timeoutMs: 60000, requires: { labels: [], cores: 1, memoryBytes: 0 }, params: {}, supersede: 'waiting', cache: false, stages: [{ title: 's', steps: [{ title: 't', command: 'true', ignoreExitCode: false }] }], artefacts: [] } as unknown as JobSpec
+const result: JobResult = { state: 'succeeded', exitCode: 0, usage: { wallMs: 1, cpuMs: 1, maxRssBytes: 1 }, log: 'ab'.repeat(32), artefacts: [] }
+/** how long the reader stays paused when nothing else moves (the fixed code: the write waits for the read) */
+const PAUSE_MS = 300
+
+const types = (v: JobView): string[] => v.events.map(e => e.type)
+
+describe('JobService.view: the state and the events of one document agree', () => {
+  let dir: { dir: string, cleanup: () => Promise<void> }
+  let meta: MetaStore
+  let store: JobStore
+  let jobs: JobService
+
+  beforeEach(async () => {
+    dir = await tempHome('cit-view-')
+    meta = new MetaStore({}, { path: `${dir.dir}/db` })
+    await meta.start()
+    const log = new RecordLog(meta)
+    await log.start()
+    store = new JobStore(meta, log)
+    jobs = new JobService({ identity: await Identity.generate(), store, logger: silentLogger })
+  })
+
+  afterEach(async () => {
+    await meta.stop()
+    await dir.cleanup()
+  })
+
+  /**
+   * Pause every read of a job's events just after the store answered, until `release` is called:
+   * the window in which, under load, a result lands while a `show` is half done.
+   */
+  function pauseEventReads (): { read: Promise<void>, release: () => void } {
+    const original = store.events.bind(store)
+    let release!: () => void
+    let signalRead!: () => void
+    const gate = new Promise<void>(resolve => { release = resolve })
+    const read = new Promise<void>(resolve => { signalRead = resolve })
+    store.events = async (id: string): Promise<EventView[]> => {
+      const out = await original(id)
+      signalRead()
+      await gate
+      return out
+    }
+    return { read, release }
+  }
+
+  it('a result recorded while a view reads the events: a final state is shown with its finished event, never without it', async () => {
+    const row = await jobs.submit({ spec, params: {} })
+    await jobs.transition(row.id, 'started', { state: 'running', epoch: 1 })
+    const pause = pauseEventReads()
+    const viewing = jobs.view(await jobs.get(row.id) as never)
+    await pause.read
+    // the result arrives while the view has its events but not yet the state
+    const finishing = jobs.transition(row.id, 'finished', { state: 'succeeded', result, epoch: 1 })
+    await Promise.race([finishing, new Promise(resolve => setTimeout(resolve, PAUSE_MS))])
+    pause.release()
+    const [view] = await Promise.all([viewing, finishing])
+    // either the view came before the result (running, no finished) or after it (both): never half
+    expect(types(view).includes('finished'), `${view.state}: ${types(view).join(' ')}`).toBe(isFinal(view.state))
+    expect(view.executor).toBe(isFinal(view.state) ? jobs.nodeId : view.executor)
+    // and once the result is recorded, a view shows both
+    const after = await jobs.view((await jobs.get(row.id))!)
+    expect(after.state).toBe('succeeded')
+    expect(types(after)).toEqual(['submitted', 'started', 'finished'])
+    expect(after.log).toBe(result.log)
+  })
+
+  it('a view of a row read before a result landed shows the job as it is now, with every event', async () => {
+    const row = await jobs.submit({ spec, params: {} })
+    await jobs.transition(row.id, 'started', { state: 'running', epoch: 1 })
+    // a copy read earlier (a final job is read from the store, a caller may hold an old copy)
+    const old = structuredClone((await jobs.get(row.id))!)
+    await jobs.transition(row.id, 'finished', { state: 'succeeded', result, epoch: 1 })
+    const view = await jobs.view(old)
+    expect(view.state).toBe('succeeded')
+    expect(types(view)).toEqual(['submitted', 'started', 'finished'])
+  })
+})
