@@ -176,7 +176,7 @@ export class NodeHandlers implements ControlHandlers {
   async show (ref: string): Promise<JobView> {
     const row = await this.n.jobs.resolve(ref)
     const view = await this.n.jobs.view(row)
-    if (row.state === 'queued' && view.reason == null) view.reason = this.whyWaiting(row)
+    if (view.state === 'queued' && view.reason == null) view.reason = this.whyWaiting(row)
     return view
   }
 

@@ -277,8 +277,21 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     return (await this.get(row.cachedFrom))?.executor ?? null
   }
 
+  /**
+   * The `show` document of a job as it is now (`row` names it; a copy read earlier is not
+   * trusted). Its state and its events are read between two of the job's writes: the shared row
+   * changes as soon as an event is on disk, so a view that read the events and then the row could
+   * show a final state without the `finished` event that set it.
+   */
   async view (row: JobRow): Promise<JobView> {
-    const events: EventView[] = await this.store.events(row.id)
+    return await this.serialised(row.id, async () => {
+      const current = (await this.get(row.id)) ?? row
+      // a copy: the fields below are read after an await, and the shared row keeps changing
+      return await this.viewOf(structuredClone(current), await this.store.events(row.id))
+    })
+  }
+
+  private async viewOf (row: JobRow, events: EventView[]): Promise<JobView> {
     return {
       id: row.id,
       name: row.name,
