@@ -1,12 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { Identity } from '../../../protocols/codec/index.js'
+import { Identity, seal } from '../../../protocols/codec/index.js'
 import { isFinal } from '../../../protocols/job/records.js'
 import { MetaStore, RecordLog } from '../../../store/meta/index.js'
 import { silentLogger } from '../../../store/logger.js'
 import { JobService } from '../../../node/jobs/job-service.js'
 import { JobStore } from '../../../node/jobs/job-store.js'
 import { tempHome } from '../../helpers/cli.js'
-import type { JobResult } from '../../../protocols/job/records.js'
+import type { JobEvent, JobResult } from '../../../protocols/job/records.js'
 import type { JobSpec } from '../../../protocols/job/types.js'
 import type { EventView, JobView } from '../../../node/jobs/types.js'
 
@@ -76,6 +76,25 @@ describe('JobService.view: the state and the events of one document agree', () =
     expect(after.state).toBe('succeeded')
     expect(types(after)).toEqual(['submitted', 'started', 'finished'])
     expect(after.log).toBe(result.log)
+  })
+
+  it('a peer\'s result ingested while a view reads the events: the same, for the path a watching node takes', async () => {
+    const peer = await Identity.generate()
+    const row = await jobs.submit({ spec, params: {} })
+    const started: JobEvent = { job: row.id, type: 'started', node: peer.id, at: Date.now(), state: 'running', epoch: 1 }
+    expect(await jobs.ingestEvent(seal(peer, 'event', started))).toBe(true)
+    const pause = pauseEventReads()
+    const viewing = jobs.view((await jobs.get(row.id))!)
+    await pause.read
+    const finished: JobEvent = { job: row.id, type: 'finished', node: peer.id, at: started.at + 1, state: 'succeeded', result, epoch: 1 }
+    const ingesting = jobs.ingestEvent(seal(peer, 'event', finished))
+    await Promise.race([ingesting, new Promise(resolve => setTimeout(resolve, PAUSE_MS))])
+    pause.release()
+    const [view] = await Promise.all([viewing, ingesting])
+    expect(types(view).includes('finished'), `${view.state}: ${types(view).join(' ')}`).toBe(isFinal(view.state))
+    const after = await jobs.view((await jobs.get(row.id))!)
+    expect([after.state, after.executor]).toEqual(['succeeded', peer.id])
+    expect(types(after)).toEqual(['submitted', 'started', 'finished'])
   })
 
   it('a view of a row read before a result landed shows the job as it is now, with every event', async () => {
