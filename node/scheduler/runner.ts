@@ -187,11 +187,13 @@ export class Runner {
   }
 
   private async attempt (id: string): Promise<void> {
+    let asked = false
     try {
       const row = await this.jobs.get(id)
       if (row == null || !this.started || this.paused || this.running.size >= this.slots) return
       const takeover = row.state !== 'queued'
       if (takeover && !this.c.claimer.abandoned(row)) return
+      asked = true
       const claim = await this.c.claimer.claim(row, AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(CLAIM_TIMEOUT_MS)]))
       if (!claim.ok) {
         this.notBefore.set(id, this.now() + (claim.retryMs ?? RETRY_AFTER_MS))
@@ -215,6 +217,11 @@ export class Runner {
       this.notBefore.set(id, this.now() + RETRY_AFTER_MS)
     } finally {
       this.attempting.delete(id)
+      // the slot this attempt held is free again (it lost, or its run is under way and counted as
+      // running): look at the other queued jobs now rather than at the next tick, up to TICK_MS
+      // later. Only after a claim was asked: it leaves the job running or waiting (notBefore), so
+      // this cannot loop on the same job.
+      if (asked) this.pump()
     }
   }
 
