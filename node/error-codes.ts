@@ -115,6 +115,7 @@ export const ERRORS = {
   ERR_GIT: unreachable(502, 'check that the repository URL is reachable from this node and the commit is in it'),
   ERR_RESET: unreachable(502),
   ERR_TRUNCATED: unreachable(502),
+  ERR_BULK_UNAVAILABLE: unreachable(502),
   ERR_MALFORMED: unreachable(502),
   ERR_TOO_LARGE: unreachable(502),
   ERR_WINDOW: unreachable(502),

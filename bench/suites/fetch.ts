@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { CLI, nodeLabel } from '../cluster.js'
 import { tcpCopy } from '../local.js'
 import { oneStep } from '../jobspecs.js'
+import { cpuMs } from '../machine.js'
 import { runCommand } from '../procs.js'
 import { figure, unmeasured } from '../stats.js'
 import { BIG_JOB_TIMEOUT_MS, JOB_TIMEOUT_MS } from '../constants.js'
@@ -82,10 +83,14 @@ export async function fetchFigure (ctx: SuiteContext & { registry: Registry, ssh
       return unmeasured('MB/s', `cross-node fetch has not landed: node 1's daemon said "${String(err?.message ?? err)}"; ${baseNote}`, scp, { baselines })
     }
 
-    const view = await runPinned(ctx, a, oneStep('bench-fetch', `cp ${JSON.stringify(src)} big.bin`, { ...pin, artefacts: ['big.bin'] }), BIG_JOB_TIMEOUT_MS)
+    // the job makes its own random artefact: its sandbox cannot read the bench's temporary folder
+    const view = await runPinned(ctx, a, oneStep('bench-fetch', `head -c ${size} /dev/urandom > big.bin`, { ...pin, artefacts: ['big.bin'] }), BIG_JOB_TIMEOUT_MS)
+    // the daemons' own CPU time for the transfer: what the machine's load does not skew
+    const cpu0 = [cpuMs(a.pid), cpuMs(b.pid)]
     const started = performance.now()
     const { result: got, progress } = await b.control.fetchBlob(view.hash, AbortSignal.any([ctx.signal, AbortSignal.timeout(BIG_JOB_TIMEOUT_MS)]))
     const ended = performance.now()
+    const cpuNote = `; CPU per MB: holder ${((cpuMs(a.pid) - cpu0[0]) / (size / 1e6)).toFixed(2)} ms, fetcher ${((cpuMs(b.pid) - cpu0[1]) / (size / 1e6)).toFixed(2)} ms`
     const mbps = size / 1e6 / ((ended - started) / 1000)
     if (got.local || got.size !== size) throw new Error(`node 1 did not fetch the artefact (local ${String(got.local)}, size ${got.size})`)
     // progress lines come every 200 ms: the first with bytes and the first complete one bound the transfer
@@ -97,7 +102,7 @@ export async function fetchFigure (ctx: SuiteContext & { registry: Registry, ssh
     // the whole command as a person runs it, on a third node: mesh transfer, then a verified local copy
     let cli = 'not measured (fewer than 3 nodes)'
     if (cluster.size >= 3) cli = `${(await citFetch(registry, cluster.nodes[2].home, view.hash, dest, size, BIG_JOB_TIMEOUT_MS)).toFixed(0)} MB/s`
-    const note = `${sizeText} artefact from node 0 into node 1's store (verified), asked through node 1's control API${phases}; \`cit-node fetch -o FILE\` end to end on node 2 (the same, then a verified copy to FILE and fsync): ${cli}; ${baseNote}`
+    const note = `${sizeText} artefact from node 0 into node 1's store (verified), asked through node 1's control API${phases}${cpuNote}; \`cit-node fetch -o FILE\` end to end on node 2 (the same, then a verified copy to FILE and fsync): ${cli}; ${baseNote}`
     return figure({ value: mbps, unit: 'MB/s', baseline: scp, n: 1, note, baselines })
   } finally {
     registry.removeDir(dir)

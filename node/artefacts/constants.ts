@@ -3,7 +3,7 @@
 const MiB = 1024 * 1024
 
 /** a download is split into ranges of this size (raised for huge blobs, see FETCH_MAX_RANGES) */
-export const FETCH_RANGE_BYTES = 8 * MiB
+export const FETCH_RANGE_BYTES = 32 * MiB
 /** ranges per blob at most: above FETCH_MAX_RANGES × FETCH_RANGE_BYTES ranges grow, so bookkeeping stays small */
 export const FETCH_MAX_RANGES = 4096
 /** range requests in flight at once for one download, over all holders */
@@ -23,3 +23,5 @@ export const SIDECAR_SAVE_INTERVAL_MS = 1_000
 export const PROGRESS_INTERVAL_MS = 100
 /** bytes read per chunk when hashing a finished download */
 export const VERIFY_CHUNK_BYTES = MiB
+/** received bytes of one range request queued for the disk at most; the request waits while more are */
+export const WRITE_BEHIND_BYTES = 8 * MiB

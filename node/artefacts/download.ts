@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
-import { fetchRange } from '../../protocols/fetch/index.js'
-import { PROGRESS_INTERVAL_MS } from './constants.js'
+import { fetchRange, fetchRangeBulk } from '../../protocols/fetch/index.js'
+import { PROGRESS_INTERVAL_MS, WRITE_BEHIND_BYTES } from './constants.js'
 import { DownloadWriteError, NoHoldersError, UnrepairableDownloadError } from './errors.js'
 import { failureCode } from './holders.js'
+import { OrderedHash } from './ordered-hash.js'
 import type { HolderSet } from './holders.js'
 import type { PartFile } from './part-file.js'
 import type { RangePlan } from './range-plan.js'
@@ -14,10 +15,12 @@ export interface DownloadLimits {
   windowBytes?: number
   ackBytes?: number
   frameTimeoutMs?: number
+  /** try the bulk channel first (default true) */
+  bulk?: boolean
 }
 
 export interface DownloadContext {
-  libp2p: Pick<Libp2p, 'dialProtocol'>
+  libp2p: Pick<Libp2p, 'dialProtocol' | 'dial'>
   hash: string
   part: PartFile
   plan: RangePlan
@@ -41,8 +44,23 @@ export class Download {
   private inflightBytes = 0
   private lastProgress = 0
   private fatal?: Error
+  /** holders without a bulk channel for us: their ranges come over the fetch protocol */
+  private readonly noBulk = new Set<string>()
+  /** bytes written so far of each range in flight, by its start */
+  private readonly writing = new Map<number, number>()
+  private readonly ordered: OrderedHash
+  private saving?: Promise<void>
+  /** the whole download hashed to the blob's name (set when run() resolves) */
+  verified = false
 
-  constructor (private readonly ctx: DownloadContext) {}
+  constructor (private readonly ctx: DownloadContext) {
+    const { plan, part } = ctx
+    this.ordered = new OrderedHash(part, plan.size, plan.rangeBytes, (start) => {
+      const index = start / plan.rangeBytes
+      if (plan.done.has(index)) return plan.bounds(index).end - start
+      return this.writing.get(start) ?? 0
+    })
+  }
 
   /** fetch until the part file hashes to the blob's name; throws ERR_NO_HOLDERS, ERR_HASH_MISMATCH, ERR_WRITE_FAILED, the abort reason */
   async run (): Promise<void> {
@@ -52,14 +70,19 @@ export class Download {
       try {
         await this.pass()
       } catch (err) {
+        // keep what is done for a resume: the one fdatasync of a download that stops here
+        await this.saving
+        await part.save(true).catch((err) => { this.ctx.logger.warn('could not record download progress', { hash, err: String(err) }) })
         // a repair round that runs out of holders leaves the download as wrong as it was
         if (actual !== undefined && err instanceof NoHoldersError) throw new UnrepairableDownloadError(hash, actual, plan.suppliers())
         throw err
-      } finally {
-        await part.save(true).catch((err) => { this.ctx.logger.warn('could not record download progress', { hash, err: String(err) }) })
       }
-      actual = await part.hash(signal)
+      await this.saving
+      // the in-order hash has seen nearly every byte as it arrived: only what came ahead of it is read back
+      await this.ordered.catchUp(signal)
+      actual = this.ordered.digest() ?? await part.hash(signal)
       if (actual === hash) break
+      this.ordered.reset()
       const suppliers = plan.suppliers()
       const reopened = plan.reopenForRepair()
       for (const i of reopened) part.unmark(i)
@@ -69,6 +92,7 @@ export class Download {
         throw new UnrepairableDownloadError(hash, actual, suppliers)
       }
     }
+    this.verified = true
     this.badHolders = plan.blame()
     if (this.badHolders.length > 0) this.ctx.logger.warn('holders sent bytes that failed verification', { hash, holders: this.badHolders })
     this.progress(true)
@@ -123,15 +147,64 @@ export class Download {
     const { start, end } = plan.bounds(index)
     const sha = createHash('sha256')
     let received = 0
+    this.writing.set(start, 0)
+    // writes go behind the reads, in order, what queued meanwhile in one call, at most
+    // WRITE_BEHIND_BYTES queued: the disk never stalls the socket
+    let writes: Promise<void> = Promise.resolve()
+    let queue: Uint8Array[] = []
+    let queued = 0
+    let written = 0
+    let writeError: unknown
+    const flush = async (): Promise<void> => {
+      if (queue.length === 0) return
+      const batch = queue
+      queue = []
+      let bytes = 0
+      for (const c of batch) bytes += c.byteLength
+      await part.writev(start + written, batch)
+      written += bytes
+      queued -= bytes
+      this.writing.set(start, written)
+    }
+    const sink = async (chunk: Uint8Array): Promise<void> => {
+      if (writeError != null) throw writeError
+      sha.update(chunk)
+      this.ordered.feed(start + received, chunk)
+      received += chunk.byteLength
+      this.inflightBytes += chunk.byteLength
+      this.progress(false)
+      queued += chunk.byteLength
+      const idle = queue.length === 0
+      queue.push(chunk)
+      // a batch already waiting for the disk takes this chunk along
+      if (idle) {
+        writes = writes.then(flush)
+        writes.catch((err: unknown) => { writeError ??= err })
+      }
+      if (queued > WRITE_BEHIND_BYTES) await writes
+    }
+    const options = { signal, expectedSize: plan.size, windowBytes: limits.windowBytes, ackBytes: limits.ackBytes, frameTimeoutMs: limits.frameTimeoutMs }
     try {
-      await fetchRange(this.ctx.libp2p, holder, this.ctx.hash, start, end, async (chunk) => {
-        await part.write(start + received, chunk)
-        sha.update(chunk)
-        received += chunk.byteLength
-        this.inflightBytes += chunk.byteLength
-        this.progress(false)
-      }, { signal, expectedSize: plan.size, windowBytes: limits.windowBytes, ackBytes: limits.ackBytes, frameTimeoutMs: limits.frameTimeoutMs })
+      if (limits.bulk !== false && !this.noBulk.has(holder)) {
+        try {
+          await fetchRangeBulk(this.ctx.libp2p, holder, this.ctx.hash, start, end, sink, options)
+        } catch (err) {
+          // nothing was received: the same range over the fetch protocol, the holder not blamed
+          if ((err as { code?: unknown }).code !== 'ERR_BULK_UNAVAILABLE' || received > 0) throw err
+          this.noBulk.add(holder)
+          this.ctx.logger.debug('no bulk channel to this holder; using the fetch protocol', { hash: this.ctx.hash, holder, err: String(err) })
+          await fetchRange(this.ctx.libp2p, holder, this.ctx.hash, start, end, sink, options)
+        }
+      } else {
+        await fetchRange(this.ctx.libp2p, holder, this.ctx.hash, start, end, sink, options)
+      }
+      await writes
     } catch (err) {
+      // no write of this attempt may land after the range is handed to another one
+      await writes.catch(() => {})
+      if (writeError != null) err = writeError
+      this.writing.delete(start)
+      this.ordered.failed(start)
       this.inflightBytes -= received
       plan.fail(index)
       if (err instanceof DownloadWriteError) this.fatal ??= err
@@ -141,12 +214,22 @@ export class Download {
       }
       return
     }
+    this.writing.delete(start)
     this.inflightBytes -= received
     part.markDone(index, plan.complete(index, holder, sha.digest('hex')))
     this.bytesFetched += received
     this.byHolder[holder] = (this.byHolder[holder] ?? 0) + received
     this.progress(true)
-    await part.save().catch((err: Error) => { this.fatal ??= err })
+    this.saveSoon()
+    void this.ordered.catchUp(signal).catch((err: unknown) => { if (!signal.aborted) this.fatal ??= err as Error })
+  }
+
+  /** record progress for a resume now and then, beside the transfer: never while holding up a range worker */
+  private saveSoon (): void {
+    if (this.saving != null) return
+    this.saving = this.ctx.part.save()
+      .catch((err: Error) => { this.fatal ??= err })
+      .finally(() => { this.saving = undefined })
   }
 
   private progress (force: boolean): void {

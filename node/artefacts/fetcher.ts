@@ -16,7 +16,7 @@ import type { Logger } from '../../store/logger.js'
 import type { Libp2p } from '@libp2p/interface'
 
 export interface FetcherComponents {
-  libp2p: Pick<Libp2p, 'dialProtocol' | 'peerId'>
+  libp2p: Pick<Libp2p, 'dialProtocol' | 'dial' | 'peerId'>
   /** where finished downloads are stored (with `expectedHash`) */
   blobs: Pick<BlobStore, 'has' | 'stat' | 'adoptFile'>
   /** who holds a blob, when a fetch names no holders (`Providers.findHolders`) */
@@ -151,10 +151,13 @@ export class Fetcher {
         const { size } = await this.components.blobs.stat(hash)
         return { hash, size, local: true, bytesFetched: 0, resumedBytes: 0, byHolder: {}, badHolders: [] }
       }
+      const began = performance.now()
       const candidates = await this.holdersOf(hash, options, signal)
+      const found = performance.now()
       const probe = await probeHolders(this.components.libp2p, hash, candidates, options.size, this.init.probeTimeoutMs, signal)
       if (probe.size === undefined) throw new NoHoldersError(hash, probe.failures)
-      return await this.downloadFrom(hash, probe.size, probe.holders, probe.failures, options, signal)
+      const timings = { findMs: Math.round(found - began), probeMs: Math.round(performance.now() - found) }
+      return await this.downloadFrom(hash, probe.size, probe.holders, probe.failures, options, signal, timings)
     } catch (err) {
       if (stop.aborted) throw stop.reason
       if (options.signal?.aborted === true) throw options.signal.reason
@@ -163,8 +166,10 @@ export class Fetcher {
   }
 
   private async downloadFrom (
-    hash: string, size: number, holders: string[], probeFailures: Record<string, string>, options: FetchOptions, signal: AbortSignal
+    hash: string, size: number, holders: string[], probeFailures: Record<string, string>, options: FetchOptions, signal: AbortSignal,
+    timings: Record<string, number>
   ): Promise<FetchResult> {
+    const began = performance.now()
     const part = await PartFile.open(this.partialDir, hash, size, this.rangeBytesFor(size), this.logger)
     const resumedBytes = part.bytesDone
     if (resumedBytes > 0) this.logger.info('resuming download', { hash, resumedBytes, size })
@@ -190,14 +195,17 @@ export class Fetcher {
       throw err
     }
     await part.close()
+    const transferred = performance.now()
     try {
-      // the part file becomes the blob without a copy; the store verifies it on the way in
-      await this.components.blobs.adoptFile(part.path, { expectedHash: hash, signal })
+      // the part file becomes the blob without a copy; the download's own in-order hash is the
+      // store's check (it verified before run() resolved)
+      await this.components.blobs.adoptFile(part.path, { expectedHash: hash, hashedAs: download.verified ? hash : undefined, signal })
     } finally {
       // stored or refused, the part file is gone: its record of finished ranges goes with it
       await part.remove()
     }
-    this.logger.info('fetched blob', { hash, size, bytesFetched: download.bytesFetched, resumedBytes, holders: Object.keys(download.byHolder).length })
+    const ms = { ...timings, transferMs: Math.round(transferred - began), storeMs: Math.round(performance.now() - transferred) }
+    this.logger.info('fetched blob', { hash, size, bytesFetched: download.bytesFetched, resumedBytes, holders: Object.keys(download.byHolder).length, ...ms })
     return { hash, size, local: false, bytesFetched: download.bytesFetched, resumedBytes, byHolder: download.byHolder, badHolders: download.badHolders }
   }
 

@@ -88,6 +88,25 @@ export class PartFile {
     }
   }
 
+  /** write consecutive chunks at `offset` in one call */
+  async writev (offset: number, chunks: Uint8Array[]): Promise<void> {
+    if (chunks.length === 1) return await this.write(offset, chunks[0])
+    let total = 0
+    for (const c of chunks) total += c.byteLength
+    try {
+      const { bytesWritten } = await this.fh.writev(chunks, offset)
+      if (bytesWritten === total) return
+    } catch (err) {
+      throw new DownloadWriteError(`could not write the partial download: ${String((err as Error)?.message ?? err)}`, err)
+    }
+    // a short write: the rest one chunk at a time (write() retries until done)
+    let at = offset
+    for (const c of chunks) {
+      await this.write(at, c)
+      at += c.byteLength
+    }
+  }
+
   markDone (index: number, range: DoneRange): void {
     this.done.set(index, range)
     this.dirty = true
@@ -113,6 +132,11 @@ export class PartFile {
       this.dirty = true
       throw new DownloadWriteError(`could not record download progress: ${String((err as Error)?.message ?? err)}`, err)
     }
+  }
+
+  /** read back bytes at `position` (for the in-order hash); the count read */
+  async read (buf: Uint8Array, position: number, length: number): Promise<number> {
+    return (await this.fh.read(buf, 0, length, position)).bytesRead
   }
 
   /** sha256 of the whole part file, streamed */

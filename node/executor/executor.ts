@@ -157,7 +157,8 @@ export class Executor {
       const result = await this.runLocked(req, runId, recorder, active)
       recorder.marker(`cit: ${result.outcome}${result.reason !== undefined ? `: ${result.reason}` : ''}`)
       await recorder.close()
-      const log = await this.blobs.adoptFile(castPath)
+      // hashed while it was written: the store does not read the recording back
+      const log = await this.blobs.adoptFile(castPath, { hashedAs: recorder.sha256 })
       return { ...result, log: log.hash }
     } finally {
       this.active.delete(req.jobId)

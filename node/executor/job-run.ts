@@ -104,7 +104,7 @@ export class JobRun {
   async execute (): Promise<Decision> {
     const { req, timeoutMs } = this.init
     const timer = setTimeout(() => { this.stop({ outcome: 'timed-out', reason: `timed out after ${timeoutMs} ms` }) }, timeoutMs)
-    const onAbort = (): void => { this.stop({ outcome: 'cancelled', reason: abortReason(req.signal) }) }
+    const onAbort = (): void => { this.stop({ outcome: 'cancelled', reason: cancelReason(req.signal) }) }
     req.signal?.addEventListener('abort', onAbort, { once: true })
     if (req.signal?.aborted === true) onAbort()
     let failure: Decision | undefined
@@ -283,7 +283,7 @@ export class JobRun {
   }
 }
 
-function abortReason (signal: AbortSignal | undefined): string {
+function cancelReason (signal: AbortSignal | undefined): string {
   const reason: unknown = signal?.reason
   if (reason instanceof Error && reason.name !== 'AbortError' && reason.message !== '') return `cancelled: ${reason.message}`
   if (typeof reason === 'string' && reason !== '') return `cancelled: ${reason}`

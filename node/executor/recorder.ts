@@ -7,6 +7,7 @@
  * `congested` turns true while more than RECORDER_HIGH_WATER_BYTES wait for the disk, and the
  * caller pauses the pty until `drained` fires, so memory stays bounded whatever the job prints.
  */
+import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { EventEmitter } from 'node:events'
 import { RECORDER_BATCH_BYTES, RECORDER_FLUSH_MS, RECORDER_HIGH_WATER_BYTES } from './constants.js'
@@ -32,6 +33,9 @@ export class Recorder extends EventEmitter<{ drained: [] }> {
   private error: Error | undefined
   private closed = false
   private needDrain = false
+  /** the file's bytes, hashed as they are written: the store takes this instead of reading them back */
+  private readonly sha = createHash('sha256')
+  private digest?: string
 
   constructor (path: string, header: CastHeader) {
     super()
@@ -78,10 +82,16 @@ export class Recorder extends EventEmitter<{ drained: [] }> {
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
     if (this.pending.length === 0) return
-    const chunk = this.pending.join('')
+    const chunk = Buffer.from(this.pending.join(''), 'utf8')
     this.pending = []
     this.pendingLength = 0
+    this.sha.update(chunk)
     if (!this.stream.write(chunk)) this.needDrain = true
+  }
+
+  /** sha256 of everything written, once `close()` resolved (for `adoptFile`'s `hashedAs`) */
+  get sha256 (): string | undefined {
+    return this.digest
   }
 
   /** Write what is pending and close the file; rejects if any write failed. */
@@ -95,5 +105,6 @@ export class Recorder extends EventEmitter<{ drained: [] }> {
       this.emit('drained')
     }
     if (this.error !== undefined) throw this.error
+    this.digest = this.sha.digest('hex')
   }
 }

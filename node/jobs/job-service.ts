@@ -99,18 +99,24 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     const signed = seal(this.identity, 'job', announcement)
     const row = rowFromAnnouncement(signed, true)
     const first = this.sealEvent(row.id, 'submitted', { state: 'queued' })
+    if (req.cached != null) {
+      // a cache hit is stored finished, in the same synced write: no node ever sees it queued,
+      // and it costs one fsync (its `finished` is stamped after `submitted`, so they sort in order)
+      const result: JobResult = { ...req.cached.result, cacheHit: true, cachedFrom: req.cached.from }
+      const finished = this.sealEvent(row.id, 'finished', { state: result.state, result, epoch: 0 }, first.payload.at + 1)
+      await this.store.create(row, signed.bytes, first, [finished])
+      this.log.info('job submitted', { job: row.id, name: row.name, priority: row.priority })
+      this.log.info('result cache hit', { job: row.id, from: req.cached.from })
+      for (const s of [signed, first, finished]) this.emit('signed', s)
+      this.emit('event', finished.payload, row)
+      this.emit('change', row)
+      return row
+    }
     await this.store.create(row, signed.bytes, first)
     this.active.set(row.id, row)
     this.log.info('job submitted', { job: row.id, name: row.name, priority: row.priority })
     this.emit('signed', signed)
     this.emit('signed', first)
-    if (req.cached != null) {
-      // finished before anyone hears of it as queued: no node tries to run it
-      const result: JobResult = { ...req.cached.result, cacheHit: true, cachedFrom: req.cached.from }
-      await this.transition(row.id, 'finished', { state: result.state, result, epoch: 0 })
-      this.log.info('result cache hit', { job: row.id, from: req.cached.from })
-      return row
-    }
     this.emit('change', row)
     return row
   }
@@ -213,8 +219,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     }
   }
 
-  private sealEvent (job: string, type: EventType, extra: EventExtra): Signed<JobEvent> {
-    const ev: JobEvent = { job, type, node: this.identity.id, at: this.now(), ...extra, ...(this.mesh != null ? { mesh: this.mesh } : {}) }
+  private sealEvent (job: string, type: EventType, extra: EventExtra, notBefore = 0): Signed<JobEvent> {
+    const ev: JobEvent = { job, type, node: this.identity.id, at: Math.max(this.now(), notBefore), ...extra, ...(this.mesh != null ? { mesh: this.mesh } : {}) }
     return seal(this.identity, 'event', ev)
   }
 

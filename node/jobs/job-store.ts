@@ -147,12 +147,15 @@ export class JobStore {
     return await this.log.has(hash)
   }
 
-  /** Persist a new job (announcement + row + its first event), synced to disk before returning. */
-  async create (row: JobRow, announcement: Uint8Array, first: Signed<JobEvent>): Promise<void> {
-    applyEvent(row, first.payload, this.certify, this.isAdmin)
+  /**
+   * Persist a new job (announcement + row + its first event, and any events that follow at once,
+   * such as a cache hit's `finished`) in one batch, synced to disk before returning.
+   */
+  async create (row: JobRow, announcement: Uint8Array, first: Signed<JobEvent>, more: Array<Signed<JobEvent>> = []): Promise<void> {
+    for (const ev of [first, ...more]) applyEvent(row, ev.payload, this.certify, this.isAdmin)
     await this.meta.batch([
       ...this.announcementOps(row, announcement),
-      ...this.eventOps(first),
+      ...[first, ...more].flatMap(ev => this.eventOps(ev)),
       { type: 'put', table: T_JOBS, key: row.id, value: row }
     ], { sync: true })
   }

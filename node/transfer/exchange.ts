@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { AttachService, attach } from '../../protocols/attach/index.js'
-import { FetchService, Providers } from '../../protocols/fetch/index.js'
+import { FetchService, Providers, bulkHostFor } from '../../protocols/fetch/index.js'
 import { AttachJobsAdapter, attachPolicy } from '../attach/index.js'
 import { Fetcher } from '../artefacts/index.js'
 import { ForbiddenError } from '../mesh/mesh-admin.js'
@@ -62,7 +62,10 @@ export class Exchange {
     const libp2p = this.c.libp2p
     if (libp2p == null || this.c.hasRole == null) return
     const hasRole = this.c.hasRole
-    this.fetchService = new FetchService({ libp2p, blobs: this.c.blobs, logger: this.c.logger, isAllowed: peer => hasRole(peer, 'read') || hasRole(peer, 'admin') })
+    this.fetchService = new FetchService(
+      { libp2p, blobs: this.c.blobs, logger: this.c.logger, isAllowed: peer => hasRole(peer, 'read') || hasRole(peer, 'admin') },
+      { bulkHost: bulkHostFor(libp2p.getMultiaddrs()) }
+    )
     await this.fetchService.start()
     this.providers = new Providers({ libp2p, blobs: this.c.blobs, logger: this.c.logger })
     await this.providers.start()

@@ -7,7 +7,7 @@ import { Wakeup, abortReason, checkSize, sendFrame, settlesWithin, sleep, stream
 import type { AttachReply, ClientFrame } from './messages.js'
 import type { AttachFrame, AttachMode, AttachSessionLike } from './types.js'
 import type { AttachStream } from './util.js'
-import type { FrameReader } from '../sync/frames.js'
+import type { FrameReader } from '../codec/frames.js'
 
 export interface ClientLimits {
   window: number

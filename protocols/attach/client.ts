@@ -1,6 +1,6 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MalformedMessageError } from '../codec/errors.js'
-import { FrameReader } from '../sync/frames.js'
+import { FrameReader } from '../codec/frames.js'
 import {
   ATTACH_ACK_BYTES, ATTACH_CLOSE_TIMEOUT_MS, ATTACH_HELLO_TIMEOUT_MS, ATTACH_IDLE_TIMEOUT_MS, ATTACH_MAX_JOB_CHARS,
   ATTACH_MAX_REPLY_BYTES, ATTACH_MAX_WINDOW_BYTES, ATTACH_PING_INTERVAL_MS, ATTACH_PROTOCOL, ATTACH_WINDOW_BYTES
@@ -8,7 +8,7 @@ import {
 import { AttachAbortedError, AttachRefusedError, AttachUnreachableError, InvalidAttachArgumentError } from './errors.js'
 import { ClientSession } from './client-session.js'
 import { encodeHello, parseReply } from './messages.js'
-import { abortReason, checkSize, sendFrame, streamError } from './util.js'
+import { ATTACH_ERRORS, abortReason, checkSize, sendFrame, streamError } from './util.js'
 import type { AttachSession, ClientLimits } from './client-session.js'
 import type { AttachHello } from './messages.js'
 import type { AttachMode } from './types.js'
@@ -92,7 +92,7 @@ export async function openSession (stream: AttachStream, job: string, mode: Atta
   const { hello, limits, helloTimeoutMs } = checkArgs(job, mode, options)
   const controller = new AbortController()
   const signal = options.signal == null ? controller.signal : AbortSignal.any([options.signal, controller.signal])
-  const reader = new FrameReader(stream)
+  const reader = new FrameReader(stream, ATTACH_ERRORS)
   try {
     await sendFrame(stream, encodeHello(hello), signal)
     let bytes: Uint8Array | undefined

@@ -1,4 +1,4 @@
-import { FrameReader } from '../sync/frames.js'
+import { FrameReader } from '../codec/frames.js'
 import { errorCode } from '../sync/stats.js'
 import { RateLimitedLog } from '../net/log-limit.js'
 import { silentLogger } from '../../store/logger.js'
@@ -9,7 +9,7 @@ import { pairedStreams } from './local.js'
 import { encodeReply, parseHello } from './messages.js'
 import { ServerSession } from './session.js'
 import { resolveServiceInit } from './options.js'
-import { sendFrame, streamError } from './util.js'
+import { ATTACH_ERRORS, sendFrame, streamError } from './util.js'
 import type { AttachOptions, AttachSession } from './client.js'
 import type { AttachHello } from './messages.js'
 import type { AttachServiceInit } from './options.js'
@@ -184,7 +184,7 @@ export class AttachService {
       stream.abort(new AttachAbortedError('the attach service is not running'))
       return
     }
-    const reader = new FrameReader(stream)
+    const reader = new FrameReader(stream, ATTACH_ERRORS)
     let hello: AttachHello
     try {
       const bytes = await reader.read(C.ATTACH_MAX_HELLO_BYTES, this.init.helloTimeoutMs, stop)

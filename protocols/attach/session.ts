@@ -8,7 +8,7 @@ import { Wakeup, abortReason, sendFrame, settlesWithin, streamError } from './ut
 import type { ClientFrame, ServerFrame } from './messages.js'
 import type { AttachEndState, AttachJobs, AttachMode, AttachOutputSource, AttachRefusalCode } from './types.js'
 import type { AttachStream } from './util.js'
-import type { FrameReader } from '../sync/frames.js'
+import type { FrameReader } from '../codec/frames.js'
 
 /** the tunables one session runs with (resolved by the service) */
 export interface SessionLimits {

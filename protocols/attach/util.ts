@@ -1,10 +1,10 @@
-import { ProtocolError } from '../codec/errors.js'
-import { encodeFrame } from '../sync/frames.js'
+import { ProtocolError, StreamTimeoutError } from '../codec/errors.js'
+import { abortReason as reasonOf, writeFrame } from '../codec/frames.js'
+import type { Chunk, FrameErrors } from '../codec/frames.js'
 import { ATTACH_MAX_COLS, ATTACH_MAX_ROWS } from './constants.js'
 import { AttachAbortedError, AttachClosedError, AttachTimeoutError, InvalidAttachArgumentError } from './errors.js'
 
-/** a chunk as a stream yields it: a Uint8Array or a Uint8ArrayList (which has `subarray()`) */
-export type Chunk = Uint8Array | { subarray: () => Uint8Array }
+export type { Chunk }
 
 /**
  * The part of a libp2p stream a session uses. A libp2p `Stream` fits; so does the in-memory pair
@@ -17,9 +17,19 @@ export interface AttachStream extends AsyncIterable<Chunk> {
   abort (err: Error): void
 }
 
+/**
+ * How the shared frame reader and writer word attach's failures: a closed or reset stream is
+ * ERR_CLOSED; a read deadline stays generic for `streamError` to word with the idle timeout.
+ */
+export const ATTACH_ERRORS: FrameErrors = {
+  aborted: () => new AttachAbortedError(),
+  timeout: message => new StreamTimeoutError(message),
+  reset: cause => new AttachClosedError('the stream was closed or reset by the other side', { cause })
+}
+
 /** why a signal was aborted, as a typed error (deadlines and failures abort with one) */
 export function abortReason (signal: AbortSignal): ProtocolError {
-  return signal.reason instanceof ProtocolError ? signal.reason : new AttachAbortedError()
+  return reasonOf(signal, ATTACH_ERRORS.aborted)
 }
 
 /**
@@ -36,22 +46,9 @@ export function streamError (err: unknown, idleTimeoutMs: number): ProtocolError
   return new AttachClosedError('the stream was closed or reset by the other side', { cause: err })
 }
 
-/** send one length-prefixed frame, waiting for the stream to drain if its buffer is full */
+/** send one length-prefixed frame, waiting for the stream to drain if its buffer is full; ERR_CLOSED if it is closed */
 export async function sendFrame (stream: AttachStream, payload: Uint8Array, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) throw abortReason(signal)
-  let ready: boolean
-  try {
-    ready = stream.send(encodeFrame(payload))
-  } catch (err) {
-    throw new AttachClosedError('the stream is closed', { cause: err })
-  }
-  if (!ready) {
-    try {
-      await stream.onDrain({ signal })
-    } catch (err) {
-      throw signal.aborted ? abortReason(signal) : new AttachClosedError('the stream closed while waiting to send', { cause: err })
-    }
-  }
+  await writeFrame(stream, payload, signal, ATTACH_ERRORS)
 }
 
 /** A one-slot wake-up: `notify()` before `wait()` is not lost. */

@@ -34,6 +34,30 @@ export class BadSignatureError extends ProtocolError {
   }
 }
 
+/** a stream read or write cancelled by the caller's signal */
+export class StreamAbortedError extends ProtocolError {
+  constructor (message = 'stream cancelled') {
+    super('ERR_ABORTED', message)
+    this.name = 'StreamAbortedError'
+  }
+}
+
+/** nothing from the peer within a read deadline */
+export class StreamTimeoutError extends ProtocolError {
+  constructor (message: string) {
+    super('ERR_TIMEOUT', message)
+    this.name = 'StreamTimeoutError'
+  }
+}
+
+/** the stream failed under a read or a write: reset by the peer, or its connection dropped */
+export class StreamResetError extends ProtocolError {
+  constructor (options: { cause: unknown }) {
+    super('ERR_RESET', 'the peer reset the stream', options)
+    this.name = 'StreamResetError'
+  }
+}
+
 /** a well-formed message whose bytes are not the one canonical encoding of what it says */
 export class NonCanonicalError extends ProtocolError {
   constructor (message: string) {

@@ -7,3 +7,6 @@ export { Identity, verifySignature, keyIdOf, PUBLIC_KEY_BYTES, SIGNATURE_BYTES }
 export { seal, open, recordId, sha256Hex, MAX_ENVELOPE_BYTES, ENVELOPE_VERSION } from './envelope.js'
 export type { Envelope, Signed } from './envelope.js'
 export { ProtocolError, MalformedMessageError, MessageTooLargeError, BadSignatureError, NonCanonicalError } from './errors.js'
+export { FrameReader, STREAM_ERRORS, abortReason, encodeFrame, encodeVarint, writeFrame } from './frames.js'
+export type { Chunk, FrameErrors, FrameSink } from './frames.js'
+export { StreamAbortedError, StreamResetError, StreamTimeoutError } from './errors.js'

@@ -5,9 +5,9 @@ import {
   FETCH_ACK_BYTES, FETCH_FRAME_TIMEOUT_MS, FETCH_MAX_HEADER_BYTES, FETCH_MAX_WINDOW_BYTES, FETCH_PROTOCOL, FETCH_REQUEST_TIMEOUT_MS,
   FETCH_WINDOW_BYTES
 } from './constants.js'
-import { FetchSizeMismatchError, FetchTimeoutError, FetchTruncatedError, FetchUnreachableError, InvalidFetchArgumentError } from './errors.js'
+import { FETCH_ERRORS, FetchSizeMismatchError, FetchTimeoutError, FetchTruncatedError, FetchUnreachableError, InvalidFetchArgumentError } from './errors.js'
 import { encodeCredit, encodeRequest, parseHeader } from './messages.js'
-import { abortReason, ByteReader, sendFrame } from './reader.js'
+import { abortReason, FrameReader, writeFrame } from '../codec/frames.js'
 import type { FetchRequest } from './messages.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 
@@ -93,7 +93,7 @@ async function openStream (libp2p: Pick<Libp2p, 'dialProtocol'>, peerId: PeerId,
   try {
     return await libp2p.dialProtocol(peerId, FETCH_PROTOCOL, { signal })
   } catch (err) {
-    if (signal.aborted) throw abortReason(signal)
+    if (signal.aborted) throw abortReason(signal, FETCH_ERRORS.aborted)
     throw new FetchUnreachableError(peerId.toString(), { cause: err })
   }
 }
@@ -101,12 +101,12 @@ async function openStream (libp2p: Pick<Libp2p, 'dialProtocol'>, peerId: PeerId,
 async function exchange (
   stream: Stream, req: FetchRequest, sink: FetchSink, limits: Checked, expectedSize: number | undefined, signal: AbortSignal
 ): Promise<FetchRangeResult> {
-  const reader = new ByteReader(stream)
+  const reader = new FrameReader(stream, FETCH_ERRORS)
   // the request and the first credit go out together: the holder can start at once
   let granted = req.end === undefined ? limits.window : Math.min(limits.window, req.end - req.start)
-  await sendFrame(stream, encodeRequest(req), signal)
-  if (granted > 0) await sendFrame(stream, encodeCredit(granted), signal)
-  const frame = await reader.frame(FETCH_MAX_HEADER_BYTES, limits.frameTimeoutMs, signal)
+  await writeFrame(stream, encodeRequest(req), signal, FETCH_ERRORS)
+  if (granted > 0) await writeFrame(stream, encodeCredit(granted), signal, FETCH_ERRORS)
+  const frame = await reader.read(FETCH_MAX_HEADER_BYTES, limits.frameTimeoutMs, signal)
   if (frame === undefined) throw new MalformedMessageError('the holder closed the stream without a reply')
   let size: number
   try {
@@ -131,7 +131,7 @@ async function exchange (
     if (granted < want && outstanding <= limits.window - limits.ack) {
       const credit = Math.min(limits.window - outstanding, want - granted)
       granted += credit
-      await sendFrame(stream, encodeCredit(credit), signal)
+      await writeFrame(stream, encodeCredit(credit), signal, FETCH_ERRORS)
     }
   }
   await stream.close({ signal }).catch(() => {})

@@ -55,3 +55,18 @@ export const PROVIDE_FIND_TIMEOUT_MS = 10_000
 export const PROVIDE_MAX_HOLDERS = 16
 /** announcements in flight during a round over every held blob */
 export const PROVIDE_ANNOUNCE_CONCURRENCY = 4
+
+// the bulk channel (bulk-server.ts, bulk-client.ts): the bytes of a range over plain TCP
+
+/** a range asked for over libp2p, answered with a single-use ticket for a TCP connection */
+export const FETCH_BULK_PROTOCOL = '/cit/fetch-bulk/1.0.0'
+/** plaintext bytes per sealed record (the last one of a range may be shorter) */
+export const BULK_RECORD_BYTES = 1024 * 1024
+/** a ticket not redeemed within this long is dropped */
+export const BULK_TICKET_TTL_MS = 10_000
+/** tickets outstanding at once (issued, not yet redeemed or expired); more requests get ERR_BUSY */
+export const BULK_MAX_TICKETS = 64
+/** the client's first bytes on a bulk connection must arrive within this long */
+export const BULK_HELLO_TIMEOUT_MS = 5_000
+/** the reply to a bulk request at most */
+export const BULK_MAX_REPLY_BYTES = 256

@@ -1,5 +1,5 @@
-import { abortReason } from './reader.js'
-import { FetchTimeoutError, FetchWindowError } from './errors.js'
+import { abortReason } from '../codec/frames.js'
+import { FETCH_ERRORS, FetchTimeoutError, FetchWindowError } from './errors.js'
 
 /**
  * The sender's side of the flow-control window: bytes may be sent only against credit the
@@ -43,13 +43,13 @@ export class CreditGate {
     const deadline = Date.now() + timeoutMs
     while (this.available <= 0) {
       if (this.failure != null) throw this.failure
-      if (signal.aborted) throw abortReason(signal)
+      if (signal.aborted) throw abortReason(signal, FETCH_ERRORS.aborted)
       let timer: ReturnType<typeof setTimeout> | undefined
       let onAbort: (() => void) | undefined
       try {
         await new Promise<void>((resolve, reject) => {
           this.wake = resolve
-          onAbort = () => { reject(abortReason(signal)) }
+          onAbort = () => { reject(abortReason(signal, FETCH_ERRORS.aborted)) }
           signal.addEventListener('abort', onAbort, { once: true })
           timer = setTimeout(() => { reject(new FetchTimeoutError('the receiver granted no credit within the deadline')) }, Math.max(0, deadline - Date.now()))
         })

@@ -1,4 +1,5 @@
 import { ProtocolError } from '../codec/errors.js'
+import type { FrameErrors } from '../codec/frames.js'
 
 /**
  * Errors of the fetch protocol, matched on `code`. Wire-level ones shared with other protocols
@@ -74,5 +75,20 @@ export class FetchResetError extends ProtocolError {
   constructor (options: { cause: unknown }) {
     super('ERR_RESET', 'the peer reset the fetch stream', options)
     this.name = 'FetchResetError'
+  }
+}
+
+/** how the shared frame reader and writer word fetch's failures */
+export const FETCH_ERRORS: FrameErrors = {
+  aborted: () => new FetchAbortedError(),
+  timeout: message => new FetchTimeoutError(message),
+  reset: cause => new FetchResetError({ cause })
+}
+
+/** the holder has no bulk channel for us (an older peer, the channel off, its port unreachable): use `fetchRange` */
+export class FetchBulkUnavailableError extends ProtocolError {
+  constructor (readonly where: string, reason: string, options?: { cause?: unknown }) {
+    super('ERR_BULK_UNAVAILABLE', `no bulk channel to ${where}: ${reason}`, options)
+    this.name = 'FetchBulkUnavailableError'
   }
 }

@@ -9,6 +9,8 @@
 export { FetchService } from './service.js'
 export type { FetchServiceComponents, FetchServiceInit, FetchServiceStats } from './service.js'
 export { fetchRange } from './client.js'
+export { fetchRangeBulk } from './bulk-client.js'
+export { BulkServer, bulkHostFor } from './bulk-server.js'
 export type { FetchRangeOptions, FetchRangeResult, FetchSink } from './client.js'
 export { Providers, ProvideFailedError, cidOfHash } from './providers.js'
 export type { ProvidersComponents, ProvidersInit } from './providers.js'
@@ -17,6 +19,6 @@ export type { FetchRequest, FetchHeader, FetchCredit, FetchErrorCode } from './m
 export { FetchRefusedError, ServeFailedError } from './server.js'
 export {
   FetchRemoteError, FetchTimeoutError, FetchAbortedError, FetchTruncatedError, FetchSizeMismatchError, FetchWindowError,
-  FetchUnreachableError, FetchResetError, InvalidFetchArgumentError
+  FetchUnreachableError, FetchResetError, FetchBulkUnavailableError, InvalidFetchArgumentError
 } from './errors.js'
 export * from './constants.js'

@@ -8,8 +8,8 @@ import {
   PROVIDE_ANNOUNCE_CONCURRENCY, PROVIDE_FIND_TIMEOUT_MS, PROVIDE_MAX_HOLDERS, PROVIDE_REANNOUNCE_INTERVAL_MS, PROVIDE_RETRY_INTERVAL_MS,
   PROVIDE_TIMEOUT_MS
 } from './constants.js'
-import { abortReason } from './reader.js'
-import { FetchTimeoutError, InvalidFetchArgumentError } from './errors.js'
+import { abortReason } from '../codec/frames.js'
+import { FETCH_ERRORS, FetchTimeoutError, InvalidFetchArgumentError } from './errors.js'
 import type { BlobStore } from '../../store/blobs/types.js'
 import type { Logger } from '../../store/logger.js'
 import type { PeerId, PeerStore } from '@libp2p/interface'
@@ -118,7 +118,7 @@ export class Providers {
     try {
       for await (const event of this.components.libp2p.services.dht.provide(cidOfHash(h), { signal })) void event
     } catch (err) {
-      if (signal.aborted) throw abortReason(signal)
+      if (signal.aborted) throw abortReason(signal, FETCH_ERRORS.aborted)
       throw new ProvideFailedError(h, { cause: err })
     } finally {
       clear()
@@ -169,7 +169,7 @@ export class Providers {
         }
       }
     } catch (err) {
-      if (options.signal?.aborted === true) throw abortReason(options.signal)
+      if (options.signal?.aborted === true) throw abortReason(options.signal, FETCH_ERRORS.aborted)
       // a search that ran out of time or failed part-way still found who it found
       if (!signal.aborted) this.warn.log('debug', 'find', 'search for holders failed', { hash, err: String(err) })
     } finally {

@@ -1,9 +1,9 @@
 import { MalformedMessageError, ProtocolError } from '../codec/errors.js'
 import { FETCH_MAX_CREDIT_BYTES, FETCH_MAX_REQUEST_BYTES } from './constants.js'
 import { CreditGate } from './credit.js'
-import { FetchResetError, FetchTimeoutError } from './errors.js'
+import { FETCH_ERRORS, FetchResetError, FetchTimeoutError } from './errors.js'
 import { encodeHeader, parseCredit, parseRequest } from './messages.js'
-import { abortReason, ByteReader, sendFrame } from './reader.js'
+import { abortReason, FrameReader, writeFrame } from '../codec/frames.js'
 import type { FetchErrorCode, FetchRequest } from './messages.js'
 import type { BlobStore } from '../../store/blobs/types.js'
 import type { Stream } from '@libp2p/interface'
@@ -48,7 +48,7 @@ export class ServeFailedError extends ProtocolError {
 
 /** send an error header and close: the peer learns the status and nothing else */
 export async function refuse (stream: Stream, code: FetchErrorCode, signal: AbortSignal): Promise<void> {
-  await sendFrame(stream, encodeHeader({ ok: false, error: code }), signal)
+  await writeFrame(stream, encodeHeader({ ok: false, error: code }), signal, FETCH_ERRORS)
   // close() can reject with a non-Error event object; the peer has its answer either way
   await stream.close({ signal }).catch(() => {})
 }
@@ -61,9 +61,9 @@ function requestErrorCode (err: unknown): FetchErrorCode | undefined {
   return undefined
 }
 
-async function readRequest (reader: ByteReader, stream: Stream, ctx: ServeContext): Promise<FetchRequest> {
+export async function readRequest (reader: FrameReader, stream: Stream, ctx: ServeContext): Promise<FetchRequest> {
   try {
-    const frame = await reader.frame(FETCH_MAX_REQUEST_BYTES, ctx.limits.frameTimeoutMs, ctx.signal)
+    const frame = await reader.read(FETCH_MAX_REQUEST_BYTES, ctx.limits.frameTimeoutMs, ctx.signal)
     if (frame === undefined) throw new MalformedMessageError('stream ended before a request')
     return parseRequest(frame, FETCH_MAX_REQUEST_BYTES)
   } catch (err) {
@@ -75,7 +75,7 @@ async function readRequest (reader: ByteReader, stream: Stream, ctx: ServeContex
 }
 
 /** the blob's size; refuses ERR_NOT_FOUND / ERR_INVALID_RANGE / ERR_INTERNAL and throws if it cannot serve */
-async function sizeFor (req: FetchRequest, stream: Stream, ctx: ServeContext): Promise<number> {
+export async function sizeFor (req: FetchRequest, stream: Stream, ctx: ServeContext): Promise<number> {
   let size: number
   try {
     size = (await ctx.blobs.stat(req.hash)).size
@@ -93,12 +93,12 @@ async function sizeFor (req: FetchRequest, stream: Stream, ctx: ServeContext): P
 }
 
 /** read credit frames until the client closes its side; every grant goes to the gate */
-async function readCredit (reader: ByteReader, gate: CreditGate, signal: AbortSignal): Promise<void> {
+async function readCredit (reader: FrameReader, gate: CreditGate, signal: AbortSignal): Promise<void> {
   try {
     for (;;) {
       // no read deadline here: a client with enough credit has no reason to speak; the
       // sender's wait for credit is what has the deadline
-      const frame = await reader.frame(FETCH_MAX_CREDIT_BYTES, Infinity, signal)
+      const frame = await reader.read(FETCH_MAX_CREDIT_BYTES, Infinity, signal)
       if (frame === undefined) {
         gate.fail(new MalformedMessageError('the client closed its side with data still to send'))
         return
@@ -106,7 +106,7 @@ async function readCredit (reader: ByteReader, gate: CreditGate, signal: AbortSi
       gate.grant(parseCredit(frame, FETCH_MAX_CREDIT_BYTES))
     }
   } catch (err) {
-    gate.fail(err instanceof ProtocolError ? err : signal.aborted ? abortReason(signal) : new FetchResetError({ cause: err }))
+    gate.fail(err instanceof ProtocolError ? err : signal.aborted ? abortReason(signal, FETCH_ERRORS.aborted) : new FetchResetError({ cause: err }))
   }
 }
 
@@ -118,7 +118,7 @@ async function readCredit (reader: ByteReader, gate: CreditGate, signal: AbortSi
  */
 export async function serveRequest (stream: Stream, ctx: ServeContext): Promise<{ hash: string, bytes: number }> {
   const { signal, limits } = ctx
-  const reader = new ByteReader(stream)
+  const reader = new FrameReader(stream, FETCH_ERRORS)
   const req = await readRequest(reader, stream, ctx)
   if (ctx.refusal != null) {
     await refuse(stream, ctx.refusal, signal)
@@ -126,7 +126,7 @@ export async function serveRequest (stream: Stream, ctx: ServeContext): Promise<
   }
   const size = await sizeFor(req, stream, ctx)
   const end = req.end ?? size
-  await sendFrame(stream, encodeHeader({ ok: true, size }), signal)
+  await writeFrame(stream, encodeHeader({ ok: true, size }), signal, FETCH_ERRORS)
 
   const gate = new CreditGate(limits.maxWindowBytes)
   const credit = new AbortController()
@@ -170,7 +170,7 @@ async function drain (stream: Stream, timeoutMs: number, signal: AbortSignal): P
   try {
     await stream.onDrain({ signal: AbortSignal.any([signal, deadline]) })
   } catch (err) {
-    if (signal.aborted) throw abortReason(signal)
+    if (signal.aborted) throw abortReason(signal, FETCH_ERRORS.aborted)
     if (deadline.aborted) throw new FetchTimeoutError('the peer took no data within the deadline')
     throw err
   }

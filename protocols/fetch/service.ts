@@ -1,14 +1,16 @@
 import {
   FETCH_FRAME_TIMEOUT_MS, FETCH_MAX_CONCURRENT_REQUESTS, FETCH_MAX_INBOUND_STREAMS_PER_CONNECTION, FETCH_MAX_OUTBOUND_STREAMS_PER_CONNECTION,
-  FETCH_MAX_WINDOW_BYTES, FETCH_PROTOCOL, FETCH_REQUEST_TIMEOUT_MS
+  FETCH_BULK_PROTOCOL, FETCH_MAX_WINDOW_BYTES, FETCH_PROTOCOL, FETCH_REQUEST_TIMEOUT_MS
 } from './constants.js'
+import { serveBulkRequest } from './bulk-handler.js'
+import { BulkServer } from './bulk-server.js'
 import { FetchAbortedError, FetchTimeoutError, InvalidFetchArgumentError } from './errors.js'
 import { FetchRefusedError, serveRequest } from './server.js'
 import { RateLimitedLog } from '../net/log-limit.js'
 import { errorCode } from '../sync/stats.js'
 import { silentLogger } from '../../store/logger.js'
 import type { FetchErrorCode } from './messages.js'
-import type { ServeLimits } from './server.js'
+import type { ServeContext, ServeLimits } from './server.js'
 import type { BlobStore } from '../../store/blobs/types.js'
 import type { Logger } from '../../store/logger.js'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
@@ -33,6 +35,11 @@ export interface FetchServiceInit {
   maxConcurrentRequests?: number
   /** inbound fetch streams per connection */
   maxInboundStreams?: number
+  /**
+   * Serve the bulk channel (`/cit/fetch-bulk/1.0.0`: tickets over libp2p, the bytes over plain
+   * TCP in AES-256-GCM records) on this address, on a port the system picks; off when absent.
+   */
+  bulkHost?: string
 }
 
 export interface FetchServiceStats {
@@ -55,7 +62,8 @@ export interface FetchServiceStats {
 export class FetchService {
   private readonly logger: Logger
   private readonly warn: RateLimitedLog
-  private readonly init: Required<FetchServiceInit>
+  private readonly init: Required<Omit<FetchServiceInit, 'bulkHost'>>
+  private readonly bulk?: BulkServer
   private readonly limits: ServeLimits
   private readonly inflight = new Set<Promise<void>>()
   private readonly errors = new Map<string, number>()
@@ -77,7 +85,16 @@ export class FetchService {
       if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidFetchArgumentError(`FetchService: ${key} must be a positive integer, got ${String(value)}`)
     }
     this.limits = { frameTimeoutMs: this.init.frameTimeoutMs, maxWindowBytes: this.init.maxWindowBytes }
+    if (init.bulkHost != null) {
+      this.bulk = new BulkServer({
+        blobs: components.blobs,
+        logger: this.logger,
+        onBytes: (n) => { this.counters.bytesServed += n },
+        onServed: () => { this.counters.served++ }
+      }, { host: init.bulkHost, writeTimeoutMs: this.init.frameTimeoutMs })
+    }
     this.handle = this.handle.bind(this)
+    this.handleBulk = this.handleBulk.bind(this)
   }
 
   isStarted (): boolean { return this.controller != null }
@@ -88,7 +105,26 @@ export class FetchService {
       maxInboundStreams: this.init.maxInboundStreams,
       maxOutboundStreams: FETCH_MAX_OUTBOUND_STREAMS_PER_CONNECTION
     })
+    if (this.bulk != null) {
+      try {
+        await this.bulk.start()
+        await this.components.libp2p.handle(FETCH_BULK_PROTOCOL, this.handleBulk, {
+          maxInboundStreams: this.init.maxInboundStreams,
+          maxOutboundStreams: FETCH_MAX_OUTBOUND_STREAMS_PER_CONNECTION
+        })
+      } catch (err) {
+        // a start that fails part-way undoes what started
+        await this.bulk.stop().catch(() => {})
+        await this.components.libp2p.unhandle(FETCH_PROTOCOL).catch(() => {})
+        throw err
+      }
+    }
     this.controller = new AbortController()
+  }
+
+  /** the bulk channel's TCP port (undefined when it is off or not started) */
+  get bulkPort (): number | undefined {
+    return this.bulk != null && this.bulk.port > 0 ? this.bulk.port : undefined
   }
 
   /** stop serving: requests in flight are cut off (their streams reset) and awaited */
@@ -98,6 +134,8 @@ export class FetchService {
     this.controller = undefined
     controller.abort(new FetchAbortedError('the fetch service stopped'))
     await this.components.libp2p.unhandle(FETCH_PROTOCOL).catch(() => {})
+    if (this.bulk != null) await this.components.libp2p.unhandle(FETCH_BULK_PROTOCOL).catch(() => {})
+    await this.bulk?.stop()
     await Promise.allSettled([...this.inflight])
   }
 
@@ -106,6 +144,24 @@ export class FetchService {
   }
 
   private handle (stream: Stream, connection: Connection): void {
+    this.track(stream, connection, async (ctx) => {
+      const { bytes } = await serveRequest(stream, ctx)
+      this.counters.served++
+      this.logger.debug('served fetch request', { peer: connection.remotePeer.toString(), bytes })
+    })
+  }
+
+  /** a bulk request: a ticket for the range, redeemed on the bulk server's TCP port */
+  private handleBulk (stream: Stream, connection: Connection): void {
+    const bulk = this.bulk
+    this.track(stream, connection, async (ctx) => {
+      if (bulk == null) throw new FetchAbortedError('the bulk channel is off')
+      await serveBulkRequest(stream, bulk, remoteHostOf(connection), ctx)
+    })
+  }
+
+  /** one request's common part: the role and load checks, its deadline, its accounting */
+  private track (stream: Stream, connection: Connection, serve: (ctx: ServeContext) => Promise<void>): void {
     const stop = this.controller?.signal
     if (stop == null) {
       stream.abort(new FetchAbortedError('the fetch service is not running'))
@@ -123,18 +179,14 @@ export class FetchService {
       refusal = 'ERR_BUSY'
       this.counters.busy++
     }
-    const work = async (): Promise<void> => {
-      const { bytes } = await serveRequest(stream, {
-        blobs: this.components.blobs,
-        limits: this.limits,
-        signal,
-        refusal,
-        onBytes: (n) => { this.counters.bytesServed += n }
-      })
-      this.counters.served++
-      this.logger.debug('served fetch request', { peer, bytes })
+    const ctx: ServeContext = {
+      blobs: this.components.blobs,
+      limits: this.limits,
+      signal,
+      refusal,
+      onBytes: (n) => { this.counters.bytesServed += n }
     }
-    const tracked = this.answer(stream, peer, work).finally(() => {
+    const tracked = this.answer(stream, peer, async () => { await serve(ctx) }).finally(() => {
       deadline.clear()
       this.inflight.delete(tracked)
     })
@@ -180,4 +232,12 @@ function resetIfLeftOpen (stream: Stream, ms: number): void {
   const timer = setTimeout(() => { stream.abort(new FetchTimeoutError('the peer did not close the fetch stream')) }, ms)
   timer.unref()
   stream.addEventListener('close', () => { clearTimeout(timer) }, { once: true })
+}
+
+/** the IP address a connection came from, when its address has one */
+function remoteHostOf (connection: Connection): string | undefined {
+  for (const c of connection.remoteAddr.getComponents()) {
+    if (c.name === 'ip4' || c.name === 'ip6') return c.value
+  }
+  return undefined
 }

@@ -1,5 +1,5 @@
 import { decodeCbor, encodeCbor, isRecord, MalformedMessageError, ProtocolError } from '../codec/index.js'
-import { FrameReader, writeFrame } from '../sync/frames.js'
+import { FrameReader, writeFrame } from '../codec/frames.js'
 import { JOIN_FRAME_TIMEOUT_MS, JOIN_HANGUP_GRACE_MS, JOIN_PROTOCOL, MAX_JOIN_ADDRS, MAX_JOIN_REPLY_BYTES, MAX_JOIN_REQUEST_BYTES } from './constants.js'
 import type { Logger } from '../../store/logger.js'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'

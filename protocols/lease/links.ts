@@ -1,5 +1,5 @@
 import { peerIdFromString } from '@libp2p/peer-id'
-import { FrameReader, writeFrame } from '../sync/frames.js'
+import { FrameReader, writeFrame } from '../codec/frames.js'
 import { silentLogger } from '../../store/logger.js'
 import { IDLE_TIMEOUT_MS, KEEPALIVE_MS, LEASE_PROTOCOL, MAX_LEASE_MESSAGE_BYTES, OPEN_TIMEOUT_MS } from './constants.js'
 import { LeaseAbortedError, LeaseNotStartedError, LeaseUnreachableError } from './errors.js'

@@ -1,5 +1,5 @@
-import { FrameReader, abortReason, writeFrame } from './frames.js'
-import { IngestFailedError } from './errors.js'
+import { FrameReader, abortReason, writeFrame } from '../codec/frames.js'
+import { IngestFailedError, SYNC_ERRORS } from './errors.js'
 import { encodeRequest, parsePage } from './messages.js'
 import type { Ingest, SyncMark, SyncResult } from './types.js'
 import type { Stream } from '@libp2p/interface'
@@ -32,7 +32,7 @@ export interface PullContext {
  */
 export async function pullSession (stream: Stream, ctx: PullContext): Promise<SyncResult> {
   const { limits, signal } = ctx
-  const reader = new FrameReader(stream)
+  const reader = new FrameReader(stream, SYNC_ERRORS)
   let logId = ctx.mark?.logId
   let after = ctx.mark?.seq ?? 0
   let pages = 0
@@ -40,13 +40,13 @@ export async function pullSession (stream: Stream, ctx: PullContext): Promise<Sy
   let more = false
   while (pages < limits.maxPages) {
     const req = logId === undefined ? { after, limit: limits.pageItems } : { logId, after, limit: limits.pageItems }
-    await writeFrame(stream, encodeRequest(req), signal)
+    await writeFrame(stream, encodeRequest(req), signal, SYNC_ERRORS)
     const frame = await reader.read(limits.maxResponseBytes, limits.frameTimeoutMs, signal)
     // the server may end a session at its own page limit; the next sync continues from the mark
     if (frame === undefined) break
     const page = parsePage(frame, limits.maxResponseBytes, req)
     for (const item of page.items) {
-      if (signal.aborted) throw abortReason(signal)
+      if (signal.aborted) throw abortReason(signal, SYNC_ERRORS.aborted)
       try {
         await ctx.ingest(item, ctx.peer)
       } catch (err) {

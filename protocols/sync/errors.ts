@@ -1,4 +1,5 @@
-import { ProtocolError } from '../codec/errors.js'
+import { ProtocolError, StreamResetError } from '../codec/errors.js'
+import type { FrameErrors } from '../codec/frames.js'
 
 /** the peer did not send a frame within the deadline, or the session ran out of time */
 export class SyncTimeoutError extends ProtocolError {
@@ -38,4 +39,11 @@ export class IngestFailedError extends ProtocolError {
     super('ERR_INGEST', 'ingesting a synced record failed', options)
     this.name = 'IngestFailedError'
   }
+}
+
+/** how the shared frame reader and writer word sync's failures */
+export const SYNC_ERRORS: FrameErrors = {
+  aborted: () => new SyncAbortedError(),
+  timeout: message => new SyncTimeoutError(message),
+  reset: cause => new StreamResetError({ cause })
 }

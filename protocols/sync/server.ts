@@ -1,5 +1,6 @@
 import { ProtocolError } from '../codec/errors.js'
-import { FrameReader, writeFrame } from './frames.js'
+import { FrameReader, writeFrame } from '../codec/frames.js'
+import { SYNC_ERRORS } from './errors.js'
 import { encodeErrorReply, encodePage, parseRequest } from './messages.js'
 import type { SyncPage, SyncRequest } from './messages.js'
 import type { RecordLog } from './types.js'
@@ -59,7 +60,7 @@ export async function serveSession (
   stream: Stream, log: RecordLog, limits: ServeLimits, signal: AbortSignal,
   onSkip: (seq: number, size: number) => void = () => {}
 ): Promise<{ pages: number, items: number }> {
-  const reader = new FrameReader(stream)
+  const reader = new FrameReader(stream, SYNC_ERRORS)
   let pages = 0
   let items = 0
   while (pages < limits.maxPages) {
@@ -70,11 +71,11 @@ export async function serveSession (
     try {
       page = await buildPage(log, req, limits, onSkip)
     } catch (err) {
-      await writeFrame(stream, encodeErrorReply('ERR_INTERNAL'), signal)
+      await writeFrame(stream, encodeErrorReply('ERR_INTERNAL'), signal, SYNC_ERRORS)
       await stream.close({ signal }).catch(() => {})
       throw new ServeFailedError({ cause: err })
     }
-    await writeFrame(stream, encodePage(page), signal)
+    await writeFrame(stream, encodePage(page), signal, SYNC_ERRORS)
     pages++
     items += page.items.length
   }

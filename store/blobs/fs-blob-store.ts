@@ -89,7 +89,8 @@ export class FsBlobStore implements BlobStore {
   }
 
   async adoptFile (path: string, options: PutOptions = {}): Promise<BlobInfo> {
-    return await this.tracked(options, async (signal, limit, expected) => await this.adopt(path, signal, limit, expected))
+    const hashedAs = options.hashedAs == null ? undefined : parseHash(options.hashedAs)
+    return await this.tracked(options, async (signal, limit, expected) => await this.adopt(path, signal, limit, expected, hashedAs))
   }
 
   /** check a put's options, then run it under the store's stop signal and the caller's, as an operation `stop()` waits for */
@@ -113,7 +114,8 @@ export class FsBlobStore implements BlobStore {
       layout: this.layout,
       hash,
       options,
-      chunkBytes: this.readChunkBytes,
+      // a caller's hint, within sane bounds
+      chunkBytes: Math.min(16 * 1024 * 1024, Math.max(4096, options.chunkBytes ?? this.readChunkBytes)),
       onCorrupt: async (h, ino, actual) => {
         await this.layout.quarantine(h, ino, this.logger, `bytes hash to ${actual}`)
       }
@@ -190,7 +192,7 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
-  private async adopt (path: string, signal: AbortSignal, limit: number, expected?: string): Promise<BlobInfo> {
+  private async adopt (path: string, signal: AbortSignal, limit: number, expected?: string, hashedAs?: string): Promise<BlobInfo> {
     // first into the store's temp directory: the rename that may fail across filesystems fails
     // here, before anything is visible, and the file is then the store's own like any temp file
     const tmp = this.layout.tmpPath()
@@ -206,7 +208,12 @@ export class FsBlobStore implements BlobStore {
     }
     return await this.finish(tmp, {
       open: async () => await open(tmp, 'r+'),
-      content: async fh => await hashFile(fh, signal, limit, this.readChunkBytes)
+      content: async fh => {
+        if (hashedAs == null) return await hashFile(fh, signal, limit, this.readChunkBytes)
+        const { size } = await fh.stat()
+        if (size > limit) throw new BlobTooLargeError(limit)
+        return { hash: hashedAs, size }
+      }
     }, signal, expected)
   }
 

@@ -13,6 +13,12 @@ export interface PutOptions extends AbortOptions {
   maxBytes?: number
   /** when given, the bytes must hash to this (ERR_HASH_MISMATCH otherwise; nothing is stored) */
   expectedHash?: string
+  /**
+   * `adoptFile` only: the caller hashed this file's exact bytes itself, in one pass as they were
+   * written, and got this; the store takes it instead of reading the file again. Every other
+   * put (and an adoption without it) is hashed by the store.
+   */
+  hashedAs?: string
 }
 
 export interface GetOptions extends AbortOptions {
@@ -20,6 +26,8 @@ export interface GetOptions extends AbortOptions {
   start?: number
   /** last byte, exclusive (default the blob's size) */
   end?: number
+  /** bytes per chunk read (default the store's; bulk readers ask for more, so fewer reads wait on the disk) */
+  chunkBytes?: number
 }
 
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Readable

@@ -1,10 +1,13 @@
 import { execFile } from 'node:child_process'
-import { stat, writeFile } from 'node:fs/promises'
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cli, killAllDaemons, startDaemon, tempHome } from '../helpers/cli.js'
 import { validateEvent } from '../../protocols/job/announcement.js'
+import { homePaths } from '../../node/home.js'
+import { BlobLayout } from '../../store/blobs/layout.js'
 import type { Daemon } from '../helpers/cli.js'
 
 describe('artefacts keep their file mode', () => {
@@ -65,5 +68,28 @@ describe('artefacts keep their file mode', () => {
     expect(validateEvent({ ...base, result: result(0o4755) }).problem).toBe('artefact mode is not permission bits')
     expect(validateEvent({ ...base, result: result(-1) }).problem).toBe('artefact mode is not permission bits')
     expect(validateEvent({ ...base, result: result('755') }).problem).toBe('artefact mode is not permission bits')
+  })
+
+  it('fetch -o reads the store\'s file itself and still refuses bytes that do not hash to the name', async () => {
+    const file = join(home.dir, 'one.yaml')
+    await writeFile(file, ['name: one', 'artefacts: [out.bin]', 'stages:', '  - steps:', '      - head -c 300000 /dev/urandom > out.bin', ''].join('\n'))
+    const r = await cli(['submit', file, '--wait', '--json'], { home: home.dir })
+    expect(r.code).toBe(0)
+    const hash: string = JSON.parse(r.stdout).artefacts[0].sha256
+    const good = join(home.dir, 'good.bin')
+    expect((await cli(['fetch', hash, '-o', good], { home: home.dir })).code).toBe(0)
+    const stored = new BlobLayout(homePaths(home.dir).blobs).blobPath(hash)
+    expect(Buffer.compare(await readFile(good), await readFile(stored))).toBe(0)
+
+    // the stored file rots on disk: the copy is refused and nothing is left at the destination
+    const bytes = await readFile(stored)
+    bytes[1234] ^= 0xff
+    await chmod(stored, 0o600)
+    await writeFile(stored, bytes)
+    const bad = join(home.dir, 'bad.bin')
+    const f = await cli(['fetch', hash, '-o', bad, '--json'], { home: home.dir })
+    expect(f.code).not.toBe(0)
+    expect(f.stderr + f.stdout).toContain('ERR_HASH_MISMATCH')
+    expect(existsSync(bad)).toBe(false)
   })
 })

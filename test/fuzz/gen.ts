@@ -3,7 +3,7 @@
  * mutations of valid messages at the byte, value and text level.
  */
 import { encodeCbor } from '../../protocols/codec/index.js'
-import { encodeFrame } from '../../protocols/sync/frames.js'
+import { encodeFrame } from '../../protocols/codec/frames.js'
 import type { Prng } from './prng.js'
 
 /** field names the wire formats use: random maps draw from them so validators get past "unknown field" */

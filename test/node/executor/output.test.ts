@@ -11,6 +11,26 @@ describe('output path', () => {
     expect(translateNewlines(plain)).toBe(plain)
   })
 
+  it('translates long and short lines, any bytes, alike by either of its two ways', () => {
+    // the byte loop (short lines) and the native latin1 replace (long lines) must agree with the reference
+    const reference = (b: Buffer): Buffer => {
+      const out: number[] = []
+      for (const byte of b) { if (byte === 10) out.push(13); out.push(byte) }
+      return Buffer.from(out)
+    }
+    let seed = 7
+    const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n }
+    for (const lineBytes of [1, 2, 5, 23, 24, 25, 100, 4000]) {
+      const parts: number[] = []
+      while (parts.length < 64 * 1024) {
+        for (let i = 0; i < lineBytes; i++) parts.push(rand(256) === 10 ? 11 : rand(256))
+        parts.push(10)
+      }
+      const chunk = Buffer.from(parts)
+      expect(translateNewlines(chunk).equals(reference(chunk)), `lines of ${lineBytes} bytes`).toBe(true)
+    }
+  })
+
   it('cuts at a UTF-8 character boundary', () => {
     const buf = Buffer.from('aü€𝄞') // 1 + 2 + 3 + 4 bytes
     expect(utf8Boundary(buf, 1)).toBe(1)

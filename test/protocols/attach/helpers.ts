@@ -4,7 +4,7 @@
  * client that speaks the wire format by hand (to send what a well-behaved client never would).
  */
 import { ATTACH_PROTOCOL, encodeClientFrame, encodeHello, parseReply, parseServerFrame } from '../../../protocols/attach/index.js'
-import { FrameReader, encodeFrame } from '../../../protocols/sync/frames.js'
+import { FrameReader, encodeFrame } from '../../../protocols/codec/frames.js'
 import { LiveOutput } from '../../../node/jobs/live-output.js'
 import { makeFixture, spec, stage } from '../../node/executor/helpers.js'
 import type { AttachEndState, AttachFrame, AttachHello, AttachJobs, AttachReply, AttachSession, ClientFrame, ServerFrame, TerminalSize } from '../../../protocols/attach/index.js'

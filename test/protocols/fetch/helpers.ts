@@ -37,7 +37,7 @@ export class FetchMesh {
     this.dirs.push(dir)
     const blobs = new FsBlobStore({}, { dir: join(dir, 'blobs') })
     await blobs.start()
-    const service = new FetchService({ libp2p, blobs, isAllowed: (peer) => !this.noRead.has(peer) }, options.init)
+    const service = new FetchService({ libp2p, blobs, isAllowed: (peer) => !this.noRead.has(peer) }, { bulkHost: '127.0.0.1', ...options.init })
     await service.start()
     const node = { libp2p, blobs, service, dir, id: libp2p.peerId.toString() }
     this.nodes.push(node)

@@ -1,0 +1,261 @@
+/**
+ * The holder's side of the bulk channel: single-use tickets issued over libp2p, redeemed on a
+ * plain TCP listener, the range sent in AES-256-GCM records (see bulk-wire.ts and
+ * docs/protocols/fetch.md). A ticket is bound to the peer's address, the blob and the range; it
+ * is dropped when redeemed, when it expires, and when the server stops.
+ */
+import { once } from 'node:events'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { createServer } from 'node:net'
+import { BULK_HELLO_TIMEOUT_MS, BULK_MAX_TICKETS, BULK_RECORD_BYTES, BULK_TICKET_TTL_MS, FETCH_FRAME_TIMEOUT_MS } from './constants.js'
+import { FetchAbortedError, FetchTimeoutError } from './errors.js'
+import { HELLO_BYTES, KEY_BYTES, RECORD_HEADER_BYTES, TICKET_BYTES, helloProof, recordCipher } from './bulk-wire.js'
+import { silentLogger } from '../../store/logger.js'
+import type { BlobStore } from '../../store/blobs/types.js'
+import type { Logger } from '../../store/logger.js'
+import type { Server, Socket } from 'node:net'
+
+export interface BulkServerComponents {
+  blobs: Pick<BlobStore, 'get'>
+  logger?: Logger
+  /** bytes handed to sockets (counters) */
+  onBytes?: (bytes: number) => void
+  /** a range sent to the end (counters) */
+  onServed?: () => void
+}
+
+export interface BulkServerInit {
+  /** the address to listen on (the port is chosen by the system) */
+  host: string
+  ticketTtlMs?: number
+  maxTickets?: number
+  helloTimeoutMs?: number
+  /** a socket that takes no data this long is cut off */
+  writeTimeoutMs?: number
+  recordBytes?: number
+}
+
+interface Ticket {
+  id: Uint8Array
+  key: Uint8Array
+  /** the address the request came from over libp2p: the TCP connection must come from it too */
+  remoteHost?: string
+  hash: string
+  start: number
+  end: number
+  timer: ReturnType<typeof setTimeout>
+}
+
+/** `::ffff:1.2.3.4` and `1.2.3.4` are one address */
+function plainHost (host: string | undefined): string | undefined {
+  return host?.startsWith('::ffff:') === true ? host.slice(7) : host
+}
+
+export class BulkServer {
+  private readonly logger: Logger
+  private readonly init: Required<BulkServerInit>
+  private readonly tickets = new Map<string, Ticket>()
+  private readonly sockets = new Set<Socket>()
+  private server?: Server
+  private controller?: AbortController
+  private listenPort = 0
+
+  constructor (private readonly components: BulkServerComponents, init: BulkServerInit) {
+    this.logger = components.logger ?? silentLogger
+    this.init = {
+      host: init.host,
+      ticketTtlMs: init.ticketTtlMs ?? BULK_TICKET_TTL_MS,
+      maxTickets: init.maxTickets ?? BULK_MAX_TICKETS,
+      helloTimeoutMs: init.helloTimeoutMs ?? BULK_HELLO_TIMEOUT_MS,
+      writeTimeoutMs: init.writeTimeoutMs ?? FETCH_FRAME_TIMEOUT_MS,
+      recordBytes: init.recordBytes ?? BULK_RECORD_BYTES
+    }
+  }
+
+  /** the TCP port tickets are redeemed on (0 before start) */
+  get port (): number { return this.listenPort }
+
+  async start (): Promise<void> {
+    if (this.server != null) return
+    const server = createServer({ noDelay: true }, socket => { this.accept(socket) })
+    server.listen({ host: this.init.host, port: 0 })
+    await once(server, 'listening')
+    const address = server.address()
+    this.listenPort = typeof address === 'object' && address != null ? address.port : 0
+    this.server = server
+    this.controller = new AbortController()
+  }
+
+  /** stop: outstanding tickets are dropped and transfers in flight cut off */
+  async stop (): Promise<void> {
+    const server = this.server
+    if (server == null) return
+    this.server = undefined
+    this.controller?.abort(new FetchAbortedError('the fetch service stopped'))
+    for (const t of this.tickets.values()) clearTimeout(t.timer)
+    this.tickets.clear()
+    for (const s of this.sockets) s.destroy()
+    await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+    this.listenPort = 0
+  }
+
+  /** a ticket for one range, or undefined when too many are outstanding (the caller answers ERR_BUSY) */
+  issue (req: { hash: string, start: number, end: number, remoteHost?: string }): { ticket: Uint8Array, key: Uint8Array, port: number } | undefined {
+    if (this.server == null || this.tickets.size >= this.init.maxTickets) return undefined
+    const id = randomBytes(TICKET_BYTES)
+    const key = randomBytes(KEY_BYTES)
+    const name = id.toString('hex')
+    const timer = setTimeout(() => { this.tickets.delete(name) }, this.init.ticketTtlMs)
+    timer.unref()
+    this.tickets.set(name, { id, key, remoteHost: plainHost(req.remoteHost), hash: req.hash, start: req.start, end: req.end, timer })
+    return { ticket: id, key, port: this.listenPort }
+  }
+
+  get outstandingTickets (): number { return this.tickets.size }
+
+  private accept (socket: Socket): void {
+    this.sockets.add(socket)
+    socket.on('close', () => { this.sockets.delete(socket) })
+    socket.on('error', () => {})
+    void this.serve(socket).catch((err: unknown) => {
+      this.logger.debug('bulk transfer failed', { peer: socket.remoteAddress, err: String(err) })
+      socket.destroy()
+    })
+  }
+
+  private async serve (socket: Socket): Promise<void> {
+    const hello = await readHello(socket, this.init.helloTimeoutMs)
+    const ticket = this.redeem(hello, socket.remoteAddress)
+    if (ticket == null) {
+      socket.destroy()
+      return
+    }
+    const stop = this.controller?.signal
+    if (stop == null) throw new FetchAbortedError('the fetch service stopped')
+    await this.send(socket, ticket, stop)
+    this.components.onServed?.()
+  }
+
+  /** the ticket the hello names, removed (single use), if its proof and address check out */
+  private redeem (hello: Buffer, from: string | undefined): Ticket | undefined {
+    const name = hello.subarray(0, TICKET_BYTES).toString('hex')
+    const ticket = this.tickets.get(name)
+    if (ticket == null) return undefined
+    this.tickets.delete(name)
+    clearTimeout(ticket.timer)
+    if (ticket.remoteHost != null && ticket.remoteHost !== plainHost(from)) return undefined
+    const proof = helloProof(ticket.key, ticket.id)
+    return timingSafeEqual(proof, hello.subarray(TICKET_BYTES)) ? ticket : undefined
+  }
+
+  /** the range in sealed records; TCP's own flow control paces it */
+  private async send (socket: Socket, t: Ticket, signal: AbortSignal): Promise<void> {
+    const onAbort = (): void => { socket.destroy() }
+    signal.addEventListener('abort', onAbort, { once: true })
+    let chunks: AsyncIterator<Uint8Array> | undefined
+    try {
+      let left = t.end - t.start
+      let index = 0
+      let inRecord = 0
+      let cipher = recordCipher(t.key, t.id, index)
+      const header = (): void => {
+        inRecord = Math.min(this.init.recordBytes, left)
+        const h = Buffer.allocUnsafe(RECORD_HEADER_BYTES)
+        h.writeUInt32BE(inRecord, 0)
+        socket.write(h)
+      }
+      if (left > 0) header()
+      // the next read is under way while this chunk is sealed and sent
+      chunks = this.components.blobs.get(t.hash, { start: t.start, end: t.end, signal, chunkBytes: this.init.recordBytes * 2 })[Symbol.asyncIterator]()
+      let next = chunks.next()
+      next.catch(() => {})
+      for (;;) {
+        const r = await next
+        if (r.done === true) break
+        const chunk = r.value
+        next = chunks.next()
+        next.catch(() => {})
+        for (let off = 0; off < chunk.byteLength;) {
+          const n = Math.min(inRecord, chunk.byteLength - off)
+          const ready = socket.write(cipher.update(chunk.subarray(off, off + n)))
+          off += n
+          inRecord -= n
+          left -= n
+          this.components.onBytes?.(n)
+          if (inRecord === 0) {
+            cipher.final()
+            socket.write(cipher.getAuthTag())
+            index++
+            if (left > 0) {
+              cipher = recordCipher(t.key, t.id, index)
+              header()
+            }
+          }
+          if (!ready) await drained(socket, this.init.writeTimeoutMs, signal)
+        }
+      }
+      if (left !== 0) throw new Error(`the blob store gave ${t.end - t.start - left} of ${t.end - t.start} bytes`)
+      await new Promise<void>(resolve => { socket.end(resolve) })
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      // closes the blob file, after a read still under way
+      void chunks?.return?.()?.catch(() => {})
+    }
+  }
+}
+
+/** the client's first HELLO_BYTES, within `timeoutMs` */
+async function readHello (socket: Socket, timeoutMs: number): Promise<Buffer> {
+  return await new Promise<Buffer>((resolve, reject) => {
+    const parts: Buffer[] = []
+    let have = 0
+    const timer = setTimeout(() => { done(new FetchTimeoutError('no ticket on the bulk connection in time')) }, timeoutMs)
+    const onData = (data: Buffer): void => {
+      parts.push(data)
+      have += data.byteLength
+      if (have >= HELLO_BYTES) done()
+    }
+    const onEnd = (): void => { done(new Error('the bulk connection closed before its ticket')) }
+    function done (err?: Error): void {
+      clearTimeout(timer)
+      socket.off('data', onData)
+      socket.off('end', onEnd)
+      socket.off('close', onEnd)
+      socket.pause()
+      if (err != null) reject(err)
+      // a client sends nothing after its hello; more is a protocol error
+      else if (have !== HELLO_BYTES) reject(new Error('bytes after the bulk hello'))
+      else resolve(Buffer.concat(parts))
+    }
+    socket.on('data', onData)
+    socket.on('end', onEnd)
+    socket.on('close', onEnd)
+  })
+}
+
+/** wait for the socket to drain, within `timeoutMs`; a socket closed meanwhile fails at once */
+async function drained (socket: Socket, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  const deadline = AbortSignal.timeout(timeoutMs)
+  const settled = new AbortController()
+  const wait = AbortSignal.any([signal, deadline, settled.signal])
+  try {
+    await Promise.race([once(socket, 'drain', { signal: wait }), once(socket, 'close', { signal: wait })])
+  } catch (err) {
+    if (deadline.aborted && !signal.aborted) throw new FetchTimeoutError('the peer took no data within the deadline')
+    throw err
+  } finally {
+    settled.abort()
+  }
+  if (socket.destroyed) throw new Error('the bulk connection closed')
+}
+
+/**
+ * Where the bulk listener should listen, given the node's libp2p addresses: the loopback when
+ * the node is reachable only there, else every interface (tickets, not the address, guard it).
+ */
+export function bulkHostFor (addrs: Array<{ getComponents: () => Array<{ name: string, value?: string }> }>): string {
+  const ips = addrs.flatMap(a => a.getComponents().filter(c => c.name === 'ip4' || c.name === 'ip6').map(c => ({ v6: c.name === 'ip6', value: c.value ?? '' })))
+  const loopback = ips.length > 0 && ips.every(ip => ip.v6 ? ip.value === '::1' : ip.value.startsWith('127.'))
+  if (loopback) return ips.every(ip => ip.v6) ? '::1' : '127.0.0.1'
+  return ips.length > 0 && ips.every(ip => ip.v6) ? '::' : '0.0.0.0'
+}

@@ -1,0 +1,115 @@
+/**
+ * The Exchange on its own: two real libp2p nodes on 127.0.0.1, each with a real blob store and job
+ * store in a temp dir. Roles are the seam (`hasRole`): the mesh's trust service is tested apart.
+ */
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Identity } from '../../../protocols/codec/index.js'
+import { FsBlobStore } from '../../../store/blobs/index.js'
+import { MetaStore, RecordLog } from '../../../store/meta/index.js'
+import { silentLogger } from '../../../store/logger.js'
+import { Executor } from '../../../node/executor/index.js'
+import { JobService } from '../../../node/jobs/job-service.js'
+import { JobStore } from '../../../node/jobs/job-store.js'
+import { Exchange } from '../../../node/transfer/exchange.js'
+import { tempHome } from '../../helpers/cli.js'
+import { waitFor } from '../../helpers/wait.js'
+import { connected, TestMesh } from '../../protocols/net/helpers.js'
+import type { Role } from '../../../protocols/trust/index.js'
+import type { MeshLibp2p } from '../../../protocols/net/index.js'
+
+interface Side { id: Identity, exchange: Exchange, blobs: FsBlobStore, libp2p?: MeshLibp2p, close: () => Promise<void> }
+
+describe('Exchange', () => {
+  const mesh = new TestMesh()
+  const closers: Array<() => Promise<void>> = []
+  afterEach(async () => {
+    for (const c of closers.splice(0).reverse()) await c()
+    await mesh.stop()
+  })
+
+  async function side (roles: Map<string, Role[]> | undefined, options: { network?: boolean, bootstrap?: string[] } = {}): Promise<Side> {
+    const t = await tempHome('cit-exchange-')
+    const id = await mesh.identity()
+    const meta = new MetaStore({}, { path: join(t.dir, 'db') })
+    await meta.start()
+    const log = new RecordLog(meta)
+    await log.start()
+    const blobs = new FsBlobStore({}, { dir: join(t.dir, 'blobs') })
+    await blobs.start()
+    const jobs = new JobService({ identity: id, store: new JobStore(meta, log), logger: silentLogger })
+    const executor = new Executor({ blobs }, { workspacesDir: join(t.dir, 'workspaces') })
+    const libp2p = options.network === false ? undefined : await mesh.node(id, { bootstrap: options.bootstrap ?? [] })
+    const exchange = new Exchange({
+      self: id.id,
+      jobs,
+      executor,
+      blobs,
+      logger: silentLogger,
+      hasRole: roles != null ? (k, r) => roles.get(k)?.includes(r) === true : undefined,
+      libp2p
+    }, { dir: Exchange.dirIn(t.dir) })
+    await exchange.start()
+    const close = async (): Promise<void> => {
+      await exchange.stop()
+      await blobs.stop()
+      await log.stop()
+      await meta.stop()
+      await t.cleanup()
+    }
+    closers.push(close)
+    return { id, exchange, blobs, libp2p, close }
+  }
+
+  it('without a mesh: a local blob is already local, a missing one is nobody\'s to fetch; start and stop are idempotent', async () => {
+    const a = await side(undefined, { network: false })
+    const { hash } = await a.blobs.put([Buffer.from('here already')])
+    expect(await a.exchange.ensureLocal(hash)).toBeUndefined()
+    expect(await a.exchange.ensureLocal('0'.repeat(64))).toBeUndefined()
+    expect(await a.blobs.has('0'.repeat(64))).toBe(false)
+    await a.exchange.start()
+    expect(a.exchange.stats()).toMatchObject({ bytesFetched: 0 })
+    await a.exchange.stop()
+    await a.exchange.stop()
+  })
+
+  it('a member with read fetches a blob another member announced, verified, and counts the bytes; one without read is refused', async () => {
+    const roles = new Map<string, Role[]>()
+    const holder = await side(roles)
+    const reader = await side(roles, { bootstrap: [holder.libp2p!.getMultiaddrs()[0].toString()] })
+    const outsider = await side(roles, { bootstrap: [holder.libp2p!.getMultiaddrs()[0].toString()] })
+    roles.set(holder.id.id, ['read', 'build'])
+    roles.set(reader.id.id, ['read'])
+    roles.set(outsider.id.id, ['submit'])
+    await waitFor(() => connected(reader.libp2p!, holder.libp2p!) && connected(outsider.libp2p!, holder.libp2p!), { what: 'the members to connect' })
+    const bytes = randomBytes(3 * 1024 * 1024 + 17)
+    const { hash } = await holder.blobs.put([bytes])
+    holder.exchange.announce([hash])
+    const got = await waitFor(async () => await reader.exchange.ensureLocal(hash, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined), { timeoutMs: 30_000, what: 'the fetch to succeed' })
+    expect(got.bytesFetched).toBe(bytes.byteLength)
+    expect(got.byHolder[holder.id.id]).toBe(bytes.byteLength)
+    expect(Buffer.compare(Buffer.concat(await collect(reader.blobs.get(hash))), bytes)).toBe(0)
+    expect(reader.exchange.stats()).toMatchObject({ bytesFetched: bytes.byteLength })
+    // already local now: nothing more moves
+    expect(await reader.exchange.ensureLocal(hash)).toBeUndefined()
+    // a member without read is refused by the holder: nothing stored, the refusal counted there
+    await expect(outsider.exchange.ensureLocal(hash, { holders: [holder.id.id], signal: AbortSignal.timeout(10_000) }))
+      .rejects.toMatchObject({ code: 'ERR_NO_HOLDERS', message: expect.stringContaining('ERR_NOT_ALLOWED') })
+    expect(await outsider.blobs.has(hash)).toBe(false)
+  })
+
+  it('attach to a job is refused with the reason when this node lacks the role, before anything is asked of the mesh', async () => {
+    const roles = new Map<string, Role[]>()
+    const a = await side(roles)
+    roles.set(a.id.id, ['submit'])
+    await expect(a.exchange.open('f'.repeat(64), 'someone-else', 'ro', {})).rejects.toMatchObject({ code: 'ERR_FORBIDDEN', message: expect.stringMatching(/^cannot attach: /) })
+    await expect(a.exchange.open('f'.repeat(64), 'someone-else', 'rw', {})).rejects.toMatchObject({ code: 'ERR_FORBIDDEN', message: expect.stringMatching(/^cannot attach --rw: /) })
+  })
+})
+
+async function collect (it: AsyncIterable<Uint8Array>): Promise<Buffer[]> {
+  const out: Buffer[] = []
+  for await (const c of it) out.push(Buffer.from(c))
+  return out
+}
