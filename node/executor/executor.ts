@@ -138,6 +138,8 @@ export class Executor {
    */
   async run (req: RunRequest): Promise<RunResult> {
     checkRunRequest(req)
+    // a refusal to start is an answer, read after the setup: never an unhandled rejection meanwhile
+    req.ready?.catch(() => {})
     if (this.active.has(req.jobId)) throw new JobAlreadyRunningError(req.jobId)
     const active: Active = {}
     this.active.set(req.jobId, active)
