@@ -97,6 +97,9 @@ export class LeaseAcceptor {
       // the same claim again (a duplicate, or a retry whose grant was lost): the same answer
       if (s.holder !== from || s.released) return this.refuse(req.rid, 'stale', here)
       s.expiresAt = Math.max(s.expiresAt, now + req.ttl)
+      // a retry: the grant now answers it, so a release of the failed attempt still on its way
+      // (sent before this claim) must not free it
+      if (sentAfter(req, s.grantedFor)) await this.store(req.job, { ...s, grantedFor: { at: req.at, rid: req.rid } })
       return this.grant(req, from, now, s)
     }
     if (req.epoch !== s.epoch + 1) {
@@ -112,7 +115,7 @@ export class LeaseAcceptor {
     if (s.epoch > 0 && !s.released && s.holder !== from && now <= s.expiresAt + this.marginMs) {
       return this.refuse(req.rid, 'held', { ...here, waitMs: s.expiresAt + this.marginMs - now })
     }
-    const next: State = { epoch: req.epoch, holder: from, expiresAt: now + req.ttl, released: false, ttl: req.ttl, accepted: s.accepted }
+    const next: State = { epoch: req.epoch, holder: from, expiresAt: now + req.ttl, released: false, ttl: req.ttl, grantedFor: { at: req.at, rid: req.rid }, accepted: s.accepted }
     await this.store(req.job, next)
     this.granted++
     return this.grant(req, from, now, next)
@@ -160,9 +163,11 @@ export class LeaseAcceptor {
         if (s.epoch !== item.epoch || s.holder !== from || s.released) return false
         if (req.op === 'renew') {
           s.expiresAt = Math.max(s.expiresAt, this.clock.now() + (s.ttl ?? LEASE_TTL_MS))
-        } else {
+        } else if (sentAfter(req, s.grantedFor)) {
           await this.store(item.job, { ...s, released: true })
         }
+        // else: a release sent before the claim this grant answers gives up a failed attempt at
+        // the same epoch, not the lease its retry now holds
         return true
       })
       if (!ok) lost.push(item)
@@ -219,4 +224,13 @@ export class LeaseAcceptor {
       if (this.chains.get(job) === next) this.chains.delete(job)
     }
   }
+}
+
+/**
+ * Whether `req` was sent after the claim `grantedFor` names, by the sender's clock and, within
+ * one millisecond, its request ids (which grow within a process; a restart takes longer than a
+ * millisecond). Clocks that run at bounded rates never go back, as the lease assumes anyway.
+ */
+function sentAfter (req: { at: number, rid: number }, grantedFor: VoteRecord['grantedFor']): boolean {
+  return grantedFor == null || req.at > grantedFor.at || (req.at === grantedFor.at && req.rid > grantedFor.rid)
 }

@@ -72,6 +72,8 @@ interface Held {
   acks: Map<string, number>
   /** acceptors that said the lease is no longer this node's */
   lost: Set<string>
+  /** the claim call that won it */
+  attempt: number
   onLost?: (reason: 'lost' | 'expired') => void
 }
 
@@ -91,6 +93,9 @@ export class LeaseClaimant {
   private readonly callTimeoutMs: number
   private readonly finishTimeoutMs: number
   private readonly held = new Map<string, Held>()
+  /** claim calls under way, per `job/epoch` */
+  private readonly claiming = new Map<string, number>()
+  private attempts = 0
   private controller?: AbortController
   private timer?: unknown
   private lastRenew = 0
@@ -151,6 +156,9 @@ export class LeaseClaimant {
     const need = majority(args.acceptors.length)
     const grants = new Map<string, { bytes: Uint8Array, sentAt: number, accepted?: Adopted }>()
     const refusals: LeaseMessage[] = []
+    const attempt = ++this.attempts
+    const key = `${args.job}/${args.epoch}`
+    this.claiming.set(key, (this.claiming.get(key) ?? 0) + 1)
     let settled = false
     let answered = 0
     return await new Promise<ClaimOutcome>(resolve => {
@@ -158,12 +166,14 @@ export class LeaseClaimant {
         if (settled) return
         if (grants.size >= need) {
           settled = true
-          this.hold(args, grants)
+          this.settle(key)
+          this.hold(args, grants, attempt)
           // Paxos: of the results the majority accepted before, the one of the highest epoch
           const adopt = [...grants.values()].map(g => g.accepted).filter((a): a is Adopted => a != null).sort((a, b) => b.epoch - a.epoch)[0]
           resolve({ ok: true, epoch: args.epoch, grants: [...grants.values()].map(g => g.bytes), ...(adopt != null ? { adopt } : {}) })
         } else if (answered === args.acceptors.length || args.acceptors.length - answered + grants.size < need) {
           settled = true
+          this.settle(key)
           // give back what was granted, and what may yet be granted: a request that timed out
           // may have been granted all the same (a release of what is not ours changes nothing)
           const refusedBy = new Set(refusals.map(m => m.signer))
@@ -178,7 +188,7 @@ export class LeaseClaimant {
             const p = m.payload as Partial<Grant>
             if (m.type === LEASE_GRANT && p.job === args.job && p.epoch === args.epoch && p.holder === this.rpc.self) {
               const accepted = p.accepted != null ? { ...p.accepted, content: p.content } : undefined
-              if (settled) this.lateGrant(args, acceptor, sentAt)
+              if (settled) this.lateGrant(args, acceptor, sentAt, attempt)
               else grants.set(acceptor, { bytes: m.bytes, sentAt, accepted })
             } else if (m.type !== LEASE_GRANT) {
               refusals.push(m)
@@ -189,16 +199,31 @@ export class LeaseClaimant {
     })
   }
 
-  /** a grant that came after the claim was decided: keep it as an ack, or give it back */
-  private lateGrant (args: ClaimArgs, acceptor: string, sentAt: number): void {
-    const h = this.held.get(args.job)
-    if (h != null && h.epoch === args.epoch) h.acks.set(acceptor, sentAt)
-    else this.releaseTo(args.job, args.epoch, [acceptor])
+  private settle (key: string): void {
+    const n = (this.claiming.get(key) ?? 1) - 1
+    if (n <= 0) this.claiming.delete(key)
+    else this.claiming.set(key, n)
   }
 
-  private hold (args: ClaimArgs, grants: Map<string, { sentAt: number }>): void {
+  /**
+   * A grant that came after its claim was decided: an ack of the lease that claim won, else given
+   * back. Not while this epoch is held or claimed again by another call: the failed attempt
+   * already released it, the acceptor may have granted the retry since, and a release sent now
+   * would free that (and an old grant is no ack of the retry's lease).
+   */
+  private lateGrant (args: ClaimArgs, acceptor: string, sentAt: number, attempt: number): void {
+    const h = this.held.get(args.job)
+    if (h != null && h.epoch === args.epoch) {
+      if (h.attempt === attempt) h.acks.set(acceptor, sentAt)
+      return
+    }
+    if (this.claiming.has(`${args.job}/${args.epoch}`)) return
+    this.releaseTo(args.job, args.epoch, [acceptor])
+  }
+
+  private hold (args: ClaimArgs, grants: Map<string, { sentAt: number }>, attempt: number): void {
     const acks = new Map([...grants].map(([a, g]) => [a, g.sentAt]))
-    this.held.set(args.job, { job: args.job, epoch: args.epoch, acceptors: args.acceptors, acks, lost: new Set() })
+    this.held.set(args.job, { job: args.job, epoch: args.epoch, acceptors: args.acceptors, acks, lost: new Set(), attempt })
   }
 
   /** the most useful thing to tell a claimant that did not get a majority */

@@ -32,6 +32,12 @@ export interface VoteRecord {
   expiresAt: number
   /** the holder gave `epoch` up */
   released: boolean
+  /**
+   * The claim the grant of `epoch` answers: its signing time (the holder's clock) and request id.
+   * A release the holder sent before it comes from an earlier, failed attempt at the same epoch
+   * and is ignored. Absent in records written before it existed.
+   */
+  grantedFor?: { at: number, rid: number }
   /** the result this acceptor voted for, at ballot `epoch` (a later ballot may replace it) */
   accepted?: { epoch: number, holder: string, outcome: string, content?: Uint8Array }
 }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { ControlClient } from '../../cli/client.js'
 import type { ChildProcess } from 'node:child_process'
 
 /** the built CLI (`npm test` builds before running vitest) */
@@ -79,11 +80,15 @@ export async function startDaemon (home: string, args: string[] = []): Promise<D
     }
   }
   started.add(daemon)
+  // asked over the control socket from this process, as `cit-node status` would: a CLI process
+  // spawned every 50 ms per starting daemon took as much CPU as the daemons it waited for
+  const client = new ControlClient(join(home, 'control.sock'), home)
   await waitFor(async () => {
     if (child.exitCode != null) throw new Error(`daemon exited early: ${out}`)
-    const r = await cli(['status', '--json'], { home, timeoutMs: 10_000 })
-    return r.code === 0 ? true : undefined
-  }, { timeoutMs: 30_000, what: `the daemon in ${home}` })
+    // a refusal or a status that takes too long is "not yet", and the last one is named on timeout
+    await withTimeout(client.status(), 10_000)
+    return true
+  }, { timeoutMs: 30_000, intervalMs: 100, what: `the daemon in ${home}` })
   return daemon
 }
 
@@ -98,4 +103,14 @@ export { freePort } from '../../bench/ports.js'
 export function json<T = any> (r: CliResult): T {
   if (r.code !== 0) throw new Error(`command failed (${String(r.code)}): ${r.stderr}`)
   return JSON.parse(r.stdout) as T
+}
+
+/** `p`, or a rejection after `ms` (the promise itself is left to settle) */
+async function withTimeout<T> (p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    return await Promise.race([p, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`no answer in ${ms} ms`)) }, ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
 }

@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { Identity, seal } from '../../../protocols/codec/index.js'
 import {
-  checkGrants, checkVotes, closestAcceptors, LEASE_GRANT, LeaseLinks, LeaseService, majority, MemoryNetwork, MemoryVoteStore, outcomeOf
+  checkGrants, checkVotes, closestAcceptors, LEASE_GRANT, LEASE_REQUEST, LeaseLinks, LeaseService, majority, MemoryNetwork, MemoryVoteStore, openLeaseMessage, outcomeOf
 } from '../../../protocols/lease/index.js'
 import { createMeshLibp2p } from '../../../protocols/net/index.js'
 import type { MeshLibp2p } from '../../../protocols/net/index.js'
@@ -84,6 +84,38 @@ describe('LeaseService over an in-memory network', () => {
     const again = await later.claimant.claim({ job: JOB, acceptors, epoch: 2 })
     expect(again).toMatchObject({ ok: true, adopt: { holder: claimant.rpc.self, outcome } })
   }, 20_000)
+
+  it('a release of a failed claim that arrives after the retry of the same epoch was granted does not free it', async () => {
+    // the acceptors' grants of the first attempt are lost, and its releases held back until the
+    // retry holds the lease: the order the network may deliver them in
+    let phase: 'lose-grants' | 'park-releases' | 'deliver' = 'lose-grants'
+    const parked: Array<() => void> = []
+    const isRelease = (bytes: Uint8Array): boolean => {
+      const m = openLeaseMessage(bytes)
+      return m.type === LEASE_REQUEST && (m.payload as { op?: string }).op === 'release'
+    }
+    const network = new MemoryNetwork((from, to, bytes, deliver) => {
+      if (phase === 'lose-grants' && to === ids[0].id) return
+      if (phase !== 'deliver' && from === ids[0].id && isRelease(bytes)) { parked.push(deliver); return }
+      setImmediate(deliver)
+    })
+    const { nodes, acceptors } = mesh(3, network)
+    const [a, b] = nodes
+    expect(acceptors).toContain(ids[0].id)
+    expect(await a.claimant.claim({ job: JOB, acceptors, epoch: 1 })).toMatchObject({ ok: false })
+    expect(parked.length).toBe(2)
+    phase = 'park-releases'
+    // its own acceptor took the release at once: the retry wins at the other two
+    expect(await a.claimant.claim({ job: JOB, acceptors, epoch: 1 })).toMatchObject({ ok: true, epoch: 1 })
+    phase = 'deliver'
+    for (const deliver of parked.splice(0)) deliver()
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(a.claimant.holds(JOB, 1)).toBe(true)
+    expect(await b.claimant.claim({ job: JOB, acceptors, epoch: 2 })).toMatchObject({ ok: false, reason: 'held' })
+    // a release sent after the retry still frees the lease at once
+    await a.claimant.release(JOB, 1)
+    expect(await b.claimant.claim({ job: JOB, acceptors, epoch: 2 })).toMatchObject({ ok: true, epoch: 2 })
+  })
 
   it('a restarted acceptor remembers its grants and holds them for a TTL: the job is not granted twice', async () => {
     const stores = ids.map(() => new MemoryVoteStore())
