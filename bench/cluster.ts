@@ -62,8 +62,9 @@ export class Cluster {
 
   /**
    * Grow the mesh to `target` daemons, START_PARALLEL at a time. Every connection arrives from
-   * 127.0.0.1, and libp2p refuses more than 5 inbound connections per second from one host
-   * (`inboundConnectionThreshold`): joins and starts are paced under it, and a refused join is
+   * 127.0.0.1; libp2p's default refused more than 5 inbound connections per second from one host
+   * (`inboundConnectionThreshold`; nodes now take INBOUND_CONNECTIONS_PER_HOST_PER_S): joins and
+   * starts stay paced, so a build with the old limit can be measured too, and a refused join is
    * tried again. Stops early, and says why, when memory runs short or a daemon fails to start:
    * the caller reports how many fit.
    */

@@ -25,7 +25,7 @@ export const ANNOUNCE_MAX_SKEW_MS = 5 * 60_000
  * and history comes by sync, where a replayed id is a `duplicate` of the record kept for good
  */
 export const ANNOUNCE_MAX_AGE_MS = 10 * 60_000
-/** a load report older than this is a replay (reports come every few seconds) */
+/** a load report signed longer ago than this is a replay: reports are signed as they are sent (at least every LOAD_HEARTBEAT_MS, 15 s); the rest allows for clock skew */
 const LOAD_MAX_AGE_MS = 60_000
 /** events only a building node signs about its own work */
 const BUILD_EVENTS = new Set<EventType>(['claimed', 'started', 'finished', 'failed', 'requeued', 'lease-lost'])

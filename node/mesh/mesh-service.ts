@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { recordId, seal } from '../../protocols/codec/index.js'
 import { GossipChannel } from '../../protocols/gossip/index.js'
 import { JOIN_PROTOCOL, JoinService } from '../../protocols/join/index.js'
-import { LOAD_INTERVAL_MS } from '../../protocols/load/index.js'
+import { LOAD_BUSY_HEARTBEAT_MS, LOAD_CHECK_INTERVAL_MS, LOAD_HEARTBEAT_MS, reportChanged } from '../../protocols/load/index.js'
 import { createMeshLibp2p, disconnectDisallowed, guardInviteKeys } from '../../protocols/net/index.js'
 import { SyncService } from '../../protocols/sync/index.js'
 import { LeaseLinks, LeaseService } from '../../protocols/lease/index.js'
@@ -25,7 +25,7 @@ import type { PeerTable } from './peer-table.js'
 import type { TrustService } from './trust-service.js'
 
 const T_MARKS = 'sync-marks'
-/** at most this many peers learned from load reports are dialed per report interval */
+/** at most this many peers learned from load reports are dialed per load check */
 const MAX_DIALS_PER_TICK = 4
 /**
  * After a trust change, peers no longer allowed are disconnected this much later: the record that
@@ -51,7 +51,10 @@ export interface MeshServiceComponents {
 export interface MeshServiceInit {
   membership: Membership
   listen: string[]
-  loadIntervalMs?: number
+  /** how often the node looks at its load (default LOAD_CHECK_INTERVAL_MS) */
+  loadCheckIntervalMs?: number
+  /** longest time between two load reports of an idle node while nothing changes (default LOAD_HEARTBEAT_MS) */
+  loadHeartbeatMs?: number
 }
 
 /**
@@ -69,6 +72,9 @@ export class MeshService {
   private join?: JoinService
   private timer?: ReturnType<typeof setInterval>
   private seq = 0
+  /** the last load report sent, and when (this node's clock) */
+  private lastReport?: LoadReport
+  private lastReportAt = 0
   private readonly c: MeshServiceComponents
   private readonly log: Logger
   /** log sequence → job id for local jobs no peer has received yet */
@@ -171,8 +177,8 @@ export class MeshService {
       }
       this.c.jobs.on('signed', this.onSigned)
       this.c.trust.on('change', this.onTrustChange)
-      this.timer = setInterval(() => { this.reportInBackground() }, this.init.loadIntervalMs ?? LOAD_INTERVAL_MS)
-      this.reportInBackground()
+      this.timer = setInterval(() => { this.reportInBackground(false) }, this.init.loadCheckIntervalMs ?? LOAD_CHECK_INTERVAL_MS)
+      this.reportInBackground(true)
     } catch (err) {
       await this.stop()
       throw err
@@ -312,23 +318,38 @@ export class MeshService {
     }
   }
 
-  private reportInBackground (): void {
-    this.report().catch(err => { if (this.controller?.signal.aborted !== true) this.log.warn('load report failed', { err }) })
+  private reportInBackground (always: boolean): void {
+    this.report(always).catch(err => { if (this.controller?.signal.aborted !== true) this.log.warn('load report failed', { err }) })
   }
 
   /** send this node's load report now (after a state change, before leaving) */
   async reportNow (): Promise<void> {
-    await this.report()
+    await this.report(true)
   }
 
-  /** sign and gossip this node's load report, and dial members heard of but not connected */
-  private async report (): Promise<void> {
+  /** how many load reports this node has signed since it started */
+  get reportsSent (): number { return this.seq }
+
+  /**
+   * Sign and gossip this node's load report if `always`, if it changed since the last one sent
+   * (`reportChanged`: noise is no change) or if the heartbeat is due; then dial members heard of
+   * but not connected. An idle mesh sends one report per node per heartbeat, not per check.
+   */
+  private async report (always: boolean): Promise<void> {
     const libp2p = this.libp2p
     if (libp2p == null) return
-    const report: LoadReport = { ...this.c.localReport(), node: this.c.identity.id, at: Date.now(), seq: ++this.seq, addrs: this.addrs().slice(0, 16), mesh: this.meshId }
-    const signed = seal(this.c.identity, 'load', report)
-    await this.c.peers.update(report)
-    await this.publish(signed)
+    const now = Date.now()
+    const current = { ...this.c.localReport(), node: this.c.identity.id, addrs: this.addrs().slice(0, 16), mesh: this.meshId }
+    // a node running jobs reports at every check: its peers take its silence for a crash (EXECUTOR_SILENT_MS)
+    const heartbeat = current.running.length > 0 ? LOAD_BUSY_HEARTBEAT_MS : (this.init.loadHeartbeatMs ?? LOAD_HEARTBEAT_MS)
+    const due = now - this.lastReportAt >= heartbeat
+    if (always || due || reportChanged(this.lastReport, current)) {
+      const report: LoadReport = { ...current, at: now, seq: ++this.seq }
+      this.lastReport = report
+      this.lastReportAt = now
+      await this.c.peers.update(report)
+      await this.publish(seal(this.c.identity, 'load', report))
+    }
     await this.dialKnown(libp2p)
   }
 

@@ -1,9 +1,10 @@
+import { LOAD_SILENT_AFTER_MS } from '../../protocols/load/index.js'
 import type { LoadReport, NodeState } from '../../protocols/load/index.js'
 import type { MetaStore } from '../../store/meta/index.js'
 
 const T_PEERS = 'peers'
-/** a report older than this marks its node unreachable (several missed intervals) */
-export const UNREACHABLE_AFTER_MS = 15_000
+/** a report older than this marks its node unreachable (two missed heartbeats) */
+export const UNREACHABLE_AFTER_MS = LOAD_SILENT_AFTER_MS
 /** reports are persisted at most this often per node, and whenever a node's state changes */
 export const PERSIST_EVERY_MS = 60_000
 

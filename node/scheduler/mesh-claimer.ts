@@ -1,5 +1,6 @@
 import { decodeCbor, sha256Hex } from '../../protocols/codec/index.js'
 import { isFinal } from '../../protocols/job/records.js'
+import { LOAD_BUSY_HEARTBEAT_MS, LOAD_SILENT_AFTER_MS } from '../../protocols/load/index.js'
 import { MAX_LEASE_MESSAGE_BYTES } from '../../protocols/lease/index.js'
 import { outcomeContent } from '../jobs/fence.js'
 import { rank, refuse, refusal } from './admission.js'
@@ -15,10 +16,13 @@ import type { Logger } from '../../store/logger.js'
  * round trip if the first one won, so this is about efficiency, not safety
  */
 export const STAGGER_MS = 25
-/** a report older than this does not count as an offer (several missed report intervals) */
-export const OFFER_MAX_AGE_MS = 10_000
-/** an executor silent (no load report) for this long, or whose reports stop listing the job, is presumed gone */
-export const EXECUTOR_SILENT_MS = 20_000
+/** a report older than this does not count as an offer (two missed load heartbeats) */
+export const OFFER_MAX_AGE_MS = LOAD_SILENT_AFTER_MS
+/**
+ * an executor silent (no load report) for this long, or whose reports stop listing the job, is
+ * presumed gone: four heartbeats of a node that runs jobs (LOAD_BUSY_HEARTBEAT_MS)
+ */
+export const EXECUTOR_SILENT_MS = 4 * LOAD_BUSY_HEARTBEAT_MS
 /**
  * A daemon that has just started claims nothing until it has pulled a member's records once (sync
  * on connect), or for at most this long: what looks queued to it may have been claimed and

@@ -1,7 +1,23 @@
 import { isRecord } from '../codec/index.js'
 
-/** how often a node reports its load */
-export const LOAD_INTERVAL_MS = 5000
+/** how often a node looks at its own load, and reports it if it changed (see `reportChanged`) */
+export const LOAD_CHECK_INTERVAL_MS = 5000
+/** the longest a node goes without a report while nothing changes: the sign of life of an idle node */
+export const LOAD_HEARTBEAT_MS = 15_000
+/**
+ * the same for a node that runs jobs: its reports are what tells the others that their executor is
+ * alive (EXECUTOR_SILENT_MS), so it reports at every check
+ */
+export const LOAD_BUSY_HEARTBEAT_MS = LOAD_CHECK_INTERVAL_MS
+/**
+ * A node that sent no report for this long missed two heartbeats: it is unreachable, its offer no
+ * longer counts (PeerTable, MeshClaimer). Two, so one lost message is no outage.
+ */
+export const LOAD_SILENT_AFTER_MS = 2 * LOAD_HEARTBEAT_MS + LOAD_CHECK_INTERVAL_MS
+/** a change of the 1-minute load average smaller than this is noise, not a change worth a report */
+export const LOAD1_CHANGE = 0.5
+/** a change of free memory smaller than this is noise */
+export const MEM_FREE_CHANGE_BYTES = 256 * 1024 * 1024
 /** a report from further in the future than this is refused (clock skew allowance) */
 export const LOAD_MAX_SKEW_MS = 5 * 60_000
 export const MAX_LABELS = 64
@@ -61,4 +77,22 @@ export function validateLoadReport (raw: unknown): { value?: LoadReport, problem
     if (!Array.isArray(v) || v.length > max || !v.every(x => typeof x === 'string' && x.length <= len)) return { problem: `${k} is not a list of short strings` }
   }
   return { value: raw as unknown as LoadReport }
+}
+
+/** what of a report says something about the node, beside its load and free memory */
+function shape (r: Omit<LoadReport, 'at' | 'seq'>): string {
+  return JSON.stringify([r.node, r.cores, r.memTotalBytes, r.slots, r.slotsFree, r.labels, r.state, r.running, r.addrs, r.workspaces, r.loadLimit, r.mesh])
+}
+
+/**
+ * Whether `next` tells peers something `prev` (the last report sent) did not: any field but the
+ * load average and free memory differs, or those moved by at least LOAD1_CHANGE / MEM_FREE_CHANGE_BYTES
+ * from what was sent. Compared with the last report sent, not the last looked at, so a slow drift
+ * adds up to a report while jitter around one value never does.
+ */
+export function reportChanged (prev: Omit<LoadReport, 'at' | 'seq'> | undefined, next: Omit<LoadReport, 'at' | 'seq'>): boolean {
+  if (prev == null) return true
+  if (Math.abs(next.load1 - prev.load1) >= LOAD1_CHANGE) return true
+  if (Math.abs(next.memFreeBytes - prev.memFreeBytes) >= MEM_FREE_CHANGE_BYTES) return true
+  return shape(prev) !== shape(next)
 }

@@ -2,6 +2,24 @@
 
 /** libp2p protocol prefix for identify and ping: `/cit/id/1.0.0`, `/cit/ping/1.0.0` */
 export const PROTOCOL_PREFIX = 'cit'
+/**
+ * How often libp2p's connection monitor pings each connection (on `/cit/ping/1.0.0`, the ping the
+ * node serves) to measure its round trip and close it if the peer stopped answering. yamux already
+ * keeps idle connections alive every 30 s; this is for finding dead peers, so once a minute.
+ */
+export const CONNECTION_PING_INTERVAL_MS = 60_000
+/** the shortest wait for a monitor ping's reply before the connection counts as dead (it adapts upward to the rtt) */
+export const CONNECTION_PING_MIN_TIMEOUT_MS = 10_000
+/**
+ * Inbound connections accepted per second from one IP address (libp2p's default is 5). The limit
+ * runs before the Noise handshake, when the peer is not known yet, so it cannot tell members
+ * apart: 20–50 members on one host (or behind one NAT) all reconnect at once after a restart or
+ * a network change and must not be refused. Non-members still cost one handshake each before the
+ * membership gater hangs up; this bounds that work per address.
+ */
+export const INBOUND_CONNECTIONS_PER_HOST_PER_S = 100
+/** inbound connections in their handshake at once (libp2p's default is 10) */
+export const MAX_INCOMING_PENDING_CONNECTIONS = 64
 /** ping streams per connection and direction */
 export const PING_MAX_STREAMS = 4
 /** the mesh's own DHT, apart from the public IPFS one */

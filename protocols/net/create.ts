@@ -10,7 +10,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { checkListenAddrs, parsePeerAddrs } from './addrs.js'
 import {
-  BOOTSTRAP_DELAY_MS, DHT_MAX_RECORDS, DHT_PROTOCOL, GOSSIP_MAX_OUTBOUND_BUFFER_BYTES, GOSSIP_MAX_RPC_BYTES, PING_MAX_STREAMS, PROTOCOL_PREFIX
+  BOOTSTRAP_DELAY_MS, CONNECTION_PING_INTERVAL_MS, CONNECTION_PING_MIN_TIMEOUT_MS, DHT_MAX_RECORDS, DHT_PROTOCOL, GOSSIP_MAX_OUTBOUND_BUFFER_BYTES, GOSSIP_MAX_RPC_BYTES, INBOUND_CONNECTIONS_PER_HOST_PER_S, MAX_INCOMING_PENDING_CONNECTIONS, PING_MAX_STREAMS, PROTOCOL_PREFIX
 } from './constants.js'
 import { InvalidMeshOptionError } from './errors.js'
 import { BoundedDatastore } from './bounded-datastore.js'
@@ -56,6 +56,8 @@ export interface MeshLibp2pOptions {
   dhtMaxRecords?: number
   /** redialer tunables (its peers and membership come from the options above) */
   redial?: Omit<RedialerInit, 'peers' | 'isAllowed' | 'logger'>
+  /** how often each connection is pinged (default CONNECTION_PING_INTERVAL_MS) */
+  pingIntervalMs?: number
   /** start the node before returning (default true) */
   start?: boolean
 }
@@ -77,6 +79,9 @@ function checkOptions (options: MeshLibp2pOptions): void {
   else problems.push(...checkListenAddrs(options.listen))
   if (!Array.isArray(options.bootstrap)) problems.push('bootstrap: must be a list of multiaddrs (may be empty)')
   else problems.push(...parsePeerAddrs(options.bootstrap, 'bootstrap').problems)
+  if (options.pingIntervalMs !== undefined && !(Number.isSafeInteger(options.pingIntervalMs) && options.pingIntervalMs > 0)) {
+    problems.push('pingIntervalMs: must be a whole number of milliseconds above 0')
+  }
   if (typeof options.isAllowed !== 'function') problems.push('isAllowed: must be a function (peerId) => boolean')
   if (problems.length > 0) throw new InvalidMeshOptionError(problems)
 }
@@ -107,6 +112,17 @@ export async function createMeshLibp2p (options: MeshLibp2pOptions): Promise<Mes
     // the DHT's records in memory, bounded: no member can grow it without end
     datastore: new BoundedDatastore(options.dhtMaxRecords ?? DHT_MAX_RECORDS),
     peerDiscovery,
+    connectionManager: {
+      inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_S,
+      maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS
+    },
+    // libp2p's connection monitor pings every connection on `/ipfs/ping/1.0.0` by default, which
+    // no member serves: every ping was a failed protocol negotiation at both ends, every 10 s
+    connectionMonitor: {
+      protocolPrefix: PROTOCOL_PREFIX,
+      pingInterval: options.pingIntervalMs ?? CONNECTION_PING_INTERVAL_MS,
+      pingTimeout: { minTimeout: CONNECTION_PING_MIN_TIMEOUT_MS }
+    },
     services: {
       identify: identify({ protocolPrefix: PROTOCOL_PREFIX }),
       // kad-dht pings new peers itself: the default of one outbound ping stream makes a caller's ping fail
@@ -134,7 +150,12 @@ export async function createMeshLibp2p (options: MeshLibp2pOptions): Promise<Mes
         // every message is a signed envelope whose id is the hash of its bytes: gossipsub's own
         // signature (one more Ed25519 sign per publish and a verify per copy received, before
         // its duplicate check) proves nothing more and was the largest part of an idle node's CPU
-        globalSignaturePolicy: 'StrictNoSign'
+        globalSignaturePolicy: 'StrictNoSign',
+        // a publish goes to the node's topic mesh (D = 6 peers, up to Dhi = 12), topped up to D
+        // from the other subscribers when the mesh is short: in a mesh of D + 1 nodes or fewer
+        // that is everyone, as flood publishing was; in a larger one the cost of a publish no
+        // longer grows with N, and the rest hear it from those peers or by gossip (IHAVE/IWANT)
+        floodPublish: false
       }),
       redialer: redialer({ ...options.redial, peers: known, isAllowed: options.isAllowed, logger })
     }

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest'
+import { LOAD1_CHANGE, LOAD_BUSY_HEARTBEAT_MS, LOAD_CHECK_INTERVAL_MS, LOAD_HEARTBEAT_MS, LOAD_SILENT_AFTER_MS, MEM_FREE_CHANGE_BYTES, reportChanged } from '../../../protocols/load/index.js'
+import { UNREACHABLE_AFTER_MS } from '../../../node/mesh/peer-table.js'
+import { EXECUTOR_SILENT_MS, OFFER_MAX_AGE_MS } from '../../../node/scheduler/mesh-claimer.js'
+import type { LoadReport } from '../../../protocols/load/index.js'
+
+const sent: Omit<LoadReport, 'at' | 'seq'> = {
+  node: '12D3KooWnode', load1: 1.2, cores: 2, memFreeBytes: 4 * 2 ** 30, memTotalBytes: 8 * 2 ** 30, slots: 2, slotsFree: 2,
+  labels: ['linux'], state: 'active', running: [], addrs: ['/ip4/127.0.0.1/tcp/4801'], workspaces: [], loadLimit: 1
+}
+
+describe('load report changes', () => {
+  it('the first report is always a change', () => {
+    expect(reportChanged(undefined, sent)).toBe(true)
+  })
+
+  it('jitter of the load average and free memory is no change', () => {
+    expect(reportChanged(sent, { ...sent, load1: sent.load1 + LOAD1_CHANGE * 0.9 })).toBe(false)
+    expect(reportChanged(sent, { ...sent, load1: sent.load1 - LOAD1_CHANGE * 0.9 })).toBe(false)
+    expect(reportChanged(sent, { ...sent, memFreeBytes: sent.memFreeBytes - MEM_FREE_CHANGE_BYTES + 1 })).toBe(false)
+    expect(reportChanged(sent, { ...sent })).toBe(false)
+  })
+
+  it('a real move of the load or memory is a change', () => {
+    expect(reportChanged(sent, { ...sent, load1: sent.load1 + LOAD1_CHANGE })).toBe(true)
+    expect(reportChanged(sent, { ...sent, memFreeBytes: sent.memFreeBytes - MEM_FREE_CHANGE_BYTES })).toBe(true)
+  })
+
+  it('any other field that differs is a change', () => {
+    const changes: Array<Partial<LoadReport>> = [
+      { slotsFree: 1 }, { running: ['job-1'] }, { state: 'draining' }, { labels: ['linux', 'gpu'] },
+      { addrs: [] }, { workspaces: ['app'] }, { slots: 4 }, { cores: 4 }, { loadLimit: 2 }, { memTotalBytes: 16 * 2 ** 30 }
+    ]
+    for (const change of changes) expect(reportChanged(sent, { ...sent, ...change }), JSON.stringify(change)).toBe(true)
+  })
+
+  it('freshness limits outlast the heartbeat, so an idle node is neither unreachable nor ignored', () => {
+    expect(LOAD_HEARTBEAT_MS).toBeGreaterThan(LOAD_CHECK_INTERVAL_MS)
+    for (const limit of [LOAD_SILENT_AFTER_MS, UNREACHABLE_AFTER_MS, OFFER_MAX_AGE_MS]) {
+      // two heartbeats may be missed, and the check that sends one runs up to an interval late
+      expect(limit).toBeGreaterThanOrEqual(2 * LOAD_HEARTBEAT_MS + LOAD_CHECK_INTERVAL_MS)
+    }
+    // an executor reports at every check while it runs jobs; its silence is judged on that beat
+    expect(LOAD_BUSY_HEARTBEAT_MS).toBeLessThanOrEqual(LOAD_CHECK_INTERVAL_MS)
+    expect(EXECUTOR_SILENT_MS).toBeGreaterThanOrEqual(3 * LOAD_BUSY_HEARTBEAT_MS + LOAD_CHECK_INTERVAL_MS)
+  })
+})
