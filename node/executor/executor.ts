@@ -138,6 +138,8 @@ export class Executor {
    */
   async run (req: RunRequest): Promise<RunResult> {
     checkRunRequest(req)
+    // a refusal to start is an answer, read after the setup: never an unhandled rejection meanwhile
+    req.ready?.catch(() => {})
     if (this.active.has(req.jobId)) throw new JobAlreadyRunningError(req.jobId)
     const active: Active = {}
     this.active.set(req.jobId, active)
@@ -180,18 +182,30 @@ export class Executor {
     try {
       const workspace = this.workspaceOf(req.spec.name)
       await mkdir(workspace, { recursive: true })
+      const locked = performance.now()
       const opened = await this.openSandbox(req, workspace)
+      const boxed = performance.now()
       if ('refused' in opened) {
         const usage: Usage = { wallMs: Math.round(performance.now() - started), cpuMs: 0, maxRssBytes: 0 }
         return { ...opened.refused, usage, artefacts: [], refused: [], limitsHit: [] }
       }
       const box = opened.box
+      if (req.ready != null) {
+        const go = await req.ready.then(() => req.signal?.aborted !== true, () => false)
+        if (!go) {
+          await box?.close()
+          const usage: Usage = { wallMs: Math.round(performance.now() - started), cpuMs: 0, maxRssBytes: 0 }
+          return { outcome: 'cancelled', exitCode: null, reason: 'called off before it started', usage, artefacts: [], refused: [], limitsHit: [] }
+        }
+      }
       let decision: Decision
       let usage: Usage
       let limitsHit: LimitName[]
       let containment: Containment | undefined
       try {
         containment = await this.contain(runId)
+        // where a run's start goes (docs/benchmarks.md, dispatch)
+        this.log.debug('run set up', { job: req.jobId, lockMs: Math.round(locked - started), sandboxMs: Math.round(boxed - locked), containMs: Math.round(performance.now() - boxed) })
         const meter = new UsageMeter(containment)
         let env = buildJobEnv({
           jobId: req.jobId,

@@ -81,6 +81,12 @@ export interface RunRequest {
   timeoutMs?: number
   /** aborting this cancels the job (outcome `cancelled`) */
   signal?: AbortSignal
+  /**
+   * When given, the executor prepares the run (workspace, sandbox) meanwhile and starts the
+   * job's first process only once this resolves; if it rejects, nothing runs (outcome
+   * `cancelled`). The runner records `started` this way without delaying the setup.
+   */
+  ready?: Promise<void>
   /** terminal output as it happens (raw bytes) */
   onOutput?: (data: Uint8Array) => void
   onProgress?: (event: ProgressEvent) => void

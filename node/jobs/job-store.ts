@@ -162,7 +162,11 @@ export class JobStore {
 
   /**
    * Persist a job announced by a peer. Events that arrived before it (gossip does not keep
-   * order) are applied first, in time order.
+   * order) are applied first, in time order. Not synced: a peer's announcement lost to a power
+   * cut comes back with the first sync after the restart (its submitter synced it), and nothing
+   * this node promised depends on it: an acceptor's grant or vote is synced on its own, and every
+   * claim carries the announcement again. Syncing it cost every member one fsync per job, and an
+   * acceptor hearing of the job with a claim a second fsync before its grant.
    */
   async addRemote (row: JobRow, announcement: Uint8Array): Promise<void> {
     // in (epoch, phase) order, so that a run's events that came out of order all count
@@ -174,7 +178,7 @@ export class JobStore {
     await this.meta.batch([
       ...this.announcementOps(row, announcement),
       { type: 'put', table: T_JOBS, key: row.id, value: row }
-    ], { sync: true })
+    ])
   }
 
   /** Record an event and the row it changes (if any: an event may arrive before its job), atomically. */

@@ -17,6 +17,11 @@ export const CLAIM_TIMEOUT_MS = 10_000
 /** the abort reason of runs stopped for a graceful stop: their leases are handed over */
 const HANDOVER = new Error('the node is stopping: the job is handed over')
 
+/** the `started` event was not recorded as this node's run at this epoch (a cancel, a supersede landed first) */
+class NotStartedError extends Error {
+  constructor () { super('the job was not started here: it changed before the start was recorded') }
+}
+
 /** what a run may add to the executor's result: a Nix job's outputs, the provenance statement, a rebuild's comparison */
 export type ResultExtras = Partial<Pick<JobResult, 'nix' | 'provenance' | 'rebuild'>>
 
@@ -187,18 +192,24 @@ export class Runner {
   }
 
   private async attempt (id: string): Promise<void> {
+    let asked = false
     try {
       const row = await this.jobs.get(id)
       if (row == null || !this.started || this.paused || this.running.size >= this.slots) return
       const takeover = row.state !== 'queued'
       if (takeover && !this.c.claimer.abandoned(row)) return
+      asked = true
+      const asking = performance.now()
       const claim = await this.c.claimer.claim(row, AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(CLAIM_TIMEOUT_MS)]))
+      const claimMs = performance.now() - asking
       if (!claim.ok) {
         this.notBefore.set(id, this.now() + (claim.retryMs ?? RETRY_AFTER_MS))
         this.log.debug('claim did not win', { job: id, reason: claim.reason, holder: claim.holder })
         return
       }
       this.notBefore.delete(id)
+      // where dispatch time goes (docs/benchmarks.md): submitted → claim asked → claim won
+      this.log.debug('claim won', { job: id, sinceSubmitMs: Date.now() - row.submittedAt, claimMs: Math.round(claimMs) })
       const controller = new AbortController()
       const entry: Running = { controller, done: Promise.resolve() }
       this.running.set(id, entry)
@@ -215,16 +226,48 @@ export class Runner {
       this.notBefore.set(id, this.now() + RETRY_AFTER_MS)
     } finally {
       this.attempting.delete(id)
+      // the slot this attempt held is free again (it lost, or its run is under way and counted as
+      // running): look at the other queued jobs now rather than at the next tick, up to TICK_MS
+      // later. Only after a claim was asked: it leaves the job running or waiting (notBefore), so
+      // this cannot loop on the same job.
+      if (asked) this.pump()
     }
   }
 
   private async runClaimed (row: JobRow, epoch: number, cert: Uint8Array[] | undefined, takeover: boolean, controller: AbortController): Promise<void> {
     const id = row.id
     const reason = takeover ? `taken over from ${row.executor ?? '?'}: it went silent and its lease lapsed` : undefined
-    // a cancel or supersede may land between picking the job and claiming it
-    const started = await this.jobs.transition(id, 'started', { state: 'running', epoch, cert, reason })
-    if (started.state !== 'running' || started.epoch !== epoch || started.executor !== this.jobs.nodeId) {
+    const t0 = performance.now()
+    // The lease is held: the executor sets up the workspace and sandbox while `started` is
+    // signed, stored and gossiped, and starts the job's first process only once it is recorded
+    // (`ready`). A cancel or supersede may land between picking the job and claiming it: then
+    // `ready` rejects, nothing has run, and the lease is given back as before.
+    const ready = this.jobs.transition(id, 'started', { state: 'running', epoch, cert, reason }).then(started => {
+      if (started.state !== 'running' || started.epoch !== epoch || started.executor !== this.jobs.nodeId) throw new NotStartedError()
+      this.jobs.liveOutput(id, true)
+    })
+    // a Nix build is not run by the executor's gate: it waits for `started` here, as it always did
+    const gated = row.spec.nix == null
+    let startedMs = 0
+    let first = true
+    const onOutput = (data: Uint8Array): void => {
+      if (first) {
+        first = false
+        this.log.debug('first output', { job: id, startedMs: Math.round(startedMs), spawnToOutputMs: Math.round(performance.now() - t0 - startedMs) })
+      }
+      this.jobs.liveOutput(id)?.push(data)
+    }
+    const running = gated ? this.execute(row, controller.signal, onOutput, ready) : undefined
+    try {
+      await ready
+      startedMs = performance.now() - t0
+    } catch (err) {
+      if (!(err instanceof NotStartedError)) this.log.warn('recording the start failed', { job: id, err })
+      controller.abort(err)
+      await running
+      this.jobs.endLiveOutput(id)
       await this.c.claimer.release(row, epoch)
+      if (!(err instanceof NotStartedError)) throw err
       return
     }
     let lost: string | undefined
@@ -232,9 +275,8 @@ export class Runner {
       lost = why
       controller.abort(new Error(why))
     })
-    const live = this.jobs.liveOutput(id, true)!
     try {
-      const outcome = await this.execute(row, controller.signal, data => { live.push(data) })
+      const outcome = await (running ?? this.execute(row, controller.signal, onOutput))
       stopKeeping()
       if (controller.signal.reason === HANDOVER) {
         await this.handOver(row, epoch, cert)
@@ -250,9 +292,9 @@ export class Runner {
   }
 
   /** run the job; what it ended with, as its final event will say (an executor error is a failure) */
-  private async execute (row: JobRow, signal: AbortSignal, onOutput: (data: Uint8Array) => void): Promise<RunOutcome> {
+  private async execute (row: JobRow, signal: AbortSignal, onOutput: (data: Uint8Array) => void, ready?: Promise<void>): Promise<RunOutcome> {
     try {
-      const r = await this.c.executor.run({ jobId: row.id, spec: row.spec, params: row.params, source: row.source, build: row.build, signal, onOutput })
+      const r = await this.c.executor.run({ jobId: row.id, spec: row.spec, params: row.params, source: row.source, build: row.build, signal, onOutput, ready })
       return {
         type: 'finished',
         state: r.outcome,

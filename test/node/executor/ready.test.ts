@@ -1,0 +1,44 @@
+import { access } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { makeFixture, spec, stage } from './helpers.js'
+import type { Fixture } from './helpers.js'
+
+const exists = async (p: string): Promise<boolean> => await access(p).then(() => true, () => false)
+
+describe('Executor: a run prepared before it may start (`ready`)', () => {
+  let fx: Fixture
+  beforeEach(async () => { fx = await makeFixture() })
+  afterEach(async () => { await fx.cleanup() })
+
+  it('starts the first process only once ready resolves', async () => {
+    let go!: () => void
+    const ready = new Promise<void>(resolve => { go = resolve })
+    const running = fx.executor.run({ jobId: 'r1', spec: spec('gated', [stage('s', [['mark', 'touch marker']])]), params: {}, ready })
+    // the workspace is prepared meanwhile, but nothing runs in it
+    const deadline = Date.now() + 5000
+    while (!(await exists(join(fx.workspaces, 'gated'))) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+    expect(await exists(join(fx.workspaces, 'gated'))).toBe(true)
+    expect(await exists(join(fx.workspaces, 'gated', 'marker'))).toBe(false)
+    go()
+    const result = await running
+    expect(result.outcome).toBe('succeeded')
+    expect(await exists(join(fx.workspaces, 'gated', 'marker'))).toBe(true)
+  })
+
+  it('runs nothing when ready rejects: the outcome is cancelled', async () => {
+    const ready = Promise.reject(new Error('cancelled before the start was recorded'))
+    const result = await fx.executor.run({ jobId: 'r2', spec: spec('called-off', [stage('s', [['mark', 'touch marker']])]), params: {}, ready })
+    expect(result.outcome).toBe('cancelled')
+    expect(await exists(join(fx.workspaces, 'called-off', 'marker'))).toBe(false)
+  })
+
+  it('runs nothing when the run is aborted while it waits', async () => {
+    const controller = new AbortController()
+    const ready = new Promise<void>(resolve => { setTimeout(resolve, 50) })
+    controller.abort(new Error('handed over'))
+    const result = await fx.executor.run({ jobId: 'r3', spec: spec('aborted', [stage('s', [['mark', 'touch marker']])]), params: {}, ready, signal: controller.signal })
+    expect(result.outcome).toBe('cancelled')
+    expect(await exists(join(fx.workspaces, 'aborted', 'marker'))).toBe(false)
+  })
+})
