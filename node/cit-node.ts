@@ -198,7 +198,7 @@ export class CitNode implements NodeParts {
     this.load = new LoadSampler({
       slots: () => ({ slots: this.runner?.slotCount ?? 0, free: this.runner?.freeSlots ?? 0, running: this.runner?.runningIds ?? [] }),
       state: () => this.state,
-      labels: this.config.labels,
+      labels: () => this.config.labels,
       loadLimit: this.config.loadLimit
     }, { workspacesDir: this.paths.workspaces })
     this.jobs.on('event', this.stopCancelled)

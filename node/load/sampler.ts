@@ -16,8 +16,8 @@ export interface LoadSamplerComponents {
   slots: () => { slots: number, free: number, running: string[] }
   /** the node's own word: active, paused, draining or gone */
   state: () => NodeState
-  /** labels and load limit, as configured */
-  labels: string[]
+  /** labels as they are now (they gain `nix` once Nix answers) and the load limit */
+  labels: () => string[]
   loadLimit: number
   now?: () => number
 }
@@ -46,7 +46,7 @@ export class LoadSampler {
       memTotalBytes: totalmem(),
       slots,
       slotsFree: free,
-      labels: this.c.labels,
+      labels: this.c.labels(),
       state: this.c.state(),
       running: running.slice(0, MAX_REPORTED_RUNNING)
     }
