@@ -221,8 +221,8 @@ export class NodeHandlers implements ControlHandlers {
     return await this.n.jobs.view(await this.n.jobs.waitFinal(row.id, { signal }))
   }
 
-  async output (ref: string, follow: boolean): Promise<OutputStream> {
-    return await need(this.n.outputs, 'output service').output(ref, follow)
+  async output (ref: string, follow: boolean, signal?: AbortSignal): Promise<OutputStream> {
+    return await need(this.n.outputs, 'output service').output(ref, follow, signal)
   }
 
   async peers (): Promise<PeerView[]> {

@@ -138,7 +138,7 @@ export class ControlServer {
         return json(res, await h.wait(b, AbortSignal.any([ac.signal, this.controller.signal])))
       }
       if (b != null && method === 'GET' && c === 'output') {
-        return await this.streamOutput(res, await h.output(b, url.searchParams.get('follow') === '1'))
+        return await this.streamOutput(res, await h.output(b, url.searchParams.get('follow') === '1', closeSignal(res)))
       }
     }
     if (method === 'POST' && a === 'nix' && b === 'jobs' && c == null) return json(res, await h.submitNix(await readJson(req) as NixSubmitBody))

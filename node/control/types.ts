@@ -109,7 +109,8 @@ export interface ControlHandlers {
   show: (ref: string) => Promise<JobView>
   cancel: (ref: string) => Promise<JobView>
   wait: (ref: string, signal: AbortSignal) => Promise<JobView>
-  output: (ref: string, follow: boolean) => Promise<OutputStream>
+  /** `signal`: the caller went away (a follower of a queued job stops waiting for it to start) */
+  output: (ref: string, follow: boolean, signal?: AbortSignal) => Promise<OutputStream>
   /** a blob's bytes (fetched from its holders first if need be), verified; `start`/`end` for a byte range */
   blob: (hash: string, options?: { start?: number, end?: number, signal?: AbortSignal }) => Promise<{ size: number, stream: AsyncIterable<Uint8Array> }>
   /** stop the daemon: running jobs are handed over, or with `wait` finished first */

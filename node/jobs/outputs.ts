@@ -20,7 +20,7 @@ export const FINAL_WAIT_MS = 10_000
 export class JobOutputs {
   constructor (private readonly c: { jobs: JobService, blobs: BlobStore, exchange?: Exchange, self: string, logger: Logger }) {}
 
-  async output (ref: string, follow: boolean): Promise<OutputStream> {
+  async output (ref: string, follow: boolean, signal?: AbortSignal): Promise<OutputStream> {
     let row = await this.c.jobs.resolve(ref)
     const live = this.c.jobs.liveOutput(row.id)
     if (live != null) {
@@ -31,8 +31,8 @@ export class JobOutputs {
     }
     if (follow && (row.state === 'queued' || row.state === 'claimed')) {
       // wait for it to start (or finish without running), then stream from the start
-      row = await this.waitStartOrEnd(row.id)
-      return await this.output(row.id, follow)
+      row = await this.waitStartOrEnd(row.id, signal)
+      return await this.output(row.id, follow, signal)
     }
     if ((row.state === 'running' || row.state === 'claimed') && row.executor != null && row.executor !== this.c.self && this.c.exchange != null) {
       try {
@@ -114,16 +114,24 @@ export class JobOutputs {
     }
   }
 
-  private async waitStartOrEnd (id: string): Promise<JobRow> {
-    return await new Promise(resolve => {
+  /** the job once it has started or ended; rejects, and stops listening, when `signal` aborts (the viewer left) */
+  private async waitStartOrEnd (id: string, signal?: AbortSignal): Promise<JobRow> {
+    return await new Promise((resolve, reject) => {
+      const done = (): void => {
+        this.c.jobs.off('change', check)
+        signal?.removeEventListener('abort', onAbort)
+      }
       const check = (row: JobRow | undefined): void => {
         if (row != null && row.id === id && row.state !== 'queued' && row.state !== 'claimed') {
-          this.c.jobs.off('change', check)
+          done()
           resolve(row)
         }
       }
+      const onAbort = (): void => { done(); reject(signal?.reason ?? new Error('aborted')) }
+      if (signal?.aborted === true) { onAbort(); return }
+      signal?.addEventListener('abort', onAbort, { once: true })
       this.c.jobs.on('change', check)
-      void this.c.jobs.get(id).then(check)
+      this.c.jobs.get(id).then(check, err => { done(); reject(err) })
     })
   }
 }

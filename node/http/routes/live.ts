@@ -134,7 +134,10 @@ async function serveViewer (ctx: HttpContext, socket: WebSocket, ref: string): P
       if (ev.job !== id) return
       json({ type: 'event', event: ev, state: row?.state })
     }))
-    const out = await h.output(id, true)
+    // a viewer who leaves while the job is still queued stops its wait for the start
+    const gone = new AbortController()
+    cleanup.push(() => { gone.abort(new Error('the viewer left')) })
+    const out = await h.output(id, true, gone.signal)
     if (closed) return
     for await (const chunk of out.replay) send(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
     if (out.follow == null) { await finish(); return }

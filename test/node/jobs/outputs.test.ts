@@ -1,0 +1,57 @@
+/**
+ * Following a queued job's output: the follower waits for the start, and one who leaves first
+ * leaves nothing behind (a real LevelDB and blob store in a temp dir).
+ */
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Identity } from '../../../protocols/codec/index.js'
+import { FsBlobStore } from '../../../store/blobs/index.js'
+import { MetaStore, RecordLog } from '../../../store/meta/index.js'
+import { silentLogger } from '../../../store/logger.js'
+import { JobService } from '../../../node/jobs/job-service.js'
+import { JobStore } from '../../../node/jobs/job-store.js'
+import { JobOutputs } from '../../../node/jobs/outputs.js'
+import { validateJobSpec } from '../../../protocols/job/index.js'
+import { tempHome } from '../../helpers/cli.js'
+
+describe('JobOutputs', () => {
+  let dir: { dir: string, cleanup: () => Promise<void> }
+  let meta: MetaStore
+  let jobs: JobService
+  let outputs: JobOutputs
+
+  beforeEach(async () => {
+    dir = await tempHome('cit-outputs-')
+    meta = new MetaStore({}, { path: join(dir.dir, 'db') })
+    await meta.start()
+    const log = new RecordLog(meta)
+    await log.start()
+    const identity = await Identity.generate()
+    jobs = new JobService({ identity, store: new JobStore(meta, log), logger: silentLogger })
+    const blobs = new FsBlobStore({}, { dir: join(dir.dir, 'blobs') })
+    outputs = new JobOutputs({ jobs, blobs, self: identity.id, logger: silentLogger })
+  })
+
+  afterEach(async () => {
+    await meta.stop()
+    await dir.cleanup()
+  })
+
+  it('a follower of a queued job that goes away stops waiting and leaves no listener behind', async () => {
+    const { spec } = validateJobSpec({ name: 'waits', stages: [{ steps: ['true'] }] })
+    const row = await jobs.submit({ spec: spec!, params: {} })
+    const before = jobs.listenerCount('change')
+    const gone = new AbortController()
+    const following = outputs.output(row.id, true, gone.signal)
+    await new Promise(resolve => setTimeout(resolve, 50))
+    expect(jobs.listenerCount('change')).toBe(before + 1)
+    gone.abort(new Error('the viewer left'))
+    await expect(following).rejects.toThrow('the viewer left')
+    expect(jobs.listenerCount('change')).toBe(before)
+    // a follower that stays gets the job once it has ended without running: an empty replay
+    const staying = outputs.output(row.id, true)
+    await jobs.transition(row.id, 'cancelled', { state: 'cancelled', reason: 'test' })
+    expect((await staying).replay).toEqual([])
+    expect(jobs.listenerCount('change')).toBe(before)
+  })
+})
