@@ -7,7 +7,8 @@
 import { once } from 'node:events'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { createServer } from 'node:net'
-import { BULK_HELLO_TIMEOUT_MS, BULK_MAX_TICKETS, BULK_RECORD_BYTES, BULK_TICKET_TTL_MS, FETCH_FRAME_TIMEOUT_MS } from './constants.js'
+import { finished } from 'node:stream/promises'
+import { BULK_HELLO_TIMEOUT_MS, BULK_MAX_ACTIVE_SENDS, BULK_MAX_CONNECTIONS, BULK_MAX_TICKETS, BULK_RECORD_BYTES, BULK_TICKET_TTL_MS, FETCH_FRAME_TIMEOUT_MS } from './constants.js'
 import { FetchAbortedError, FetchTimeoutError } from './errors.js'
 import { HELLO_BYTES, KEY_BYTES, RECORD_HEADER_BYTES, TICKET_BYTES, helloProof, recordCipher } from './bulk-wire.js'
 import { silentLogger } from '../../store/logger.js'
@@ -29,6 +30,10 @@ export interface BulkServerInit {
   host: string
   ticketTtlMs?: number
   maxTickets?: number
+  /** ranges sent at once (redeemed tickets whose socket is open) */
+  maxActiveSends?: number
+  /** TCP connections open at once, hellos not yet read included */
+  maxConnections?: number
   helloTimeoutMs?: number
   /** a socket that takes no data this long is cut off */
   writeTimeoutMs?: number
@@ -40,6 +45,8 @@ interface Ticket {
   key: Uint8Array
   /** the address the request came from over libp2p: the TCP connection must come from it too */
   remoteHost?: string
+  /** the peer it was issued to over libp2p (for cut()) */
+  peer?: string
   hash: string
   start: number
   end: number
@@ -56,6 +63,8 @@ export class BulkServer {
   private readonly init: Required<BulkServerInit>
   private readonly tickets = new Map<string, Ticket>()
   private readonly sockets = new Set<Socket>()
+  /** transfers under way: their socket and the peer the ticket was issued to */
+  private readonly active = new Map<Socket, string | undefined>()
   private server?: Server
   private controller?: AbortController
   private listenPort = 0
@@ -66,6 +75,8 @@ export class BulkServer {
       host: init.host,
       ticketTtlMs: init.ticketTtlMs ?? BULK_TICKET_TTL_MS,
       maxTickets: init.maxTickets ?? BULK_MAX_TICKETS,
+      maxActiveSends: init.maxActiveSends ?? BULK_MAX_ACTIVE_SENDS,
+      maxConnections: init.maxConnections ?? BULK_MAX_CONNECTIONS,
       helloTimeoutMs: init.helloTimeoutMs ?? BULK_HELLO_TIMEOUT_MS,
       writeTimeoutMs: init.writeTimeoutMs ?? FETCH_FRAME_TIMEOUT_MS,
       recordBytes: init.recordBytes ?? BULK_RECORD_BYTES
@@ -78,6 +89,7 @@ export class BulkServer {
   async start (): Promise<void> {
     if (this.server != null) return
     const server = createServer({ noDelay: true }, socket => { this.accept(socket) })
+    server.maxConnections = this.init.maxConnections
     server.listen({ host: this.init.host, port: 0 })
     await once(server, 'listening')
     const address = server.address()
@@ -99,23 +111,49 @@ export class BulkServer {
     this.listenPort = 0
   }
 
-  /** a ticket for one range, or undefined when too many are outstanding (the caller answers ERR_BUSY) */
-  issue (req: { hash: string, start: number, end: number, remoteHost?: string }): { ticket: Uint8Array, key: Uint8Array, port: number } | undefined {
-    if (this.server == null || this.tickets.size >= this.init.maxTickets) return undefined
+  /**
+   * a ticket for one range, or undefined when too many are outstanding or too many ranges are
+   * being sent (the caller answers ERR_BUSY)
+   */
+  issue (req: { hash: string, start: number, end: number, remoteHost?: string, peer?: string }): { ticket: Uint8Array, key: Uint8Array, port: number } | undefined {
+    if (this.server == null || this.tickets.size >= this.init.maxTickets || this.active.size >= this.init.maxActiveSends) return undefined
     const id = randomBytes(TICKET_BYTES)
     const key = randomBytes(KEY_BYTES)
     const name = id.toString('hex')
     const timer = setTimeout(() => { this.tickets.delete(name) }, this.init.ticketTtlMs)
     timer.unref()
-    this.tickets.set(name, { id, key, remoteHost: plainHost(req.remoteHost), hash: req.hash, start: req.start, end: req.end, timer })
+    this.tickets.set(name, { id, key, remoteHost: plainHost(req.remoteHost), peer: req.peer, hash: req.hash, start: req.start, end: req.end, timer })
     return { ticket: id, key, port: this.listenPort }
   }
 
   get outstandingTickets (): number { return this.tickets.size }
 
+  /** ranges being sent now */
+  get activeSends (): number { return this.active.size }
+
+  /**
+   * drop the tickets issued to `peer` and cut off its transfers under way (its read role was
+   * revoked, say); returns how many transfers were cut
+   */
+  cut (peer: string): number {
+    for (const [name, t] of this.tickets) {
+      if (t.peer !== peer) continue
+      clearTimeout(t.timer)
+      this.tickets.delete(name)
+    }
+    let n = 0
+    for (const [socket, owner] of this.active) {
+      if (owner !== peer) continue
+      socket.destroy()
+      this.active.delete(socket)
+      n++
+    }
+    return n
+  }
+
   private accept (socket: Socket): void {
     this.sockets.add(socket)
-    socket.on('close', () => { this.sockets.delete(socket) })
+    socket.on('close', () => { this.sockets.delete(socket); this.active.delete(socket) })
     socket.on('error', () => {})
     void this.serve(socket).catch((err: unknown) => {
       this.logger.debug('bulk transfer failed', { peer: socket.remoteAddress, err: String(err) })
@@ -126,13 +164,20 @@ export class BulkServer {
   private async serve (socket: Socket): Promise<void> {
     const hello = await readHello(socket, this.init.helloTimeoutMs)
     const ticket = this.redeem(hello, socket.remoteAddress)
-    if (ticket == null) {
+    // a ticket redeemed while the sends are full is spent unanswered: the client sees the connection close
+    if (ticket == null || this.active.size >= this.init.maxActiveSends) {
       socket.destroy()
       return
     }
     const stop = this.controller?.signal
     if (stop == null) throw new FetchAbortedError('the fetch service stopped')
-    await this.send(socket, ticket, stop)
+    if (socket.destroyed) return
+    this.active.set(socket, ticket.peer)
+    try {
+      await this.send(socket, ticket, stop)
+    } finally {
+      this.active.delete(socket)
+    }
     this.components.onServed?.()
   }
 
@@ -195,7 +240,9 @@ export class BulkServer {
         }
       }
       if (left !== 0) throw new Error(`the blob store gave ${t.end - t.start - left} of ${t.end - t.start} bytes`)
-      await new Promise<void>(resolve => { socket.end(resolve) })
+      // settles also when the socket is destroyed before its end is flushed (end's callback would not)
+      socket.end()
+      await finished(socket, { readable: false })
     } finally {
       signal.removeEventListener('abort', onAbort)
       // closes the blob file, after a read still under way

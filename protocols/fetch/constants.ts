@@ -66,6 +66,18 @@ export const BULK_RECORD_BYTES = 1024 * 1024
 export const BULK_TICKET_TTL_MS = 10_000
 /** tickets outstanding at once (issued, not yet redeemed or expired); more requests get ERR_BUSY */
 export const BULK_MAX_TICKETS = 64
+/**
+ * ranges sent at once on the bulk channel, over all peers: a redeemed ticket's transfer counts
+ * until its socket closes. Tickets are refused (ERR_BUSY) while this many run, and a ticket
+ * redeemed when they are full gets its connection closed unanswered.
+ */
+export const BULK_MAX_ACTIVE_SENDS = 16
+/**
+ * TCP connections open on the bulk listener at once (`server.maxConnections`), counting the
+ * ones still waiting for their hello: it may listen on every interface, so unauthenticated
+ * sockets are bounded too. More are closed by the system as they come.
+ */
+export const BULK_MAX_CONNECTIONS = 128
 /** the client's first bytes on a bulk connection must arrive within this long */
 export const BULK_HELLO_TIMEOUT_MS = 5_000
 /** the reply to a bulk request at most */

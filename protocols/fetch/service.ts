@@ -139,6 +139,14 @@ export class FetchService {
     await Promise.allSettled([...this.inflight])
   }
 
+  /**
+   * cut `peer` off the bulk channel: its outstanding tickets are dropped and its transfers under
+   * way closed (for a peer whose read role was revoked); returns how many transfers were cut
+   */
+  cut (peer: string): number {
+    return this.bulk?.cut(peer) ?? 0
+  }
+
   stats (): FetchServiceStats {
     return { ...this.counters, errors: Object.fromEntries(this.errors) }
   }
@@ -156,7 +164,7 @@ export class FetchService {
     const bulk = this.bulk
     this.track(stream, connection, async (ctx) => {
       if (bulk == null) throw new FetchAbortedError('the bulk channel is off')
-      await serveBulkRequest(stream, bulk, remoteHostOf(connection), ctx)
+      await serveBulkRequest(stream, bulk, remoteHostOf(connection), ctx, connection.remotePeer.toString())
     })
   }
 

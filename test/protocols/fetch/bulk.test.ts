@@ -161,3 +161,90 @@ describe('fetch bulk channel', () => {
     }
   })
 })
+
+describe('fetch bulk channel limits', () => {
+  const fm = new FetchMesh()
+  const servers: BulkServer[] = []
+  const sockets: Socket[] = []
+  afterEach(async () => {
+    for (const s of sockets.splice(0)) s.destroy()
+    for (const s of servers.splice(0)) await s.stop()
+    await fm.stop()
+  })
+
+  /** a client that sends its hello and then reads nothing, so the holder's send stays under way */
+  async function stall (port: number, hello?: Uint8Array): Promise<Socket> {
+    const socket = connect({ host: '127.0.0.1', port })
+    sockets.push(socket)
+    socket.on('error', () => {})
+    await once(socket, 'connect')
+    socket.pause()
+    if (hello != null) socket.write(hello)
+    return socket
+  }
+
+  it('a member cycling tickets runs no more transfers at once than the cap: more tickets are refused, a ticket redeemed when full gets nothing', async () => {
+    const a = await fm.node()
+    // more than loopback socket buffers hold, so a client that reads nothing keeps its send open
+    const size = 32 * MiB
+    const hash = await storeRandom(a, size)
+    const bulk = new BulkServer({ blobs: a.blobs }, { host: '127.0.0.1', maxActiveSends: 2, writeTimeoutMs: 60_000 })
+    servers.push(bulk)
+    await bulk.start()
+    const range = { hash, start: 0, end: size, remoteHost: '127.0.0.1' }
+    const tickets = [bulk.issue(range)!, bulk.issue(range)!, bulk.issue(range)!]
+    await stall(bulk.port, hello(tickets[0]))
+    await stall(bulk.port, hello(tickets[1]))
+    await waitFor(() => bulk.activeSends === 2, { what: 'two sends under way' })
+    // the cap is full: a new ticket is refused (the handler answers ERR_BUSY) ...
+    expect(bulk.issue(range)).toBeUndefined()
+    // ... and one issued before is spent unanswered
+    expect((await redeem(bulk.port, hello(tickets[2]))).byteLength).toBe(0)
+    expect(bulk.activeSends).toBe(2)
+    // a transfer that ends frees its place
+    sockets[0].destroy()
+    await waitFor(() => bulk.activeSends === 1, { what: 'a send ended' })
+    expect(bulk.issue(range)).toBeDefined()
+  })
+
+  it('bounds the sockets open on the listener, unauthenticated ones waiting for their hello included', async () => {
+    const bulk = new BulkServer({ blobs: (await fm.node()).blobs }, { host: '127.0.0.1', maxConnections: 2, helloTimeoutMs: 120_000 })
+    servers.push(bulk)
+    await bulk.start()
+    const first = await stall(bulk.port)
+    const second = await stall(bulk.port)
+    await new Promise(resolve => setTimeout(resolve, 50))
+    const third = await stall(bulk.port)
+    third.resume()
+    // the third is closed by the holder at once, long before any hello deadline
+    await waitFor(() => third.destroyed || third.readableEnded, { what: 'the connection over the bound closed', timeoutMs: 10_000 })
+    expect(first.destroyed).toBe(false)
+    expect(second.destroyed).toBe(false)
+  })
+
+  it('cut(peer) drops the peer\'s tickets and ends its transfers under way, and no one else\'s', async () => {
+    const a = await fm.node()
+    const size = 32 * MiB
+    const hash = await storeRandom(a, size)
+    const bulk = new BulkServer({ blobs: a.blobs }, { host: '127.0.0.1', writeTimeoutMs: 60_000 })
+    servers.push(bulk)
+    await bulk.start()
+    const range = { hash, start: 0, end: size, remoteHost: '127.0.0.1' }
+    const revoked = await stall(bulk.port, hello(bulk.issue({ ...range, peer: 'revoked' })!))
+    const other = await stall(bulk.port, hello(bulk.issue({ ...range, peer: 'other' })!))
+    await waitFor(() => bulk.activeSends === 2, { what: 'two sends under way' })
+    const spare = bulk.issue({ ...range, peer: 'revoked' })!
+    expect(bulk.cut('revoked')).toBe(1)
+    expect(bulk.activeSends).toBe(1)
+    // what the revoked peer still gets is what was in the socket buffers: never the whole range
+    let got = 0
+    revoked.on('data', (d: Buffer) => { got += d.byteLength })
+    const closed = once(revoked, 'close')
+    revoked.resume()
+    await closed
+    expect(got).toBeLessThan(size)
+    expect(other.destroyed).toBe(false)
+    // its ticket not yet redeemed is gone too
+    expect((await redeem(bulk.port, hello(spare))).byteLength).toBe(0)
+  })
+})
