@@ -19,6 +19,7 @@ import { webhookModule } from './webhooks.js'
 import type { Identity, Signed } from '../../protocols/codec/index.js'
 import type { JobSource } from '../../protocols/job/source.js'
 import type { JobSpec } from '../../protocols/job/types.js'
+import { DeliveryLedger } from './deliveries.js'
 import type { MetaStore, RecordLog } from '../../store/meta/index.js'
 import type { Logger } from '../../store/logger.js'
 import type { ExtraRoutes } from '../control/server.js'
@@ -33,7 +34,6 @@ export { RepoRegistry } from './repo-registry.js'
 export type { RepoView } from './repo-registry.js'
 export { checkTriggerRequest } from './trigger.js'
 
-const T_DELIVERIES = 'webhook-deliveries'
 
 export interface TriggersComponents {
   identity: Identity
@@ -62,6 +62,7 @@ export class Triggers {
   private readonly trigger: Trigger
   private readonly log: Logger
   private readonly counts = new Map<string, number>()
+  private readonly deliveries: DeliveryLedger
   private readonly controller = new AbortController()
   private readonly onChange = (row: Parameters<StatusReporter['onChange']>[0]): void => {
     this.statuses.onChange(row)
@@ -75,6 +76,7 @@ export class Triggers {
     const jobUrl = (id: string): string | undefined => publicUrl != null ? `${publicUrl}/jobs/${id}` : undefined
     this.registry = new RepoRegistry({ identity: c.identity, meta: c.meta, recordLog: c.recordLog, publish: c.publish, mayRegister: c.mayRegister, mesh: c.mesh, logger: this.log })
     this.builds = new BuildNumbers({ jobs: c.jobs })
+    this.deliveries = new DeliveryLedger({ meta: c.meta })
     this.statuses = new StatusReporter({ registry: this.registry, meta: c.meta, logger: c.logger('statuses'), jobUrl }, { self: c.identity.id, retryBaseMs: init.statusRetryBaseMs })
     this.notifier = new Notifier({ jobs: c.jobs, meta: c.meta, logger: c.logger('notify'), jobUrl }, { rules: c.config.notify ?? [], self: c.identity.id, retryBaseMs: init.statusRetryBaseMs })
     if (c.config.export != null) this.exporter = new Exporter({ logger: c.logger('export') }, { ...c.config.export, self: c.identity.id, retryBaseMs: init.statusRetryBaseMs })
@@ -139,12 +141,7 @@ export class Triggers {
       registry: this.registry,
       fire: (req, via) => { this.fire(req, via) },
       count: reason => { this.count(reason) },
-      firstDelivery: async (repo, id) => {
-        const key = `${repo}:${id.slice(0, 128)}`
-        if (await this.c.meta.table(T_DELIVERIES).has(key)) return false
-        await this.c.meta.batch([{ type: 'put', table: T_DELIVERIES, key, value: Date.now() }])
-        return true
-      }
+      firstDelivery: async (repo, id, body) => await this.deliveries.take(repo, id, body)
     })]
   }
 

@@ -3,7 +3,8 @@
  * /hooks/forgejo/NAME` (Gitea's headers too). NAME is the registered repository, so its secret is
  * known before anything is read; the signature (HMAC-SHA256 of the exact body bytes) is checked
  * in constant time before the body is parsed. A refused delivery changes nothing and is counted
- * by reason; a repeated delivery id is answered 200 and ignored.
+ * by reason; a repeated delivery (its id, or its exact body under any id or none: see
+ * deliveries.ts) is answered 200 and ignored.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { HttpError } from '../http/errors.js'
@@ -23,8 +24,8 @@ export interface WebhookDeps {
   registry: RepoRegistry
   /** build (in the background): the delivery is answered before the fetch */
   fire: (req: TriggerRequest, via: string) => void
-  /** whether this delivery id was taken already; remembers it */
-  firstDelivery: (repo: string, id: string) => Promise<boolean>
+  /** whether this delivery (its id header if any, its raw body) is new; remembers it */
+  firstDelivery: (repo: string, id: string | undefined, body: Buffer) => Promise<boolean>
   /** count a refused or ignored delivery by reason */
   count: (reason: string) => void
 }
@@ -128,7 +129,7 @@ export function webhookModule (deps: WebhookDeps): HttpModule {
           deps.count('malformed')
           throw err
         }
-        if (delivery != null && !await deps.firstDelivery(repo.name, delivery)) {
+        if (!await deps.firstDelivery(repo.name, delivery, body)) {
           deps.count('replayed')
           return await answer(reply, 200, { ok: true, ignored: 'a delivery already taken' })
         }

@@ -94,16 +94,16 @@ export function statesFor (posts: StatusPost[], commit: string): string[] {
   return posts.filter(p => p.path.endsWith(`/statuses/${commit}`)).map(p => String(p.body?.state))
 }
 
-/** POST a webhook signed with `secret` (GitHub's headers unless `forgejo`) */
-export async function webhook (port: number, repo: string, options: { secret: string, event: string, delivery: string, body: unknown, raw?: Buffer, signature?: string | null, forge?: 'github' | 'forgejo' }): Promise<HttpReply> {
+/** POST a webhook signed with `secret` (GitHub's headers unless `forgejo`; no delivery header when `delivery` is null) */
+export async function webhook (port: number, repo: string, options: { secret: string, event: string, delivery: string | null, body: unknown, raw?: Buffer, signature?: string | null, forge?: 'github' | 'forgejo' }): Promise<HttpReply> {
   const raw = options.raw ?? Buffer.from(JSON.stringify(options.body))
   const hex = createHmac('sha256', options.secret).update(raw).digest('hex')
   const forgejo = options.forge === 'forgejo'
   const headers: Record<string, string> = {
     'content-type': 'application/json',
-    [forgejo ? 'x-forgejo-event' : 'x-github-event']: options.event,
-    [forgejo ? 'x-forgejo-delivery' : 'x-github-delivery']: options.delivery
+    [forgejo ? 'x-forgejo-event' : 'x-github-event']: options.event
   }
+  if (options.delivery !== null) headers[forgejo ? 'x-forgejo-delivery' : 'x-github-delivery'] = options.delivery
   if (options.signature !== null) headers[forgejo ? 'x-forgejo-signature' : 'x-hub-signature-256'] = options.signature ?? (forgejo ? hex : `sha256=${hex}`)
   return await http(port, 'POST', `/hooks/${forgejo ? 'forgejo' : 'github'}/${repo}`, { raw, headers })
 }

@@ -68,6 +68,33 @@ describe('forge webhooks on the HTTP face', () => {
     expect(listed.lastDelivery).toMatchObject({ id: 'd-1', event: 'push', outcome: 'accepted' })
   }, 120_000)
 
+  it('a captured signed body replayed without its delivery id or under another builds nothing; two copies of one delivery sent together build once', async () => {
+    const commit = await repo.commit({ '.cit.yaml': jobFile('libfoo'), 'version.txt': 'replayed\n' })
+    repo.push('main')
+    const push = { ref: 'refs/heads/main', after: commit, before: '0'.repeat(40), repository: { full_name: 'acme/libfoo' } }
+    expect((await webhook(port, 'libfoo', { secret: SECRET, event: 'push', delivery: 'r-1', body: push })).status).toBe(202)
+    await built('libfoo_main', commit)
+    const before = (await jobs()).length
+    const replayed = json(await cli(['repo', 'stats', '--json'], home)).webhooks.replayed ?? 0
+    // the HMAC covers the body, not the headers: the attacker drops the id, or makes one up
+    for (const delivery of [null, 'r-forged']) {
+      const r = await webhook(port, 'libfoo', { secret: SECRET, event: 'push', delivery, body: push })
+      expect(r.status, String(delivery)).toBe(200)
+      expect(r.json().ignored, String(delivery)).toBeDefined()
+    }
+
+    // two copies of one new delivery at once: one is taken, the other is a replay
+    const next = await repo.commit({ 'version.txt': 'twice\n' })
+    repo.push('main')
+    const body = { ...push, after: next, before: commit }
+    const copies = await Promise.all([1, 2, 3].map(async () => await webhook(port, 'libfoo', { secret: SECRET, event: 'push', delivery: 'r-2', body })))
+    expect(copies.map(c => c.status).sort()).toEqual([200, 200, 202])
+    await built('libfoo_main', next)
+    await new Promise(resolve => setTimeout(resolve, 500))
+    expect(await jobs()).toHaveLength(before + 1)
+    expect(json(await cli(['repo', 'stats', '--json'], home)).webhooks.replayed).toBe(replayed + 4)
+  }, 120_000)
+
   it('a pull request builds its head as <name>_pr<N> with CIT_PR; Forgejo\'s signature header works the same', async () => {
     const head = await repo.commit({ 'version.txt': 'pr\n' })
     repo.push('feature/x')
