@@ -130,6 +130,8 @@ export class CitNode implements NodeParts {
       const executor = await this.startJobs(meta, blobs, recordLog)
       if (this.membership != null) await this.startMesh(this.membership, meta, recordLog)
       await this.startTransfers(executor.plain, blobs)
+      // every libp2p protocol is registered now: an invite key may open join only
+      this.mesh?.guardInviteKeys()
       await sandboxReady
       this.runner = new Runner({ jobs: this.jobs, executor: executor.pipeline, claimer: this.claimer ?? new LocalClaimer(), logger: this.root.child('runner') }, { slots: this.config.slots })
       await this.runner.start()

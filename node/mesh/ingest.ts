@@ -112,6 +112,9 @@ export class Ingest {
       if (expect !== 'trust' && expect !== 'record') return this.drop('wrong-topic')
       if (!this.c.trust.isMember(signed.signer)) return this.drop('not-a-member')
       if (this.c.mesh != null && (signed.payload as { mesh?: unknown } | null)?.mesh !== this.c.mesh) return this.drop('wrong-mesh')
+      // the newest record of a name wins: one dated far ahead would win for good
+      const at = (signed.payload as { at?: unknown } | null)?.at
+      if (typeof at === 'number' && at > this.now() + ANNOUNCE_MAX_SKEW_MS) return this.drop('from-the-future')
       const problem = extra.check(signed)
       return problem != null ? this.drop(`bad-${signed.type}`, problem) : { ok: true, value: { kind: 'record', bytes, signed } }
     }
