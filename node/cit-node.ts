@@ -175,7 +175,7 @@ export class CitNode implements NodeParts {
     // in a mesh, run events count only with the acceptors' signatures
     if (this.membership != null) store.certify = meshFence(this.membership.mesh.id)
     // and others' jobs are stopped or reprioritised only by an admin (checked with the trust of the moment)
-    store.isAdmin = key => this.trust?.hasRole(key, 'admin') ?? false
+    store.isAdmin = (key, at) => (this.trust?.roleAt(key, 'admin', at) ?? 'not-held') !== 'not-held'
     this.jobs = new JobService({ identity: this.identity, store, logger: this.root.child('jobs'), acceptorsFor: nonce => this.acceptorsFor(nonce), mesh: this.membership?.mesh.id })
     const executor = new Executor({ blobs, logger: this.root.child('exec'), sandbox: this.sandbox }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
     const pipeline = buildPipeline({

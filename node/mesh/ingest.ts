@@ -205,7 +205,7 @@ export class Ingest {
       this.heldCount++
       return
     }
-    const why = refusal(row, ev, key => this.c.trust.hasRole(key, 'admin'))
+    const why = refusal(row, ev, (key, at) => this.c.trust.roleAt(key, 'admin', at) !== 'not-held')
     if (why != null) { this.drop(why); return }
     // a run event without the acceptors' word for it is refused, not stored
     if (FENCED.has(ev.type) && !this.c.jobs.store.certify(row, ev)) { this.drop(ev.type === 'started' || ev.type === 'claimed' ? 'no-lease' : 'no-quorum'); return }
