@@ -130,6 +130,8 @@ export class CitNode implements NodeParts {
       const executor = await this.startJobs(meta, blobs, recordLog)
       if (this.membership != null) await this.startMesh(this.membership, meta, recordLog)
       await this.startTransfers(executor.plain, blobs)
+      // every libp2p protocol is registered now: an invite key may open join only
+      this.mesh?.guardInviteKeys()
       await sandboxReady
       this.runner = new Runner({ jobs: this.jobs, executor: executor.pipeline, claimer: this.claimer ?? new LocalClaimer(), logger: this.root.child('runner') }, { slots: this.config.slots })
       await this.runner.start()
@@ -173,7 +175,7 @@ export class CitNode implements NodeParts {
     // in a mesh, run events count only with the acceptors' signatures
     if (this.membership != null) store.certify = meshFence(this.membership.mesh.id)
     // and others' jobs are stopped or reprioritised only by an admin (checked with the trust of the moment)
-    store.isAdmin = key => this.trust?.hasRole(key, 'admin') ?? false
+    store.isAdmin = (key, at) => (this.trust?.roleAt(key, 'admin', at) ?? 'not-held') !== 'not-held'
     this.jobs = new JobService({ identity: this.identity, store, logger: this.root.child('jobs'), acceptorsFor: nonce => this.acceptorsFor(nonce), mesh: this.membership?.mesh.id })
     const executor = new Executor({ blobs, logger: this.root.child('exec'), sandbox: this.sandbox }, { workspacesDir: this.paths.workspaces, limits: this.config.limits })
     const pipeline = buildPipeline({

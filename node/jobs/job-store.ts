@@ -165,8 +165,10 @@ export class JobStore {
    * order) are applied first, in time order. Not synced: a peer's announcement lost to a power
    * cut comes back with the first sync after the restart (its submitter synced it), and nothing
    * this node promised depends on it: an acceptor's grant or vote is synced on its own, and every
-   * claim carries the announcement again. Syncing it cost every member one fsync per job, and an
-   * acceptor hearing of the job with a claim a second fsync before its grant.
+   * claim carries the announcement again. Its record log number may be lost with it: the log takes
+   * a new id after an unclean stop, so peers pull it again from the start (store/meta/record-log.ts).
+   * Syncing it cost every member one fsync per job, and an acceptor hearing of the job with a
+   * claim a second fsync before its grant.
    */
   async addRemote (row: JobRow, announcement: Uint8Array): Promise<void> {
     // in (epoch, phase) order, so that a run's events that came out of order all count

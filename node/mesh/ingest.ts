@@ -112,6 +112,9 @@ export class Ingest {
       if (expect !== 'trust' && expect !== 'record') return this.drop('wrong-topic')
       if (!this.c.trust.isMember(signed.signer)) return this.drop('not-a-member')
       if (this.c.mesh != null && (signed.payload as { mesh?: unknown } | null)?.mesh !== this.c.mesh) return this.drop('wrong-mesh')
+      // the newest record of a name wins: one dated far ahead would win for good
+      const at = (signed.payload as { at?: unknown } | null)?.at
+      if (typeof at === 'number' && at > this.now() + ANNOUNCE_MAX_SKEW_MS) return this.drop('from-the-future')
       const problem = extra.check(signed)
       return problem != null ? this.drop(`bad-${signed.type}`, problem) : { ok: true, value: { kind: 'record', bytes, signed } }
     }
@@ -202,7 +205,7 @@ export class Ingest {
       this.heldCount++
       return
     }
-    const why = refusal(row, ev, key => this.c.trust.hasRole(key, 'admin'))
+    const why = refusal(row, ev, (key, at) => this.c.trust.roleAt(key, 'admin', at) !== 'not-held')
     if (why != null) { this.drop(why); return }
     // a run event without the acceptors' word for it is refused, not stored
     if (FENCED.has(ev.type) && !this.c.jobs.store.certify(row, ev)) { this.drop(ev.type === 'started' || ev.type === 'claimed' ? 'no-lease' : 'no-quorum'); return }

@@ -166,12 +166,6 @@ export class MeshService {
       })
       await this.join.start()
       await this.startLease(libp2p)
-      // an invite key speaks the join protocol and nothing else (every protocol is registered by now)
-      guardInviteKeys(libp2p, {
-        isMember: id => this.c.trust.isMember(id),
-        open: [JOIN_PROTOCOL],
-        onRefused: (peer, protocol) => { this.c.ingest.drop('invite-key-stream', `${peer} ${protocol}`) }
-      })
       for await (const row of this.c.jobs.store.all()) {
         if (!row.announced) this.unannounced.set(row.id, row)
       }
@@ -183,6 +177,20 @@ export class MeshService {
       await this.stop()
       throw err
     }
+  }
+
+  /**
+   * An invite key speaks the join protocol and nothing else: call once every service of the node
+   * (this one's, and the fetch, bulk fetch and attach services started after it) has registered
+   * its protocols; a protocol registered later is not guarded.
+   */
+  guardInviteKeys (): string[] {
+    if (this.libp2p == null) return []
+    return guardInviteKeys(this.libp2p, {
+      isMember: id => this.c.trust.isMember(id),
+      open: [JOIN_PROTOCOL],
+      onRefused: (peer, protocol) => { this.c.ingest.drop('invite-key-stream', `${peer} ${protocol}`) }
+    })
   }
 
   async stop (): Promise<void> {

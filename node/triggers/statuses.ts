@@ -50,7 +50,7 @@ export interface StatusReporterComponents {
 export class StatusReporter {
   private readonly controller = new AbortController()
   private readonly counts = new Map<string, number>()
-  /** posts in flight or decided, by `key:state` (the stored set covers restarts) */
+  /** posts in flight, by `key:state` (once one has settled, the stored set says whether it went out) */
   private readonly inFlight = new Set<string>()
   private readonly chains = new Map<string, Promise<void>>()
 
@@ -78,6 +78,7 @@ export class StatusReporter {
     // one job's states go out in order: a slow `pending` never lands after `success`
     const next = (this.chains.get(p.key) ?? Promise.resolve()).then(async () => { await this.send(p, once) })
       .catch(err => { this.c.logger.warn('commit status not posted', { repo: p.repo.name, err }) })
+      .finally(() => { this.inFlight.delete(once) })
     this.chains.set(p.key, next)
     void next.finally(() => { if (this.chains.get(p.key) === next) this.chains.delete(p.key) })
   }

@@ -20,10 +20,18 @@ export interface LogItem {
  * records), numbered by a local sequence. Peers pull from it by sequence to catch up on what
  * gossip did not bring them. `logId` is random per database, so a peer notices a wiped log.
  * Appends join the caller's batch, so a record and its log entry land together.
+ *
+ * Most appends are not synced: a power cut can lose the tail a peer has already pulled, and the
+ * numbers would then be given to other records a peer would never pull. So a log that was not
+ * stopped cleanly takes a new `logId` at its next start, and every peer pulls it again from the
+ * beginning (records it has are recognised by hash and cost only the transfer).
  */
 export class RecordLog {
   private next = 1
   private id = ''
+  private started = false
+  /** this start gave the log a new id (the last process did not stop cleanly) */
+  renewed = false
 
   constructor (private readonly meta: MetaStore) {}
 
@@ -34,12 +42,26 @@ export class RecordLog {
       stored = { logId: randomBytes(16).toString('hex') }
       await this.meta.batch([{ type: 'put', table: T_INFO, key: 'id', value: stored }], { sync: true })
     }
+    if (await info.get('open') != null) {
+      // the last process did not stop cleanly: what peers pulled may be gone, and its numbers reused
+      stored = { logId: randomBytes(16).toString('hex') }
+      this.renewed = true
+    }
+    await this.meta.batch([
+      { type: 'put', table: T_INFO, key: 'id', value: stored },
+      { type: 'put', table: T_INFO, key: 'open', value: { logId: stored.logId } }
+    ], { sync: true })
     this.id = stored.logId
     for await (const key of this.meta.table(T_LOG).keys({ reverse: true, limit: 1 })) this.next = Number(key) + 1
+    this.started = true
   }
 
-  /** nothing to release (appends go through the store's batches); here so every long-lived part has one */
-  async stop (): Promise<void> {}
+  /** marks the log as stopped cleanly (its id is kept at the next start); idempotent */
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.meta.batch([{ type: 'del', table: T_INFO, key: 'open' }], { sync: true })
+  }
 
   get logId (): string { return this.id }
   get lastSeq (): number { return this.next - 1 }

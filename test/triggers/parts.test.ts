@@ -152,6 +152,9 @@ describe('repo records from peers', () => {
     const { mesh: _m, ...meshless } = recordOf()
     expect(await deliver(seal(admin, 'repo', { ...meshless, name: 'other' }).bytes)).toBe('wrong-mesh')
     expect(registry.get('other')).toBeUndefined()
+    // a record dated far ahead would win over every later one for good: refused
+    expect(await deliver(seal(admin, 'repo', { ...recordOf(), name: 'other', at: Number.MAX_SAFE_INTEGER }).bytes)).toBe('from-the-future')
+    expect(registry.get('other')).toBeUndefined()
     // on the job topic it is out of place
     expect(ingest.check(good.bytes, 'job')).toMatchObject({ ok: false, reason: 'wrong-topic' })
   })

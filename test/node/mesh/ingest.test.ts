@@ -40,7 +40,7 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
     await peers.start()
     const store = new JobStore(meta, log)
     // as the daemon wires it: admins are who the trust state says now
-    store.isAdmin = key => trust.hasRole(key, 'admin')
+    store.isAdmin = (key, at) => trust.roleAt(key, 'admin', at) !== 'not-held'
     jobs = new JobService({ identity: admin, store, logger: silentLogger, mesh: mesh.id })
     ingest = new Ingest({ trust, jobs, peers, logger: silentLogger, mesh: mesh.id })
   }
