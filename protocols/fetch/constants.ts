@@ -69,13 +69,15 @@ export const BULK_MAX_TICKETS = 64
 /**
  * ranges sent at once on the bulk channel, over all peers: a redeemed ticket's transfer counts
  * until its socket closes. Tickets are refused (ERR_BUSY) while this many run, and a ticket
- * redeemed when they are full gets its connection closed unanswered.
+ * redeemed when they are full gets its connection closed unanswered. As many as fetch serves at
+ * once (FETCH_MAX_CONCURRENT_REQUESTS), so the bulk channel is no tighter than the stream one.
  */
-export const BULK_MAX_ACTIVE_SENDS = 16
+export const BULK_MAX_ACTIVE_SENDS = 32
 /**
  * TCP connections open on the bulk listener at once (`server.maxConnections`), counting the
  * ones still waiting for their hello: it may listen on every interface, so unauthenticated
- * sockets are bounded too. More are closed by the system as they come.
+ * sockets are bounded too (room for every ticket and every send at once). More are closed as
+ * they come.
  */
 export const BULK_MAX_CONNECTIONS = 128
 /** the client's first bytes on a bulk connection must arrive within this long */
