@@ -299,9 +299,12 @@ export class CitNode implements NodeParts {
     }
   }
 
-  /** a change of roles (a record, an expiry) may end attach sessions that no longer hold theirs: each counted as attach-not-allowed */
+  /**
+   * a change of roles (a record, an expiry) ends the bulk transfers and attach sessions of peers
+   * that no longer hold theirs: each attach session counted as attach-not-allowed
+   */
   private readonly recheckAttach = (): void => {
-    this.exchange?.attach.recheck()
+    this.exchange?.recheck()
       .then(closed => { for (let i = 0; i < closed; i++) this.ingest?.drop('attach-not-allowed') })
       .catch(err => { this.log.warn('attach sessions recheck failed', { err }) })
   }

@@ -114,6 +114,13 @@ export class Exchange {
     return await attach(this.c.libp2p, executor, job, mode, { ...size, signal })
   }
 
+  /** roles changed: end what a peer may no longer do (bulk transfers, attach sessions); resolves with the attach sessions closed */
+  async recheck (): Promise<number> {
+    const cut = this.fetchService?.recheck() ?? 0
+    if (cut > 0) this.c.logger.info('bulk transfers cut: their peer may no longer fetch', { cut })
+    return await this.attach.recheck()
+  }
+
   stats (): Record<string, unknown> {
     return { fetch: this.fetchService?.stats(), attach: this.attach.stats(), bytesFetched: this.bytesFetched }
   }

@@ -128,6 +128,14 @@ export class BulkServer {
 
   get outstandingTickets (): number { return this.tickets.size }
 
+  /** the peers holding a ticket or a transfer under way */
+  peers (): Set<string> {
+    const out = new Set<string>()
+    for (const t of this.tickets.values()) if (t.peer != null) out.add(t.peer)
+    for (const owner of this.active.values()) if (owner != null) out.add(owner)
+    return out
+  }
+
   /** ranges being sent now */
   get activeSends (): number { return this.active.size }
 

@@ -147,6 +147,17 @@ export class FetchService {
     return this.bulk?.cut(peer) ?? 0
   }
 
+  /** cut off the bulk channel every peer that may no longer fetch (call when roles change); returns how many transfers were cut */
+  recheck (): number {
+    let n = 0
+    for (const peer of this.bulk?.peers() ?? []) {
+      let allowed = false
+      try { allowed = this.components.isAllowed(peer) } catch {}
+      if (!allowed) n += this.cut(peer)
+    }
+    return n
+  }
+
   stats (): FetchServiceStats {
     return { ...this.counters, errors: Object.fromEntries(this.errors) }
   }

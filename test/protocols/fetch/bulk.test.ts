@@ -65,6 +65,27 @@ describe('fetch bulk channel', () => {
     expect(a.service.stats()).toMatchObject({ bytesServed: size + MiB + 8, errors: {} })
   })
 
+  it('recheck() after a change of roles cuts the transfer of a peer that lost read, mid-way', async () => {
+    const [a, b] = await pair()
+    const size = 96 * MiB
+    const hash = await storeRandom(a, size)
+    let received = 0
+    let rechecked: number | undefined
+    const fetching = fetchRangeBulk(b.libp2p, a.id, hash, 0, undefined, c => {
+      received += c.byteLength
+      if (rechecked === undefined && received > 0) {
+        // its read role is revoked while the bytes flow
+        fm.noRead.add(b.id)
+        rechecked = a.service.recheck()
+      }
+    })
+    await expect(fetching).rejects.toMatchObject({ code: expect.stringMatching(/^ERR_/) })
+    expect(rechecked).toBe(1)
+    expect(received).toBeLessThan(size)
+    // nothing is cut while everyone may fetch
+    expect(a.service.recheck()).toBe(0)
+  })
+
   it('refuses a peer without the read role before any ticket is issued', async () => {
     const [a, b] = await pair()
     const hash = await storeRandom(a, 4096)
