@@ -150,12 +150,11 @@ export async function createMeshLibp2p (options: MeshLibp2pOptions): Promise<Mes
         // every message is a signed envelope whose id is the hash of its bytes: gossipsub's own
         // signature (one more Ed25519 sign per publish and a verify per copy received, before
         // its duplicate check) proves nothing more and was the largest part of an idle node's CPU
-        globalSignaturePolicy: 'StrictNoSign',
-        // a publish goes to the node's topic mesh (D = 6 peers, up to Dhi = 12), topped up to D
-        // from the other subscribers when the mesh is short: in a mesh of D + 1 nodes or fewer
-        // that is everyone, as flood publishing was; in a larger one the cost of a publish no
-        // longer grows with N, and the rest hear it from those peers or by gossip (IHAVE/IWANT)
-        floodPublish: false
+        globalSignaturePolicy: 'StrictNoSign'
+        // floodPublish stays on (gossipsub's default): without it a subscriber outside the
+        // publisher's topic mesh hears of a message only by gossip (IHAVE) within a few heartbeats,
+        // and a test of a 14-leaf star missed some leaves for good; a member then learns of the
+        // job only at its next sync
       }),
       redialer: redialer({ ...options.redial, peers: known, isAllowed: options.isAllowed, logger })
     }
