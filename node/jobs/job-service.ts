@@ -89,7 +89,9 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       submittedAt: this.now(),
       node: this.identity.id,
       nonce: randomBytes(8).toString('hex'),
-      ...(req.runOn != null ? { runOn: req.runOn } : {}),
+      // a cache hit is pinned to its submitter, which has it finished: a peer that hears the
+      // announcement before its `finished` never claims and runs it
+      ...(req.runOn != null ? { runOn: req.runOn } : req.cached != null ? { runOn: this.identity.id } : {}),
       ...(this.mesh != null ? { mesh: this.mesh } : {}),
       ...(req.source != null ? { source: req.source } : {}),
       ...(req.build != null ? { build: req.build } : {})

@@ -73,6 +73,8 @@ describe('artefacts and logs across the mesh', () => {
     expect(second.artefacts).toEqual(first.artefacts)
     expect(second.log).toBe(first.log)
     expect(second.events.map((e: any) => e.type)).toEqual(['submitted', 'finished'])
+    // pinned to its submitter: a member that hears the announcement before the result never claims it
+    expect(second.runOn).toBe(c.peerId)
     // priority is not an input: still the same result
     const changed = await mesh.run(c, ['submit', cached, '--wait', '--priority', '1'])
     expect(changed.cacheHit).toBe(true)
