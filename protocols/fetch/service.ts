@@ -150,11 +150,7 @@ export class FetchService {
   /** cut off the bulk channel every peer that may no longer fetch (call when roles change); returns how many transfers were cut */
   recheck (): number {
     let n = 0
-    for (const peer of this.bulk?.peers() ?? []) {
-      let allowed = false
-      try { allowed = this.components.isAllowed(peer) } catch {}
-      if (!allowed) n += this.cut(peer)
-    }
+    for (const peer of this.bulk?.peers() ?? []) if (!this.allowed(peer)) n += this.cut(peer)
     return n
   }
 

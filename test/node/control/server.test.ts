@@ -12,7 +12,7 @@ import { ControlClient } from '../../../cli/client.js'
 import { CliError } from '../../../cli/errors.js'
 import { MAX_BODY_BYTES, ControlServer } from '../../../node/control/server.js'
 import { InvalidInputError, JobNotFoundError } from '../../../node/errors.js'
-import { tempHome } from '../../helpers/cli.js'
+import { tempHome, waitFor } from '../../helpers/cli.js'
 import type { ControlHandlers, OutputStream } from '../../../node/control/types.js'
 import type { Logger } from '../../../store/logger.js'
 
@@ -149,7 +149,7 @@ describe('ControlServer', () => {
       return {} as any
     }
     const waiting = client.wait('j1').catch(err => err)
-    for (let i = 0; i < 200 && seen == null; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    await waitFor(() => seen, { timeoutMs: 5000, what: 'the wait request to reach its handler' })
     expect(seen?.aborted).toBe(false)
     await server.stop()
     expect(seen?.aborted).toBe(true)
@@ -167,7 +167,7 @@ describe('ControlServer', () => {
     let text = ''
     const stream = await client.output('j1', true)
     const reading = (async () => { for await (const c of stream) text += Buffer.from(c).toString() })()
-    for (let i = 0; i < 200 && push == null; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    await waitFor(() => push, { timeoutMs: 5000, what: 'the follower to subscribe' })
     push!(Buffer.from('live\n'))
     end!()
     await reading

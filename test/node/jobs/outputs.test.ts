@@ -13,6 +13,7 @@ import { JobStore } from '../../../node/jobs/job-store.js'
 import { JobOutputs } from '../../../node/jobs/outputs.js'
 import { validateJobSpec } from '../../../protocols/job/index.js'
 import { tempHome } from '../../helpers/cli.js'
+import { waitFor } from '../../helpers/wait.js'
 
 describe('JobOutputs', () => {
   let dir: { dir: string, cleanup: () => Promise<void> }
@@ -43,8 +44,7 @@ describe('JobOutputs', () => {
     const before = jobs.listenerCount('change')
     const gone = new AbortController()
     const following = outputs.output(row.id, true, gone.signal)
-    await new Promise(resolve => setTimeout(resolve, 50))
-    expect(jobs.listenerCount('change')).toBe(before + 1)
+    await waitFor(() => jobs.listenerCount('change') === before + 1, { timeoutMs: 5000, what: 'the follower to wait for the start' })
     gone.abort(new Error('the viewer left'))
     await expect(following).rejects.toThrow('the viewer left')
     expect(jobs.listenerCount('change')).toBe(before)

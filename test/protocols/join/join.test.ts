@@ -10,6 +10,7 @@ import { JOIN_PROTOCOL, JoinRefusedError, JoinService, MAX_JOIN_ADDRS, MAX_JOIN_
 import { encodeFrame } from '../../../protocols/codec/frames.js'
 import { silentLogger } from '../../../store/logger.js'
 import { addrOf, TestMesh } from '../net/helpers.js'
+import { waitFor } from '../../helpers/wait.js'
 import type { JoinReply } from '../../../protocols/join/index.js'
 import type { Logger } from '../../../store/logger.js'
 
@@ -75,8 +76,7 @@ describe('join protocol', () => {
     // the member resets the stream instead of reading on
     await expect(requestJoin(joiner, addr, new Uint8Array(MAX_JOIN_REQUEST_BYTES + 1), { signal: AbortSignal.timeout(10_000) })).rejects.toMatchObject({ name: 'StreamResetError' })
     expect(enrolled).toEqual([])
-    for (let i = 0; i < 100 && warned.length === 0; i++) await new Promise(resolve => setTimeout(resolve, 20))
-    expect(warned).toContain('join session failed')
+    await waitFor(() => warned.includes('join session failed'), { timeoutMs: 5000, what: 'the refused session to be logged' })
   })
 
   it('a malformed reply is refused by the joiner with ERR_MALFORMED, naming what is wrong', async () => {
