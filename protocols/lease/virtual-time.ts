@@ -101,7 +101,8 @@ export class VirtualTime {
   async run (until: number, options: RunOptions | (() => boolean) = {}): Promise<void> {
     const { stop = () => false, batched = false } = typeof options === 'function' ? { stop: options } : options
     await settle(batched ? 1 : 3)
-    while (this.queue.size > 0 && !stop()) {
+    let stopped = false
+    while (this.queue.size > 0 && !(stopped = stop())) {
       const next = this.queue.peek()!
       if (next.at > until) break
       this.queue.pop()
@@ -112,7 +113,7 @@ export class VirtualTime {
       if (!batched) await settle()
       else if (this.queue.peek() == null || this.queue.peek()!.at > this.t) await settle(1)
     }
-    if (this.t < until && !stop()) this.t = until
+    if (this.t < until && !stopped) this.t = until
   }
 }
 
