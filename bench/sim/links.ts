@@ -69,6 +69,11 @@ export class Links {
     this.vt.after(ms, deliver)
   }
 
+  /** count a message of `kind` sent whose delivery would change nothing (the receiver has it already) */
+  count (kind: string): void {
+    this.sent.set(kind, (this.sent.get(kind) ?? 0) + 1)
+  }
+
   /** every message sent so far */
   total (): number {
     let n = 0

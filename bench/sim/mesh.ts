@@ -12,7 +12,7 @@ import { validateAnnouncement } from '../../protocols/job/index.js'
 import { closestAcceptors, MemoryNetwork, VirtualTime } from '../../protocols/lease/index.js'
 import { LOAD_HEARTBEAT_MS } from '../../protocols/load/index.js'
 import { CONNECTION_PING_INTERVAL_MS } from '../../protocols/net/constants.js'
-import { GossipModel } from './gossip.js'
+import { GOSSIP_HEARTBEAT_MS, GOSSIP_HISTORY_GOSSIP, GossipModel } from './gossip.js'
 import { Ledger } from './ledger.js'
 import { Links, Rng } from './links.js'
 import { announce, builderDigest, Checker, loadReport, simSpec } from './messages.js'
@@ -57,6 +57,14 @@ export interface SimResult extends Summary {
   unverified_copies: number
   refused_copies: number
 }
+
+/** virtual time before the idle window: GOSSIP_HISTORY_GOSSIP heartbeats, so IHAVE windows are full */
+const IDLE_WARMUP_MS = GOSSIP_HISTORY_GOSSIP * GOSSIP_HEARTBEAT_MS
+
+/** the wall-clock time at virtual 0 (signed times must look like times) */
+const EPOCH_MS = Date.UTC(2026, 0, 1)
+/** nodes' clocks differ by up to this much either way (well within the lease's skew window) */
+const CLOCK_SPREAD_MS = 100
 
 const MESH = createHash('sha256').update('cit-sim mesh').digest('hex')
 
@@ -104,7 +112,7 @@ export class SimMesh {
       publish: (from: number, bytes: Uint8Array) => { this.gossip.publish(from, bytes) },
       checkAnnouncement: (ann: Uint8Array) => checkAnnouncement(ann)
     }
-    for (const [i, id] of ids.entries()) this.nodes.push(new SimNode(i, id, net.transport(id.id), ctx, Math.round((this.rng.float() - 0.5) * 200)))
+    for (const [i, id] of ids.entries()) this.nodes.push(new SimNode(i, id, net.transport(id.id), ctx, EPOCH_MS + Math.round((this.rng.float() - 0.5) * 2 * CLOCK_SPREAD_MS)))
     this.gossip = new GossipModel(this.vt, this.links, this.rng, o.nodes, o.peers, {
       validate: (_at, _msg, bytes) => { this.stash = this.checker.check(bytes); return this.stash != null },
       deliver: (at, msg) => {
@@ -154,8 +162,9 @@ export class SimMesh {
       }
       this.background.push(this.vt.after(this.rng.int(CONNECTION_PING_INTERVAL_MS), ping))
     }
-    // one heartbeat period of warm-up, so that every node has reported and gossip windows are full
-    await this.vt.run(this.vt.t + LOAD_HEARTBEAT_MS, { batched: true })
+    // a few gossip heartbeats of warm-up (IHAVE windows filled); the first reports are spread over
+    // one LOAD_HEARTBEAT_MS from the start, so a window of that length holds one report per node
+    await this.vt.run(this.vt.t + IDLE_WARMUP_MS, { batched: true })
     const before = new Map(this.links.sent)
     await this.vt.run(this.vt.t + this.o.idleS * 1000, { batched: true })
     const byKind: Record<string, number> = {}
