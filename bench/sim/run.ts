@@ -10,7 +10,7 @@ import { loadavg } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { SimMesh } from './mesh.js'
-import type { SimOptions } from './mesh.js'
+import type { SimOptions, SimResult } from './mesh.js'
 
 const DEFAULT_OUT = resolve(import.meta.dirname, '../../../bench/results/sim.json')
 
@@ -63,13 +63,31 @@ export function parseOptions (args: string[]): CliOptions {
   }
 }
 
-async function main (): Promise<void> {
-  const o = parseOptions(process.argv.slice(2))
+/** what `npm run sim` writes: the figures of the issue at the top, the details below */
+export interface SimReport {
+  nodes: number
+  jobs: number
+  announce_p50_ms: number | null
+  announce_p99_ms: number | null
+  claim_p50_ms: number | null
+  claim_p99_ms: number | null
+  messages_per_node_per_s_idle: number
+  duplicate_accepted: number
+  lost: number
+  detail: SimResult
+  options: SimOptions
+  wall_s: number
+  loadavg: number[]
+  note: string
+}
+
+/** run the simulation of `o` and write its report to `o.out` */
+export async function simulate (o: CliOptions): Promise<SimReport> {
   const t0 = Date.now()
   const sim = await SimMesh.create(o)
   const r = await sim.run()
-  const wallS = (Date.now() - t0) / 1000
-  const out = {
+  const { out: file, ...options } = o
+  const out: SimReport = {
     nodes: r.nodes,
     jobs: r.jobs,
     announce_p50_ms: r.announce_p50_ms,
@@ -80,14 +98,19 @@ async function main (): Promise<void> {
     duplicate_accepted: r.duplicate_accepted,
     lost: r.lost,
     detail: r,
-    options: { ...o, out: undefined },
-    wall_s: wallS,
+    options,
+    wall_s: (Date.now() - t0) / 1000,
     loadavg: loadavg().map(x => Math.round(x * 100) / 100),
     note: 'virtual time; real lease (acceptor, claimant, RPC, certificates) and codec/job/load validation code; gossipsub modelled ' +
       `(D=6, flood publish, IHAVE/IWANT); Ed25519 verification of ${o.verifyRate >= 1 ? 'every' : `a sampled ${Math.round(o.verifyRate * 1000) / 10} % of`} first gossip copies (every lease message verified)`
   }
-  mkdirSync(dirname(o.out), { recursive: true })
-  writeFileSync(o.out, `${JSON.stringify(out, null, 2)}\n`)
+  mkdirSync(dirname(file), { recursive: true })
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`)
+  return out
+}
+
+async function main (): Promise<void> {
+  const out = await simulate(parseOptions(process.argv.slice(2)))
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
 }
 
