@@ -78,7 +78,7 @@ async function identities (seed: number, n: number): Promise<Identity[]> {
 
 function report (node: string, slots: number, slotsFree: number, seq: number, at: number): LoadReport {
   return {
-    node, at, seq, load1: 0, cores: 4, memFreeBytes: 8 << 30, memTotalBytes: 16 << 30, slots, slotsFree,
+    node, at, seq, load1: 0, cores: 4, memFreeBytes: 8 * 2 ** 30, memTotalBytes: 16 * 2 ** 30, slots, slotsFree,
     labels: [], state: 'active', running: [], addrs: [], workspaces: [], loadLimit: 1, mesh: MESH
   }
 }
@@ -94,6 +94,8 @@ export class SimMesh {
   private readonly index = new Map<string, number>()
   private readonly jobOfMsg = new Map<number, string>()
   private readonly turns = new Map<string, Map<string, number>>()
+  /** each job's submitter (ranked first among equal loads) */
+  private readonly jobsOrigin = new Map<string, string>()
   private stash?: Heard
   private background: Array<{ cancelled: boolean }> = []
 
@@ -142,8 +144,6 @@ export class SimMesh {
     }
     return t.get(node) ?? t.size
   }
-
-  private readonly jobsOrigin = new Map<string, string>()
 
   /** the idle phase: load reports every LOAD_HEARTBEAT_MS, connection pings, gossip heartbeats; messages per node per second */
   async idle (): Promise<{ perNodePerS: number, byKind: Record<string, number> }> {
