@@ -123,7 +123,11 @@ export class GossipModel {
   }
 }
 
-/** each node dials `k` random others (links are both ways, so most end with about 2k peers) */
+/**
+ * The connections: each node (in turn) dials random others while it has fewer than `k` (as the
+ * daemon's redialer does, REDIAL_MAX_CONNECTED); connections go both ways, so a node dialled by
+ * others may end with more.
+ */
 function connect (n: number, k: number, rng: Rng): number[][] {
   const sets = Array.from({ length: n }, () => new Set<number>())
   const want = Math.min(k, n - 1)

@@ -29,7 +29,7 @@ export interface SimOptions {
   /** probability that one message is lost */
   loss: number
   seed: number
-  /** peers each node dials (links are both ways) */
+  /** connections a node dials up to (links are both ways, so some have more) */
   peers: number
   /** virtual time a job runs */
   workMs: number

@@ -1,6 +1,6 @@
 /**
  * `npm run sim -- --nodes N --jobs M [--latency-ms 1-20] [--loss 0] [--seed 1] [--out FILE]
- * [--peers 20] [--work-ms 2000] [--rate 20] [--idle-s 15] [--verify-rate R]`: N cit nodes in
+ * [--peers 24] [--work-ms 2000] [--rate 20] [--idle-s 15] [--verify-rate R]`: N cit nodes in
  * one process on virtual time (the real lease and codec code, a model of gossipsub; see
  * bench/sim/mesh.ts and docs/benchmarks.md), writes bench/results/sim.json and prints it.
  */
@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { REDIAL_MAX_CONNECTED } from '../../protocols/net/constants.js'
 import { SimMesh } from './mesh.js'
 import type { SimOptions, SimResult } from './mesh.js'
 
@@ -52,7 +53,7 @@ export function parseOptions (args: string[]): CliOptions {
     latencyMs,
     loss: num('loss', values.loss, 0, 0, 0.5),
     seed: Math.round(num('seed', values.seed, 1, 0, 2 ** 31)),
-    peers: Math.round(num('peers', values.peers, 20, 1, 10_000)),
+    peers: Math.round(num('peers', values.peers, REDIAL_MAX_CONNECTED, 1, 10_000)),
     workMs: num('work-ms', values['work-ms'], 2000, 0),
     submitPerS: num('rate', values.rate, 20, 0.001),
     idleS: num('idle-s', values['idle-s'], 15, 1),
