@@ -10,7 +10,7 @@ import { rank } from '../../node/scheduler/admission.js'
 import { Identity, open, sha256Hex } from '../../protocols/codec/index.js'
 import { validateAnnouncement } from '../../protocols/job/index.js'
 import { closestAcceptors, MemoryNetwork, VirtualTime } from '../../protocols/lease/index.js'
-import { LOAD_HEARTBEAT_MS } from '../../protocols/load/index.js'
+import { idleHeartbeatMs } from '../../protocols/load/index.js'
 import { CONNECTION_PING_INTERVAL_MS } from '../../protocols/net/constants.js'
 import { GOSSIP_HEARTBEAT_MS, GOSSIP_HISTORY_GOSSIP, GossipModel } from './gossip.js'
 import { Ledger } from './ledger.js'
@@ -145,17 +145,19 @@ export class SimMesh {
     return t.get(node) ?? t.size
   }
 
-  /** the idle phase: load reports every LOAD_HEARTBEAT_MS, connection pings, gossip heartbeats; messages per node per second */
+  /** the idle phase: load reports every `idleHeartbeatMs(N)` (as a daemon that knows N nodes), connection pings, gossip heartbeats; messages per node per second */
   async idle (): Promise<{ perNodePerS: number, byKind: Record<string, number> }> {
     for (const n of this.nodes) n.start()
     this.gossip.start()
     let seq = 0
+    const heartbeat = idleHeartbeatMs(this.o.nodes)
     for (const n of this.nodes) {
       const beat = (): void => {
         this.gossip.publish(n.index, loadReport(n.identity, report(n.id, this.o.slots, n.slotsFree, ++seq, n.clock.now())))
-        this.background.push(this.vt.after(LOAD_HEARTBEAT_MS, beat))
+        this.background.push(this.vt.after(heartbeat, beat))
       }
-      this.background.push(this.vt.after(this.rng.int(LOAD_HEARTBEAT_MS), beat))
+      // spread over one heartbeat, so that any window holds reports at the steady rate
+      this.background.push(this.vt.after(this.rng.int(heartbeat), beat))
       const ping = (): void => {
         for (const p of this.gossip.peers[n.index]) this.links.send('ping', n.index, p, () => { this.links.send('ping', p, n.index, () => {}) })
         this.background.push(this.vt.after(CONNECTION_PING_INTERVAL_MS, ping))
@@ -163,7 +165,7 @@ export class SimMesh {
       this.background.push(this.vt.after(this.rng.int(CONNECTION_PING_INTERVAL_MS), ping))
     }
     // a few gossip heartbeats of warm-up (IHAVE windows filled); the first reports are spread over
-    // one LOAD_HEARTBEAT_MS from the start, so a window of that length holds one report per node
+    // one heartbeat from the start, so reports arrive at the steady rate throughout
     await this.vt.run(this.vt.t + IDLE_WARMUP_MS, { batched: true })
     const before = new Map(this.links.sent)
     await this.vt.run(this.vt.t + this.o.idleS * 1000, { batched: true })
