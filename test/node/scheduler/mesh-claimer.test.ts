@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { parseJobFile } from '../../../protocols/job/index.js'
 import { PeerTable } from '../../../node/mesh/peer-table.js'
-import { MeshClaimer, STAGGER_MS } from '../../../node/scheduler/mesh-claimer.js'
+import { MeshClaimer, SECOND_TURN_MS, STAGGER_MS } from '../../../node/scheduler/mesh-claimer.js'
 import { MetaStore } from '../../../store/meta/meta-store.js'
 import { silentLogger } from '../../../store/logger.js'
 import type { LoadReport } from '../../../protocols/load/index.js'
@@ -66,8 +66,9 @@ describe('MeshClaimer.plan: every node ranks on what all have heard', () => {
       if (!('delayMs' in plan)) throw new Error(`skipped: ${plan.skip}`)
       return plan.delayMs
     }))
-    // one node first, the others one stagger apart: no two attempts at once
-    expect([...delays].sort((a, b) => a - b)).toEqual([0, STAGGER_MS, 2 * STAGGER_MS])
+    // one node first, the second once the first one's `started` has had time to arrive, the
+    // others one stagger apart: no two attempts at once
+    expect([...delays].sort((a, b) => a - b)).toEqual([0, SECOND_TURN_MS, SECOND_TURN_MS + STAGGER_MS])
   })
 
   it('ranks nodes whose reports say they are full after the others, in the same order everywhere', async () => {
@@ -80,7 +81,7 @@ describe('MeshClaimer.plan: every node ranks on what all have heard', () => {
       delays.set(n, plan.delayMs)
     }
     expect(delays.get('node-c')).toBe(0)
-    expect([delays.get('node-a'), delays.get('node-b')].sort()).toEqual([STAGGER_MS, 2 * STAGGER_MS])
+    expect([delays.get('node-a'), delays.get('node-b')].sort()).toEqual([SECOND_TURN_MS, SECOND_TURN_MS + STAGGER_MS])
   })
 
   it('on equal load, the node the job was submitted on goes first', async () => {
