@@ -67,6 +67,8 @@ export class Runner {
   /** jobs this node might take: queued ones, and others' that may be abandoned */
   private readonly candidates = new Map<string, JobRow>()
   private readonly attempting = new Map<string, ReturnType<typeof setTimeout> | true>()
+  /** claim attempts under way: stop() waits for them (one may be tearing down a run it set up) */
+  private readonly inFlight = new Set<Promise<void>>()
   private readonly notBefore = new Map<string, number>()
   private timer?: ReturnType<typeof setInterval>
   /** aborted once stop() has waited for the runs: claims and result decisions in flight end */
@@ -131,6 +133,7 @@ export class Runner {
     for (const r of this.running.values()) r.controller.abort(HANDOVER)
     await Promise.allSettled([...this.running.values()].map(async r => await r.done))
     this.lifetime.abort(new Error('the runner stopped'))
+    await Promise.allSettled([...this.inFlight])
     this.candidates.clear()
   }
 
@@ -187,7 +190,11 @@ export class Runner {
       const plan = this.c.claimer.plan(row)
       if ('skip' in plan) continue
       budget--
-      const go = (): void => { this.attempting.set(row.id, true); void this.attempt(row.id, plan.delayMs <= 0) }
+      const go = (): void => {
+        this.attempting.set(row.id, true)
+        const p = this.attempt(row.id, plan.delayMs <= 0).finally(() => { this.inFlight.delete(p) })
+        this.inFlight.add(p)
+      }
       if (plan.delayMs <= 0) go()
       else this.attempting.set(row.id, setTimeout(go, plan.delayMs))
     }
