@@ -49,13 +49,15 @@ export class Cluster {
   private readonly log: (line: string) => void
   private readonly signal?: AbortSignal
   private readonly nodeArgs: string[]
+  private readonly env: Readonly<Record<string, string>>
 
-  /** `init.nodeArgs` go to node before the CLI (e.g. `--cpu-prof`), for every daemon */
-  constructor (components: { registry: Registry, log: (line: string) => void }, init: { signal?: AbortSignal, nodeArgs?: string[] } = {}) {
+  /** `init.nodeArgs` go to node before the CLI (e.g. `--cpu-prof`), and `init.env` into the environment, of every daemon */
+  constructor (components: { registry: Registry, log: (line: string) => void }, init: { signal?: AbortSignal, nodeArgs?: string[], env?: Readonly<Record<string, string>> } = {}) {
     this.registry = components.registry
     this.log = components.log
     this.signal = init.signal
     this.nodeArgs = init.nodeArgs ?? []
+    this.env = init.env ?? {}
   }
 
   get size (): number { return this.nodes.length }
@@ -141,7 +143,7 @@ export class Cluster {
       child = this.registry.spawn(`daemon ${home}`, process.execPath, [...this.nodeArgs, CLI, 'start', '--home', home], {
         detached: true,
         stdio: ['ignore', out, out],
-        env: { ...process.env, CIT_HOME: home }
+        env: { ...this.env, ...process.env, CIT_HOME: home }
       })
     } finally {
       closeSync(out)

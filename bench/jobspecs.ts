@@ -1,4 +1,4 @@
-import { parseJobFile } from '../protocols/job/index.js'
+import { parseJobFile } from '../protocols/job/parse.js'
 import type { JobSpec } from '../protocols/job/types.js'
 
 /**

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only dispatch,idle,...] [-- --out FILE] [-- --profile DIR]`:
+ * `npm run bench [-- --quick] [-- --only dispatch,idle,...] [-- --out FILE] [-- --profile DIR] [-- --plain-node]`:
  * starts real daemons on 127.0.0.1 in temp homes, measures every figure of docs/benchmarks.md
  * against a baseline taken in the same run, writes bench/results/latest.json and prints a table.
  * Every process it starts is stopped by its pid, also on an error and on Ctrl-C. It exits 0 even
@@ -10,6 +10,7 @@ import { setMaxListeners } from 'node:events'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../cli/daemon.js'
 import { Cluster } from './cluster.js'
 import { DAEMON_STOP_GRACE_MS, FULL, QUICK } from './constants.js'
 import { machineInfo, rssBytes } from './machine.js'
@@ -46,16 +47,16 @@ const FIGURES: Record<string, { unit: string, section: Section }> = {
   sandbox_job_p50_ms: { unit: 'ms', section: 'sandbox' }
 }
 
-interface Options { quick: boolean, only: Set<Section>, out: string, profile?: string }
+interface Options { quick: boolean, only: Set<Section>, out: string, profile?: string, plainNode: boolean }
 
 function options (): Options {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, profile: { type: 'string' } }, strict: true })
+  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' }, profile: { type: 'string' }, 'plain-node': { type: 'boolean' } }, strict: true })
   const only = new Set<Section>()
   for (const name of (values.only ?? SECTIONS.join(',')).split(',').map(s => s.trim()).filter(s => s !== '')) {
     if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`--only: unknown section ${JSON.stringify(name)} (one of ${SECTIONS.join(', ')})`)
     only.add(name as Section)
   }
-  return { quick: values.quick === true, only, out: resolve(values.out ?? DEFAULT_OUT), profile: values.profile != null ? resolve(values.profile) : undefined }
+  return { quick: values.quick === true, only, out: resolve(values.out ?? DEFAULT_OUT), profile: values.profile != null ? resolve(values.profile) : undefined, plainNode: values['plain-node'] === true }
 }
 
 const t0 = Date.now()
@@ -91,8 +92,9 @@ async function main (): Promise<number> {
   const figures: Record<string, Figure> = Object.fromEntries(Object.entries(FIGURES).map(([k, f]) => [k, unmeasured(f.unit, 'not run')]))
   // --profile DIR: every daemon writes a V8 CPU profile there when it stops
   if (opts.profile != null) mkdirSync(opts.profile, { recursive: true })
-  const nodeArgs = opts.profile != null ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] : []
-  const cluster = new Cluster({ registry, log }, { signal, nodeArgs })
+  // daemons run with the Node.js settings the CLI starts them with, unless --plain-node asks to see what those change
+  const nodeArgs = [...(opts.plainNode ? [] : DAEMON_NODE_FLAGS), ...(opts.profile != null ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] : [])]
+  const cluster = new Cluster({ registry, log }, { signal, nodeArgs, env: opts.plainNode ? {} : DAEMON_ENV })
   const ctx: SuiteContext = { cluster, plan, log, signal }
   const want = (s: Section): boolean => opts.only.has(s)
   /** one section: a failure is written into its figures' notes and the run goes on */

@@ -12,6 +12,18 @@ import type { StatusView } from '../node/control/types.js'
 export const DAEMON_READY_TIMEOUT_MS = 30_000
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url))
 
+/**
+ * How every daemon's Node.js runs, wherever the CLI starts one (`init`, `join`, `start -d`; the
+ * bench too; a service manager sets the same through NODE_OPTIONS and the environment, see
+ * docs/operations.md). V8 lets the young generation grow to 16 MiB per semi-space and keeps it
+ * grown after a burst of work: 1 MiB keeps an idle daemon ~20 MiB smaller at the cost of more,
+ * smaller scavenges (the daemon's large buffers live outside the V8 heap). glibc gives every
+ * thread that allocates an arena of its own and seldom returns them; two is enough for a daemon
+ * whose allocating threads are the main one and libuv's small pool.
+ */
+export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1']
+export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' }
+
 /** what a daemon started in the background tells its parent over the IPC channel */
 export type StartReport = { ready: true } | { error: { code: string, message: string } }
 
@@ -23,10 +35,10 @@ export type StartReport = { ready: true } | { error: { code: string, message: st
 export async function spawnDaemon (home: string, args: string[] = []): Promise<StatusView> {
   const outPath = join(home, 'daemon.out')
   const out = openSync(outPath, 'a', 0o600)
-  const child = spawn(process.execPath, [MAIN, 'start', '--home', home, ...args], {
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, MAIN, 'start', '--home', home, ...args], {
     detached: true,
     stdio: ['ignore', out, out, 'ipc'],
-    env: { ...process.env, CIT_HOME: home }
+    env: { ...DAEMON_ENV, ...process.env, CIT_HOME: home }
   })
   closeSync(out)
   let report: StartReport | undefined

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import { formatProblem, parseJobFile, parseParamOverrides, resolveParams } from '../protocols/job/index.js'
+import { formatProblem, parseParamOverrides, resolveParams } from '../protocols/job/index.js'
+import { parseJobFile } from '../protocols/job/parse.js'
 import { CliError } from './errors.js'
 import type { JobSpec } from '../protocols/job/types.js'
 

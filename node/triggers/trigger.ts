@@ -4,7 +4,6 @@
  * submitted with its source; the job's name is the file's `name` and the branch or pull request
  * (`libfoo_main`, `libfoo_pr25`), so supersede and workspace reuse work per branch.
  */
-import { parseJobFile } from '../../protocols/job/index.js'
 import { JOB_NAME_PATTERN, MAX_NAME_LENGTH } from '../../protocols/job/constants.js'
 import { InvalidInputError } from '../errors.js'
 import { RepoNotFoundError } from './errors.js'
@@ -79,6 +78,8 @@ export class Trigger {
     if (files.length === 0) return this.refuse(repo.name, source, `no job file ${repo.job} in ${req.commit.slice(0, 12)}`)
     const jobs: TriggerOutcome['jobs'] = []
     const problems: string[] = []
+    // the YAML parser is loaded on the first trigger, not when the daemon starts
+    const { parseJobFile } = await import('../../protocols/job/parse.js')
     for (const file of files) {
       const parsed = parseJobFile(file.text, { filename: file.path })
       if (parsed.spec == null || parsed.problems.length > 0) {

@@ -1,8 +1,9 @@
 /**
  * Job files: what a person writes and what a job announcement carries.
  *
- * - `parseJobFile(text)` reads YAML or JSON, refuses hostile text cheaply (size,
- *   nesting, alias bombs) and validates it; `validateJobSpec(value)` validates a
+ * - `parseJobFile(text)` (in `./parse.js`, kept out of this index so that a daemon loads the
+ *   YAML parser only when it first reads a job file) reads YAML or JSON, refuses hostile text
+ *   cheaply (size, nesting, alias bombs) and validates it; `validateJobSpec(value)` validates a
  *   value that arrived another way (a CBOR message from a peer). Both list every
  *   problem by dotted path and return the normalised `JobSpec` with defaults.
  * - `parseParamOverrides(['K=V'])` and `resolveParams(spec, overrides)` turn
@@ -11,8 +12,6 @@
  *
  * The full reference for people is docs/job-file.md.
  */
-export { parseJobFile } from './parse.js'
-export type { ParseOptions, ParseResult } from './parse.js'
 export { validateJobSpec } from './validate.js'
 export type { ValidationResult } from './validate.js'
 export { parseParamOverrides, resolveParams } from './params.js'

@@ -48,6 +48,13 @@ export const REDIAL_BACKOFF_MAX_MS = 60_000
 export const REDIAL_DIAL_TIMEOUT_MS = 10_000
 /** redials in flight at once */
 export const REDIAL_MAX_PARALLEL = 4
+/**
+ * The redialer dials remembered (non-bootstrap) members only while fewer than this many members
+ * are connected: above gossipsub's largest topic mesh (12) plus room for lease acceptors and fetch
+ * holders, which are dialled on demand anyway. A mesh of up to this size stays fully connected; a
+ * larger one keeps a bounded number of connections per node instead of N - 1.
+ */
+export const REDIAL_MAX_CONNECTED = 24
 /** peers remembered for redialing (bootstrap entries always count) */
 export const REDIAL_MAX_PEERS = 256
 /** a remembered (non-bootstrap) peer is forgotten after this many failed redials in a row */

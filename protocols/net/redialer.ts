@@ -1,6 +1,6 @@
 import {
   REDIAL_BACKOFF_MAX_MS, REDIAL_BACKOFF_MIN_MS, REDIAL_DIAL_TIMEOUT_MS, REDIAL_FORGET_AFTER_FAILURES,
-  REDIAL_INTERVAL_MS, REDIAL_MAX_PARALLEL, REDIAL_MAX_PEERS
+  REDIAL_INTERVAL_MS, REDIAL_MAX_CONNECTED, REDIAL_MAX_PARALLEL, REDIAL_MAX_PEERS
 } from './constants.js'
 import { silentLogger } from '../../store/logger.js'
 import type { KnownPeer } from './addrs.js'
@@ -30,6 +30,8 @@ export interface RedialerInit {
   dialTimeoutMs?: number
   maxParallel?: number
   maxPeers?: number
+  /** remembered members are redialed only while fewer members than this are connected */
+  maxConnected?: number
   forgetAfterFailures?: number
   /** clock for backoff decisions (tests) */
   now?: () => number
@@ -56,6 +58,8 @@ export interface RedialerStats {
  * link drops nothing dials again. Every interval this dials known members (the bootstrap list
  * and peers connected to earlier) that are not connected, a few at a time, each with its own
  * exponential backoff. Remembered peers that keep failing are forgotten; bootstrap peers are not.
+ * Bootstrap peers are always redialed; remembered ones only while fewer than `maxConnected`
+ * members are connected, so a large mesh costs each node a bounded number of connections.
  */
 export class Redialer implements Startable {
   private readonly targets = new Map<string, Target>()
@@ -80,6 +84,7 @@ export class Redialer implements Startable {
       dialTimeoutMs: init.dialTimeoutMs ?? REDIAL_DIAL_TIMEOUT_MS,
       maxParallel: init.maxParallel ?? REDIAL_MAX_PARALLEL,
       maxPeers: init.maxPeers ?? REDIAL_MAX_PEERS,
+      maxConnected: init.maxConnected ?? REDIAL_MAX_CONNECTED,
       forgetAfterFailures: init.forgetAfterFailures ?? REDIAL_FORGET_AFTER_FAILURES
     }
     for (const peer of init.peers ?? []) {
@@ -122,9 +127,13 @@ export class Redialer implements Startable {
     const signal = this.controller?.signal
     if (signal == null) return
     const now = this.now()
+    let room = this.init.maxConnected - this.connectedMembers() - this.dialing.size
     const due = [...this.targets.entries()]
       .filter(([id, t]) => !this.dialing.has(id) && t.notBefore <= now && this.allowed(id) && !this.connected(t.peerId))
-      .sort((a, b) => a[1].notBefore - b[1].notBefore)
+      // bootstrap entries first, then the longest waiting
+      .sort((a, b) => Number(b[1].pinned) - Number(a[1].pinned) || a[1].notBefore - b[1].notBefore)
+      // a bootstrap entry takes a place too, but is dialed even when none is left
+      .filter(([, t]) => room-- > 0 || t.pinned)
       .slice(0, Math.max(0, this.init.maxParallel - this.dialing.size))
     await Promise.all(due.map(async ([id, t]) => { await this.dial(id, t, signal) }))
   }
@@ -191,6 +200,17 @@ export class Redialer implements Startable {
 
   private allowed (id: string): boolean {
     try { return this.isAllowed(id) } catch { return false }
+  }
+
+  /** members with an open connection, however it was opened */
+  private connectedMembers (): number {
+    const ids = new Set<string>()
+    for (const c of this.components.connectionManager.getConnections()) {
+      if (c.status === 'open') ids.add(c.remotePeer.toString())
+    }
+    let n = 0
+    for (const id of ids) if (this.allowed(id)) n++
+    return n
   }
 
   private connected (peerId: PeerId): boolean {

@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { parseJobFile } from '../../protocols/job/index.js'
+import { parseJobFile } from '../../protocols/job/parse.js'
 import { isAlive } from '../../node/pidfile.js'
 import { waitFor } from '../helpers/cli.js'
 import type { JobSpec } from '../../protocols/job/index.js'

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Identity, seal } from '../../protocols/codec/index.js'
-import { parseJobFile } from '../../protocols/job/index.js'
+import { parseJobFile } from '../../protocols/job/parse.js'
 import { LEASE_GRANT } from '../../protocols/lease/index.js'
 import { createMesh, encodeToken, makeEnroll, makeGrant, makeRevoke } from '../../protocols/trust/index.js'
 import { ROOT } from '../helpers/cli.js'

@@ -3,7 +3,7 @@
  * asking for `network: none`; the mesh claimer skips what the policy refuses.
  */
 import { describe, expect, it } from 'vitest'
-import { parseJobFile } from '../../../protocols/job/index.js'
+import { parseJobFile } from '../../../protocols/job/parse.js'
 import { isolationRefusal } from '../../../node/scheduler/isolation.js'
 import { MeshClaimer } from '../../../node/scheduler/mesh-claimer.js'
 import type { MeshClaimerComponents } from '../../../node/scheduler/mesh-claimer.js'

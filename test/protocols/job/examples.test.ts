@@ -4,7 +4,8 @@ import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import picomatch from 'picomatch'
-import { parseJobFile, resolveParams } from '../../../protocols/job/index.js'
+import { resolveParams } from '../../../protocols/job/index.js'
+import { parseJobFile } from '../../../protocols/job/parse.js'
 import type { JobSpec } from '../../../protocols/job/types.js'
 
 const EXAMPLES = new URL('../../../examples/', import.meta.url)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { inputKey, parseJobFile, resolveParams } from '../../../protocols/job/index.js'
+import { inputKey, resolveParams } from '../../../protocols/job/index.js'
+import { parseJobFile } from '../../../protocols/job/parse.js'
 import type { JobSpec } from '../../../protocols/job/types.js'
 
 const BASE = `name: k

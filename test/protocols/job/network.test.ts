@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { encode } from 'cborg'
-import { inputKey, parseJobFile, validateJobSpec } from '../../../protocols/job/index.js'
+import { inputKey, validateJobSpec } from '../../../protocols/job/index.js'
+import { parseJobFile } from '../../../protocols/job/parse.js'
 
 const base = { name: 'j', stages: [{ steps: ['true'] }] }
 

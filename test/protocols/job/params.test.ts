@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { parseJobFile, parseParamOverrides, resolveParams } from '../../../protocols/job/index.js'
+import { parseParamOverrides, resolveParams } from '../../../protocols/job/index.js'
+import { parseJobFile } from '../../../protocols/job/parse.js'
 import { MAX_PARAM_VALUE_LENGTH } from '../../../protocols/job/constants.js'
 import type { JobSpec } from '../../../protocols/job/types.js'
 
