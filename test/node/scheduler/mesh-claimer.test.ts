@@ -92,6 +92,20 @@ describe('MeshClaimer.plan: every node ranks on what all have heard', () => {
     }
   })
 
+  it('the node the job was submitted on, ranked lower, keeps the plain stagger; the others wait the second turn', async () => {
+    // node-a holds the job's workspace and ranks first; node-c is the job's origin
+    const published = [report('node-a', { workspaces: ['ranked'] }), report('node-b'), report('node-c')]
+    const delays = new Map<string, number>()
+    for (const n of NODES) {
+      const plan = (await claimer(n, published, report(n))).plan({ ...row('job-5'), origin: 'node-c' })
+      if (!('delayMs' in plan)) throw new Error(`skipped: ${plan.skip}`)
+      delays.set(n, plan.delayMs)
+    }
+    expect(delays.get('node-a')).toBe(0)
+    expect(delays.get('node-c')).toBe(STAGGER_MS)
+    expect(delays.get('node-b')).toBe(SECOND_TURN_MS + STAGGER_MS)
+  })
+
   it('a node that cannot take the job now skips it, whatever its report says', async () => {
     const c = await claimer('node-a', NODES.map(n => report(n)), report('node-a', { slotsFree: 0 }))
     expect(c.plan(row('job-3'))).toEqual({ skip: 'no free slot' })
