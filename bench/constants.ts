@@ -91,6 +91,10 @@ export const THROUGHPUT_TIMEOUT_MS = 600_000
 
 /** interval between polls of the control sockets while waiting for an announcement */
 export const ANNOUNCE_POLL_MS = 5
+/** interval between reads of the daemons' log files while waiting for an announcement */
+export const ANNOUNCE_LOG_POLL_MS = 50
+/** submissions timed by polling the control sockets, after those timed from the logs */
+export const ANNOUNCE_POLL_RUNS = 5
 /** one announcement must reach every node within this long, or the sample counts as lost */
 export const ANNOUNCE_TIMEOUT_MS = 15_000
 /** between submissions the job is given this long to finish (so measurements do not overlap) */

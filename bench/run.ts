@@ -140,7 +140,7 @@ async function main (): Promise<number> {
     await section('attach', 'attach echo', async () => ({ attach_echo_p50_ms: await attachFigure({ ...ctx, registry, ssh }) }))
     await section('idle', `idle (${plan.idleMs / 1000} s)`, async () => await idleFigures({ ...ctx, registry }, { afterJobs: SECTIONS.some(s => s !== 'idle' && s !== 'announce' && s !== 'sandbox' && want(s)), freshRssMib }))
     if (typeof ssh !== 'string') await ssh.stop(registry)
-    await section('announce', 'announcement', async () => await announceFigures(ctx, announceBase))
+    await section('announce', 'announcement', async () => await announceFigures({ ...ctx, registry }, announceBase))
     await section('sandbox', 'sandbox cost per job', async () => await sandboxFigure(ctx))
   } finally {
     await cluster.stop().catch(err => { log(`stopping the mesh: ${String(err)}`) })

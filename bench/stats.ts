@@ -12,6 +12,8 @@ export interface Figure {
   note?: string
   /** further baselines by name, where there is more than one (fetch: scp and a raw TCP copy) */
   baselines?: Record<string, number | null>
+  /** the announcement figures: the worst daemon's RSS and CPU when that mesh then idled */
+  idle?: { rssMib: number | null, cpuPct: number | null }
 }
 
 /** nearest-rank quantile of already sorted numbers: q = 0.5 is the median, 0.99 the p99 */

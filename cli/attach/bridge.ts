@@ -1,53 +1,74 @@
 import { request } from 'node:http'
-import { createInterface } from 'node:readline'
 import { CliError, DaemonUnreachableError } from '../errors.js'
+import { ATTACH_BRIDGE_UPGRADE, controlFrame, dataFrame, readBridgeFrames } from '../../node/control/bridge-frames.js'
+import { MAX_BRIDGE_FRAME } from '../../node/control/attach-bridge.js'
+import type { Socket } from 'node:net'
 import type { AttachFrame, AttachSessionLike } from '../../protocols/attach/types.js'
 
+/** output frames from the daemon are at most an attach output chunk; this bounds a broken one */
+const MAX_OUTPUT_FRAME = 1024 * 1024
+
 /**
- * The CLI's end of an attach session: an HTTP upgrade on the daemon's control socket, then
- * JSON lines (see node/control/attach-bridge.ts). Resolves once the daemon has opened the
- * session, or rejects with the daemon's reason.
+ * The CLI's end of an attach session: an HTTP upgrade on the daemon's control socket to
+ * `cit-attach/2`, then binary frames (node/control/bridge-frames.ts). Resolves once the daemon
+ * has opened the session, or rejects with the daemon's reason.
  */
 export async function openBridge (socketPath: string, home: string, ref: string, mode: 'ro' | 'rw', size: { cols?: number, rows?: number }): Promise<AttachSessionLike> {
   const q = new URLSearchParams({ mode, ...(size.cols != null ? { cols: String(size.cols) } : {}), ...(size.rows != null ? { rows: String(size.rows) } : {}) })
-  const socket = await new Promise<import('node:net').Socket>((resolve, reject) => {
-    const req = request({ socketPath, path: `/v1/jobs/${encodeURIComponent(ref)}/attach?${q.toString()}`, headers: { connection: 'Upgrade', upgrade: 'cit-attach' } })
-    // bytes that came with the 101 response (the daemon's first line) must not be lost
-    req.on('upgrade', (_res, sock, head) => { if (head.byteLength > 0) sock.unshift(head); resolve(sock) })
-    req.on('response', res => { reject(new CliError('ERR_ATTACH', `the daemon refused the attach (HTTP ${res.statusCode ?? '?'})`)) })
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const req = request({ socketPath, path: `/v1/jobs/${encodeURIComponent(ref)}/attach?${q.toString()}`, headers: { connection: 'Upgrade', upgrade: ATTACH_BRIDGE_UPGRADE } })
+    req.on('upgrade', (res, sock, head) => {
+      if (res.headers.upgrade?.toLowerCase() !== ATTACH_BRIDGE_UPGRADE) {
+        sock.destroy()
+        reject(new CliError('ERR_ATTACH', 'the daemon speaks another version of attach: restart it with this version of cit-node'))
+        return
+      }
+      // bytes that came with the 101 response (the daemon's first frame) must not be lost
+      if (head.byteLength > 0) sock.unshift(head)
+      resolve(sock as Socket)
+    })
+    req.on('response', res => {
+      res.resume()
+      reject(new CliError('ERR_ATTACH', res.statusCode === 426
+        ? 'the daemon speaks another version of attach: restart it with this version of cit-node'
+        : `the daemon refused the attach (HTTP ${res.statusCode ?? '?'})`))
+    })
     req.on('error', (err: any) => {
       reject(['ENOENT', 'ECONNREFUSED'].includes(err?.code) ? new DaemonUnreachableError(home) : err)
     })
     req.end()
   })
-  const lines = createInterface({ input: socket, crlfDelay: Infinity })[Symbol.asyncIterator]()
-  const first = await lines.next()
-  const hello = first.done === true ? undefined : JSON.parse(first.value)
+  const frames = readBridgeFrames(socket, MAX_OUTPUT_FRAME)
+  const first = await frames.next().catch(() => ({ done: true as const, value: undefined }))
+  const hello = first.done === true || first.value.kind !== 'control' ? undefined : first.value.msg
   if (hello?.t !== 'hello') {
     socket.destroy()
-    const code = String(hello?.code ?? 'ERR_ATTACH')
-    throw new CliError(code, String(hello?.message ?? 'the daemon closed the attach session'))
+    throw new CliError(String(hello?.code ?? 'ERR_ATTACH'), String(hello?.message ?? 'the daemon closed the attach session'))
   }
-  const send = (msg: Record<string, unknown>): void => { if (!socket.destroyed) socket.write(JSON.stringify(msg) + '\n') }
+  const send = (frame: Buffer): void => { if (!socket.destroyed) socket.write(frame) }
   async function * output (): AsyncGenerator<AttachFrame> {
     for (;;) {
-      const next = await lines.next()
+      const next = await frames.next()
       if (next.done === true) return
-      const m = JSON.parse(next.value)
-      if (m.t === 'output') yield { type: 'output', data: new Uint8Array(Buffer.from(m.d, 'base64')) }
-      else if (m.t === 'error') throw new CliError(String(m.code), String(m.message))
-      else {
-        const { t, ...rest } = m
-        yield { type: t, ...rest } as AttachFrame
-        if (t === 'end') return
+      const frame = next.value
+      if (frame.kind === 'data') {
+        yield { type: 'output', data: frame.data }
+        continue
       }
+      const { t, ...rest } = frame.msg
+      if (t === 'error') throw new CliError(String(rest.code), String(rest.message))
+      yield { type: t, ...rest } as AttachFrame
+      if (t === 'end') return
     }
   }
   return {
-    mode: hello.mode,
+    mode: hello.mode as 'ro' | 'rw',
     output: output(),
-    write: async data => { send({ t: 'in', d: Buffer.from(data).toString('base64') }) },
-    resize: async (cols, rows) => { send({ t: 'resize', cols, rows }) },
-    detach: async () => { send({ t: 'detach' }); socket.end() }
+    write: async data => {
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+      for (let at = 0; at < bytes.byteLength; at += MAX_BRIDGE_FRAME) send(dataFrame(bytes.subarray(at, at + MAX_BRIDGE_FRAME)))
+    },
+    resize: async (cols, rows) => { send(controlFrame({ t: 'resize', cols, rows })) },
+    detach: async () => { send(controlFrame({ t: 'detach' })); socket.end() }
   }
 }

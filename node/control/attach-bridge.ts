@@ -1,31 +1,34 @@
-import { createInterface } from 'node:readline'
+import { ATTACH_BRIDGE_UPGRADE, controlFrame, dataFrame, readBridgeFrames } from './bridge-frames.js'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Logger } from '../../store/logger.js'
 import type { ControlHandlers } from './types.js'
 
-/** the longest line a CLI may send on an attach bridge (a paste is split by the CLI) */
-export const MAX_BRIDGE_LINE = 64 * 1024
+/** the longest frame a CLI may send on an attach bridge (a paste is split by the CLI) */
+export const MAX_BRIDGE_FRAME = 64 * 1024
 /** past this many bytes queued to a slow local terminal, output is dropped (the job never waits) */
 export const MAX_BRIDGE_BUFFER = 4 * 1024 * 1024
 
 /**
- * `cit-node attach` over the control socket: an HTTP upgrade, then JSON lines both ways. The
- * daemon holds the attach session (to this node's executor or a peer's); the CLI holds the
- * terminal. Server → CLI: hello, output (base64), resize, resync, refused, end, error.
- * CLI → server: in (base64), resize, detach.
+ * `cit-node attach` over the control socket: an HTTP upgrade to `cit-attach/2`, then binary
+ * frames both ways (node/control/bridge-frames.ts). The daemon holds the attach session (to this
+ * node's executor or a peer's); the CLI holds the terminal. Server → CLI: output as `data`
+ * frames, written the moment the session yields them; hello, resize, resync, refused, end,
+ * error as `control` frames. CLI → server: keys as `data`; resize, detach as `control`.
  */
 export async function serveAttachBridge (req: IncomingMessage, socket: Duplex, handlers: ControlHandlers, log: Logger): Promise<void> {
+  if (req.headers.upgrade?.toLowerCase() !== ATTACH_BRIDGE_UPGRADE) {
+    // a CLI of another version: it would misread these frames
+    socket.end(`HTTP/1.1 426 Upgrade Required\r\nUpgrade: ${ATTACH_BRIDGE_UPGRADE}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+    return
+  }
   const url = new URL(req.url ?? '/', 'http://cit')
   const ref = decodeURIComponent(url.pathname.split('/')[3] ?? '')
   const mode = url.searchParams.get('mode') === 'rw' ? 'rw' : 'ro'
   const cols = Number(url.searchParams.get('cols') ?? '') || undefined
   const rows = Number(url.searchParams.get('rows') ?? '') || undefined
-  const send = (msg: Record<string, unknown>): void => {
-    if (socket.writableLength > MAX_BRIDGE_BUFFER && msg.t === 'output') return
-    socket.write(JSON.stringify(msg) + '\n')
-  }
-  socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: cit-attach\r\nConnection: Upgrade\r\n\r\n')
+  const send = (msg: Record<string, unknown>): void => { if (!socket.destroyed) socket.write(controlFrame(msg)) }
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${ATTACH_BRIDGE_UPGRADE}\r\nConnection: Upgrade\r\n\r\n`)
   const controller = new AbortController()
   socket.on('close', () => { controller.abort() })
   socket.on('error', () => { controller.abort() })
@@ -38,16 +41,16 @@ export async function serveAttachBridge (req: IncomingMessage, socket: Duplex, h
     return
   }
   send({ t: 'hello', mode: session.mode, cols: session.cols, rows: session.rows })
-  const lines = createInterface({ input: socket, crlfDelay: Infinity })
   void (async () => {
     try {
-      for await (const line of lines) {
-        if (line.length > MAX_BRIDGE_LINE) continue
-        let msg: any
-        try { msg = JSON.parse(line) } catch { continue }
-        if (msg?.t === 'in' && typeof msg.d === 'string') await session.write(Buffer.from(msg.d, 'base64')).catch(err => { log.debug('attach input refused', { job: ref, err }) })
-        else if (msg?.t === 'resize' && Number.isInteger(msg.cols) && Number.isInteger(msg.rows)) await session.resize(msg.cols, msg.rows).catch(err => { log.debug('attach resize refused', { job: ref, err }) })
-        else if (msg?.t === 'detach') break
+      for await (const frame of readBridgeFrames(socket, MAX_BRIDGE_FRAME)) {
+        if (frame.kind === 'data') {
+          await session.write(frame.data).catch(err => { log.debug('attach input refused', { job: ref, err }) })
+          continue
+        }
+        const msg: any = frame.msg
+        if (msg.t === 'resize' && Number.isInteger(msg.cols) && Number.isInteger(msg.rows)) await session.resize(msg.cols, msg.rows).catch(err => { log.debug('attach resize refused', { job: ref, err }) })
+        else if (msg.t === 'detach') break
       }
     } catch (err) {
       log.debug('attach input ended with an error', { job: ref, err })
@@ -57,8 +60,11 @@ export async function serveAttachBridge (req: IncomingMessage, socket: Duplex, h
   })()
   try {
     for await (const frame of session.output) {
-      if (frame.type === 'output') send({ t: 'output', d: Buffer.from(frame.data).toString('base64') })
-      else send({ ...frame, t: frame.type, type: undefined })
+      if (frame.type === 'output') {
+        if (socket.writableLength <= MAX_BRIDGE_BUFFER && !socket.destroyed) socket.write(dataFrame(frame.data))
+        continue
+      }
+      send({ ...frame, t: frame.type, type: undefined })
       if (frame.type === 'end') break
     }
   } catch (err: any) {

@@ -7,10 +7,12 @@
  * runs, and lets go of it once STEP_END_SENTINEL arrives, which the wrapper prints after the
  * step's shell has exited; everything before it has been read by then.
  */
-import { closeSync, constants as fsConstants, openSync } from 'node:fs'
-import * as pty from 'node-pty'
+import { closeSync, constants as fsConstants, openSync, writeSync } from 'node:fs'
 import { STEP_END_SENTINEL } from './constants.js'
 import type { IPty } from 'node-pty'
+
+type NodePty = typeof import('node-pty')
+let nodePty: NodePty | undefined
 
 const SENTINEL = Buffer.from(STEP_END_SENTINEL, 'latin1')
 
@@ -34,6 +36,15 @@ export interface PtyCommandInit {
   onData: (data: Buffer) => void
 }
 
+/**
+ * node-pty's insides used to write keys at once: the master's descriptor (non-blocking, as
+ * node-pty opens it) and the queue of its own writer, which goes through libuv's thread pool
+ */
+interface PtyInternals {
+  _fd?: unknown
+  _writeStream?: { _writeQueue?: unknown }
+}
+
 /** how many bytes at the end of `buf` could be the start of the sentinel */
 export function sentinelPrefixAtEnd (buf: Buffer): number {
   const from = Math.max(0, buf.length - SENTINEL.length + 1)
@@ -43,8 +54,13 @@ export function sentinelPrefixAtEnd (buf: Buffer): number {
   return 0
 }
 
-/** One running command in a pty of its own. */
+/** One running command in a pty of its own (after `await PtyCommand.load()`). */
 export class PtyCommand {
+  /** loads node-pty (a native module): a daemon does so for its first job, not at its start */
+  static async load (): Promise<void> {
+    nodePty ??= await import('node-pty')
+  }
+
   readonly pid: number
   /** resolves when the process has exited and the pty has been read to its end */
   readonly exited: Promise<ExitStatus>
@@ -54,9 +70,11 @@ export class PtyCommand {
   private carry: Buffer | undefined
   private done = false
 
+  /** starts the command at once, in this turn of the event loop */
   constructor (init: PtyCommandInit) {
+    if (nodePty === undefined) throw new Error('PtyCommand.load() must finish before a command starts')
     this.onData = init.onData
-    this.term = pty.spawn(init.file, init.args, {
+    this.term = nodePty.spawn(init.file, init.args, {
       name: init.env.TERM,
       cols: init.cols,
       rows: init.rows,
@@ -112,9 +130,26 @@ export class PtyCommand {
     return !this.done
   }
 
-  /** send keys to the terminal (attach --rw) */
+  /**
+   * Send keys to the terminal (attach --rw). They are written at once when node-pty's own
+   * writer has nothing queued: its writes go through the thread pool, a hand-off to another
+   * thread and back for every keystroke, which a loaded machine turns into milliseconds. The
+   * master is non-blocking, so this never waits: what the pty does not take now (its input
+   * buffer is full) goes to node-pty's writer, which retries in order.
+   */
   write (data: string | Buffer): void {
-    if (!this.done) this.term.write(data)
+    if (this.done) return
+    let rest = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+    const inner = this.term as unknown as PtyInternals
+    const queue = inner._writeStream?._writeQueue
+    if (typeof inner._fd === 'number' && Array.isArray(queue) && queue.length === 0) {
+      try {
+        rest = rest.subarray(writeSync(inner._fd, rest))
+      } catch {
+        // EAGAIN (the pty's input buffer is full) or another failure: node-pty's writer retries or reports it
+      }
+    }
+    if (rest.byteLength > 0) this.term.write(rest)
   }
 
   /** resize the terminal; the foreground process gets SIGWINCH */

@@ -1,8 +1,9 @@
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cli, killAllDaemons, startDaemon, tempHome, waitFor } from '../helpers/cli.js'
 import { EXIT } from '../../node/error-codes.js'
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../../cli/daemon.js'
 import type { CliResult, Daemon } from '../helpers/cli.js'
 
 const errorOf = (r: CliResult): { code: string, message: string, hint?: string } => JSON.parse(r.stderr.trim().split('\n')[0]).error
@@ -79,6 +80,21 @@ describe('the small things of the first hour', () => {
     expect(e.code).toBe('ERR_INVALID_INPUT')
     expect(e.message).toContain('slotz: unknown field (did you mean "slots"?)')
     expect(e.message).toContain('retention.keepResult: unknown field (did you mean "keepResults"?)')
+  })
+
+  it('a daemon started in the background runs with the memory settings of DAEMON_NODE_FLAGS and DAEMON_ENV', async () => {
+    const h = await scratch()
+    const r = await cli(['start', '-d', '--json'], { home: h })
+    expect(r.code).toBe(0)
+    const { pid } = JSON.parse(r.stdout)
+    try {
+      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')
+      for (const flag of DAEMON_NODE_FLAGS) expect(argv).toContain(flag)
+      const env = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0')
+      for (const [k, v] of Object.entries(DAEMON_ENV)) expect(env).toContain(`${k}=${v}`)
+    } finally {
+      expect((await cli(['stop'], { home: h })).code).toBe(0)
+    }
   })
 
   it('an expired token says to ask an admin for a new invite', async () => {
