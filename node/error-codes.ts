@@ -89,6 +89,7 @@ export const ERRORS = {
   ERR_NO_ADDRESS: conflict(),
   ERR_JOB_NOT_RUNNING: conflict('`cit-node logs JOB` shows the output of a job that has ended'),
   ERR_JOB_ALREADY_RUNNING: conflict(),
+  ERR_RUN_CALLED_OFF: conflict(),
   ERR_NOT_RUNNING: conflict('`cit-node logs JOB` shows the output of a job that has ended'),
   ERR_NO_TERMINAL: conflict(),
   // a machine without Nix: the job wants a member that has it (the HTTP face answers 503)

@@ -28,6 +28,17 @@ export class JobAlreadyRunningError extends NodeError {
   }
 }
 
+/**
+ * the run's `ready` rejected before its first process started: nothing ran, nothing was recorded
+ * (the runner set the run up while its claim was in flight, and the claim did not win)
+ */
+export class RunCalledOffError extends NodeError {
+  constructor (readonly jobId: string) {
+    super('ERR_RUN_CALLED_OFF', `the run of job ${jobId} was called off before it started`)
+    this.name = 'RunCalledOffError'
+  }
+}
+
 /** write/resize for a job that is not running on this node */
 export class JobNotRunningError extends NodeError {
   constructor (readonly jobId: string) {

@@ -9,7 +9,7 @@ import {
 } from './constants.js'
 import { buildJobEnv, chooseShell, findStty } from './env.js'
 import {
-  InvalidExecutorOptionError, InvalidTerminalSizeError, JobAlreadyRunningError, JobNotRunningError
+  InvalidExecutorOptionError, InvalidTerminalSizeError, JobAlreadyRunningError, JobNotRunningError, RunCalledOffError
 } from './errors.js'
 import { JobRun } from './job-run.js'
 import { resolveLimits } from './limits.js'
@@ -133,8 +133,9 @@ export class Executor {
 
   /**
    * Run one job to its end. A job that fails, times out or is cancelled resolves with that
-   * outcome; rejects only for a bad request (ERR_INVALID_RUN_REQUEST, ERR_JOB_ALREADY_RUNNING)
-   * or when the recording cannot be stored.
+   * outcome; rejects only for a bad request (ERR_INVALID_RUN_REQUEST, ERR_JOB_ALREADY_RUNNING),
+   * when the recording cannot be stored, or when `ready` rejected before anything started
+   * (ERR_RUN_CALLED_OFF: no recording is stored then).
    */
   async run (req: RunRequest): Promise<RunResult> {
     checkRunRequest(req)
@@ -156,7 +157,9 @@ export class Executor {
         title: req.spec.name,
         env: { TERM: TERM_NAME, SHELL: this.shell }
       })
-      const result = await this.runLocked(req, runId, recorder, active)
+      const { unstarted, ...result } = await this.runLocked(req, runId, recorder, active)
+      // a run set up ahead of its claim whose claim did not win: nothing ran, nothing is kept
+      if (unstarted === true && req.ready != null && await req.ready.then(() => false, () => true)) throw new RunCalledOffError(req.jobId)
       recorder.marker(`cit: ${result.outcome}${result.reason !== undefined ? `: ${result.reason}` : ''}`)
       await recorder.close()
       // hashed while it was written: the store does not read the recording back
@@ -169,15 +172,17 @@ export class Executor {
     }
   }
 
-  private async runLocked (req: RunRequest, runId: string, recorder: Recorder, active: Active): Promise<Omit<RunResult, 'log'>> {
+  private async runLocked (req: RunRequest, runId: string, recorder: Recorder, active: Active): Promise<Omit<RunResult, 'log'> & { unstarted?: true }> {
     const started = performance.now()
+    const notRun = (outcome: Decision['outcome'], exitCode: number | null, reason?: string): Omit<RunResult, 'log'> & { unstarted: true } => ({
+      outcome, exitCode, reason, usage: { wallMs: Math.round(performance.now() - started), cpuMs: 0, maxRssBytes: 0 }, artefacts: [], refused: [], limitsHit: [], unstarted: true
+    })
     let release: () => void
     try {
       release = await this.locks.acquire(req.spec.name, req.signal)
     } catch {
       // cancelled while another run of this name held the workspace: nothing ran
-      const usage: Usage = { wallMs: Math.round(performance.now() - started), cpuMs: 0, maxRssBytes: 0 }
-      return { outcome: 'cancelled', exitCode: null, reason: 'cancelled while waiting for the workspace', usage, artefacts: [], refused: [], limitsHit: [] }
+      return notRun('cancelled', null, 'cancelled while waiting for the workspace')
     }
     try {
       const workspace = this.workspaceOf(req.spec.name)
@@ -185,27 +190,22 @@ export class Executor {
       const locked = performance.now()
       const opened = await this.openSandbox(req, workspace)
       const boxed = performance.now()
-      if ('refused' in opened) {
-        const usage: Usage = { wallMs: Math.round(performance.now() - started), cpuMs: 0, maxRssBytes: 0 }
-        return { ...opened.refused, usage, artefacts: [], refused: [], limitsHit: [] }
-      }
+      if ('refused' in opened) return notRun(opened.refused.outcome, opened.refused.exitCode, opened.refused.reason)
       const box = opened.box
-      if (req.ready != null) {
-        const go = await req.ready.then(() => req.signal?.aborted !== true, () => false)
-        if (!go) {
-          await box?.close()
-          const usage: Usage = { wallMs: Math.round(performance.now() - started), cpuMs: 0, maxRssBytes: 0 }
-          return { outcome: 'cancelled', exitCode: null, reason: 'called off before it started', usage, artefacts: [], refused: [], limitsHit: [] }
-        }
-      }
       let decision: Decision
       let usage: Usage
       let limitsHit: LimitName[]
       let containment: Containment | undefined
       try {
+        // the cgroup too is made before the gate: all that is left after it is the first process
         containment = await this.contain(runId)
+        const contained = performance.now()
+        if (req.ready != null) {
+          const go = await req.ready.then(() => req.signal?.aborted !== true, () => false)
+          if (!go) return notRun('cancelled', null, 'called off before it started')
+        }
         // where a run's start goes (docs/benchmarks.md, dispatch)
-        this.log.debug('run set up', { job: req.jobId, lockMs: Math.round(locked - started), sandboxMs: Math.round(boxed - locked), containMs: Math.round(performance.now() - boxed) })
+        this.log.debug('run set up', { job: req.jobId, lockMs: Math.round(locked - started), sandboxMs: Math.round(boxed - locked), containMs: Math.round(contained - boxed), gateMs: Math.round(performance.now() - contained) })
         const meter = new UsageMeter(containment)
         let env = buildJobEnv({
           jobId: req.jobId,

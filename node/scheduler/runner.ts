@@ -1,7 +1,9 @@
 import { validateEvent } from '../../protocols/job/index.js'
 import { isFinal } from '../../protocols/job/records.js'
 import { DEFAULT_SLOTS } from './constants.js'
+import { outputSink, prepareRun } from './early-run.js'
 import type { AdoptedResult, Claimer, RunOutcome } from './claimer.js'
+import type { EarlyRun, OutputSink } from './early-run.js'
 import type { JobService } from '../jobs/job-service.js'
 import type { JobRow } from '../jobs/types.js'
 import type { RunRequest, RunResult } from '../executor/types.js'
@@ -65,6 +67,8 @@ export class Runner {
   /** jobs this node might take: queued ones, and others' that may be abandoned */
   private readonly candidates = new Map<string, JobRow>()
   private readonly attempting = new Map<string, ReturnType<typeof setTimeout> | true>()
+  /** claim attempts under way: stop() waits for them (one may be tearing down a run it set up) */
+  private readonly inFlight = new Set<Promise<void>>()
   private readonly notBefore = new Map<string, number>()
   private timer?: ReturnType<typeof setInterval>
   /** aborted once stop() has waited for the runs: claims and result decisions in flight end */
@@ -129,6 +133,7 @@ export class Runner {
     for (const r of this.running.values()) r.controller.abort(HANDOVER)
     await Promise.allSettled([...this.running.values()].map(async r => await r.done))
     this.lifetime.abort(new Error('the runner stopped'))
+    await Promise.allSettled([...this.inFlight])
     this.candidates.clear()
   }
 
@@ -185,23 +190,37 @@ export class Runner {
       const plan = this.c.claimer.plan(row)
       if ('skip' in plan) continue
       budget--
-      const go = (): void => { this.attempting.set(row.id, true); void this.attempt(row.id) }
+      const go = (): void => {
+        this.attempting.set(row.id, true)
+        const p = this.attempt(row.id, plan.delayMs <= 0).finally(() => { this.inFlight.delete(p) })
+        this.inFlight.add(p)
+      }
       if (plan.delayMs <= 0) go()
       else this.attempting.set(row.id, setTimeout(go, plan.delayMs))
     }
   }
 
-  private async attempt (id: string): Promise<void> {
+  private async attempt (id: string, first: boolean): Promise<void> {
     let asked = false
+    let early: EarlyRun | undefined
     try {
       const row = await this.jobs.get(id)
       if (row == null || !this.started || this.paused || this.running.size >= this.slots) return
       const takeover = row.state !== 'queued'
       if (takeover && !this.c.claimer.abandoned(row)) return
       asked = true
+      const controller = new AbortController()
+      // the node that tries first sets the run up (workspace, sandbox, cgroup) while its claim is
+      // in flight; the job's first process still waits for the claim and its `started` record
+      if (first && !takeover && row.spec.nix == null) early = prepareRun(this.outputSink(id), controller, async (sink, gate) => await this.execute(row, controller.signal, sink.onOutput, gate))
       const asking = performance.now()
       const claim = await this.c.claimer.claim(row, AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(CLAIM_TIMEOUT_MS)]))
       const claimMs = performance.now() - asking
+      if (!claim.ok || claim.adopt != null) {
+        const off = early
+        early = undefined
+        await off?.callOff()
+      }
       if (!claim.ok) {
         this.notBefore.set(id, this.now() + (claim.retryMs ?? RETRY_AFTER_MS))
         this.log.debug('claim did not win', { job: id, reason: claim.reason, holder: claim.holder })
@@ -210,11 +229,11 @@ export class Runner {
       this.notBefore.delete(id)
       // where dispatch time goes (docs/benchmarks.md): submitted → claim asked → claim won
       this.log.debug('claim won', { job: id, sinceSubmitMs: Date.now() - row.submittedAt, claimMs: Math.round(claimMs) })
-      const controller = new AbortController()
       const entry: Running = { controller, done: Promise.resolve() }
       this.running.set(id, entry)
       this.candidates.delete(id)
-      const work = claim.adopt != null ? this.adopt(row, claim.epoch, claim.adopt, claim.cert) : this.runClaimed(row, claim.epoch, claim.cert, takeover, controller)
+      const work = claim.adopt != null ? this.adopt(row, claim.epoch, claim.adopt, claim.cert) : this.runClaimed(row, claim.epoch, claim.cert, takeover, controller, early)
+      early = undefined
       entry.done = work
         .catch(err => { this.log.error('job run failed unexpectedly', { job: id, err }) })
         .finally(() => {
@@ -225,6 +244,8 @@ export class Runner {
       this.log.warn('claim attempt failed', { job: id, err })
       this.notBefore.set(id, this.now() + RETRY_AFTER_MS)
     } finally {
+      // a claim that threw: the run set up for it is torn down before the slot counts as free
+      await early?.callOff()
       this.attempting.delete(id)
       // the slot this attempt held is free again (it lost, or its run is under way and counted as
       // running): look at the other queued jobs now rather than at the next tick, up to TICK_MS
@@ -234,7 +255,12 @@ export class Runner {
     }
   }
 
-  private async runClaimed (row: JobRow, epoch: number, cert: Uint8Array[] | undefined, takeover: boolean, controller: AbortController): Promise<void> {
+  /** where a run's output goes (the live stream); the first byte's timing goes to the debug log */
+  private outputSink (id: string): OutputSink {
+    return outputSink(data => { this.jobs.liveOutput(id)?.push(data) }, (startedMs, spawnToOutputMs) => { this.log.debug('first output', { job: id, startedMs, spawnToOutputMs }) })
+  }
+
+  private async runClaimed (row: JobRow, epoch: number, cert: Uint8Array[] | undefined, takeover: boolean, controller: AbortController, early?: EarlyRun): Promise<void> {
     const id = row.id
     const reason = takeover ? `taken over from ${row.executor ?? '?'}: it went silent and its lease lapsed` : undefined
     const t0 = performance.now()
@@ -248,19 +274,13 @@ export class Runner {
     })
     // a Nix build is not run by the executor's gate: it waits for `started` here, as it always did
     const gated = row.spec.nix == null
-    let startedMs = 0
-    let first = true
-    const onOutput = (data: Uint8Array): void => {
-      if (first) {
-        first = false
-        this.log.debug('first output', { job: id, startedMs: Math.round(startedMs), spawnToOutputMs: Math.round(performance.now() - t0 - startedMs) })
-      }
-      this.jobs.liveOutput(id)?.push(data)
-    }
-    const running = gated ? this.execute(row, controller.signal, onOutput, ready) : undefined
+    const sink = early?.sink ?? this.outputSink(id)
+    sink.t0 = t0
+    early?.open(ready)
+    const running = gated ? early?.running ?? this.execute(row, controller.signal, sink.onOutput, ready) : undefined
     try {
       await ready
-      startedMs = performance.now() - t0
+      sink.startedMs = performance.now() - t0
     } catch (err) {
       if (!(err instanceof NotStartedError)) this.log.warn('recording the start failed', { job: id, err })
       controller.abort(err)
@@ -276,7 +296,7 @@ export class Runner {
       controller.abort(new Error(why))
     })
     try {
-      const outcome = await (running ?? this.execute(row, controller.signal, onOutput))
+      const outcome = await (running ?? this.execute(row, controller.signal, sink.onOutput))
       stopKeeping()
       if (controller.signal.reason === HANDOVER) {
         await this.handOver(row, epoch, cert)
@@ -301,6 +321,8 @@ export class Runner {
         result: { state: r.outcome, exitCode: r.exitCode, reason: r.reason, usage: r.usage, log: r.log, artefacts: r.artefacts, nix: r.nix, provenance: r.provenance, rebuild: r.rebuild }
       }
     } catch (err: any) {
+      // a run set up ahead of a claim that did not win: nothing ran, and nothing is published
+      if (err?.code === 'ERR_RUN_CALLED_OFF') return { type: 'failed', state: 'failed', reason: 'called off before it started' }
       this.log.error('the executor failed', { job: row.id, err })
       return { type: 'failed', state: 'failed', reason: `the executor failed: ${String(err?.message ?? err)}` }
     }

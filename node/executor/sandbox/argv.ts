@@ -15,7 +15,6 @@ export interface SandboxPrograms {
   bwrap: string
   nsenter: string
   setpriv: string
-  env: string
   /** the shell of the holder's payload */
   sh: string
 }
@@ -74,8 +73,10 @@ export function holderArgs (programs: SandboxPrograms, options: HolderOptions): 
  * What runs one command inside the holder's namespaces, as `account`: the wrapper appends
  * `SHELL -c COMMAND`. nsenter forks into the pid namespace; setpriv clears supplementary groups,
  * the capability sets (bounding set included, so no file capability can bring one back) and
- * sets no_new_privs (setuid programs do not raise privileges); `env PWD=…` because the pty's
- * PWD names the wrapper's directory outside.
+ * sets no_new_privs (setuid programs do not raise privileges), and execs the step's shell. No
+ * `env PWD=…` before it (one exec less per step): the PWD the shell inherits names the wrapper's
+ * directory outside, which is not its working directory, and a POSIX shell then sets PWD to its
+ * real one (`pwd -P`, the workspace) and exports that to the step.
  */
 export function enterArgs (programs: SandboxPrograms, options: { mode: SandboxMode, network: 'host' | 'none', initPid: number, account: JobAccount }): string[] {
   const args = [programs.nsenter, `--target=${options.initPid}`]
@@ -90,6 +91,6 @@ export function enterArgs (programs: SandboxPrograms, options: { mode: SandboxMo
   }
   // in a user namespace the step holds no capability once it execs (its uid there is not 0) and
   // no_new_privs keeps file capabilities and setuid bits from granting any
-  args.push('--no-new-privs', '--', programs.env, `PWD=${SANDBOX_WORKSPACE}`)
+  args.push('--no-new-privs', '--')
   return args
 }

@@ -44,7 +44,6 @@ export const USERNS_USER = 'cit-build'
 export const BWRAP_CANDIDATES: readonly string[] = ['/usr/bin/bwrap', '/bin/bwrap', '/usr/local/bin/bwrap']
 export const NSENTER_CANDIDATES: readonly string[] = ['/usr/bin/nsenter', '/bin/nsenter']
 export const SETPRIV_CANDIDATES: readonly string[] = ['/usr/bin/setpriv', '/bin/setpriv']
-export const ENV_CANDIDATES: readonly string[] = ['/usr/bin/env', '/bin/env']
 export const USERADD_CANDIDATES: readonly string[] = ['/usr/sbin/useradd', '/sbin/useradd']
 export const GROUPADD_CANDIDATES: readonly string[] = ['/usr/sbin/groupadd', '/sbin/groupadd']
 /** the login shell of build users: none */

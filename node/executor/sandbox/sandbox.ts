@@ -11,7 +11,7 @@ import { findExecutable } from '../env.js'
 import { enterArgs, holderArgs } from './argv.js'
 import { BuildUsers } from './build-users.js'
 import {
-  BWRAP_CANDIDATES, ENV_CANDIDATES, MAX_LISTED_ENTRIES, NSENTER_CANDIDATES, SANDBOX_GITCONFIG, SANDBOX_WORKSPACE, SETPRIV_CANDIDATES,
+  BWRAP_CANDIDATES, MAX_LISTED_ENTRIES, NSENTER_CANDIDATES, SANDBOX_GITCONFIG, SANDBOX_WORKSPACE, SETPRIV_CANDIDATES,
   USERNS_GID, USERNS_UID, USERNS_USER
 } from './constants.js'
 import { SandboxFailedError, SandboxUnavailableError } from './errors.js'
@@ -137,10 +137,9 @@ export class Sandbox {
     const bwrap = find('bwrap', BWRAP_CANDIDATES)
     const nsenter = find('nsenter', NSENTER_CANDIDATES)
     const setpriv = find('setpriv', SETPRIV_CANDIDATES)
-    const env = find('env', ENV_CANDIDATES)
     if (bwrap === undefined) return { isolation: 'none', detail: 'bubblewrap (bwrap) is not installed (Debian: apt-get install bubblewrap)' }
-    if (nsenter === undefined || setpriv === undefined || env === undefined) return { isolation: 'none', detail: 'nsenter, setpriv or env (util-linux, coreutils) is missing' }
-    this.programs = { bwrap, nsenter, setpriv, env, sh: given.sh ?? '/bin/sh' }
+    if (nsenter === undefined || setpriv === undefined) return { isolation: 'none', detail: 'nsenter or setpriv (util-linux) is missing' }
+    this.programs = { bwrap, nsenter, setpriv, sh: given.sh ?? '/bin/sh' }
     this.realHome = await realpath(this.init.home).catch(() => this.init.home)
     for (const p of this.init.readOnlyPaths ?? []) {
       if (inside(await realpath(p).catch(() => p), this.realHome)) throw new InvalidInputError(`config: sandbox.readOnlyPaths: ${p} is inside the node's home`, [{ path: 'sandbox.readOnlyPaths', message: `${p} is inside the node's home` }])

@@ -26,11 +26,33 @@ describe('Executor: a run prepared before it may start (`ready`)', () => {
     expect(await exists(join(fx.workspaces, 'gated', 'marker'))).toBe(true)
   })
 
-  it('runs nothing when ready rejects: the outcome is cancelled', async () => {
+  it('runs and keeps nothing when ready rejects: the run is called off (ERR_RUN_CALLED_OFF)', async () => {
     const ready = Promise.reject(new Error('cancelled before the start was recorded'))
-    const result = await fx.executor.run({ jobId: 'r2', spec: spec('called-off', [stage('s', [['mark', 'touch marker']])]), params: {}, ready })
-    expect(result.outcome).toBe('cancelled')
+    await expect(fx.executor.run({ jobId: 'r2', spec: spec('called-off', [stage('s', [['mark', 'touch marker']])]), params: {}, ready }))
+      .rejects.toMatchObject({ code: 'ERR_RUN_CALLED_OFF' })
     expect(await exists(join(fx.workspaces, 'called-off', 'marker'))).toBe(false)
+    // no recording was stored for it
+    const stored: string[] = []
+    for await (const blob of fx.blobs.list()) stored.push(blob.hash)
+    expect(stored).toEqual([])
+    // and the job id is free for a run at once
+    const again = await fx.executor.run({ jobId: 'r2', spec: spec('called-off', [stage('s', [['mark', 'touch marker']])]), params: {} })
+    expect(again.outcome).toBe('succeeded')
+  })
+
+  it('calls the run off when ready rejects while the run waits for its workspace', async () => {
+    let hold!: () => void
+    const holding = fx.executor.run({ jobId: 'r4a', spec: spec('shared', [stage('s', [['wait', 'sleep 0.3']])]), params: {}, ready: new Promise<void>(resolve => { hold = resolve }) })
+    const controller = new AbortController()
+    let shut!: (err: Error) => void
+    const ready = new Promise<void>((_resolve, reject) => { shut = reject })
+    const waiting = fx.executor.run({ jobId: 'r4b', spec: spec('shared', [stage('s', [['mark', 'touch marker']])]), params: {}, ready, signal: controller.signal })
+    shut(new Error('the claim did not win'))
+    controller.abort(new Error('the claim did not win'))
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_RUN_CALLED_OFF' })
+    hold()
+    expect((await holding).outcome).toBe('succeeded')
+    expect(await exists(join(fx.workspaces, 'shared', 'marker'))).toBe(false)
   })
 
   it('runs nothing when the run is aborted while it waits', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { parseJobFile } from '../../../protocols/job/parse.js'
 import { PeerTable } from '../../../node/mesh/peer-table.js'
-import { MeshClaimer, STAGGER_MS } from '../../../node/scheduler/mesh-claimer.js'
+import { MeshClaimer, SECOND_TURN_MS, STAGGER_MS } from '../../../node/scheduler/mesh-claimer.js'
 import { MetaStore } from '../../../store/meta/meta-store.js'
 import { silentLogger } from '../../../store/logger.js'
 import type { LoadReport } from '../../../protocols/load/index.js'
@@ -66,8 +66,9 @@ describe('MeshClaimer.plan: every node ranks on what all have heard', () => {
       if (!('delayMs' in plan)) throw new Error(`skipped: ${plan.skip}`)
       return plan.delayMs
     }))
-    // one node first, the others one stagger apart: no two attempts at once
-    expect([...delays].sort((a, b) => a - b)).toEqual([0, STAGGER_MS, 2 * STAGGER_MS])
+    // one node first, the second once the first one's `started` has had time to arrive, the
+    // others one stagger apart: no two attempts at once
+    expect([...delays].sort((a, b) => a - b)).toEqual([0, SECOND_TURN_MS, SECOND_TURN_MS + STAGGER_MS])
   })
 
   it('ranks nodes whose reports say they are full after the others, in the same order everywhere', async () => {
@@ -80,7 +81,7 @@ describe('MeshClaimer.plan: every node ranks on what all have heard', () => {
       delays.set(n, plan.delayMs)
     }
     expect(delays.get('node-c')).toBe(0)
-    expect([delays.get('node-a'), delays.get('node-b')].sort()).toEqual([STAGGER_MS, 2 * STAGGER_MS])
+    expect([delays.get('node-a'), delays.get('node-b')].sort()).toEqual([SECOND_TURN_MS, SECOND_TURN_MS + STAGGER_MS])
   })
 
   it('on equal load, the node the job was submitted on goes first', async () => {
@@ -89,6 +90,20 @@ describe('MeshClaimer.plan: every node ranks on what all have heard', () => {
       const plan = (await claimer(origin, published, report(origin))).plan({ ...row(`job-4-${origin}`), origin })
       expect(plan).toEqual({ delayMs: 0 })
     }
+  })
+
+  it('the node the job was submitted on, ranked lower, keeps the plain stagger; the others wait the second turn', async () => {
+    // node-a holds the job's workspace and ranks first; node-c is the job's origin
+    const published = [report('node-a', { workspaces: ['ranked'] }), report('node-b'), report('node-c')]
+    const delays = new Map<string, number>()
+    for (const n of NODES) {
+      const plan = (await claimer(n, published, report(n))).plan({ ...row('job-5'), origin: 'node-c' })
+      if (!('delayMs' in plan)) throw new Error(`skipped: ${plan.skip}`)
+      delays.set(n, plan.delayMs)
+    }
+    expect(delays.get('node-a')).toBe(0)
+    expect(delays.get('node-c')).toBe(STAGGER_MS)
+    expect(delays.get('node-b')).toBe(SECOND_TURN_MS + STAGGER_MS)
   })
 
   it('a node that cannot take the job now skips it, whatever its report says', async () => {

@@ -8,7 +8,7 @@ import {
 } from '../../../../node/executor/sandbox/index.js'
 import type { RootEntry } from '../../../../node/executor/sandbox/mounts.js'
 
-const programs = { bwrap: '/usr/bin/bwrap', nsenter: '/usr/bin/nsenter', setpriv: '/usr/bin/setpriv', env: '/usr/bin/env', sh: '/bin/sh' }
+const programs = { bwrap: '/usr/bin/bwrap', nsenter: '/usr/bin/nsenter', setpriv: '/usr/bin/setpriv', sh: '/bin/sh' }
 const topLevel: RootEntry[] = [
   { name: 'usr', kind: 'dir' },
   { name: 'bin', kind: 'symlink', target: 'usr/bin' },
@@ -166,7 +166,8 @@ describe('holderArgs and enterArgs', () => {
     expect(enter).not.toContain('--net')
     expect(enter).not.toContain('--user')
     expect(enter).toEqual(expect.arrayContaining(['--reuid=990', '--regid=980', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs']))
-    expect(enter.slice(-2)).toEqual(['/usr/bin/env', `PWD=${SANDBOX_WORKSPACE}`])
+    // setpriv execs the step's shell itself (appended after `--`): no env in between
+    expect(enter.slice(-2)).toEqual(['--no-new-privs', '--'])
   })
 
   it('user namespace and network none: the job is USERNS_UID there, and steps enter the net namespace', () => {
