@@ -219,7 +219,8 @@ export class BulkServer {
       }
       if (left > 0) header()
       // the next read is under way while this chunk is sealed and sent
-      chunks = this.components.blobs.get(t.hash, { start: t.start, end: t.end, signal, chunkBytes: this.init.recordBytes * 2 })[Symbol.asyncIterator]()
+      // each chunk is sealed (copied into a fresh ciphertext) before the one after next is asked for
+      chunks = this.components.blobs.get(t.hash, { start: t.start, end: t.end, signal, chunkBytes: this.init.recordBytes * 2, recycle: true })[Symbol.asyncIterator]()
       let next = chunks.next()
       next.catch(() => {})
       for (;;) {
