@@ -207,6 +207,7 @@ export class JobRun {
         procsFiles: init.containment.procsFiles,
         launcher: init.launcher?.()
       })
+      await PtyCommand.load()
       cmd = new PtyCommand({
         file,
         args,

@@ -8,9 +8,11 @@
  * step's shell has exited; everything before it has been read by then.
  */
 import { closeSync, constants as fsConstants, openSync, writeSync } from 'node:fs'
-import * as pty from 'node-pty'
 import { STEP_END_SENTINEL } from './constants.js'
 import type { IPty } from 'node-pty'
+
+type NodePty = typeof import('node-pty')
+let nodePty: NodePty | undefined
 
 const SENTINEL = Buffer.from(STEP_END_SENTINEL, 'latin1')
 
@@ -52,8 +54,13 @@ export function sentinelPrefixAtEnd (buf: Buffer): number {
   return 0
 }
 
-/** One running command in a pty of its own. */
+/** One running command in a pty of its own (after `await PtyCommand.load()`). */
 export class PtyCommand {
+  /** loads node-pty (a native module): a daemon does so for its first job, not at its start */
+  static async load (): Promise<void> {
+    nodePty ??= await import('node-pty')
+  }
+
   readonly pid: number
   /** resolves when the process has exited and the pty has been read to its end */
   readonly exited: Promise<ExitStatus>
@@ -63,9 +70,11 @@ export class PtyCommand {
   private carry: Buffer | undefined
   private done = false
 
+  /** starts the command at once, in this turn of the event loop */
   constructor (init: PtyCommandInit) {
+    if (nodePty === undefined) throw new Error('PtyCommand.load() must finish before a command starts')
     this.onData = init.onData
-    this.term = pty.spawn(init.file, init.args, {
+    this.term = nodePty.spawn(init.file, init.args, {
       name: init.env.TERM,
       cols: init.cols,
       rows: init.rows,

@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { recordId, seal } from '../../protocols/codec/index.js'
 import { GossipChannel } from '../../protocols/gossip/index.js'
 import { JOIN_PROTOCOL, JoinService } from '../../protocols/join/index.js'
-import { LOAD_BUSY_HEARTBEAT_MS, LOAD_CHECK_INTERVAL_MS, LOAD_HEARTBEAT_MS, reportChanged } from '../../protocols/load/index.js'
+import { LOAD_BUSY_HEARTBEAT_MS, LOAD_CHECK_INTERVAL_MS, idleHeartbeatMs, reportChanged } from '../../protocols/load/index.js'
 import { createMeshLibp2p, disconnectDisallowed, guardInviteKeys } from '../../protocols/net/index.js'
 import { SyncService } from '../../protocols/sync/index.js'
 import { LeaseLinks, LeaseService } from '../../protocols/lease/index.js'
@@ -53,7 +53,7 @@ export interface MeshServiceInit {
   listen: string[]
   /** how often the node looks at its load (default LOAD_CHECK_INTERVAL_MS) */
   loadCheckIntervalMs?: number
-  /** longest time between two load reports of an idle node while nothing changes (default LOAD_HEARTBEAT_MS) */
+  /** longest time between two load reports of an idle node while nothing changes (default `idleHeartbeatMs` of the nodes it knows) */
   loadHeartbeatMs?: number
 }
 
@@ -348,8 +348,9 @@ export class MeshService {
     if (libp2p == null) return
     const now = Date.now()
     const current = { ...this.c.localReport(), node: this.c.identity.id, addrs: this.addrs().slice(0, 16), mesh: this.meshId }
-    // a node running jobs reports at every check: its peers take its silence for a crash (EXECUTOR_SILENT_MS)
-    const heartbeat = current.running.length > 0 ? LOAD_BUSY_HEARTBEAT_MS : (this.init.loadHeartbeatMs ?? LOAD_HEARTBEAT_MS)
+    // a node running jobs reports at every check: its peers take its silence for a crash (EXECUTOR_SILENT_MS);
+    // an idle one less often the more nodes it knows, so the mesh's idle traffic does not grow with N
+    const heartbeat = current.running.length > 0 ? LOAD_BUSY_HEARTBEAT_MS : (this.init.loadHeartbeatMs ?? idleHeartbeatMs(this.c.peers.size))
     const due = now - this.lastReportAt >= heartbeat
     if (always || due || reportChanged(this.lastReport, current)) {
       const report: LoadReport = { ...current, at: now, seq: ++this.seq }

@@ -1,9 +1,9 @@
-import { LOAD_SILENT_AFTER_MS } from '../../protocols/load/index.js'
+import { LOAD_SILENT_AFTER_MS, silentAfterMs } from '../../protocols/load/index.js'
 import type { LoadReport, NodeState } from '../../protocols/load/index.js'
 import type { MetaStore } from '../../store/meta/index.js'
 
 const T_PEERS = 'peers'
-/** a report older than this marks its node unreachable (two missed heartbeats) */
+/** a report older than this marks its node unreachable (two missed heartbeats) in a small mesh; `silentAfterMs(size)` in any */
 export const UNREACHABLE_AFTER_MS = LOAD_SILENT_AFTER_MS
 /** reports are persisted at most this often per node, and whenever a node's state changes */
 export const PERSIST_EVERY_MS = 60_000
@@ -41,6 +41,9 @@ export class PeerTable {
   constructor (private readonly meta: MetaStore, options: { now?: () => number } = {}) {
     this.now = options.now ?? Date.now
   }
+
+  /** nodes heard from, this one included once it has reported: what heartbeats and silences scale with */
+  get size (): number { return this.entries.size }
 
   async start (): Promise<void> {
     for await (const [id, entry] of this.meta.table<PeerEntry>(T_PEERS).entries()) this.entries.set(id, entry)
@@ -80,9 +83,10 @@ export class PeerTable {
   /** every node heard from; `revoked` tells a key an admin revoked (it is cut off, not merely unreachable) */
   view (selfId: string, revoked: (peerId: string) => boolean = () => false): PeerView[] {
     const now = this.now()
+    const silent = silentAfterMs(this.entries.size)
     return [...this.entries.values()].map(({ report: r, receivedAt }): PeerView => {
       const age = Math.max(0, now - receivedAt)
-      const stale = r.node !== selfId && r.state !== 'gone' && age > UNREACHABLE_AFTER_MS
+      const stale = r.node !== selfId && r.state !== 'gone' && age > silent
       return {
         peerId: r.node,
         addrs: r.addrs,

@@ -1,6 +1,6 @@
 import { decodeCbor, sha256Hex } from '../../protocols/codec/index.js'
 import { isFinal } from '../../protocols/job/records.js'
-import { LOAD_BUSY_HEARTBEAT_MS, LOAD_SILENT_AFTER_MS } from '../../protocols/load/index.js'
+import { LOAD_BUSY_HEARTBEAT_MS, LOAD_SILENT_AFTER_MS, silentAfterMs } from '../../protocols/load/index.js'
 import { MAX_LEASE_MESSAGE_BYTES } from '../../protocols/lease/index.js'
 import { outcomeContent } from '../jobs/fence.js'
 import { rank, refuse, refusal } from './admission.js'
@@ -85,14 +85,15 @@ export class MeshClaimer implements Claimer {
     return this.heard(own != null ? { report: own.report, canBuild } : undefined)
   }
 
-  /** `own` (if any), then the other nodes' reports received within OFFER_MAX_AGE_MS */
+  /** `own` (if any), then the other nodes' reports received within `silentAfterMs` (OFFER_MAX_AGE_MS in a small mesh) */
   private heard (own: Offer | undefined): Offer[] {
     const now = this.now()
+    const maxAge = silentAfterMs(this.c.peers.size)
     const out: Offer[] = own != null ? [own] : []
     for (const v of this.c.peers.view(this.c.self)) {
       if (v.self) continue
       const entry = this.c.peers.get(v.peerId)
-      if (entry == null || now - entry.receivedAt > OFFER_MAX_AGE_MS) continue
+      if (entry == null || now - entry.receivedAt > maxAge) continue
       out.push({ report: entry.report, canBuild: this.c.canBuild(v.peerId) })
     }
     return out

@@ -10,10 +10,27 @@ export const LOAD_HEARTBEAT_MS = 15_000
  */
 export const LOAD_BUSY_HEARTBEAT_MS = LOAD_CHECK_INTERVAL_MS
 /**
- * A node that sent no report for this long missed two heartbeats: it is unreachable, its offer no
- * longer counts (PeerTable, MeshClaimer). Two, so one lost message is no outage.
+ * Beyond LOAD_HEARTBEAT_MS / this many nodes, an idle node's heartbeat grows with the number of
+ * nodes it knows, so that the whole mesh sends about one idle report a second whatever its size:
+ * every report is flooded to every connected member and forwarded by each, so a fixed heartbeat
+ * made the idle cost of each node grow with N.
  */
-export const LOAD_SILENT_AFTER_MS = 2 * LOAD_HEARTBEAT_MS + LOAD_CHECK_INTERVAL_MS
+export const LOAD_HEARTBEAT_PER_NODE_MS = 1000
+/** the idle heartbeat of a node that knows `nodes` nodes (itself included) */
+export function idleHeartbeatMs (nodes: number): number {
+  return Math.max(LOAD_HEARTBEAT_MS, nodes * LOAD_HEARTBEAT_PER_NODE_MS)
+}
+/**
+ * A node that sent no report for this long missed two heartbeats: it is unreachable, its offer no
+ * longer counts (PeerTable, MeshClaimer). Two, so one lost message is no outage. Sender and
+ * receiver each count the nodes they know; a receiver that knows half as many nodes as the sender
+ * still waits one heartbeat of the sender's and a check interval.
+ */
+export function silentAfterMs (nodes: number): number {
+  return 2 * idleHeartbeatMs(nodes) + LOAD_CHECK_INTERVAL_MS
+}
+/** the same in a mesh of up to LOAD_HEARTBEAT_MS / LOAD_HEARTBEAT_PER_NODE_MS nodes */
+export const LOAD_SILENT_AFTER_MS = silentAfterMs(0)
 /** a change of the 1-minute load average smaller than this is noise, not a change worth a report */
 export const LOAD1_CHANGE = 0.5
 /** a change of free memory smaller than this is noise */

@@ -45,7 +45,7 @@ describe('modules a daemon loads at start', () => {
     expect(graph.files.size).toBeGreaterThan(50)
   })
 
-  it('leaves out the YAML parser, the HTTP framework and its parts', () => {
-    for (const lazy of ['yaml', 'fastify', '@fastify/swagger', '@fastify/websocket']) expect(graph.packages, lazy).not.toContain(lazy)
+  it('leaves out the YAML parser, node-pty, the HTTP framework and its parts', () => {
+    for (const lazy of ['yaml', 'node-pty', 'fastify', '@fastify/swagger', '@fastify/websocket']) expect(graph.packages, lazy).not.toContain(lazy)
   })
 })

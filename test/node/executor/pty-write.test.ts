@@ -17,6 +17,7 @@ describe('PtyCommand.write: keys to the terminal at once, never blocking', () =>
 
   /** `cat` in raw mode: what is typed comes back byte for byte, without echo or line editing */
   async function rawCat (): Promise<PtyCommand> {
+    await PtyCommand.load()
     const c = new PtyCommand({
       file: '/bin/sh', args: ['-c', `stty raw -echo; printf ${READY}; exec cat`], cwd: '/', env: { TERM: 'xterm', PATH: process.env.PATH ?? '/usr/bin:/bin' },
       cols: 80, rows: 24, onData: d => { out = Buffer.concat([out, d]) }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { LOAD1_CHANGE, LOAD_BUSY_HEARTBEAT_MS, LOAD_CHECK_INTERVAL_MS, LOAD_HEARTBEAT_MS, LOAD_SILENT_AFTER_MS, MEM_FREE_CHANGE_BYTES, reportChanged } from '../../../protocols/load/index.js'
+import { LOAD1_CHANGE, LOAD_BUSY_HEARTBEAT_MS, LOAD_CHECK_INTERVAL_MS, LOAD_HEARTBEAT_MS, LOAD_SILENT_AFTER_MS, MEM_FREE_CHANGE_BYTES, idleHeartbeatMs, reportChanged, silentAfterMs } from '../../../protocols/load/index.js'
 import { UNREACHABLE_AFTER_MS } from '../../../node/mesh/peer-table.js'
 import { EXECUTOR_SILENT_MS, OFFER_MAX_AGE_MS } from '../../../node/scheduler/mesh-claimer.js'
 import type { LoadReport } from '../../../protocols/load/index.js'
@@ -43,5 +43,22 @@ describe('load report changes', () => {
     // an executor reports at every check while it runs jobs; its silence is judged on that beat
     expect(LOAD_BUSY_HEARTBEAT_MS).toBeLessThanOrEqual(LOAD_CHECK_INTERVAL_MS)
     expect(EXECUTOR_SILENT_MS).toBeGreaterThanOrEqual(3 * LOAD_BUSY_HEARTBEAT_MS + LOAD_CHECK_INTERVAL_MS)
+  })
+
+  it('an idle heartbeat grows with the mesh so that the whole mesh sends about one idle report a second', () => {
+    expect(idleHeartbeatMs(5)).toBe(LOAD_HEARTBEAT_MS)
+    for (const n of [5, 15, 20, 50, 300, 1000]) {
+      const meshWidePerS = n / (idleHeartbeatMs(n) / 1000)
+      expect(meshWidePerS, `N=${n}`).toBeLessThanOrEqual(1)
+    }
+    expect(idleHeartbeatMs(50)).toBe(50_000)
+  })
+
+  it('a receiver that knows half as many nodes as the sender still allows two of its heartbeats, less one, before calling it silent', () => {
+    for (const sender of [2, 16, 30, 50, 400]) {
+      const receiver = Math.ceil(sender / 2)
+      expect(silentAfterMs(receiver), `sender ${sender}`).toBeGreaterThanOrEqual(idleHeartbeatMs(sender) + LOAD_CHECK_INTERVAL_MS)
+      expect(silentAfterMs(sender)).toBe(2 * idleHeartbeatMs(sender) + LOAD_CHECK_INTERVAL_MS)
+    }
   })
 })
