@@ -219,8 +219,7 @@ export class BulkServer {
       }
       if (left > 0) header()
       // the next read is under way while this chunk is sealed and sent
-      // each chunk is sealed (copied into a fresh ciphertext) before the one after next is asked for
-      chunks = this.components.blobs.get(t.hash, { start: t.start, end: t.end, signal, chunkBytes: this.init.recordBytes * 2, recycle: true })[Symbol.asyncIterator]()
+      chunks = this.components.blobs.get(t.hash, { start: t.start, end: t.end, signal, chunkBytes: this.init.recordBytes * 2 })[Symbol.asyncIterator]()
       let next = chunks.next()
       next.catch(() => {})
       for (;;) {

@@ -38,14 +38,13 @@ export async function * readBlob (init: ReadBlobInit): AsyncGenerator<Uint8Array
     if (start > end || end > st.size) {
       throw new InvalidRangeError(`range ${start}-${end} is outside blob ${hash} of ${st.size} bytes (start <= end <= size)`)
     }
-    const buffers = new Buffers(init.chunkBytes, options.recycle === true)
     if (start !== 0 || end !== st.size) {
-      yield * chunks(fh, start, end, buffers, options.signal)
+      yield * chunks(fh, start, end, init.chunkBytes, options.signal)
       return
     }
     const sha = createHash(HASH_ALGORITHM)
     let held: Uint8Array | undefined
-    for await (const chunk of chunks(fh, 0, st.size, buffers, options.signal)) {
+    for await (const chunk of chunks(fh, 0, st.size, init.chunkBytes, options.signal)) {
       sha.update(chunk)
       if (held != null) yield held
       held = chunk
@@ -61,30 +60,11 @@ export async function * readBlob (init: ReadBlobInit): AsyncGenerator<Uint8Array
   }
 }
 
-/**
- * Where chunks are read: a fresh buffer each, since a consumer may keep the one it was given; or,
- * for a consumer that lets go (GetOptions.recycle), three used in turn: the chunk it holds, the
- * one it reads ahead, and the one a whole-blob read holds back until the hash checks.
- */
-class Buffers {
-  private readonly pool: Buffer[] = []
-  private turn = 0
-
-  constructor (private readonly chunkBytes: number, private readonly recycle: boolean) {}
-
-  next (bytes: number): Buffer {
-    const n = Math.min(bytes, this.chunkBytes)
-    if (!this.recycle) return Buffer.allocUnsafe(n)
-    const i = this.turn++ % 3
-    this.pool[i] ??= Buffer.allocUnsafe(this.chunkBytes)
-    return this.pool[i].subarray(0, n)
-  }
-}
-
-async function * chunks (fh: FileHandle, start: number, end: number, buffers: Buffers, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+async function * chunks (fh: FileHandle, start: number, end: number, chunkBytes: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   for (let pos = start; pos < end;) {
     signal?.throwIfAborted()
-    const buf = buffers.next(end - pos)
+    // a fresh buffer per chunk: the consumer may keep the one we yielded
+    const buf = Buffer.allocUnsafe(Math.min(chunkBytes, end - pos))
     const { bytesRead } = await fh.read(buf, 0, buf.byteLength, pos)
     // the file shrank under us; stored blobs are read-only so only outside tampering does this, and the hash catches it
     if (bytesRead === 0) return

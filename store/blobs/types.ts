@@ -28,12 +28,6 @@ export interface GetOptions extends AbortOptions {
   end?: number
   /** bytes per chunk read (default the store's; bulk readers ask for more, so fewer reads wait on the disk) */
   chunkBytes?: number
-  /**
-   * chunks are read into a few buffers used in turn instead of a fresh one each: a caller that
-   * sets this lets go of each chunk before it asks for the second one after it (it may read one
-   * ahead)
-   */
-  recycle?: boolean
 }
 
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Readable
