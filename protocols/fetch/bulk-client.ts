@@ -11,11 +11,12 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { MalformedMessageError, ProtocolError } from '../codec/errors.js'
 import { abortReason, FrameReader, writeFrame } from '../codec/frames.js'
 import { parseHash } from '../../store/blobs/hash.js'
-import { BULK_MAX_REPLY_BYTES, BULK_RECORD_BYTES, FETCH_BULK_PROTOCOL, FETCH_FRAME_TIMEOUT_MS, FETCH_REQUEST_TIMEOUT_MS } from './constants.js'
+import { BULK_MAX_REPLY_BYTES, FETCH_BULK_PROTOCOL, FETCH_FRAME_TIMEOUT_MS, FETCH_REQUEST_TIMEOUT_MS } from './constants.js'
 import {
   FETCH_ERRORS, FetchBulkUnavailableError, FetchResetError, FetchSizeMismatchError, FetchTimeoutError, FetchTruncatedError, InvalidFetchArgumentError
 } from './errors.js'
-import { RECORD_HEADER_BYTES, TAG_BYTES, helloProof, parseBulkReply, recordDecipher } from './bulk-wire.js'
+import { helloProof, parseBulkReply } from './bulk-wire.js'
+import { READ_BUFFER_BYTES, RecordReader, SinkFailure } from './bulk-records.js'
 import { encodeRequest } from './messages.js'
 import type { FetchRangeOptions, FetchRangeResult, FetchSink } from './client.js'
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
@@ -47,10 +48,11 @@ export async function fetchRangeBulk (
     if (rangeEnd > ticket.size) throw new MalformedMessageError(`the holder accepted range ${req.start}-${rangeEnd} of a ${ticket.size}-byte blob`)
     const want = rangeEnd - req.start
     if (want === 0) return { size: ticket.size, bytes: 0 }
-    const socket = await dialBulk(host, ticket.port, frameTimeoutMs, signal)
+    const hook: ReadHook = {}
+    const socket = await dialBulk(host, ticket.port, hook, frameTimeoutMs, signal)
     try {
       socket.write(Buffer.concat([ticket.ticket, helloProof(ticket.key, ticket.ticket)]))
-      const bytes = await readRecords(socket, ticket.key, ticket.ticket, want, sink, frameTimeoutMs, signal)
+      const bytes = await readRecords(socket, ticket.key, ticket.ticket, want, sink, frameTimeoutMs, signal, hook)
       return { size: ticket.size, bytes }
     } finally {
       socket.destroy()
@@ -109,9 +111,11 @@ function hostOf (connection: Connection): string | undefined {
   return undefined
 }
 
-async function dialBulk (host: string, port: number, timeoutMs: number, signal: AbortSignal): Promise<Socket> {
+async function dialBulk (host: string, port: number, hook: ReadHook, timeoutMs: number, signal: AbortSignal): Promise<Socket> {
   return await new Promise<Socket>((resolve, reject) => {
-    const socket = connect({ host, port, noDelay: true })
+    // reads land in one buffer for the whole transfer, not a fresh allocation each
+    const buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES)
+    const socket = connect({ host, port, noDelay: true, onread: { buffer, callback: (n, buf) => hook.onRead?.(buf as Buffer, n) ?? false } })
     const timer = setTimeout(() => { fail(new Error('connect timed out')) }, timeoutMs)
     const onAbort = (): void => { fail(abortReason(signal, FETCH_ERRORS.aborted)) }
     signal.addEventListener('abort', onAbort, { once: true })
@@ -133,92 +137,78 @@ async function dialBulk (host: string, port: number, timeoutMs: number, signal: 
   })
 }
 
+/** a socket dialled with `onread`: its reads land in one fixed buffer and go to `onRead` */
+interface ReadHook { onRead?: (buf: Buffer, n: number) => boolean }
+
 /**
  * Read `want` bytes in sealed records from the socket, each handed to `sink` once authenticated.
- * The socket is not read while the sink works, so TCP paces the holder.
+ * The socket is not read while the sink works, so TCP paces the holder. A socket dialled with a
+ * read hook reads into its fixed buffer; any other is read through its 'data' events.
  */
 export async function readRecords (
-  socket: Socket, key: Uint8Array, ticket: Uint8Array, want: number, sink: FetchSink, frameTimeoutMs: number, signal: AbortSignal
+  socket: Socket, key: Uint8Array, ticket: Uint8Array, want: number, sink: FetchSink, frameTimeoutMs: number, signal: AbortSignal,
+  hook?: ReadHook
 ): Promise<number> {
-  let failure: Error | undefined
-  const fail = (err: Error): void => {
-    failure ??= err
-    socket.destroy()
-  }
-  const onAbort = (): void => { fail(abortReason(signal, FETCH_ERRORS.aborted)) }
-  signal.addEventListener('abort', onAbort, { once: true })
-  socket.setTimeout(frameTimeoutMs, () => { fail(new FetchTimeoutError('nothing from the holder within the read deadline')) })
-  socket.on('error', () => {})
-  let sinkFailed = false
-  let received = 0
-  let index = 0
-  // the record being read: its header, then its ciphertext, then its tag
-  const head = Buffer.alloc(RECORD_HEADER_BYTES)
-  let headHave = 0
-  let length = -1
-  let bodyHave = 0
-  const tag = Buffer.alloc(TAG_BYTES)
-  let tagHave = 0
-  let decipher = recordDecipher(key, ticket, index)
-  let plain: Buffer[] = []
-  try {
-    for await (const data of socket as AsyncIterable<Buffer>) {
-      let off = 0
-      while (off < data.byteLength) {
-        if (length < 0) {
-          const n = Math.min(RECORD_HEADER_BYTES - headHave, data.byteLength - off)
-          data.copy(head, headHave, off, off + n)
-          headHave += n
-          off += n
-          if (headHave < RECORD_HEADER_BYTES) continue
-          length = head.readUInt32BE(0)
-          if (length === 0 || length > BULK_RECORD_BYTES || length > want - received) throw new MalformedMessageError(`a bulk record of ${length} bytes where at most ${Math.min(BULK_RECORD_BYTES, want - received)} fit`)
-        } else if (bodyHave < length) {
-          const n = Math.min(length - bodyHave, data.byteLength - off)
-          plain.push(decipher.update(data.subarray(off, off + n)))
-          bodyHave += n
-          off += n
-        } else {
-          const n = Math.min(TAG_BYTES - tagHave, data.byteLength - off)
-          data.copy(tag, tagHave, off, off + n)
-          tagHave += n
-          off += n
-          if (tagHave < TAG_BYTES) continue
-          decipher.setAuthTag(tag)
-          try {
-            plain.push(decipher.final())
-          } catch (err) {
-            throw new MalformedMessageError('a bulk record did not authenticate: altered, dropped or out of order', { cause: err })
-          }
-          const record = plain.length === 1 ? plain[0] : Buffer.concat(plain)
-          plain = []
-          try {
-            await sink(record)
-          } catch (err) {
-            sinkFailed = true
-            throw err
-          }
-          received += record.byteLength
-          index++
-          decipher = recordDecipher(key, ticket, index)
-          headHave = 0
-          length = -1
-          bodyHave = 0
-          tagHave = 0
-          if (received === want && off < data.byteLength) throw new MalformedMessageError('bytes after the end of the range')
-        }
+  const reader = new RecordReader(key, ticket, want, sink)
+  return await new Promise<number>((resolve, reject) => {
+    let settled = false
+    const finish = (err?: unknown): void => {
+      if (settled) return
+      settled = true
+      signal.removeEventListener('abort', onAbort)
+      socket.setTimeout(0)
+      socket.off('data', onData)
+      socket.off('error', onError)
+      socket.off('end', onEnd)
+      socket.off('close', onEnd)
+      if (hook != null) hook.onRead = undefined
+      if (err == null) {
+        resolve(reader.received)
+        return
       }
-      if (received === want) break
+      socket.destroy()
+      // a sink's own error (a full disk) goes to the caller as it is
+      reject(err instanceof SinkFailure ? err.err : err)
     }
-  } catch (err) {
-    if (failure != null) throw failure
-    // a sink's own error (a full disk) goes to the caller as it is
-    if (sinkFailed || err instanceof ProtocolError) throw err
-    throw new FetchResetError({ cause: err })
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
-  if (failure != null) throw failure
-  if (received < want) throw new FetchTruncatedError(received, want)
-  return received
+    /** parse `buf[off..end)`; false while the sink works or once done (the socket must not read on) */
+    const take = (buf: Uint8Array, off: number, end: number): boolean => {
+      let r
+      try {
+        r = reader.feed(buf, off, end)
+      } catch (err) {
+        finish(err)
+        return false
+      }
+      if (r.pending != null) {
+        const at = r.off
+        r.pending.then(() => {
+          if (settled) return
+          if (take(buf, at, end)) socket.resume()
+        }, finish)
+        return false
+      }
+      if (reader.done) {
+        finish()
+        return false
+      }
+      return true
+    }
+    const onData = (data: Buffer): void => { if (!take(data, 0, data.byteLength)) socket.pause() }
+    const onError = (err: Error): void => { finish(new FetchResetError({ cause: err })) }
+    const onEnd = (): void => { finish(new FetchTruncatedError(reader.received, want)) }
+    const onAbort = (): void => { finish(abortReason(signal, FETCH_ERRORS.aborted)) }
+    if (signal.aborted) {
+      onAbort()
+      return
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    // an error after the range is read must not go unhandled
+    socket.on('error', () => {})
+    socket.setTimeout(frameTimeoutMs, () => { finish(new FetchTimeoutError('nothing from the holder within the read deadline')) })
+    socket.on('error', onError)
+    socket.on('end', onEnd)
+    socket.on('close', onEnd)
+    if (hook != null) hook.onRead = (buf, n) => take(buf, 0, n)
+    else socket.on('data', onData)
+  })
 }
