@@ -35,7 +35,9 @@ describe('bearer tokens', () => {
     const t = await tokens().create({ role: 'submit', ttlMs: 60_000 })
     expect(t.token).toMatch(/^citk_[0-9a-f]{12}_[A-Za-z0-9_-]{32}$/)
     expect((await tokens().check(t.token))?.role).toBe('submit')
-    const secret = t.token.split('_')[2]
+    // citk_<12 hex>_<secret>: the secret is base64url and may itself hold '_'
+    const secret = t.token.slice('citk_'.length + 12 + 1)
+    expect(secret).toHaveLength(32)
     let stored = ''
     for await (const [, v] of meta.table('http-tokens').entries()) stored += JSON.stringify(v)
     expect(stored).not.toContain(secret)
