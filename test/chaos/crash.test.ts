@@ -163,8 +163,9 @@ describe(`crashes: ${KILLS} SIGKILLs of executing daemons during ${JOBS} jobs on
     let grown = 0
     const pids = await Promise.all(mesh.nodes.map(async n => await pidOf(mesh, n)))
     await Promise.all(pids.map(sigkill))
+    const restarted = Date.now()
     await Promise.all(mesh.nodes.map(async n => await startDaemon(n.home)))
-    await allPeersFresh(mesh)
+    await allPeersFresh(mesh, mesh.nodes, 60_000, restarted)
     for (const n of mesh.nodes) {
       const after = await snapshot(mesh, n)
       const was = before.get(n.name)!

@@ -90,12 +90,29 @@ export async function waitFinal (mesh: TestMesh, nodes: MeshNode[], ids: string[
   }
 }
 
-/** wait until every node has a fresh load report from every other node */
-export async function allPeersFresh (mesh: TestMesh, nodes = mesh.nodes, timeoutMs = 60_000): Promise<void> {
+/**
+ * Wait until every node lists every node of `nodes` as reachable, in the state that node gives
+ * itself (a pause is reported at once), and, with `since` (ms since the epoch), heard from it
+ * after that moment (a restarted node reports at once). Not "every report younger than N s":
+ * idle nodes report every 15 s at their own phases, so all of a mesh's reports may never be
+ * young at one moment.
+ */
+export async function allPeersFresh (mesh: TestMesh, nodes = mesh.nodes, timeoutMs = 60_000, since?: number): Promise<void> {
+  const own = new Map<string, string>()
   for (const n of nodes) {
     await waitFor(async () => {
+      const self = (await mesh.api(n).peers()).find(p => p.self)
+      if (self != null) own.set(n.peerId, self.state)
+      return self != null ? true : undefined
+    }, { timeoutMs, intervalMs: 200, what: `${n.name} to list itself` })
+  }
+  for (const n of nodes) {
+    await waitFor(async () => {
+      const now = Date.now()
       const peers = await mesh.api(n).peers()
-      return peers.filter(p => p.reportAgeMs < 8000 && nodes.some(m => m.peerId === p.peerId)).length === nodes.length ? true : undefined
+      const heard = peers.filter(p => nodes.some(m => m.peerId === p.peerId) && p.state !== 'unreachable' && p.state === own.get(p.peerId) &&
+        (since == null || p.self || now - p.reportAgeMs >= since))
+      return heard.length === nodes.length ? true : undefined
     }, { timeoutMs, intervalMs: 200, what: `${n.name} to hear from every node` })
   }
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../helpers/cli.js'
 import { makeMesh } from '../helpers/mesh.js'
+import { allPeersFresh } from '../chaos/helpers.js'
 import type { MeshNode, TestMesh } from '../helpers/mesh.js'
 
 let files = ''
@@ -23,21 +24,6 @@ async function waitState (mesh: TestMesh, n: MeshNode, id: string, states: strin
   }, { timeoutMs, intervalMs: 100, what: `job ${id.slice(0, 8)} to be ${states.join('/')} on ${n.name}` })
 }
 
-/**
- * every node lists every node as reachable, in the state that node gives itself (a pause is
- * reported at once). Not "every report younger than N s": idle nodes report every 15 s at their
- * own phases, so all reports of a mesh may never be young at one moment.
- */
-async function allPeersFresh (mesh: TestMesh): Promise<void> {
-  const own = new Map<string, string>()
-  for (const n of mesh.nodes) own.set(n.peerId, (await mesh.api(n).peers()).find(p => p.self)?.state ?? '?')
-  for (const n of mesh.nodes) {
-    await waitFor(async () => {
-      const peers = await mesh.api(n).peers()
-      return peers.length === mesh.nodes.length && peers.every(p => p.state !== 'unreachable' && p.state === own.get(p.peerId))
-    }, { timeoutMs: 40_000, what: `${n.name} to hear from every node` })
-  }
-}
 
 beforeAll(async () => {
   files = await mkdtemp(join(tmpdir(), 'cit-jobs-'))
