@@ -13,7 +13,7 @@ import { cli, waitFor } from '../helpers/cli.js'
 import { makeMesh } from '../helpers/mesh.js'
 import { joinInProcess } from '../helpers/member.js'
 import { report } from '../fuzz/harness.js'
-import { spec, submit } from './helpers.js'
+import { allPeersFresh, spec, submit } from './helpers.js'
 import type { InProcessMember } from '../helpers/member.js'
 import type { MeshNode, TestMesh } from '../helpers/mesh.js'
 
@@ -67,9 +67,7 @@ describe('intruders: forged cache hits, foreign cancels, re-encoded replays, hug
     // n0 admin; n1 may build and read but not submit; n2 may submit only
     mesh = await makeMesh(3, { roles: i => [undefined, 'build,read', 'submit'][i] })
     ;[admin, builder, submitter] = mesh.nodes
-    for (const n of mesh.nodes) {
-      await waitFor(async () => (await mesh.api(n).peers()).filter(p => p.reportAgeMs < 8000).length === 3 ? true : undefined, { timeoutMs: 60_000, what: `${n.name} to see the mesh` })
-    }
+    await allPeersFresh(mesh)
   }, 180_000)
 
   afterAll(async () => {

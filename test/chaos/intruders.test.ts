@@ -12,7 +12,7 @@ import { cli, waitFor } from '../helpers/cli.js'
 import { makeMesh } from '../helpers/mesh.js'
 import { joinInProcess } from '../helpers/member.js'
 import { report } from '../fuzz/harness.js'
-import { spec, submit } from './helpers.js'
+import { allPeersFresh, spec, submit } from './helpers.js'
 import type { InProcessMember } from '../helpers/member.js'
 import type { MeshNode, TestMesh } from '../helpers/mesh.js'
 
@@ -39,9 +39,7 @@ describe('intruders: who cannot connect, submit, read, forge, replay or keep a r
     // n0 admin; n1 the default roles; n2 may build and read but not submit; n3 may submit only
     mesh = await makeMesh(4, { roles: i => [undefined, undefined, 'build,read', 'submit'][i] })
     ;[admin, peer, builder, submitter] = mesh.nodes
-    for (const n of mesh.nodes) {
-      await waitFor(async () => (await mesh.api(n).peers()).filter(p => p.reportAgeMs < 8000).length === 4 ? true : undefined, { timeoutMs: 60_000, what: `${n.name} to see the mesh` })
-    }
+    await allPeersFresh(mesh)
   }, 180_000)
 
   afterAll(async () => {

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../helpers/cli.js'
 import { makeMesh } from '../helpers/mesh.js'
+import { allPeersFresh } from '../chaos/helpers.js'
 import type { MeshNode, TestMesh } from '../helpers/mesh.js'
 
 describe('a member without a sandbox', () => {
@@ -23,9 +24,7 @@ describe('a member without a sandbox', () => {
     })
     ;[sandboxed, strict, lenient] = mesh.nodes
     // every node hears every other before the test relies on who may claim
-    for (const n of mesh.nodes) {
-      await waitFor(async () => (await mesh.api(n).peers()).filter(p => p.reportAgeMs < 8000).length === 3, { timeoutMs: 40_000, what: `${n.name} to hear from every node` })
-    }
+    await allPeersFresh(mesh)
   }, 180_000)
   afterAll(async () => {
     await mesh?.close()

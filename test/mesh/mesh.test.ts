@@ -7,6 +7,7 @@ import { createMeshLibp2p } from '../../protocols/net/index.js'
 import { Identity, decodeCbor, encodeCbor, seal } from '../../protocols/codec/index.js'
 import { joinMeshHome } from '../../node/mesh/enroll.js'
 import { homePaths, loadOrCreateIdentity } from '../../node/home.js'
+import { LOAD_SILENT_AFTER_MS } from '../../protocols/load/index.js'
 import type { Daemon } from '../helpers/cli.js'
 
 interface Node { name: string, home: string, port: number, peerId: string, daemon?: Daemon }
@@ -53,7 +54,7 @@ describe('the mesh: three daemons on 127.0.0.1', () => {
     for (const n of [a, b, c]) {
       const peers = await waitFor(async () => {
         const list = await run(n, ['peers'])
-        return list.length === 3 && list.every((p: any) => p.reportAgeMs < 10_000 && p.state === 'active') ? list : undefined
+        return list.length === 3 && list.every((p: any) => p.reportAgeMs < LOAD_SILENT_AFTER_MS && p.state === 'active') ? list : undefined
       }, { timeoutMs: 30_000, what: `three fresh peers on ${n.name}` })
       expect(peers.map((p: any) => p.peerId).sort()).toEqual([a.peerId, b.peerId, c.peerId].sort())
       const gpu = peers.find((p: any) => p.peerId === c.peerId)
