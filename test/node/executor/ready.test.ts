@@ -1,6 +1,7 @@
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { waitFor } from '../../helpers/wait.js'
 import { makeFixture, spec, stage } from './helpers.js'
 import type { Fixture } from './helpers.js'
 
@@ -16,8 +17,7 @@ describe('Executor: a run prepared before it may start (`ready`)', () => {
     const ready = new Promise<void>(resolve => { go = resolve })
     const running = fx.executor.run({ jobId: 'r1', spec: spec('gated', [stage('s', [['mark', 'touch marker']])]), params: {}, ready })
     // the workspace is prepared meanwhile, but nothing runs in it
-    const deadline = Date.now() + 5000
-    while (!(await exists(join(fx.workspaces, 'gated'))) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 10))
+    await waitFor(async () => await exists(join(fx.workspaces, 'gated')), { timeoutMs: 5000, intervalMs: 10, what: 'the workspace to be prepared' })
     expect(await exists(join(fx.workspaces, 'gated'))).toBe(true)
     expect(await exists(join(fx.workspaces, 'gated', 'marker'))).toBe(false)
     go()
