@@ -32,6 +32,19 @@ export function rssBytes (pid: number): number {
   return Number(m[1]) * 1024
 }
 
+/** a process's resident memory in bytes, from /proc/<pid>/status: all of it, and its anonymous and file-backed parts */
+export interface Resident { rss: number, anon: number, file: number }
+
+export function residentBytes (pid: number): Resident {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (field: string): number => {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)
+    if (m == null) throw new Error(`no ${field} for pid ${pid}`)
+    return Number(m[1]) * 1024
+  }
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') }
+}
+
 /** user + system CPU time of a process in ms, from /proc/<pid>/stat (fields 14 and 15) */
 export function cpuMs (pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util'
 import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../cli/daemon.js'
 import { Cluster } from './cluster.js'
 import { DAEMON_STOP_GRACE_MS, FULL, QUICK } from './constants.js'
-import { machineInfo, rssBytes } from './machine.js'
+import { machineInfo, residentBytes } from './machine.js'
 import { Registry } from './procs.js'
 import { LoopbackSsh } from './ssh.js'
 import { notes, table, unmeasured } from './stats.js'
@@ -24,6 +24,7 @@ import { idleFigures } from './suites/idle.js'
 import { sandboxFigure } from './suites/sandbox.js'
 import { cacheHit, dispatch, logThroughput, probeClaiming, throughput } from './suites/jobs.js'
 import type { AnnounceResult } from './suites/announce.js'
+import type { Resident } from './machine.js'
 import type { Figure } from './stats.js'
 import type { SuiteContext } from './suites/jobs.js'
 
@@ -115,7 +116,7 @@ async function main (): Promise<number> {
   let ssh: LoopbackSsh | string = 'not needed'
   let claiming: { claiming: boolean, detail: string } | null = null
   let announceBase: AnnounceResult | undefined
-  let freshRssMib: number[] | undefined
+  let fresh: Resident[] | undefined
   try {
     log(`${opts.quick ? 'quick' : 'full'} run; sections: ${[...opts.only].join(', ')}`)
     if (machine.load1AtStart > machine.cpus / 2) log(`the machine is busy (load ${machine.load1AtStart} on ${machine.cpus} cores): every figure will be skewed, baselines too`)
@@ -128,7 +129,7 @@ async function main (): Promise<number> {
     if (SECTIONS.some(s => s !== 'announce' && s !== 'sandbox' && want(s))) {
       const grown = await cluster.grow(plan.meshNodes)
       log(`mesh of ${grown.size}${grown.stoppedBecause != null ? ` (stopped: ${grown.stoppedBecause})` : ''}; ${(await cluster.converge(plan.convergeMs)).detail}`)
-      freshRssMib = cluster.nodes.map(n => rssBytes(n.pid) / 1024 ** 2)
+      fresh = cluster.nodes.map(n => residentBytes(n.pid))
       claiming = await probeClaiming(ctx)
       log(`claiming: ${claiming.detail}`)
     }
@@ -138,7 +139,7 @@ async function main (): Promise<number> {
     await section('cache', 'cache hit', async () => ({ cache_hit_p50_ms: await cacheHit(ctx) }))
     await section('fetch', 'fetch', async () => ({ fetch_mb_per_s: await fetchFigure({ ...ctx, registry, ssh }) }))
     await section('attach', 'attach echo', async () => ({ attach_echo_p50_ms: await attachFigure({ ...ctx, registry, ssh }) }))
-    await section('idle', `idle (${plan.idleMs / 1000} s)`, async () => await idleFigures({ ...ctx, registry }, { afterJobs: SECTIONS.some(s => s !== 'idle' && s !== 'announce' && s !== 'sandbox' && want(s)), freshRssMib }))
+    await section('idle', `idle (${plan.idleMs / 1000} s)`, async () => await idleFigures({ ...ctx, registry }, { afterJobs: SECTIONS.some(s => s !== 'idle' && s !== 'announce' && s !== 'sandbox' && want(s)), fresh }))
     if (typeof ssh !== 'string') await ssh.stop(registry)
     await section('announce', 'announcement', async () => await announceFigures({ ...ctx, registry }, announceBase))
     await section('sandbox', 'sandbox cost per job', async () => await sandboxFigure(ctx))

@@ -59,6 +59,8 @@ async function foreground (argv: string[], io: Output): Promise<number> {
   })
   await node.start()
   const uninstall = node.installCrashHandlers()
+  const { fullCollection, startReclaimer } = await import('../../node/memory/index.js')
+  const stopReclaimer = startReclaimer(node.log, fullCollection())
   const onSignal = (): void => { void node.stop() }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
@@ -68,6 +70,7 @@ async function foreground (argv: string[], io: Output): Promise<number> {
   process.off('SIGTERM', onSignal)
   process.off('SIGINT', onSignal)
   uninstall()
+  stopReclaimer()
   io.err('cit-node: daemon stopped')
   return 0
 }

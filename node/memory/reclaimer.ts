@@ -1,0 +1,84 @@
+import { getHeapStatistics } from 'node:v8'
+import { RECLAIM_CHECK_EVERY_MS, RECLAIM_GROWTH_BYTES, RECLAIM_QUIET_BYTES } from './constants.js'
+import type { Logger } from '../../store/logger.js'
+
+export interface HeapReclaimerComponents {
+  /** bytes the heap holds from the OS now (its committed pages, live objects and garbage) */
+  heapSize?: () => number
+  /** one full collection (see `fullCollection`) */
+  collect: () => void
+  logger: Logger
+}
+
+export interface HeapReclaimerInit {
+  checkEveryMs?: number
+  growthBytes?: number
+  quietBytes?: number
+}
+
+/**
+ * V8 collects the old generation when it reaches a limit set at the last collection, and an idle
+ * daemon allocates too little ever to reach it: whatever a burst of work left there (job records,
+ * gossip messages, decoded CBOR, the Buffers of a transfer, whose native memory goes with them)
+ * stays, committed and resident, for as long as the daemon idles; and a collection V8 does run
+ * frees the garbage but keeps every page a survivor sits on. Once the heap has grown by
+ * `growthBytes` since the last compaction and then stopped growing for one check, this runs one
+ * full compacting collection (tens of ms for a daemon's heap); a busy daemon, whose heap keeps
+ * growing, is left to V8's own schedule.
+ */
+export class HeapReclaimer {
+  private readonly heapSize: () => number
+  private readonly checkEveryMs: number
+  private readonly growthBytes: number
+  private readonly quietBytes: number
+  private timer?: NodeJS.Timeout
+  private baseline = 0
+  private last = 0
+
+  constructor (private readonly c: HeapReclaimerComponents, init: HeapReclaimerInit = {}) {
+    this.heapSize = c.heapSize ?? (() => getHeapStatistics().total_heap_size)
+    this.checkEveryMs = init.checkEveryMs ?? RECLAIM_CHECK_EVERY_MS
+    this.growthBytes = init.growthBytes ?? RECLAIM_GROWTH_BYTES
+    this.quietBytes = init.quietBytes ?? RECLAIM_QUIET_BYTES
+  }
+
+  start (): void {
+    if (this.timer != null) return
+    this.baseline = this.last = this.heapSize()
+    this.timer = setInterval(() => { this.check() }, this.checkEveryMs)
+    // it must never be what keeps a process alive
+    this.timer.unref()
+  }
+
+  stop (): void {
+    clearInterval(this.timer)
+    this.timer = undefined
+  }
+
+  /** one look at the heap; true when it ran a collection */
+  check (): boolean {
+    const size = this.heapSize()
+    const quiet = size - this.last < this.quietBytes
+    this.last = size
+    // a heap V8 shrank on its own is the new baseline
+    if (size < this.baseline) this.baseline = size
+    if (!quiet || size - this.baseline < this.growthBytes) return false
+    const started = performance.now()
+    this.c.collect()
+    // what survives is live: growth is counted from here, so a heap that stays large is compacted once
+    this.baseline = this.last = this.heapSize()
+    this.c.logger.debug('heap compacted after a burst of work', { beforeBytes: size, afterBytes: this.baseline, ms: Math.round(performance.now() - started) })
+    return true
+  }
+}
+
+/** a reclaimer for this process, started; returns what stops it (nothing runs where V8 gives no full collection) */
+export function startReclaimer (logger: Logger, collect: (() => void) | null): () => void {
+  if (collect == null) {
+    logger.info('no full collection in this runtime: the heap is left to V8 between bursts of work')
+    return () => {}
+  }
+  const reclaimer = new HeapReclaimer({ collect, logger })
+  reclaimer.start()
+  return () => { reclaimer.stop() }
+}
