@@ -1,9 +1,11 @@
-import { getHeapStatistics } from 'node:v8'
 import { RECLAIM_CHECK_EVERY_MS, RECLAIM_GROWTH_BYTES, RECLAIM_QUIET_BYTES } from './constants.js'
 import type { Logger } from '../../store/logger.js'
 
 export interface HeapReclaimerComponents {
-  /** bytes the heap holds from the OS now (its committed pages, live objects and garbage) */
+  /**
+   * bytes the heap holds now, live and garbage: its committed pages and the native memory of its
+   * ArrayBuffers (a transfer's Buffers are small objects on the heap over large native blocks)
+   */
   heapSize?: () => number
   /** one full collection (see `fullCollection`) */
   collect: () => void
@@ -36,7 +38,7 @@ export class HeapReclaimer {
   private last = 0
 
   constructor (private readonly c: HeapReclaimerComponents, init: HeapReclaimerInit = {}) {
-    this.heapSize = c.heapSize ?? (() => getHeapStatistics().total_heap_size)
+    this.heapSize = c.heapSize ?? heapAndBuffers
     this.checkEveryMs = init.checkEveryMs ?? RECLAIM_CHECK_EVERY_MS
     this.growthBytes = init.growthBytes ?? RECLAIM_GROWTH_BYTES
     this.quietBytes = init.quietBytes ?? RECLAIM_QUIET_BYTES
@@ -70,6 +72,11 @@ export class HeapReclaimer {
     this.c.logger.debug('heap compacted after a burst of work', { beforeBytes: size, afterBytes: this.baseline, ms: Math.round(performance.now() - started) })
     return true
   }
+}
+
+function heapAndBuffers (): number {
+  const m = process.memoryUsage()
+  return m.heapTotal + m.arrayBuffers
 }
 
 /** a reclaimer for this process, started; returns what stops it (nothing runs where V8 gives no full collection) */
