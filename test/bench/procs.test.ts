@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { Registry, isAlive, pollUntil, runCommand } from '../../bench/procs.js'
-import { CpuWindow, cpuMs, rssBytes } from '../../bench/machine.js'
+import { CpuWindow, cpuMs, residentBytes, rssBytes } from '../../bench/machine.js'
 
 describe('the bench process registry', () => {
   it('stops what it started by pid, SIGKILL after the grace period, and removes its temp dirs', async () => {
@@ -33,6 +33,11 @@ describe('the bench process registry', () => {
 
   it('reads RSS and CPU time from /proc', async () => {
     expect(rssBytes(process.pid)).toBeGreaterThan(10 * 1024 * 1024)
+    // the anonymous and file-backed parts make up the whole (shared memory, the third part, is ~0 here)
+    const mem = residentBytes(process.pid)
+    expect(mem.anon).toBeGreaterThan(1024 * 1024)
+    expect(mem.file).toBeGreaterThan(1024 * 1024)
+    expect(Math.abs(mem.rss - mem.anon - mem.file)).toBeLessThan(4 * 1024 * 1024)
     const registry = new Registry()
     const busy = registry.spawn('busy', process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' })
     try {
