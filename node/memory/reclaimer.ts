@@ -23,10 +23,10 @@ export interface HeapReclaimerInit {
  * daemon allocates too little ever to reach it: whatever a burst of work left there (job records,
  * gossip messages, decoded CBOR, the Buffers of a transfer, whose native memory goes with them)
  * stays, committed and resident, for as long as the daemon idles; and a collection V8 does run
- * frees the garbage but keeps every page a survivor sits on. Once the heap has grown by
- * `growthBytes` since the last compaction and then stopped growing for one check, this runs one
- * full compacting collection (tens of ms for a daemon's heap); a busy daemon, whose heap keeps
- * growing, is left to V8's own schedule.
+ * frees the garbage but keeps every page a survivor sits on. Once the heap is `growthBytes` above
+ * the smallest it has been, has grown since the last compaction, and then stopped growing for one
+ * check, this runs one full compacting collection (tens to a couple of hundred ms for a daemon's
+ * heap); a busy daemon, whose heap keeps growing, is left to V8's own schedule.
  */
 export class HeapReclaimer {
   private readonly heapSize: () => number
@@ -34,7 +34,10 @@ export class HeapReclaimer {
   private readonly growthBytes: number
   private readonly quietBytes: number
   private timer?: NodeJS.Timeout
-  private baseline = 0
+  /** the smallest the heap has been: what an idle daemon needs */
+  private floor = 0
+  /** its size right after the last compaction */
+  private compacted = 0
   private last = 0
 
   constructor (private readonly c: HeapReclaimerComponents, init: HeapReclaimerInit = {}) {
@@ -46,7 +49,7 @@ export class HeapReclaimer {
 
   start (): void {
     if (this.timer != null) return
-    this.baseline = this.last = this.heapSize()
+    this.floor = this.compacted = this.last = this.heapSize()
     this.timer = setInterval(() => { this.check() }, this.checkEveryMs)
     // it must never be what keeps a process alive
     this.timer.unref()
@@ -62,14 +65,18 @@ export class HeapReclaimer {
     const size = this.heapSize()
     const quiet = size - this.last < this.quietBytes
     this.last = size
-    // a heap V8 shrank on its own is the new baseline
-    if (size < this.baseline) this.baseline = size
-    if (!quiet || size - this.baseline < this.growthBytes) return false
+    this.floor = Math.min(this.floor, size)
+    // a heap V8 shrank on its own: new work counts from there
+    this.compacted = Math.min(this.compacted, size)
+    // growth is counted from the smallest heap seen, not from the last compaction, which may have
+    // come in a pause of the work while much was still live; but it takes new work since then (half
+    // the margin), so a heap whose live data grew for good is not compacted again at every check
+    if (!quiet || size - this.floor < this.growthBytes || size - this.compacted < this.growthBytes / 2) return false
     const started = performance.now()
     this.c.collect()
-    // what survives is live: growth is counted from here, so a heap that stays large is compacted once
-    this.baseline = this.last = this.heapSize()
-    this.c.logger.debug('heap compacted after a burst of work', { beforeBytes: size, afterBytes: this.baseline, ms: Math.round(performance.now() - started) })
+    this.compacted = this.last = this.heapSize()
+    this.floor = Math.min(this.floor, this.compacted)
+    this.c.logger.debug('heap compacted after a burst of work', { beforeBytes: size, afterBytes: this.compacted, ms: Math.round(performance.now() - started) })
     return true
   }
 }

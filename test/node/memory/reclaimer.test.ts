@@ -51,6 +51,25 @@ describe('HeapReclaimer', () => {
     expect(collections()).toBe(0)
   })
 
+  it('compacts again after more work when a compaction came in a pause while much was still live', () => {
+    const { heap, collections, reclaimer } = fakeHeap(30 * MIB)
+    const r = reclaimer()
+    r.start()
+    started.push(r)
+    heap.size = 50 * MIB
+    r.check()
+    // a pause mid-work: compacted, with 45 MiB still live
+    heap.live = 45 * MIB
+    expect(r.check()).toBe(true)
+    // the work goes on and ends: 6 MiB more than that compaction left, 23 above the idle heap
+    heap.size = 51 * MIB
+    r.check()
+    heap.live = 30 * MIB
+    expect(r.check()).toBe(true)
+    expect(heap.size).toBe(30 * MIB)
+    expect(collections()).toBe(2)
+  })
+
   it('counts growth from a heap V8 shrank on its own, and compacts a heap that stays large once', () => {
     const { heap, collections, reclaimer } = fakeHeap(40 * MIB)
     const r = reclaimer()
@@ -68,6 +87,10 @@ describe('HeapReclaimer', () => {
     expect(r.check()).toBe(true)
     expect(heap.size).toBe(60 * MIB)
     for (let i = 0; i < 3; i++) expect(r.check()).toBe(false)
+    // an idle daemon's slow growth, less than half the margin, is no new burst
+    heap.size = 63 * MIB
+    r.check()
+    expect(r.check()).toBe(false)
     expect(collections()).toBe(2)
   })
 
