@@ -88,7 +88,7 @@ export const RECORDER_EVENT_BYTES = 64 * 1024
 /** translated output is written into slabs of this size, never reused (watchers may keep views of it) */
 export const OUTPUT_SLAB_BYTES = 256 * 1024
 /** recordings are written in batches of about this many bytes... */
-export const RECORDER_BATCH_BYTES = 64 * 1024
+export const RECORDER_BATCH_BYTES = 256 * 1024
 /** ...or after this long, whichever comes first */
 export const RECORDER_FLUSH_MS = 50
 /** the pty is paused while more than this is waiting to reach the recording file... */
