@@ -8,7 +8,6 @@ import { inputKey } from '../../protocols/job/input-key.js'
 import { keyParams } from '../../protocols/job/source.js'
 import type { JobSource } from '../../protocols/job/source.js'
 import { LiveOutput } from './live-output.js'
-import { FinishedRows } from './finished-rows.js'
 import type { Identity, Signed } from '../../protocols/codec/index.js'
 import type { EventType, JobAnnouncement, JobEvent, JobResult } from '../../protocols/job/records.js'
 import type { JobSpec } from '../../protocols/job/types.js'
@@ -24,11 +23,6 @@ export interface JobServiceComponents {
   acceptorsFor?: (nonce: string) => { acceptors: string[], trust: string } | undefined
   /** in a mesh: its id, named by every announcement and event this node signs */
   mesh?: string
-}
-
-export interface JobServiceInit {
-  /** finished rows kept in memory for reads (default FINISHED_ROWS_KEPT) */
-  finishedRowsKept?: number
 }
 
 /** what an event may carry besides job, type, node and time */
@@ -70,14 +64,11 @@ export class JobService extends EventEmitter<JobServiceEvents> {
   private readonly live = new Map<string, LiveOutput>()
   /** the one in-memory copy of each unfinished job, so concurrent changes never overwrite each other */
   private readonly active = new Map<string, JobRow>()
-  /** the same for the jobs that finished most recently: a finished row changes no more */
-  private readonly finished: FinishedRows
   /** per-job chain of writes: events of one job are recorded one at a time, in order */
   private readonly chains = new Map<string, Promise<unknown>>()
 
-  constructor (components: JobServiceComponents, init: JobServiceInit = {}) {
+  constructor (components: JobServiceComponents) {
     super()
-    this.finished = new FinishedRows(init.finishedRowsKept)
     this.setMaxListeners(0)
     this.store = components.store
     this.identity = components.identity
@@ -115,10 +106,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       // and it costs one fsync (its `finished` is stamped after `submitted`, so they sort in order)
       const result: JobResult = { ...req.cached.result, cacheHit: true, cachedFrom: req.cached.from }
       const finished = this.sealEvent(row.id, 'finished', { state: result.state, result, epoch: 0 }, first.payload.at + 1)
-      const events = await this.store.create(row, signed.bytes, first, [finished])
-      // its `submit --wait` reads the row and the events next: both are known without a disk read
-      this.finished.keep(row)
-      this.finished.setEvents(row.id, events)
+      await this.store.create(row, signed.bytes, first, [finished])
       this.log.info('job submitted', { job: row.id, name: row.name, priority: row.priority })
       this.log.info('result cache hit', { job: row.id, from: req.cached.from })
       for (const s of [signed, first, finished]) this.emit('signed', s)
@@ -157,24 +145,21 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     }
   }
 
-  /** The current row of a job: the shared in-memory copy while it is unfinished or finished recently. */
+  /** The current row of a job: the shared in-memory copy while it is unfinished. */
   async get (id: string): Promise<JobRow | undefined> {
-    const held = this.active.get(id) ?? this.finished.get(id)
-    if (held != null) return held
+    const cached = this.active.get(id)
+    if (cached != null) return cached
     const row = await this.store.get(id)
     if (row == null) return undefined
-    // re-check: another call may have kept it while we read
+    // re-check: another call may have cached it while we read
     const again = this.active.get(id)
     if (again != null) return again
-    if (isFinal(row.state)) return this.finished.keep(row)
-    this.active.set(id, row)
+    if (!isFinal(row.state)) this.active.set(id, row)
     return row
   }
 
   /** Resolve a user's reference (id, id prefix or name) to the current row. */
   async resolve (ref: string): Promise<JobRow> {
-    const held = this.active.get(ref) ?? this.finished.get(ref)
-    if (held != null) return held
     const row = await this.store.resolve(ref)
     return (await this.get(row.id)) ?? row
   }
@@ -201,12 +186,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
 
   private async recordNow (row: JobRow | undefined, ev: Signed<JobEvent>, sync: boolean): Promise<void> {
     const changed = await this.store.record(row, ev, { sync })
-    this.finished.forgetEvents(ev.payload.job)
     if (changed && row?.state === 'succeeded' && row.spec.cache) await this.store.rememberResult(inputKey(row.spec, keyParams(row.params, row.source)), row.id)
-    if (row != null && isFinal(row.state)) {
-      this.active.delete(row.id)
-      this.finished.keep(row)
-    }
+    if (row != null && isFinal(row.state)) this.active.delete(row.id)
     this.log.debug('job event', { job: ev.payload.job, type: ev.payload.type, state: row?.state })
     this.emit('event', ev.payload, row)
     if (changed && row != null) this.emit('change', row)
@@ -317,17 +298,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     return await this.serialised(row.id, async () => {
       const current = (await this.get(row.id)) ?? row
       // a copy: the fields below are read after an await, and the shared row keeps changing
-      return await this.viewOf(structuredClone(current), await this.eventsOf(current))
+      return await this.viewOf(structuredClone(current), await this.store.events(row.id))
     })
-  }
-
-  /** a job's events; a finished job's are kept once read (called in the job's chain of writes, so none lands meanwhile) */
-  private async eventsOf (row: JobRow): Promise<EventView[]> {
-    const kept = isFinal(row.state) ? this.finished.events(row.id) : undefined
-    if (kept != null) return kept
-    const events = await this.store.events(row.id)
-    if (isFinal(row.state)) this.finished.setEvents(row.id, events)
-    return events
   }
 
   private async viewOf (row: JobRow, events: EventView[]): Promise<JobView> {

@@ -14,18 +14,11 @@ const T_EVENTS = 'events'
 const T_BY_TIME = 'jobs-by-time'
 const T_CACHE = 'result-cache'
 const MIN_PREFIX = 4
-/** input keys of the result cache kept in memory (about 200 bytes each) */
-export const RESULT_KEYS_KEPT = 4096
 
 interface StoredEvent {
   bytes: Uint8Array
   by: string
   event: JobEvent
-}
-
-/** a stored event as `show` lists it */
-function eventView (e: JobEvent, by: string, hash: string): EventView {
-  return { type: e.type, node: e.node, by, at: e.at, state: e.state, reason: e.reason, hash }
 }
 
 function pad (n: number): string {
@@ -147,9 +140,6 @@ export class JobStore {
   /** in a mesh, whether a key is an admin now (who may cancel, supersede or reprioritise others' jobs) */
   isAdmin: IsAdmin = () => false
 
-  /** the result cache's entries read or written here, oldest first (the index is written only through this store) */
-  private readonly results = new Map<string, string>()
-
   constructor (private readonly meta: MetaStore, private readonly log: RecordLog) {}
 
   /** whether this node holds the signed record with this hash (an announcement or an event) */
@@ -159,18 +149,15 @@ export class JobStore {
 
   /**
    * Persist a new job (announcement + row + its first event, and any events that follow at once,
-   * such as a cache hit's `finished`) in one batch, synced to disk before returning. Returns the
-   * events as `events(id)` would read them back (each one is stamped later than the one before).
+   * such as a cache hit's `finished`) in one batch, synced to disk before returning.
    */
-  async create (row: JobRow, announcement: Uint8Array, first: Signed<JobEvent>, more: Array<Signed<JobEvent>> = []): Promise<EventView[]> {
-    const written = [first, ...more]
-    for (const ev of written) applyEvent(row, ev.payload, this.certify, this.isAdmin)
+  async create (row: JobRow, announcement: Uint8Array, first: Signed<JobEvent>, more: Array<Signed<JobEvent>> = []): Promise<void> {
+    for (const ev of [first, ...more]) applyEvent(row, ev.payload, this.certify, this.isAdmin)
     await this.meta.batch([
       ...this.announcementOps(row, announcement),
-      ...written.flatMap(ev => this.eventOps(ev)),
+      ...[first, ...more].flatMap(ev => this.eventOps(ev)),
       { type: 'put', table: T_JOBS, key: row.id, value: row }
     ], { sync: true })
-    return written.map(ev => eventView(ev.payload, ev.signer, ev.hash))
   }
 
   /**
@@ -225,23 +212,10 @@ export class JobStore {
   /** the result cache: the job whose result serves this input key */
   async rememberResult (key: string, job: string): Promise<void> {
     await this.meta.batch([{ type: 'put', table: T_CACHE, key, value: job }])
-    this.keepResult(key, job)
   }
 
-  /** the job the result cache names for this input key (only this store writes the index: what it read or wrote once is kept) */
   async resultFor (key: string): Promise<string | undefined> {
-    const known = this.results.get(key)
-    if (known != null) return known
-    const job = await this.meta.table<string>(T_CACHE).get(key)
-    // a `rememberResult` that landed while this read was under way is newer than what it read
-    if (job != null && !this.results.has(key)) this.keepResult(key, job)
-    return this.results.get(key) ?? job
-  }
-
-  private keepResult (key: string, job: string): void {
-    this.results.delete(key)
-    this.results.set(key, job)
-    if (this.results.size > RESULT_KEYS_KEPT) this.results.delete(this.results.keys().next().value!)
+    return await this.meta.table<string>(T_CACHE).get(key)
   }
 
   async update (row: JobRow): Promise<void> {
@@ -304,7 +278,8 @@ export class JobStore {
   async events (id: string): Promise<EventView[]> {
     const out: EventView[] = []
     for await (const [key, stored] of this.storedEvents(id)) {
-      out.push(eventView(stored.event, stored.by, key.slice(key.lastIndexOf('/') + 1)))
+      const e = stored.event
+      out.push({ type: e.type, node: e.node, by: stored.by, at: e.at, state: e.state, reason: e.reason, hash: key.slice(key.lastIndexOf('/') + 1) })
     }
     return out
   }
