@@ -32,6 +32,13 @@ export const DHT_MAX_RECORDS = 10_000
  * sent unsplit), so this is a multiple of the per-message limit that each GossipChannel enforces.
  */
 export const GOSSIP_MAX_RPC_BYTES = 4 * 1024 * 1024
+
+/**
+ * Messages from this size on are answered with IDONTWANT to the mesh peers (gossipsub's default
+ * is 512 bytes). Load reports and most job events are smaller: for them the control message
+ * costs a frame and a socket write per peer, as much as the duplicate copy it would save.
+ */
+export const GOSSIP_IDONTWANT_MIN_BYTES = 16 * 1024
 /** outbound gossipsub buffer per peer before sends to it fail (a slow peer must not grow memory) */
 export const GOSSIP_MAX_OUTBOUND_BUFFER_BYTES = 16 * 1024 * 1024
 

@@ -1,0 +1,124 @@
+/**
+ * Fewer packets for the same bytes: two changes to how the libp2p stack writes to its sockets.
+ *
+ * - `corkedTcp()`: the TCP transport writes each buffer a connection hands it with its own
+ *   `socket.write`, and Noise hands it every message as two buffers (a 2-byte length, then the
+ *   ciphertext), so each yamux frame cost two write system calls and the peer often woke up for
+ *   the 2 bytes alone. Each connection's sends are corked for the length of one hand-over, so
+ *   Node.js gives them to the kernel as one `writev`.
+ * - `useHalfWindowUpdates()`: @libp2p/yamux answers every data frame it receives with a window
+ *   update (another frame, encrypted and written), where yamux's reference implementation and
+ *   rust-yamux grant more credit only once half of the receive window has been used. A sender
+ *   can still never stall: it runs out of credit only after the whole window, by which time the
+ *   update has gone out.
+ *
+ * Both touch the libraries' objects from outside, so both check the shape they rely on and
+ * change nothing (and say so through `wireTuning()`) if a new version no longer has it.
+ */
+import { tcp } from '@libp2p/tcp'
+import { StreamState, YamuxStream } from '@libp2p/yamux/stream'
+import type { TCPComponents, TCPOptions } from '@libp2p/tcp'
+import type { CreateListenerOptions, DialTransportOptions, MultiaddrConnection, Transport, Upgrader } from '@libp2p/interface'
+import type { Socket } from 'node:net'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/** whether each change is in force in this process */
+export interface WireTuning {
+  /** TCP connections' sends are corked per hand-over (set once a connection has been seen) */
+  corkedTcp: boolean | 'unknown'
+  /** yamux streams grant credit once half the receive window is used */
+  halfWindowUpdates: boolean
+}
+
+const state: WireTuning = { corkedTcp: 'unknown', halfWindowUpdates: false }
+
+/** which of the changes took effect (a library update may have made one impossible) */
+export function wireTuning (): Readonly<WireTuning> {
+  return { ...state }
+}
+
+interface SendingConnection {
+  socket?: unknown
+  sendData?: (data: Uint8ArrayList) => unknown
+}
+
+const CORKED = Symbol('cit.corked')
+
+/** cork `maConn`'s socket while it hands over one list of buffers; false if its shape is not the known one */
+function corkSends (maConn: MultiaddrConnection): boolean {
+  const conn = maConn as unknown as SendingConnection & { [CORKED]?: true }
+  if (conn[CORKED] === true) return true
+  const socket = conn.socket as Partial<Socket> | undefined
+  const send = conn.sendData
+  if (typeof send !== 'function' || socket == null || typeof socket.cork !== 'function' || typeof socket.uncork !== 'function') return false
+  const cork = socket.cork.bind(socket)
+  const uncork = socket.uncork.bind(socket)
+  conn.sendData = function corkedSendData (this: unknown, data: Uint8ArrayList): unknown {
+    cork()
+    try {
+      return send.call(this, data)
+    } finally {
+      uncork()
+    }
+  }
+  conn[CORKED] = true
+  return true
+}
+
+/** `upgrader`, with every connection it upgrades corked first */
+function corkingUpgrader (upgrader: Upgrader): Upgrader {
+  const seen = (maConn: MultiaddrConnection): void => {
+    const ok = corkSends(maConn)
+    if (state.corkedTcp === 'unknown' || !ok) state.corkedTcp = ok
+  }
+  return new Proxy(upgrader, {
+    get (target, prop) {
+      if (prop === 'upgradeInbound') {
+        return async (maConn: MultiaddrConnection, opts: any) => { seen(maConn); await target.upgradeInbound(maConn, opts) }
+      }
+      if (prop === 'upgradeOutbound') {
+        return async (maConn: MultiaddrConnection, opts: any) => { seen(maConn); return await target.upgradeOutbound(maConn, opts) }
+      }
+      const value = Reflect.get(target, prop, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
+}
+
+/** libp2p's TCP transport, whose connections write each hand-over with one system call */
+export function corkedTcp (init?: TCPOptions): (components: TCPComponents) => Transport {
+  const make = tcp(init)
+  return (components) => {
+    const transport = make(components)
+    const dial = transport.dial.bind(transport)
+    const createListener = transport.createListener.bind(transport)
+    transport.dial = async (ma, options: DialTransportOptions) => await dial(ma, { ...options, upgrader: corkingUpgrader(options.upgrader) })
+    transport.createListener = (options: CreateListenerOptions) => createListener({ ...options, upgrader: corkingUpgrader(options.upgrader) })
+    return transport
+  }
+}
+
+interface WindowFields {
+  state: StreamState
+  recvWindow: number
+  recvWindowCapacity: number
+}
+
+/**
+ * Make every yamux stream in this process send a window update only once half its receive
+ * window is used (or when the update carries a flag: opening, acknowledging, resuming after a
+ * pause all still go through). Idempotent.
+ */
+export function useHalfWindowUpdates (): void {
+  if (state.halfWindowUpdates) return
+  const proto = YamuxStream.prototype as unknown as { sendWindowUpdate?: () => void, [CORKED]?: true }
+  const original = proto.sendWindowUpdate
+  if (typeof original !== 'function' || typeof StreamState?.Established !== 'number') return
+  proto.sendWindowUpdate = function halfWindowUpdate (this: WindowFields): void {
+    // only an established stream sends updates without a flag; the others must go out as before
+    if (this.state === StreamState.Established && typeof this.recvWindow === 'number' &&
+      typeof this.recvWindowCapacity === 'number' && this.recvWindowCapacity > this.recvWindow / 2) return
+    original.call(this)
+  }
+  state.halfWindowUpdates = true
+}
