@@ -78,8 +78,17 @@ export const STTY_CANDIDATES: readonly string[] = ['/bin/stty', '/usr/bin/stty']
  */
 export const STEP_END_SENTINEL = '\x1b]7700;cit-step-end\x07'
 
+/**
+ * Output read within this long of an output event's first byte joins that event (one JSON line
+ * for many small pty reads, each about 4 KB); live watchers still get every read at once
+ */
+export const RECORDER_EVENT_MS = 10
+/** ...and an output event holds at most this many bytes of output */
+export const RECORDER_EVENT_BYTES = 64 * 1024
+/** translated output is written into slabs of this size, never reused (watchers may keep views of it) */
+export const OUTPUT_SLAB_BYTES = 256 * 1024
 /** recordings are written in batches of about this many bytes... */
-export const RECORDER_BATCH_BYTES = 64 * 1024
+export const RECORDER_BATCH_BYTES = 256 * 1024
 /** ...or after this long, whichever comes first */
 export const RECORDER_FLUSH_MS = 50
 /** the pty is paused while more than this is waiting to reach the recording file... */

@@ -194,7 +194,6 @@ export class JobRun {
   private async command (label: string, command: string, extraEnv?: Record<string, string>): Promise<ExitStatus> {
     const { init } = this
     init.recorder.marker(label)
-    this.output.begin()
     let cmd: PtyCommand | undefined
     let paused = false
     try {

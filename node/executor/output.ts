@@ -5,15 +5,15 @@
  * translation caps a pty at a few MB/s; the same translation is done here, byte for byte, so
  * what watchers and the recording see is what a terminal with default settings would show.
  */
-import { StringDecoder } from 'node:string_decoder'
+import { OUTPUT_SLAB_BYTES } from './constants.js'
 import type { Recorder } from './recorder.js'
 
 /** newlines sampled to judge a chunk's line length */
 const SAMPLE_NEWLINES = 32
-/** lines at least this long on average are translated by the native string replace */
-const LONG_LINE_BYTES = 24
+/** lines at least this long on average are copied natively from newline to newline */
+const LONG_LINE_BYTES = 256
 
-/** whether `chunk`'s first lines are long enough for the native replace to beat the byte loop */
+/** whether `chunk`'s first lines are long enough for copies between newlines to beat the byte loop */
 function longLines (chunk: Buffer, first: number): boolean {
   let at = first
   for (let n = 1; n < SAMPLE_NEWLINES; n++) {
@@ -24,23 +24,49 @@ function longLines (chunk: Buffer, first: number): boolean {
   return (at - first) / (SAMPLE_NEWLINES - 1) >= LONG_LINE_BYTES
 }
 
-/** `\n` → `\r\n`, as the kernel's ONLCR does (a `\r\n` already there becomes `\r\r\n`, as there) */
-export function translateNewlines (chunk: Buffer): Buffer {
+/**
+ * `\n` → `\r\n`, as the kernel's ONLCR does (a `\r\n` already there becomes `\r\r\n`, as there),
+ * written into `out` from `at` (which has room for twice `chunk`); returns where it ended
+ */
+export function translateNewlines (chunk: Buffer, out: Buffer, at: number): number {
   const first = chunk.indexOf(10)
-  if (first < 0) return chunk
-  // latin1 maps bytes to characters one to one, so this is a byte replace done natively: several
-  // times the loop's speed when lines are long, far slower when they are a few bytes (`yes`)
-  if (longLines(chunk, first)) return Buffer.from(chunk.toString('latin1').replaceAll('\n', '\r\n'), 'latin1')
-  // a plain byte loop: indexOf per newline crawls (~10 MB/s) on short lines like `yes` prints
-  const out = Buffer.allocUnsafe(chunk.length * 2)
-  let to = 0
-  for (let i = 0; i < chunk.length; i++) {
-    const b = chunk[i]
-    if (b === 10) out[to++] = 13
-    out[to++] = b
+  if (first < 0) return at + chunk.copy(out, at)
+  // no strings: the daemon's small young generation turns every string made per read into scavenges
+  if (longLines(chunk, first)) {
+    let to = at
+    let from = 0
+    for (let nl = first; nl >= 0; nl = chunk.indexOf(10, from)) {
+      to += chunk.copy(out, to, from, nl)
+      out[to++] = 13
+      out[to++] = 10
+      from = nl + 1
+    }
+    return to + chunk.copy(out, to, from)
   }
-  // a copy of the right size: listeners may keep the chunk (scrollback), never twice its size
-  return Buffer.from(out.subarray(0, to))
+  // shorter lines: indexOf and a copy per newline cost more than a loop over the bytes, four at a
+  // time while none of them is a newline (a zero byte in x ^ 0x0a0a0a0a sets a high bit in the test)
+  const n = chunk.length
+  const words = new DataView(chunk.buffer, chunk.byteOffset, n)
+  const into = new DataView(out.buffer, out.byteOffset, out.length)
+  let to = at
+  let i = 0
+  while (i < n) {
+    if (i + 4 <= n) {
+      const z = words.getInt32(i, true) ^ 0x0a0a0a0a
+      if (((z - 0x01010101) & ~z & 0x80808080) === 0) {
+        into.setInt32(to, z ^ 0x0a0a0a0a, true)
+        to += 4
+        i += 4
+        continue
+      }
+    }
+    for (const end = Math.min(i + 4, n); i < end; i++) {
+      const b = chunk[i]
+      if (b === 10) out[to++] = 13
+      out[to++] = b
+    }
+  }
+  return to
 }
 
 /** the length of the longest prefix of `buf` (at most `max` bytes) that does not end inside a UTF-8 character */
@@ -64,12 +90,17 @@ export interface OutputPipeInit {
   onOutputError: (err: unknown) => void
 }
 
-/** Counts, limits, translates and decodes a run's output, then feeds the recording and the live listener. */
+/**
+ * Counts, limits and translates a run's output, then feeds the recording and the live listener.
+ * Translated output is written into a slab, and the listener gets a view of it: no allocation per
+ * read. A slab is never written twice, so a listener may keep its views (the scrollback does).
+ */
 export class OutputPipe {
   private readonly init: OutputPipeInit
-  private decoder = new StringDecoder('utf8')
   private recorded = 0
   private full = false
+  private slab = Buffer.alloc(0)
+  private slabAt = 0
 
   constructor (init: OutputPipeInit) {
     this.init = init
@@ -80,21 +111,16 @@ export class OutputPipe {
 
   get limitReached (): boolean { return this.full }
 
-  /** a new pty starts: a multi-byte character is never carried over from the previous one */
-  begin (): void {
-    this.decoder = new StringDecoder('utf8')
-  }
-
   write (raw: Buffer): void {
     if (this.full) return
-    let chunk = this.init.translate ? translateNewlines(raw) : raw
+    let chunk = this.init.translate ? this.translate(raw) : raw
     if (this.recorded + chunk.length > this.init.maxBytes) {
       chunk = chunk.subarray(0, utf8Boundary(chunk, this.init.maxBytes - this.recorded))
       this.full = true
     }
     this.recorded += chunk.length
     if (chunk.length > 0) {
-      this.init.recorder.output(this.decoder.write(chunk))
+      this.init.recorder.outputBytes(chunk)
       if (this.init.onOutput !== undefined) {
         try {
           this.init.onOutput(chunk)
@@ -106,9 +132,20 @@ export class OutputPipe {
     if (this.full) this.init.onLimit()
   }
 
-  /** the pty closed: a character left incomplete is recorded as U+FFFD */
+  /** the pty closed: a character left incomplete is recorded as U+FFFD; the next pty starts afresh */
   end (): void {
-    if (!this.full) this.init.recorder.output(this.decoder.end())
-    this.decoder = new StringDecoder('utf8')
+    this.init.recorder.endOutput(this.full)
+  }
+
+  /** `raw` with `\n` as `\r\n`, in the slab (a fresh one when this one has no room for twice `raw`) */
+  private translate (raw: Buffer): Buffer {
+    const room = raw.length * 2
+    if (this.slab.length - this.slabAt < room) {
+      this.slab = Buffer.allocUnsafeSlow(Math.max(OUTPUT_SLAB_BYTES, room))
+      this.slabAt = 0
+    }
+    const start = this.slabAt
+    this.slabAt = translateNewlines(raw, this.slab, start)
+    return this.slab.subarray(start, this.slabAt)
   }
 }

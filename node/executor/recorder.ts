@@ -3,15 +3,30 @@
  * while the job runs: a header line, then one JSON array per event:
  * `[seconds, "o", text]` output, `[seconds, "m", label]` markers, `[seconds, "r", "COLSxROWS"]` resizes.
  *
- * Lines are batched (RECORDER_BATCH_BYTES or RECORDER_FLUSH_MS) so a chatty job costs few writes;
- * `congested` turns true while more than RECORDER_HIGH_WATER_BYTES wait for the disk, and the
- * caller pauses the pty until `drained` fires, so memory stays bounded whatever the job prints.
+ * Output arrives as bytes (`outputBytes`) and stays bytes: reads within RECORDER_EVENT_MS of an
+ * event's first byte join that event (up to RECORDER_EVENT_BYTES), escaped for JSON as they come
+ * into one reused buffer, and the event is copied into the file's batch when it ends. An event's
+ * time is when its first byte was read. Lines are batched (RECORDER_BATCH_BYTES or
+ * RECORDER_FLUSH_MS) so a chatty job costs few writes; `congested` turns true while more than
+ * RECORDER_HIGH_WATER_BYTES wait for the disk, and the caller pauses the pty until `drained`
+ * fires, so memory stays bounded whatever the job prints.
  */
+import { isUtf8 } from 'node:buffer'
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { EventEmitter } from 'node:events'
-import { RECORDER_BATCH_BYTES, RECORDER_FLUSH_MS, RECORDER_HIGH_WATER_BYTES } from './constants.js'
+import { MAX_ESCAPE_BYTES, escapeJson, incompleteTail } from './cast-bytes.js'
+import { RECORDER_BATCH_BYTES, RECORDER_EVENT_BYTES, RECORDER_EVENT_MS, RECORDER_FLUSH_MS, RECORDER_HIGH_WATER_BYTES } from './constants.js'
 import type { WriteStream } from 'node:fs'
+
+/** output is escaped in pieces of at most this many bytes, so one piece always fits the open event */
+const PIECE_BYTES = RECORDER_EVENT_BYTES / 4
+/** an event's escaped bytes: a full event plus the largest escaped piece (and a carried partial character) */
+const EVENT_CAPACITY = RECORDER_EVENT_BYTES + MAX_ESCAPE_BYTES * PIECE_BYTES + 4
+/** a batch holds whatever is pending when it passes RECORDER_BATCH_BYTES, so one more event always fits */
+const BATCH_CAPACITY = RECORDER_BATCH_BYTES + EVENT_CAPACITY + 64
+/** written batches kept for reuse */
+const SPARE_BATCHES = 2
 
 /** the header line's fields besides `version` */
 export interface CastHeader {
@@ -26,9 +41,11 @@ export interface CastHeader {
 /** Writes one recording; `close()` before reading the file. */
 export class Recorder extends EventEmitter<{ drained: [] }> {
   private readonly stream: WriteStream
-  private readonly started = performance.now()
-  private pending: string[] = []
-  private pendingLength = 0
+  private readonly clock: () => number
+  private readonly started: number
+  private batch: Buffer = Buffer.allocUnsafeSlow(BATCH_CAPACITY)
+  private batchLength = 0
+  private readonly spare: Buffer[] = []
   private timer: NodeJS.Timeout | undefined
   private error: Error | undefined
   private closed = false
@@ -36,16 +53,25 @@ export class Recorder extends EventEmitter<{ drained: [] }> {
   /** the file's bytes, hashed as they are written: the store takes this instead of reading them back */
   private readonly sha = createHash('sha256')
   private digest?: string
+  /** the open output event, escaped; between events, the start of a character the last one left incomplete */
+  private readonly event = Buffer.allocUnsafeSlow(EVENT_CAPACITY)
+  private eventLength = 0
+  private open = false
+  /** when the open event's first byte was read (on the clock) */
+  private eventAt = 0
 
-  constructor (path: string, header: CastHeader) {
+  /** `init.now` is the clock in milliseconds (performance.now() unless a test drives it) */
+  constructor (path: string, header: CastHeader, init: { now?: () => number } = {}) {
     super()
+    this.clock = init.now ?? (() => performance.now())
+    this.started = this.clock()
     this.stream = createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: RECORDER_HIGH_WATER_BYTES })
     this.stream.on('error', err => { this.error ??= err })
     this.stream.on('drain', () => {
       this.needDrain = false
       this.emit('drained')
     })
-    this.push(JSON.stringify({ version: 2, ...header }))
+    this.line(JSON.stringify({ version: 2, ...header }))
   }
 
   /** true while the disk lags: stop reading the pty until `drained` */
@@ -53,40 +79,127 @@ export class Recorder extends EventEmitter<{ drained: [] }> {
     return this.needDrain
   }
 
-  /** seconds since the recording started, to the microsecond */
-  private now (): number {
-    return Math.round((performance.now() - this.started) * 1000) / 1e6
+  /** seconds since the recording started at `at` (on the clock), to the microsecond */
+  private seconds (at: number): number {
+    return Math.round((at - this.started) * 1000) / 1e6
   }
 
+  /** terminal output as text, an event of its own (output bytes read before it come first) */
   output (text: string): void {
-    if (text !== '') this.push(JSON.stringify([this.now(), 'o', text]))
+    this.closeEvent()
+    if (text !== '') this.line(JSON.stringify([this.seconds(this.clock()), 'o', text]))
+  }
+
+  /**
+   * Terminal output as read, UTF-8 (a character may be split between calls); bytes that are not
+   * UTF-8 are recorded as U+FFFD. It is copied: the caller may reuse `chunk`.
+   */
+  outputBytes (chunk: Uint8Array): void {
+    if (this.closed || chunk.byteLength === 0) return
+    const now = this.clock()
+    if (this.open && now - this.eventAt >= RECORDER_EVENT_MS) this.closeEvent()
+    if (chunk.byteLength <= PIECE_BYTES) this.append(chunk, now)
+    else for (let at = 0; at < chunk.byteLength; at += PIECE_BYTES) this.append(chunk.subarray(at, at + PIECE_BYTES), now)
+    // the event reaches the file by the flush timer at the latest, even if nothing more is read
+    this.timer ??= setTimeout(() => { this.flush() }, RECORDER_FLUSH_MS)
+  }
+
+  private append (piece: Uint8Array, now: number): void {
+    if (this.open && this.eventLength + piece.byteLength * MAX_ESCAPE_BYTES > EVENT_CAPACITY) this.closeEvent()
+    if (!this.open) {
+      this.open = true
+      this.eventAt = now
+    }
+    this.eventLength = escapeJson(piece, this.event, this.eventLength)
+    if (this.eventLength >= RECORDER_EVENT_BYTES) this.closeEvent()
+  }
+
+  /**
+   * The terminal closed: the open event is ended, and a character left incomplete is recorded as
+   * U+FFFD unless `dropPartial` (output cut at its limit). The next output starts afresh.
+   */
+  endOutput (dropPartial = false): void {
+    this.closeEvent()
+    if (this.eventLength > 0 && !dropPartial) this.line(JSON.stringify([this.seconds(this.clock()), 'o', '\uFFFD']))
+    this.eventLength = 0
   }
 
   marker (label: string): void {
-    this.push(JSON.stringify([this.now(), 'm', label]))
+    this.closeEvent()
+    this.line(JSON.stringify([this.seconds(this.clock()), 'm', label]))
   }
 
   resize (cols: number, rows: number): void {
-    this.push(JSON.stringify([this.now(), 'r', `${cols}x${rows}`]))
+    this.closeEvent()
+    this.line(JSON.stringify([this.seconds(this.clock()), 'r', `${cols}x${rows}`]))
   }
 
-  private push (line: string): void {
+  /** the open output event becomes a line; a character it ends inside of waits for the next event */
+  private closeEvent (): void {
+    if (!this.open) return
+    this.open = false
+    const end = this.eventLength - incompleteTail(this.event, this.eventLength)
+    if (end === 0) return
+    const body = this.event.subarray(0, end)
+    const head = `[${this.seconds(this.eventAt)},"o","`
+    if (isUtf8(body)) {
+      this.room(head.length + end + 3)
+      this.batchLength += this.batch.write(head, this.batchLength, 'latin1')
+      this.batchLength += body.copy(this.batch, this.batchLength)
+      this.batchLength += this.batch.write('"]\n', this.batchLength, 'latin1')
+      this.wrote()
+    } else {
+      // escapes are ASCII, so decoding the escaped bytes replaces exactly what decoding the output would
+      this.line(`${head}${body.toString('utf8')}"]`)
+    }
+    this.event.copyWithin(0, end, this.eventLength)
+    this.eventLength -= end
+  }
+
+  /** one line of text, `\n` added */
+  private line (text: string): void {
     if (this.closed) return
-    this.pending.push(line, '\n')
-    this.pendingLength += line.length + 1
-    if (this.pendingLength >= RECORDER_BATCH_BYTES) this.flush()
+    const most = text.length * 3 + 1
+    if (most > BATCH_CAPACITY) {
+      this.writeBatch()
+      this.writeOut(Buffer.from(`${text}\n`, 'utf8'))
+      return
+    }
+    this.room(most)
+    this.batchLength += this.batch.write(text, this.batchLength, 'utf8')
+    this.batch[this.batchLength++] = 0x0a
+    this.wrote()
+  }
+
+  /** make room for `bytes` more in the batch */
+  private room (bytes: number): void {
+    if (this.batchLength + bytes > this.batch.length) this.writeBatch()
+  }
+
+  /** after a line: the batch goes out once it is large enough, or by the flush timer */
+  private wrote (): void {
+    if (this.batchLength >= RECORDER_BATCH_BYTES) this.writeBatch()
     else this.timer ??= setTimeout(() => { this.flush() }, RECORDER_FLUSH_MS)
   }
 
   private flush (): void {
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
-    if (this.pending.length === 0) return
-    const chunk = Buffer.from(this.pending.join(''), 'utf8')
-    this.pending = []
-    this.pendingLength = 0
+    this.closeEvent()
+    this.writeBatch()
+  }
+
+  private writeBatch (): void {
+    if (this.batchLength === 0 || this.closed) return
+    const full = this.batch
+    this.writeOut(full.subarray(0, this.batchLength), () => { if (this.spare.length < SPARE_BATCHES) this.spare.push(full) })
+    this.batch = this.spare.pop() ?? Buffer.allocUnsafeSlow(BATCH_CAPACITY)
+    this.batchLength = 0
+  }
+
+  private writeOut (chunk: Buffer, done?: () => void): void {
     this.sha.update(chunk)
-    if (!this.stream.write(chunk)) this.needDrain = true
+    if (!this.stream.write(chunk, done)) this.needDrain = true
   }
 
   /** sha256 of everything written, once `close()` resolved (for `adoptFile`'s `hashedAs`) */

@@ -22,7 +22,15 @@ export class LiveOutput {
 
   push (chunk: Uint8Array): void {
     if (this.ended || chunk.byteLength === 0) return
-    this.chunks.push(chunk)
+    // the executor's chunks are consecutive views of one slab: the scrollback keeps one view per
+    // slab rather than one per read (thousands of small objects that would outlive the young
+    // generation and grow the old one)
+    const last = this.chunks.length > 0 ? this.chunks[this.chunks.length - 1] : undefined
+    if (last !== undefined && last.buffer === chunk.buffer && last.byteOffset + last.byteLength === chunk.byteOffset) {
+      this.chunks[this.chunks.length - 1] = new Uint8Array(last.buffer, last.byteOffset, last.byteLength + chunk.byteLength)
+    } else {
+      this.chunks.push(chunk)
+    }
     this.bytes += chunk.byteLength
     while (this.bytes > this.maxBytes && this.chunks.length > 1) {
       const old = this.chunks.shift()!

@@ -75,6 +75,8 @@ export class Providers {
   private controller?: AbortController
   private timer?: ReturnType<typeof setTimeout>
   private round?: Promise<unknown>
+  /** when each blob was last announced with success: a round skips those announced since the last one */
+  private readonly announcedAt = new Map<string, number>()
 
   constructor (private readonly components: ProvidersComponents, init: ProvidersInit = {}) {
     this.init = {
@@ -117,6 +119,7 @@ export class Providers {
     const { signal, clear } = this.bounded(this.init.provideTimeoutMs, 'announcing the blob took too long', options.signal)
     try {
       for await (const event of this.components.libp2p.services.dht.provide(cidOfHash(h), { signal })) void event
+      this.announcedAt.set(h, Date.now())
     } catch (err) {
       if (signal.aborted) throw abortReason(signal, FETCH_ERRORS.aborted)
       throw new ProvideFailedError(h, { cause: err })
@@ -127,14 +130,27 @@ export class Providers {
 
   /** stop re-announcing a blob this node no longer holds (records already out expire on their own) */
   async withdraw (hash: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.announcedAt.delete(parseHash(hash))
     await this.components.libp2p.services.dht.cancelReprovide(cidOfHash(hash), options)
   }
 
-  /** announce every held blob; failures are logged and counted, not thrown */
-  async announceAll (options: { signal?: AbortSignal } = {}): Promise<{ announced: number, failed: number }> {
-    const counts = { announced: 0, failed: 0 }
+  /**
+   * Announce every held blob, except those announced with success within the last half interval
+   * (when the blob was stored, or by a round that had failures elsewhere): a retry after a
+   * failure, or the first round after a start put off for want of peers, redoes only what is
+   * due, not every blob the node holds. Failures are logged and counted, not thrown.
+   */
+  async announceAll (options: { signal?: AbortSignal } = {}): Promise<{ announced: number, failed: number, skipped: number }> {
+    const counts = { announced: 0, failed: 0, skipped: 0 }
+    const now = Date.now()
+    const fresh = this.init.reannounceIntervalMs / 2
+    for (const [hash, at] of this.announcedAt) if (now - at >= fresh) this.announcedAt.delete(hash)
     const running = new Set<Promise<void>>()
     for await (const blob of this.components.blobs.list(options)) {
+      if (this.announcedAt.has(parseHash(blob.hash))) {
+        counts.skipped++
+        continue
+      }
       const p = this.announce(blob.hash, options).then(() => { counts.announced++ }, (err: unknown) => {
         counts.failed++
         this.warn.log('warn', 'announce', 'could not announce a blob', { hash: blob.hash, err: String(err) })

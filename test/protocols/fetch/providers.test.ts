@@ -83,6 +83,34 @@ describe('Providers', () => {
     expect(await providersOf(b).findHolders(hash)).toEqual([a.id])
   })
 
+  it('a round announces only what is due: not the blobs announced when stored, and a retry only the failed', async () => {
+    const [a] = await line()
+    const stored = await storeRandom(a, 100)
+    const failing = await storeRandom(a, 100)
+    const untouched = await storeRandom(a, 100)
+    const pa = providersOf(a)
+    const asked: string[] = []
+    const dht = a.libp2p.services.dht
+    const provide = dht.provide.bind(dht)
+    let refuse = true
+    dht.provide = (cid, ...rest) => {
+      asked.push(cid.toString())
+      if (refuse && cid.equals(cidOfHash(failing))) throw new Error('refused by the test')
+      return provide(cid, ...rest)
+    }
+    // announced as it was stored (what the exchange does)
+    await pa.announce(stored)
+    asked.length = 0
+    // the first round: every blob except the one just announced; one fails
+    expect(await pa.announceAll()).toEqual({ announced: 1, failed: 1, skipped: 1 })
+    expect(asked.sort()).toEqual([cidOfHash(failing).toString(), cidOfHash(untouched).toString()].sort())
+    // the retry: only the one that failed
+    refuse = false
+    asked.length = 0
+    expect(await pa.announceAll()).toEqual({ announced: 1, failed: 0, skipped: 2 })
+    expect(asked).toEqual([cidOfHash(failing).toString()])
+  })
+
   it('puts a round off while alone and announces once a peer is connected', async () => {
     const a = await fm.node()
     const hash = await storeRandom(a, 100)
