@@ -123,11 +123,20 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     return row
   }
 
-  /** the newest succeeded job with this spec and params' input key, if its result is cacheable */
+  /**
+   * The newest succeeded job with this spec and params' input key, if its result is cacheable.
+   * The index only points at a job: the job it names must itself have these inputs (an entry
+   * pointing elsewhere, by a bug or by hand, is not used) and have succeeded with a log.
+   */
   async cachedResult (spec: JobSpec, params: Record<string, string>, source?: JobSource): Promise<{ from: string, result: JobResult } | undefined> {
-    const id = await this.store.resultFor(inputKey(spec, keyParams(params, source)))
+    const key = inputKey(spec, keyParams(params, source))
+    const id = await this.store.resultFor(key)
     const row = id == null ? undefined : await this.get(id)
     if (row == null || row.state !== 'succeeded' || row.log == null || row.usage == null) return undefined
+    if (!row.spec.cache || inputKey(row.spec, keyParams(row.params, row.source)) !== key) {
+      this.log.warn('result cache entry ignored: its job has other inputs', { key, job: row.id })
+      return undefined
+    }
     const from = row.cachedFrom ?? row.id
     return {
       from,

@@ -37,6 +37,13 @@ describe('a cache hit says it is one: from which job, run where', () => {
     expect(hit.cacheHit).toBe(true)
     expect(hit.cachedFrom).toBe(first.id)
     expect(hit.executor).toBe(n0.peerId)
+    // stored finished at once, from its submitter's own index: two events, both its own
+    expect(hit.events.map((e: any) => [e.type, e.by])).toEqual([['submitted', n1.peerId], ['finished', n1.peerId]])
+    // and the mesh hears of it as of any job: the builder shows the hit, finished, from the same job
+    await waitFor(async () => {
+      const there = await mesh.run(n0, ['show', hit.id]).catch(() => undefined)
+      return there?.state === 'succeeded' && there.cacheHit === true && there.cachedFrom === first.id
+    }, { timeoutMs: 30_000, what: 'node 0 to hear of the cache hit' })
     const human = (await cli(['show', hit.id], { home: n1.home })).stdout
     expect(human).toContain(`the result of job ${first.id as string}`)
     expect(human).toMatch(new RegExp(`^executor\\s+${n0.peerId}`, 'm'))
