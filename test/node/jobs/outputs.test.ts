@@ -4,39 +4,27 @@
  */
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { Identity } from '../../../protocols/codec/index.js'
 import { FsBlobStore } from '../../../store/blobs/index.js'
-import { MetaStore, RecordLog } from '../../../store/meta/index.js'
 import { silentLogger } from '../../../store/logger.js'
-import { JobService } from '../../../node/jobs/job-service.js'
-import { JobStore } from '../../../node/jobs/job-store.js'
 import { JobOutputs } from '../../../node/jobs/outputs.js'
 import { validateJobSpec } from '../../../protocols/job/index.js'
-import { tempHome } from '../../helpers/cli.js'
+import { jobServiceOnDisk } from '../../helpers/job-service.js'
 import { waitFor } from '../../helpers/wait.js'
+import type { JobService } from '../../../node/jobs/job-service.js'
+import type { JobServiceOnDisk } from '../../helpers/job-service.js'
 
 describe('JobOutputs', () => {
-  let dir: { dir: string, cleanup: () => Promise<void> }
-  let meta: MetaStore
+  let parts: JobServiceOnDisk
   let jobs: JobService
   let outputs: JobOutputs
 
   beforeEach(async () => {
-    dir = await tempHome('cit-outputs-')
-    meta = new MetaStore({}, { path: join(dir.dir, 'db') })
-    await meta.start()
-    const log = new RecordLog(meta)
-    await log.start()
-    const identity = await Identity.generate()
-    jobs = new JobService({ identity, store: new JobStore(meta, log), logger: silentLogger })
-    const blobs = new FsBlobStore({}, { dir: join(dir.dir, 'blobs') })
-    outputs = new JobOutputs({ jobs, blobs, self: identity.id, logger: silentLogger })
+    parts = await jobServiceOnDisk({ prefix: 'cit-outputs-' })
+    jobs = parts.jobs
+    const blobs = new FsBlobStore({}, { dir: join(parts.dir, 'blobs') })
+    outputs = new JobOutputs({ jobs, blobs, self: parts.identity.id, logger: silentLogger })
   })
-
-  afterEach(async () => {
-    await meta.stop()
-    await dir.cleanup()
-  })
+  afterEach(async () => { await parts.close() })
 
   it('a follower of a queued job that goes away stops waiting and leaves no listener behind', async () => {
     const { spec } = validateJobSpec({ name: 'waits', stages: [{ steps: ['true'] }] })

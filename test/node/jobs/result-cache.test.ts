@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { Identity, seal } from '../../../protocols/codec/index.js'
+import { seal } from '../../../protocols/codec/index.js'
 import { inputKey } from '../../../protocols/job/input-key.js'
-import { MetaStore, RecordLog } from '../../../store/meta/index.js'
 import { silentLogger } from '../../../store/logger.js'
 import { JobService } from '../../../node/jobs/job-service.js'
 import { JobStore } from '../../../node/jobs/job-store.js'
-import { tempHome } from '../../helpers/cli.js'
+import { jobServiceOnDisk } from '../../helpers/job-service.js'
+import type { Identity } from '../../../protocols/codec/index.js'
+import type { JobServiceOnDisk } from '../../helpers/job-service.js'
 import type { JobEvent, JobResult } from '../../../protocols/job/records.js'
 import type { JobSpec } from '../../../protocols/job/types.js'
 import type { JobRow, JobView } from '../../../node/jobs/types.js'
@@ -17,28 +18,16 @@ const result: JobResult = { state: 'succeeded', exitCode: 0, usage: { wallMs: 85
 const types = (v: JobView): string[] => v.events.map(e => e.type)
 
 describe('the result cache: a hit is stored finished in one synced write, and only a matching entry is used', () => {
-  let dir: { dir: string, cleanup: () => Promise<void> }
-  let meta: MetaStore
-  let log: RecordLog
+  let parts: JobServiceOnDisk
   let store: JobStore
   let jobs: JobService
   let identity: Identity
 
   beforeEach(async () => {
-    dir = await tempHome('cit-rcache-')
-    meta = new MetaStore({}, { path: `${dir.dir}/db` })
-    await meta.start()
-    log = new RecordLog(meta)
-    await log.start()
-    store = new JobStore(meta, log)
-    identity = await Identity.generate()
-    jobs = new JobService({ identity, store, logger: silentLogger })
+    parts = await jobServiceOnDisk({ prefix: 'cit-rcache-' })
+    ;({ store, jobs, identity } = parts)
   })
-
-  afterEach(async () => {
-    await meta.stop()
-    await dir.cleanup()
-  })
+  afterEach(async () => { await parts.close() })
 
   /** a job of `spec` run to success here: the result cache remembers it */
   async function ran (spec: JobSpec): Promise<JobRow> {
@@ -57,7 +46,7 @@ describe('the result cache: a hit is stored finished in one synced write, and on
     expect([shown.state, shown.cacheHit, shown.cachedFrom, shown.executor, shown.log]).toEqual(['succeeded', true, first.id, identity.id, result.log])
     expect(types(shown)).toEqual(['submitted', 'finished'])
     // on disk as shown: a fresh service over the same store reads the same document
-    const fresh = new JobService({ identity, store: new JobStore(meta, log), logger: silentLogger })
+    const fresh = new JobService({ identity, store: new JobStore(parts.meta, parts.log), logger: silentLogger })
     const reread = await fresh.view((await fresh.get(hit.id))!)
     expect(reread.events).toEqual(shown.events)
     expect([reread.state, reread.cacheHit, reread.cachedFrom]).toEqual(['succeeded', true, first.id])
@@ -81,7 +70,7 @@ describe('the result cache: a hit is stored finished in one synced write, and on
     await store.rememberResult(key, other.id)
     expect(await jobs.cachedResult(specOf('echo built'), {})).toBeUndefined()
     // the same from disk, as a restarted node reads it
-    const fresh = new JobService({ identity, store: new JobStore(meta, log), logger: silentLogger })
+    const fresh = new JobService({ identity, store: new JobStore(parts.meta, parts.log), logger: silentLogger })
     expect(await fresh.store.resultFor(key)).toBe(other.id)
     expect(await fresh.cachedResult(specOf('echo built'), {})).toBeUndefined()
     // its own entry still serves the job it names
@@ -107,7 +96,7 @@ describe('the result cache: a hit is stored finished in one synced write, and on
     expect(await store.resultFor(key)).toBe(older.id)
     const newer = await ran(specOf('echo built'))
     expect(await store.resultFor(key)).toBe(newer.id)
-    expect(await new JobStore(meta, log).resultFor(key)).toBe(newer.id)
+    expect(await new JobStore(parts.meta, parts.log).resultFor(key)).toBe(newer.id)
     expect((await jobs.cachedResult(specOf('echo built'), {}))?.from).toBe(newer.id)
   })
 })

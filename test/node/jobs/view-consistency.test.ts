@@ -1,11 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Identity, seal } from '../../../protocols/codec/index.js'
 import { isFinal } from '../../../protocols/job/records.js'
-import { MetaStore, RecordLog } from '../../../store/meta/index.js'
-import { silentLogger } from '../../../store/logger.js'
-import { JobService } from '../../../node/jobs/job-service.js'
-import { JobStore } from '../../../node/jobs/job-store.js'
-import { tempHome } from '../../helpers/cli.js'
+import { jobServiceOnDisk } from '../../helpers/job-service.js'
+import type { JobService } from '../../../node/jobs/job-service.js'
+import type { JobStore } from '../../../node/jobs/job-store.js'
+import type { JobServiceOnDisk } from '../../helpers/job-service.js'
 import type { JobEvent, JobResult } from '../../../protocols/job/records.js'
 import type { JobSpec } from '../../../protocols/job/types.js'
 import type { EventView, JobView } from '../../../node/jobs/types.js'
@@ -18,25 +17,15 @@ const PAUSE_MS = 300
 const types = (v: JobView): string[] => v.events.map(e => e.type)
 
 describe('JobService.view: the state and the events of one document agree', () => {
-  let dir: { dir: string, cleanup: () => Promise<void> }
-  let meta: MetaStore
+  let parts: JobServiceOnDisk
   let store: JobStore
   let jobs: JobService
 
   beforeEach(async () => {
-    dir = await tempHome('cit-view-')
-    meta = new MetaStore({}, { path: `${dir.dir}/db` })
-    await meta.start()
-    const log = new RecordLog(meta)
-    await log.start()
-    store = new JobStore(meta, log)
-    jobs = new JobService({ identity: await Identity.generate(), store, logger: silentLogger })
+    parts = await jobServiceOnDisk({ prefix: 'cit-view-' })
+    ;({ store, jobs } = parts)
   })
-
-  afterEach(async () => {
-    await meta.stop()
-    await dir.cleanup()
-  })
+  afterEach(async () => { await parts.close() })
 
   /**
    * Pause every read of a job's events just after the store answered, until `release` is called:

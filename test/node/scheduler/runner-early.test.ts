@@ -4,18 +4,15 @@
  * a claim that does not win calls the run off. A real JobService on a temp LevelDB; the claimer
  * and the executor are stand-ins that say when they were asked.
  */
-import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { Identity } from '../../../protocols/codec/index.js'
 import { validateJobSpec } from '../../../protocols/job/index.js'
-import { MetaStore, RecordLog } from '../../../store/meta/index.js'
 import { silentLogger } from '../../../store/logger.js'
-import { JobService } from '../../../node/jobs/job-service.js'
-import { JobStore } from '../../../node/jobs/job-store.js'
 import { RunCalledOffError } from '../../../node/executor/errors.js'
 import { Runner } from '../../../node/scheduler/runner.js'
-import { tempHome } from '../../helpers/cli.js'
+import { jobServiceOnDisk } from '../../helpers/job-service.js'
 import { waitFor } from '../../helpers/wait.js'
+import type { JobService } from '../../../node/jobs/job-service.js'
+import type { JobServiceOnDisk } from '../../helpers/job-service.js'
 import type { Claimer, ClaimResult } from '../../../node/scheduler/claimer.js'
 import type { RunRequest, RunResult } from '../../../node/executor/types.js'
 
@@ -62,25 +59,19 @@ function executor (): { run: (req: RunRequest) => Promise<RunResult>, asked: Run
 }
 
 describe('Runner: a run set up while its claim is in flight', () => {
-  let dir: { dir: string, cleanup: () => Promise<void> }
-  let meta: MetaStore
+  let parts: JobServiceOnDisk
   let jobs: JobService
   let runner: Runner | undefined
 
   beforeEach(async () => {
-    dir = await tempHome('cit-runner-early-')
-    meta = new MetaStore({}, { path: join(dir.dir, 'db') })
-    await meta.start()
-    const log = new RecordLog(meta)
-    await log.start()
-    jobs = new JobService({ identity: await Identity.generate(), store: new JobStore(meta, log), logger: silentLogger })
+    parts = await jobServiceOnDisk({ prefix: 'cit-runner-early-' })
+    jobs = parts.jobs
   })
 
   afterEach(async () => {
     await runner?.stop()
     runner = undefined
-    await meta.stop()
-    await dir.cleanup()
+    await parts.close()
   })
 
   const submit = async (name: string): Promise<string> => {
