@@ -1,17 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Identity, open, seal } from '../../protocols/codec/index.js'
 import { makeGrant } from '../../protocols/trust/index.js'
-import { MetaStore, RecordLog } from '../../store/meta/index.js'
 import { silentLogger } from '../../store/logger.js'
-import { JobService } from '../../node/jobs/job-service.js'
-import { JobStore } from '../../node/jobs/job-store.js'
 import { Ingest } from '../../node/mesh/ingest.js'
-import { PeerTable } from '../../node/mesh/peer-table.js'
-import { TrustService } from '../../node/mesh/trust-service.js'
-import { tempHome } from '../helpers/cli.js'
+import { jobServiceOnDisk } from '../helpers/job-service.js'
 import { mutateBytes, mutateValue, randomString, randomValue } from './gen.js'
 import { fuzz, SEED, timeLimit } from './harness.js'
 import { makeSamples } from './samples.js'
+import type { JobService } from '../../node/jobs/job-service.js'
+import type { JobServiceOnDisk } from '../helpers/job-service.js'
 import type { Prng } from './prng.js'
 import type { Samples } from './samples.js'
 
@@ -21,8 +18,7 @@ import type { Samples } from './samples.js'
  * deliver it. Most are properly signed so they get past the signature to the shape and role checks.
  */
 describe('fuzz: the ingest handler (what peers send, by gossip or by sync)', () => {
-  let home: { dir: string, cleanup: () => Promise<void> }
-  let meta: MetaStore
+  let parts: JobServiceOnDisk<true> | undefined
   let ingest: Ingest
   let jobs: JobService
   let s: Samples
@@ -34,17 +30,9 @@ describe('fuzz: the ingest handler (what peers send, by gossip or by sync)', () 
     s = await makeSamples()
     reader = await Identity.generate()
     stranger = await Identity.generate()
-    home = await tempHome('cit-fuzz-ingest-')
-    meta = new MetaStore({}, { path: `${home.dir}/db` })
-    await meta.start()
-    const log = new RecordLog(meta)
-    await log.start()
-    const trust = new TrustService({ meta, log, logger: silentLogger, mesh: s.mesh })
-    await trust.start()
-    const peers = new PeerTable(meta)
-    await peers.start()
-    jobs = new JobService({ identity: s.admin, store: new JobStore(meta, log), logger: silentLogger, mesh: s.mesh.id })
-    ingest = new Ingest({ trust, jobs, peers, logger: silentLogger, mesh: s.mesh.id })
+    parts = await jobServiceOnDisk({ prefix: 'cit-fuzz-ingest-', identity: s.admin, trust: s.mesh, mesh: s.mesh.id })
+    jobs = parts.jobs
+    ingest = new Ingest({ trust: parts.trust, jobs, peers: parts.peers, logger: silentLogger, mesh: s.mesh.id })
     // the member may submit, build and read; `reader` only reads; the stranger is nobody
     for (const [key, roles] of [[s.member, ['submit', 'build', 'read']], [reader, ['read']]] as const) {
       const v = ingest.check(makeGrant(s.admin, s.mesh, key.publicKey, [...roles], {}, s.now - 5000).bytes, 'trust')
@@ -54,8 +42,7 @@ describe('fuzz: the ingest handler (what peers send, by gossip or by sync)', () 
   })
 
   afterAll(async () => {
-    await meta?.stop()
-    await home?.cleanup()
+    await parts?.close()
   })
 
   /** a message: a sample's payload changed and signed by someone, the sample as is (a replay), or its bytes changed */

@@ -23,8 +23,8 @@ export interface JobServiceOnDiskOptions {
   adminsFromTrust?: boolean
 }
 
-/** A real LevelDB MetaStore, RecordLog, JobStore and JobService in a temp dir, all started. */
-export interface JobServiceOnDisk {
+/** A real LevelDB MetaStore, RecordLog, JobStore and JobService in a temp dir, all started; `InMesh` with the `trust` option. */
+export interface JobServiceOnDisk<InMesh extends boolean = false> {
   /** the temp directory (the database is in `db/` under it); free for a test's other parts */
   dir: string
   identity: Identity
@@ -33,11 +33,11 @@ export interface JobServiceOnDisk {
   store: JobStore
   jobs: JobService
   /** with the `trust` option only */
-  trust?: TrustService
+  trust: InMesh extends true ? TrustService : undefined
   /** with the `trust` option only */
-  peers?: PeerTable
+  peers: InMesh extends true ? PeerTable : undefined
   /** the same parts stopped and built again over the same directory (a node restart); this one is then closed */
-  reopen: () => Promise<JobServiceOnDisk>
+  reopen: () => Promise<JobServiceOnDisk<InMesh>>
   /** stop every part and remove the directory; idempotent */
   close: () => Promise<void>
 }
@@ -46,7 +46,9 @@ export interface JobServiceOnDisk {
  * The fixture of the unit tests that need jobs on disk: real parts (no mocks) in a temp dir,
  * built in the daemon's order. `close()` stops them in reverse and removes the dir.
  */
-export async function jobServiceOnDisk (options: JobServiceOnDiskOptions = {}): Promise<JobServiceOnDisk> {
+export async function jobServiceOnDisk (options: JobServiceOnDiskOptions & { trust: MeshInfo }): Promise<JobServiceOnDisk<true>>
+export async function jobServiceOnDisk (options?: JobServiceOnDiskOptions): Promise<JobServiceOnDisk>
+export async function jobServiceOnDisk (options: JobServiceOnDiskOptions = {}): Promise<JobServiceOnDisk<boolean>> {
   const home = await tempHome(options.prefix ?? 'cit-jobs-')
   try {
     return await build(home, options)
@@ -56,7 +58,7 @@ export async function jobServiceOnDisk (options: JobServiceOnDiskOptions = {}): 
   }
 }
 
-async function build (home: { dir: string, cleanup: () => Promise<void> }, options: JobServiceOnDiskOptions): Promise<JobServiceOnDisk> {
+async function build (home: { dir: string, cleanup: () => Promise<void> }, options: JobServiceOnDiskOptions): Promise<JobServiceOnDisk<boolean>> {
   const identity = options.identity ?? await Identity.generate()
   const meta = new MetaStore({}, { path: join(home.dir, 'db') })
   await meta.start()

@@ -4,20 +4,17 @@ import { Identity, seal } from '../../protocols/codec/index.js'
 import { createMesh, makeGrant } from '../../protocols/trust/index.js'
 import { validateAnnouncement } from '../../protocols/job/index.js'
 import { keyParams, sourceEnv, sourceProblem } from '../../protocols/job/source.js'
-import { MetaStore, RecordLog } from '../../store/meta/index.js'
 import { silentLogger } from '../../store/logger.js'
-import { JobService } from '../../node/jobs/job-service.js'
-import { JobStore } from '../../node/jobs/job-store.js'
 import { Ingest } from '../../node/mesh/ingest.js'
-import { PeerTable } from '../../node/mesh/peer-table.js'
-import { TrustService } from '../../node/mesh/trust-service.js'
 import { mountArgs } from '../../node/executor/sandbox/mounts.js'
 import { RepoRegistry } from '../../node/triggers/repo-registry.js'
 import { branchMatches, repoRecordProblems } from '../../node/triggers/repo-record.js'
 import { checkTriggerRequest, triggeredName } from '../../node/triggers/trigger.js'
 import { signatureMatches, triggerOf } from '../../node/triggers/webhooks.js'
 import { pushedRefs } from '../../cli/commands/trigger.js'
-import { tempHome } from '../helpers/cli.js'
+import { jobServiceOnDisk } from '../helpers/job-service.js'
+import type { MetaStore } from '../../store/meta/index.js'
+import type { JobServiceOnDisk } from '../helpers/job-service.js'
 import type { MeshInfo } from '../../protocols/trust/index.js'
 
 const C1 = 'a'.repeat(40)
@@ -88,7 +85,7 @@ describe('trigger parts', () => {
 })
 
 describe('repo records from peers', () => {
-  let dir: { dir: string, cleanup: () => Promise<void> }
+  let parts: JobServiceOnDisk<true>
   let meta: MetaStore
   let admin: Identity
   let reader: Identity
@@ -97,28 +94,18 @@ describe('repo records from peers', () => {
   let registry: RepoRegistry
 
   beforeEach(async () => {
-    dir = await tempHome('cit-trg-')
-    meta = new MetaStore({}, { path: `${dir.dir}/db` })
-    await meta.start()
-    const log = new RecordLog(meta)
-    await log.start()
     admin = await Identity.generate()
     reader = await Identity.generate()
     mesh = createMesh(admin)
-    const trust = new TrustService({ meta, log, logger: silentLogger, mesh })
-    await trust.start()
+    parts = await jobServiceOnDisk({ prefix: 'cit-trg-', identity: admin, trust: mesh })
+    const { log, trust, peers, jobs } = parts
+    meta = parts.meta
     await trust.add(makeGrant(admin, mesh, reader.publicKey, ['read']).bytes)
-    const peers = new PeerTable(meta)
-    await peers.start()
-    const jobs = new JobService({ identity: admin, store: new JobStore(meta, log), logger: silentLogger })
     registry = new RepoRegistry({ identity: admin, meta, recordLog: log, publish: () => {}, mayRegister: k => trust.hasRole(k, 'submit') || trust.hasRole(k, 'admin'), mesh: () => mesh.id, logger: silentLogger })
     await registry.start()
     ingest = new Ingest({ trust, jobs, peers, logger: silentLogger, records: registry, mesh: mesh.id })
   })
-  afterEach(async () => {
-    await meta.stop()
-    await dir.cleanup()
-  })
+  afterEach(async () => { await parts.close() })
 
   const recordOf = (): Record<string, unknown> => ({ name: 'libfoo', url: '/srv/git/libfoo.git', job: '.cit.yaml', branches: [], at: 10, mesh: mesh.id })
   const deliver = async (bytes: Uint8Array): Promise<string | undefined> => {

@@ -2,15 +2,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { encode } from 'cborg'
 import { decodeCbor, Identity, open, seal } from '../../../protocols/codec/index.js'
 import { createMesh, makeGrant, makeRevoke } from '../../../protocols/trust/index.js'
-import { MetaStore, RecordLog } from '../../../store/meta/index.js'
 import { silentLogger } from '../../../store/logger.js'
-import { JobService } from '../../../node/jobs/job-service.js'
-import { JobStore } from '../../../node/jobs/job-store.js'
 import { Ingest } from '../../../node/mesh/ingest.js'
-import { PeerTable } from '../../../node/mesh/peer-table.js'
-import { TrustService } from '../../../node/mesh/trust-service.js'
-import { tempHome } from '../../helpers/cli.js'
+import { jobServiceOnDisk } from '../../helpers/job-service.js'
+import type { JobService } from '../../../node/jobs/job-service.js'
 import type { MeshInfo } from '../../../protocols/trust/index.js'
+import type { JobServiceOnDisk } from '../../helpers/job-service.js'
 
 const spec = { name: 'x', priority: 0, timeoutMs: 60000, requires: { labels: [], cores: 1, memoryBytes: 0 }, params: {}, supersede: 'waiting', cache: false, stages: [{ title: 's', steps: [{ title: 't', command: 'true', ignoreExitCode: false }] }], artefacts: [] }
 /** the mesh every payload names (set per test) */
@@ -19,45 +16,29 @@ const announce = (id: Identity, nonce = '0011223344556677', extra: Record<string
   seal(id, 'job', { spec, params: {}, priority: 0, submittedAt: Date.now(), node: id.id, nonce, mesh: meshId, ...extra })
 
 describe('Ingest: what peers send is authorised by role before it is acted on', () => {
-  let dir: { dir: string, cleanup: () => Promise<void> }
-  let meta: MetaStore
+  let parts: JobServiceOnDisk<true>
   let admin: Identity
   let member: Identity
   let mesh: MeshInfo
-  let trust: TrustService
   let jobs: JobService
   let ingest: Ingest
 
-  /** the node's parts over the store in `dir` (again after a restart) */
-  async function startParts (): Promise<void> {
-    meta = new MetaStore({}, { path: `${dir.dir}/db` })
-    await meta.start()
-    const log = new RecordLog(meta)
-    await log.start()
-    trust = new TrustService({ meta, log, logger: silentLogger, mesh })
-    await trust.start()
-    const peers = new PeerTable(meta)
-    await peers.start()
-    const store = new JobStore(meta, log)
-    // as the daemon wires it: admins are who the trust state says now
-    store.isAdmin = (key, at) => trust.roleAt(key, 'admin', at) !== 'not-held'
-    jobs = new JobService({ identity: admin, store, logger: silentLogger, mesh: mesh.id })
-    ingest = new Ingest({ trust, jobs, peers, logger: silentLogger, mesh: mesh.id })
+  /** the ingest over the node's parts (again after a restart) */
+  function useParts (p: JobServiceOnDisk<true>): void {
+    parts = p
+    jobs = p.jobs
+    ingest = new Ingest({ trust: p.trust, jobs, peers: p.peers, logger: silentLogger, mesh: mesh.id })
   }
 
   beforeEach(async () => {
-    dir = await tempHome('cit-ingest-')
     admin = await Identity.generate()
     member = await Identity.generate()
     mesh = createMesh(admin)
     meshId = mesh.id
-    await startParts()
+    // as the daemon wires it: admins are who the trust state says now
+    useParts(await jobServiceOnDisk({ prefix: 'cit-ingest-', identity: admin, trust: mesh, mesh: mesh.id, adminsFromTrust: true }))
   })
-
-  afterEach(async () => {
-    await meta.stop()
-    await dir.cleanup()
-  })
+  afterEach(async () => { await parts.close() })
 
   const deliver = async (bytes: Uint8Array, kind: 'job' | 'event' | 'load' | 'trust'): Promise<string | undefined> => {
     const v = ingest.check(bytes, kind)
@@ -193,8 +174,7 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
     const ev = seal(member, 'event', { mesh: meshId, job: job.hash, type: 'reprioritized', node: member.id, at: Date.now(), priority: 3 })
     await deliver(job.bytes, 'job')
     await deliver(ev.bytes, 'event')
-    await meta.stop()
-    await startParts()
+    useParts(await parts.reopen())
     expect(await deliver(job.bytes, 'job')).toBeUndefined()
     expect(await deliver(ev.bytes, 'event')).toBeUndefined()
     expect(ingest.stats().dropped.duplicate).toBe(2)
