@@ -1,18 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { AttachJobsAdapter, attachPolicy } from '../../../node/attach/index.js'
-import { JobService } from '../../../node/jobs/job-service.js'
-import { JobStore } from '../../../node/jobs/job-store.js'
 import { Identity } from '../../../protocols/codec/index.js'
 import { AttachService } from '../../../protocols/attach/index.js'
 import { createMesh, makeGrant, TrustState } from '../../../protocols/trust/index.js'
-import { MetaStore, RecordLog } from '../../../store/meta/index.js'
-import { silentLogger } from '../../../store/logger.js'
 import { makeFixture, spec, stage } from '../executor/helpers.js'
 import { TestMesh } from '../../protocols/net/helpers.js'
 import { Viewer } from '../../protocols/attach/helpers.js'
+import { jobServiceOnDisk } from '../../helpers/job-service.js'
+import type { JobService } from '../../../node/jobs/job-service.js'
+import type { JobServiceOnDisk } from '../../helpers/job-service.js'
 import type { Fixture } from '../executor/helpers.js'
 import type { JobRow } from '../../../node/jobs/types.js'
 
@@ -41,8 +37,7 @@ describe('attachPolicy: who may attach how, from real trust records', () => {
 })
 
 describe('AttachJobsAdapter: the daemon\'s JobService and Executor behind the attach service', () => {
-  let dir: string
-  let meta: MetaStore
+  let parts: JobServiceOnDisk
   let jobs: JobService
   let fixture: Fixture
   let mesh: TestMesh
@@ -51,13 +46,8 @@ describe('AttachJobsAdapter: the daemon\'s JobService and Executor behind the at
   const runs: Array<Promise<unknown>> = []
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'cit-attach-node-'))
-    meta = new MetaStore({}, { path: join(dir, 'db') })
-    await meta.start()
-    const log = new RecordLog(meta)
-    await log.start()
-    identity = await Identity.generate()
-    jobs = new JobService({ identity, store: new JobStore(meta, log), logger: silentLogger })
+    parts = await jobServiceOnDisk({ prefix: 'cit-attach-node-' })
+    ;({ jobs, identity } = parts)
     fixture = await makeFixture()
     mesh = new TestMesh()
     const node = await mesh.node(identity)
@@ -75,8 +65,7 @@ describe('AttachJobsAdapter: the daemon\'s JobService and Executor behind the at
     await Promise.allSettled(runs.splice(0))
     await mesh.stop()
     await fixture.cleanup()
-    await meta.stop()
-    await rm(dir, { recursive: true, force: true })
+    await parts.close()
   })
 
   /** what the scheduler's runner does: claim, start, run with live output, record the result, end the output */

@@ -7,13 +7,10 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Identity } from '../../../protocols/codec/index.js'
 import { FsBlobStore } from '../../../store/blobs/index.js'
-import { MetaStore, RecordLog } from '../../../store/meta/index.js'
 import { silentLogger } from '../../../store/logger.js'
 import { Executor } from '../../../node/executor/index.js'
-import { JobService } from '../../../node/jobs/job-service.js'
-import { JobStore } from '../../../node/jobs/job-store.js'
 import { Exchange } from '../../../node/transfer/exchange.js'
-import { tempHome } from '../../helpers/cli.js'
+import { jobServiceOnDisk } from '../../helpers/job-service.js'
 import { waitFor } from '../../helpers/wait.js'
 import { collect } from '../../store/blob-store-compliance.js'
 import { connected, TestMesh } from '../../protocols/net/helpers.js'
@@ -31,15 +28,11 @@ describe('Exchange', () => {
   })
 
   async function side (roles: Map<string, Role[]> | undefined, options: { network?: boolean, bootstrap?: string[] } = {}): Promise<Side> {
-    const t = await tempHome('cit-exchange-')
     const id = await mesh.identity()
-    const meta = new MetaStore({}, { path: join(t.dir, 'db') })
-    await meta.start()
-    const log = new RecordLog(meta)
-    await log.start()
+    const t = await jobServiceOnDisk({ prefix: 'cit-exchange-', identity: id })
     const blobs = new FsBlobStore({}, { dir: join(t.dir, 'blobs') })
     await blobs.start()
-    const jobs = new JobService({ identity: id, store: new JobStore(meta, log), logger: silentLogger })
+    const jobs = t.jobs
     const executor = new Executor({ blobs }, { workspacesDir: join(t.dir, 'workspaces') })
     const libp2p = options.network === false ? undefined : await mesh.node(id, { bootstrap: options.bootstrap ?? [] })
     const exchange = new Exchange({
@@ -55,9 +48,7 @@ describe('Exchange', () => {
     const close = async (): Promise<void> => {
       await exchange.stop()
       await blobs.stop()
-      await log.stop()
-      await meta.stop()
-      await t.cleanup()
+      await t.close()
     }
     closers.push(close)
     return { id, exchange, blobs, libp2p, close }
