@@ -2,10 +2,7 @@ import { encode } from 'cborg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { decodeCbor, Identity, MAX_ENVELOPE_BYTES } from '../../../protocols/codec/index.js'
 import { createMesh, makeGrant, makeRevoke, TrustState } from '../../../protocols/trust/index.js'
-import { MetaStore, RecordLog } from '../../../store/meta/index.js'
-import { silentLogger } from '../../../store/logger.js'
-import { TrustService } from '../../../node/mesh/trust-service.js'
-import { tempHome } from '../../helpers/cli.js'
+import { jobServiceOnDisk } from '../../helpers/job-service.js'
 import { identities, T0 } from './fixtures.js'
 
 /** the same envelope with its map keys in another order: valid CBOR, same meaning, other bytes */
@@ -58,16 +55,11 @@ describe('trust records: bounded, and a revocation always gets in', () => {
   })
 
   it('a record of a key no record names is kept in memory only: not stored, not in the log that sync serves, until its signer is named', async () => {
-    const home = await tempHome('cit-trust-bounds-')
-    const meta = new MetaStore({}, { path: `${home.dir}/db` })
-    await meta.start()
-    cleanups.push(async () => { await meta.stop(); await home.cleanup() })
-    const log = new RecordLog(meta)
-    await log.start()
     const root = await Identity.generate()
     const mesh = createMesh(root, Date.now() - 10_000)
-    const trust = new TrustService({ meta, log, logger: silentLogger, mesh })
-    await trust.start()
+    const parts = await jobServiceOnDisk({ prefix: 'cit-trust-bounds-', identity: root, trust: mesh })
+    cleanups.push(parts.close)
+    const { trust, log } = parts
     const [stranger, friend] = await identities(2)
     const now = Date.now()
     const byStranger = makeGrant(stranger, mesh, friend.publicKey, ['read'], {}, now - 1000)
