@@ -1,9 +1,10 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { Identity, seal } from '../../../protocols/codec/index.js'
 import {
-  checkGrants, checkVotes, closestAcceptors, LEASE_GRANT, LEASE_REQUEST, LeaseLinks, LeaseService, majority, MemoryNetwork, MemoryVoteStore, openLeaseMessage, outcomeOf
+  checkGrants, checkVotes, closestAcceptors, LEASE_GRANT, LEASE_REPLY, LEASE_REQUEST, LeaseLinks, LeaseService, majority, MemoryNetwork, MemoryVoteStore, openLeaseMessage, outcomeOf, SKEW_MARGIN_MS, systemClock
 } from '../../../protocols/lease/index.js'
 import { createMeshLibp2p } from '../../../protocols/net/index.js'
+import { waitFor } from '../../helpers/wait.js'
 import type { MeshLibp2p } from '../../../protocols/net/index.js'
 
 const MESH = 'ab'.repeat(32)
@@ -14,14 +15,20 @@ beforeAll(async () => { ids = await Promise.all(Array.from({ length: 4 }, async 
 
 describe('LeaseService over an in-memory network', () => {
   const services: LeaseService[] = []
-  afterEach(() => { for (const s of services.splice(0)) s.stop() })
+  /** how far every node's clock is moved ahead: a test advances it instead of sleeping through a TTL */
+  let ahead = 0
+  const clock = { ...systemClock, now: () => Date.now() + ahead }
+  afterEach(() => {
+    for (const s of services.splice(0)) s.stop()
+    ahead = 0
+  })
 
   function mesh (n: number, network = new MemoryNetwork(), stores = ids.map(() => new MemoryVoteStore())): { nodes: LeaseService[], acceptors: string[], network: MemoryNetwork, stores: MemoryVoteStore[] } {
     const acceptors = closestAcceptors(JOB, ids.slice(0, n).map(i => i.id))
     const nodes = ids.slice(0, n).map((identity, i) => {
       const s = new LeaseService({
         identity, mesh: MESH, transport: network.transport(identity.id), votes: stores[i],
-        lookup: async job => job === JOB ? acceptors : undefined, isBuilder: id => id !== ids[3].id
+        lookup: async job => job === JOB ? acceptors : undefined, isBuilder: id => id !== ids[3].id, clock
       }, { ttlMs: 3000, callTimeoutMs: 500 })
       s.start()
       services.push(s)
@@ -80,7 +87,8 @@ describe('LeaseService over an in-memory network', () => {
     // a later claim finds the decided result and must finish with it rather than run again
     const later = nodes.find(n => n !== claimant)!
     network.setDown(acceptors[2], false)
-    await new Promise(resolve => setTimeout(resolve, 3000 + 2100))
+    // past the lease's TTL and the acceptors' margin after it: epoch 2 may be granted
+    ahead += 3000 + SKEW_MARGIN_MS + 100
     const again = await later.claimant.claim({ job: JOB, acceptors, epoch: 2 })
     expect(again).toMatchObject({ ok: true, adopt: { holder: claimant.rpc.self, outcome } })
   }, 20_000)
@@ -90,6 +98,8 @@ describe('LeaseService over an in-memory network', () => {
     // retry holds the lease: the order the network may deliver them in
     let phase: 'lose-grants' | 'park-releases' | 'deliver' = 'lose-grants'
     const parked: Array<() => void> = []
+    /** acceptors' replies to the first node once the parked releases are delivered: each release was handled */
+    let handled = 0
     const isRelease = (bytes: Uint8Array): boolean => {
       const m = openLeaseMessage(bytes)
       return m.type === LEASE_REQUEST && (m.payload as { op?: string }).op === 'release'
@@ -97,6 +107,7 @@ describe('LeaseService over an in-memory network', () => {
     const network = new MemoryNetwork((from, to, bytes, deliver) => {
       if (phase === 'lose-grants' && to === ids[0].id) return
       if (phase !== 'deliver' && from === ids[0].id && isRelease(bytes)) { parked.push(deliver); return }
+      if (phase === 'deliver' && to === ids[0].id && openLeaseMessage(bytes).type === LEASE_REPLY) handled++
       setImmediate(deliver)
     })
     const { nodes, acceptors } = mesh(3, network)
@@ -108,8 +119,9 @@ describe('LeaseService over an in-memory network', () => {
     // its own acceptor took the release at once: the retry wins at the other two
     expect(await a.claimant.claim({ job: JOB, acceptors, epoch: 1 })).toMatchObject({ ok: true, epoch: 1 })
     phase = 'deliver'
+    const releases = parked.length
     for (const deliver of parked.splice(0)) deliver()
-    await new Promise(resolve => setTimeout(resolve, 50))
+    await waitFor(() => handled >= releases, { what: 'the acceptors to answer the late releases' })
     expect(a.claimant.holds(JOB, 1)).toBe(true)
     expect(await b.claimant.claim({ job: JOB, acceptors, epoch: 2 })).toMatchObject({ ok: false, reason: 'held' })
     // a release sent after the retry still frees the lease at once
@@ -151,6 +163,7 @@ describe('LeaseLinks: the lease protocol between two libp2p nodes on 127.0.0.1',
     try {
       expect(await services[0].claimant.claim({ job: JOB, acceptors, epoch: 1 })).toMatchObject({ ok: true })
       // renewals and keepalives go on over the same stream for longer than the idle timeout
+      // (a deliberate fixed wait: time must pass the idle timeout to show the stream is not closed)
       await new Promise(resolve => setTimeout(resolve, 1500))
       expect(services[0].claimant.holds(JOB, 1)).toBe(true)
       expect(links[0].peers()).toEqual([y.id])
