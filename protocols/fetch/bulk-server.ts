@@ -139,6 +139,9 @@ export class BulkServer {
   /** ranges being sent now */
   get activeSends (): number { return this.active.size }
 
+  /** sockets accepted and not closed yet, those waiting for their hello included */
+  get openSockets (): number { return this.sockets.size }
+
   /**
    * drop the tickets issued to `peer` and cut off its transfers under way (its read role was
    * revoked, say); returns how many transfers were cut

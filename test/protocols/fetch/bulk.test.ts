@@ -130,7 +130,7 @@ describe('fetch bulk channel', () => {
 
     // a ticket left unused past its lifetime
     const late = bulk.issue(range)!
-    await new Promise(resolve => setTimeout(resolve, 400))
+    await waitFor(() => bulk.outstandingTickets === 0, { what: 'the unused ticket to expire', timeoutMs: 5_000 })
     expect(bulk.outstandingTickets).toBe(0)
     expect((await redeem(bulk.port, hello(late))).byteLength).toBe(0)
   })
@@ -234,7 +234,7 @@ describe('fetch bulk channel limits', () => {
     await bulk.start()
     const first = await stall(bulk.port)
     const second = await stall(bulk.port)
-    await new Promise(resolve => setTimeout(resolve, 50))
+    await waitFor(() => bulk.openSockets === 2, { what: 'the listener to hold the first two sockets' })
     const third = await stall(bulk.port)
     third.resume()
     // the third is closed by the holder at once, long before any hello deadline
