@@ -43,6 +43,7 @@ describe('the bench process registry', () => {
     try {
       const window = new CpuWindow([busy.pid!])
       window.start()
+      // a deliberate fixed wait: the CPU window must span some time to measure anything
       await new Promise(resolve => setTimeout(resolve, 500))
       // a spinning process uses a good part of a core (the machine may be shared)
       expect(window.finish().get(busy.pid!)).toBeGreaterThan(10)

@@ -56,6 +56,7 @@ describe('a member without a sandbox', () => {
     while (Date.now() < until) {
       const j = await mesh.api(strict).show(id).catch(() => undefined)
       if (j != null) expect(j.state).toBe('queued')
+      // a deliberate fixed pause: this loop proves nothing happens for 6 s, so it must not end early
       await new Promise(resolve => setTimeout(resolve, 300))
     }
     expect((await mesh.api(sandboxed).show(id)).state).toBe('queued')

@@ -60,6 +60,7 @@ describe('notifications of results', () => {
     // a restart sends nothing again
     await daemon.kill()
     daemon = await startDaemon(t.dir)
+    // a deliberate fixed wait: proves the restarted daemon posts nothing again
     await new Promise(resolve => setTimeout(resolve, 1500))
     expect(hook.posts).toHaveLength(3)
     expect(matrix.posts).toHaveLength(1)

@@ -13,6 +13,7 @@ import { checkTriggerRequest, triggeredName } from '../../node/triggers/trigger.
 import { signatureMatches, triggerOf } from '../../node/triggers/webhooks.js'
 import { pushedRefs } from '../../cli/commands/trigger.js'
 import { jobServiceOnDisk } from '../helpers/job-service.js'
+import { waitFor } from '../helpers/wait.js'
 import type { MetaStore } from '../../store/meta/index.js'
 import type { JobServiceOnDisk } from '../helpers/job-service.js'
 import type { MeshInfo } from '../../protocols/trust/index.js'
@@ -189,7 +190,6 @@ describe('repo records from peers', () => {
       post('ok', 'pending')
       post('ok', 'success')
       post('no', 'pending')
-      const { waitFor } = await import('../helpers/wait.js')
       await waitFor(async () => (await registry.local('ok')).lastStatus?.state === 'success' && (await registry.local('no')).lastStatus != null, { timeoutMs: 10_000, what: 'both outcomes' })
       expect(flaky.posts.map(p => p.body.state)).toEqual(['pending', 'success'])
       expect(flaky.attempts()).toBe(4)
@@ -199,6 +199,7 @@ describe('repo records from peers', () => {
       // a second reporter (a restart) posts nothing it posted before
       const again = new StatusReporter({ registry, meta, logger: silentLogger, jobUrl: () => undefined }, { self: admin.id, retryBaseMs: 5 })
       again.post({ key: 'job-ok', repo: registry.get('ok')!, commit: C1, state: 'success', context: 'cit-node/x', description: 'success' })
+      // a deliberate fixed wait: proves the restarted reporter posts nothing again
       await new Promise(resolve => setTimeout(resolve, 200))
       expect(flaky.attempts()).toBe(4)
       reporter.stop()

@@ -62,6 +62,7 @@ describe('forge webhooks on the HTTP face', () => {
     const replay = await webhook(port, 'libfoo', { secret: SECRET, event: 'push', delivery: 'd-1', body: push })
     expect(replay.status).toBe(200)
     expect(replay.json().ignored).toBeDefined()
+    // a deliberate fixed wait: proves the replay queues no job
     await new Promise(resolve => setTimeout(resolve, 500))
     expect(await jobs()).toHaveLength(before)
     const [listed] = json(await cli(['repo', 'list', '--json'], home)).filter((x: any) => x.name === 'libfoo')
@@ -90,6 +91,7 @@ describe('forge webhooks on the HTTP face', () => {
     const copies = await Promise.all([1, 2, 3].map(async () => await webhook(port, 'libfoo', { secret: SECRET, event: 'push', delivery: 'r-2', body })))
     expect(copies.map(c => c.status).sort()).toEqual([200, 200, 202])
     await built('libfoo_main', next)
+    // a deliberate fixed wait: proves the two replayed copies queue no second job
     await new Promise(resolve => setTimeout(resolve, 500))
     expect(await jobs()).toHaveLength(before + 1)
     expect(json(await cli(['repo', 'stats', '--json'], home)).webhooks.replayed).toBe(replayed + 4)

@@ -103,8 +103,6 @@ export async function readCast (blobs: BlobStore, hash: string): Promise<Cast> {
   return parseCast((await readBlob(blobs, hash)).toString('utf8'))
 }
 
-export const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-
 /** a live process (not a zombie) with this pid exists */
 export function alive (pid: number): boolean {
   try {

@@ -55,6 +55,7 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
     // the same bytes again: a duplicate, acted on once
     await deliver(first.bytes, 'job')
     expect(ingest.stats().dropped.duplicate).toBe(1)
+    // a deliberate fixed pause: the revocation must be signed at a later millisecond than the grant
     await new Promise(resolve => setTimeout(resolve, 2))
     expect(await deliver(makeRevoke(admin, mesh, member.publicKey).bytes, 'trust')).toBeUndefined()
     const second = announce(member, '8899aabbccddeeff')

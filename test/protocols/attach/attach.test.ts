@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { AttachService, attach } from '../../../protocols/attach/index.js'
 import { TestMesh } from '../net/helpers.js'
-import { RawClient, RealJobs, Viewer, until } from './helpers.js'
+import { RawClient, RealJobs, Viewer } from './helpers.js'
+import { waitFor } from '../../helpers/wait.js'
 import type { AttachMode, AttachServiceInit } from '../../../protocols/attach/index.js'
 import type { MeshLibp2p } from '../../../protocols/net/index.js'
 
@@ -63,7 +64,7 @@ describe('attach: /cit/attach/1.0.0 between two real nodes, jobs in real ptys', 
     expect(viewer.error).toBeUndefined()
     expect(viewer.text).toContain('bye')
     expect(viewer.frames.at(-1)).toEqual({ type: 'end', state: 'failed', exitCode: 3, reason: expect.stringContaining('exited with 3') })
-    await until(() => service!.stats().open === 0, 'the session to be closed on the server')
+    await waitFor(() => service!.stats().open === 0, { what: 'the session to be closed on the server' })
   })
 
   it('refuses input on a ro session and never forwards it to the job', async () => {
@@ -82,7 +83,7 @@ describe('attach: /cit/attach/1.0.0 between two real nodes, jobs in real ptys', 
     let frame
     do frame = await raw.next(); while (frame?.type === 'output' || frame?.type === 'ping')
     expect(frame).toEqual({ type: 'refused', what: 'input', code: 'ERR_READ_ONLY' })
-    await until(() => service!.list().some(s => s.mode === 'ro' && s.refused.ERR_READ_ONLY === 1), 'the refusal to be counted')
+    await waitFor(() => service!.list().some(s => s.mode === 'ro' && s.refused.ERR_READ_ONLY === 1), { what: 'the refusal to be counted' })
 
     // the job is still waiting for its line: the first line it gets is the rw one (the tty would echo "sneaky" had it arrived)
     const rw = new Viewer(await attach(client, server.peerId, job.id, 'rw')).start()
@@ -123,11 +124,11 @@ describe('attach: /cit/attach/1.0.0 between two real nodes, jobs in real ptys', 
     expect([ro.session.cols, ro.session.rows]).toEqual([120, 40])
     const rw = new Viewer(await attach(client, server.peerId, job.id, 'rw', { cols: 80, rows: 24 })).start()
     expect([rw.session.cols, rw.session.rows]).toEqual([80, 24])
-    await until(() => ro.frames.some(f => f.type === 'resize' && f.cols === 80 && f.rows === 24), 'the first resize notice on the ro viewer')
+    await waitFor(() => ro.frames.some(f => f.type === 'resize' && f.cols === 80 && f.rows === 24), { what: 'the first resize notice on the ro viewer' })
     await rw.session.write('\r')
     await rw.waitForText('24 80')
     await rw.session.resize(100, 30)
-    await until(() => ro.frames.some(f => f.type === 'resize' && f.cols === 100 && f.rows === 30), 'the resize notice on the ro viewer')
+    await waitFor(() => ro.frames.some(f => f.type === 'resize' && f.cols === 100 && f.rows === 30), { what: 'the resize notice on the ro viewer' })
     await rw.session.write('\r')
     await rw.waitForText('30 100')
     await ro.waitForText('30 100')
@@ -189,11 +190,11 @@ describe('attach: /cit/attach/1.0.0 between two real nodes, jobs in real ptys', 
     const silent = await RawClient.open(client, server)
     silent.hello({ job: job.id, mode: 'ro', window: 65536 })
     expect(await silent.reply()).toMatchObject({ ok: true })
-    await until(() => service!.stats().errors.ERR_TIMEOUT === 1, 'the silent session to time out')
+    await waitFor(() => service!.stats().errors.ERR_TIMEOUT === 1, { what: 'the silent session to time out' })
     await expect((async () => { while (await silent.next(2000) !== undefined);})()).rejects.toBeDefined()
 
     // 15 pings heard: three times the idle limit has passed with nothing but keepalives
-    await until(() => (service!.list().find(s => s.mode === 'rw')?.pingsReceived ?? 0) >= 15, 'fifteen keepalives')
+    await waitFor(() => (service!.list().find(s => s.mode === 'rw')?.pingsReceived ?? 0) >= 15, { what: 'fifteen keepalives' })
     expect(viewer.done).toBe(false)
     await viewer.session.write('still here\r')
     await viewer.waitForText('got:still here')
@@ -209,7 +210,7 @@ describe('attach: /cit/attach/1.0.0 between two real nodes, jobs in real ptys', 
     await first.waitForEnd()
     expect(first.error).toBeUndefined()
     expect(first.end).toBeUndefined()
-    await until(() => service!.stats().open === 0, 'the server to close the session')
+    await waitFor(() => service!.stats().open === 0, { what: 'the server to close the session' })
     expect(jobs.running(job.id)).toBe(true)
     await expect(first.session.write('late\r')).rejects.toMatchObject({ code: 'ERR_CLOSED' })
 

@@ -7,22 +7,12 @@ import { ATTACH_PROTOCOL, encodeClientFrame, encodeHello, parseReply, parseServe
 import { FrameReader, encodeFrame } from '../../../protocols/codec/frames.js'
 import { LiveOutput } from '../../../node/jobs/live-output.js'
 import { makeFixture, spec, stage } from '../../node/executor/helpers.js'
+import { waitFor } from '../../helpers/wait.js'
 import type { AttachEndState, AttachFrame, AttachHello, AttachJobs, AttachReply, AttachSession, ClientFrame, ServerFrame, TerminalSize } from '../../../protocols/attach/index.js'
 import type { Fixture } from '../../node/executor/helpers.js'
 import type { RunResult } from '../../../node/executor/types.js'
 import type { MeshLibp2p } from '../../../protocols/net/index.js'
 import type { Stream } from '@libp2p/interface'
-
-/** Poll `check` until it returns a truthy value; fails naming `what` after the deadline. */
-export async function until<T> (check: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value != null && value !== false) return value as NonNullable<T>
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
 
 /** The node's jobs for an AttachService: real runs in real ptys, each with its live output. */
 export class RealJobs implements AttachJobs {
@@ -73,7 +63,7 @@ export class RealJobs implements AttachJobs {
     if (live == null) throw new Error(`job ${id} is not running`)
     const unsubscribe = live.subscribe({ data: chunk => { seen = (seen + Buffer.from(chunk).toString()).slice(-64 * 1024) }, end: () => {} })
     try {
-      await until(() => seen.includes(text), `the job to print "${text}"`)
+      await waitFor(() => seen.includes(text), { what: `the job to print "${text}"` })
     } finally {
       unsubscribe()
     }
@@ -130,15 +120,13 @@ export class Viewer {
   }
 
   async waitForText (text: string, timeoutMs?: number): Promise<void> {
-    await until(() => {
-      if (this.text.includes(text)) return true
-      if (this.done) throw new Error(`session ended without "${text}" (${this.error?.message ?? 'no error'}); output: ${JSON.stringify(this.text.slice(-400))}`)
-      return false
-    }, `"${text}" in the output`, timeoutMs)
+    // an ended session fails at once: a throw inside waitFor would only count as "not yet"
+    const seen = await waitFor(() => this.text.includes(text) ? 'printed' : this.done && 'ended', { what: `"${text}" in the output`, timeoutMs })
+    if (seen === 'ended') throw new Error(`session ended without "${text}" (${this.error?.message ?? 'no error'}); output: ${JSON.stringify(this.text.slice(-400))}`)
   }
 
   async waitForEnd (timeoutMs?: number): Promise<void> {
-    await until(() => this.done, 'the session to end', timeoutMs)
+    await waitFor(() => this.done, { what: 'the session to end', timeoutMs })
   }
 }
 

@@ -3,7 +3,8 @@ import { AttachService, attach, parseClientFrame, parseHello, parseServerFrame, 
 import { Outbox } from '../../../protocols/attach/outbox.js'
 import { encodeCbor } from '../../../protocols/codec/cbor.js'
 import { TestMesh } from '../net/helpers.js'
-import { RawClient, RealJobs, Viewer, until } from './helpers.js'
+import { RawClient, RealJobs, Viewer } from './helpers.js'
+import { waitFor } from '../../helpers/wait.js'
 import type { AttachServiceInit } from '../../../protocols/attach/index.js'
 import type { MeshLibp2p } from '../../../protocols/net/index.js'
 
@@ -68,13 +69,13 @@ describe('attach limits between two real nodes', () => {
     greedy.hello({ job: job.id, mode: 'ro', window: 1 << 19 })
     expect(await greedy.reply()).toMatchObject({ ok: true })
     greedy.frame({ type: 'credit', bytes: 1 << 20 })
-    await until(() => service!.stats().errors.ERR_WINDOW === 1, 'the greedy session to be cut off')
+    await waitFor(() => service!.stats().errors.ERR_WINDOW === 1, { what: 'the greedy session to be cut off' })
 
     const big = await RawClient.open(client, server)
     big.hello({ job: job.id, mode: 'rw', window: 65536 })
     expect(await big.reply()).toMatchObject({ ok: true })
     big.sendBytes(new Uint8Array(64 * 1024))
-    await until(() => service!.stats().errors.ERR_TOO_LARGE === 1, 'the oversized frame to be refused')
+    await waitFor(() => service!.stats().errors.ERR_TOO_LARGE === 1, { what: 'the oversized frame to be refused' })
     expect(service!.stats().open).toBe(0)
     expect(jobs.running(job.id)).toBe(true)
   })
