@@ -33,6 +33,12 @@ export function silentAfterMs (nodes: number): number {
 export const LOAD_SILENT_AFTER_MS = silentAfterMs(0)
 /** a change of the 1-minute load average smaller than this is noise, not a change worth a report */
 export const LOAD1_CHANGE = 0.5
+/**
+ * nor is one smaller than this share of the load last reported: on a busy machine the load average
+ * moves by more than LOAD1_CHANGE between two checks all the time, and every such move was a report
+ * flooded to the whole mesh; ranking compares loads, so a quarter either way changes little
+ */
+export const LOAD1_CHANGE_RATIO = 0.25
 /** a change of free memory smaller than this is noise */
 export const MEM_FREE_CHANGE_BYTES = 256 * 1024 * 1024
 /** a report from further in the future than this is refused (clock skew allowance) */
@@ -103,13 +109,13 @@ function shape (r: Omit<LoadReport, 'at' | 'seq'>): string {
 
 /**
  * Whether `next` tells peers something `prev` (the last report sent) did not: any field but the
- * load average and free memory differs, or those moved by at least LOAD1_CHANGE / MEM_FREE_CHANGE_BYTES
- * from what was sent. Compared with the last report sent, not the last looked at, so a slow drift
- * adds up to a report while jitter around one value never does.
+ * load average and free memory differs, or those moved by at least LOAD1_CHANGE (and LOAD1_CHANGE_RATIO
+ * of the load sent) / MEM_FREE_CHANGE_BYTES from what was sent. Compared with the last report sent,
+ * not the last looked at, so a slow drift adds up to a report while jitter around one value never does.
  */
 export function reportChanged (prev: Omit<LoadReport, 'at' | 'seq'> | undefined, next: Omit<LoadReport, 'at' | 'seq'>): boolean {
   if (prev == null) return true
-  if (Math.abs(next.load1 - prev.load1) >= LOAD1_CHANGE) return true
+  if (Math.abs(next.load1 - prev.load1) >= Math.max(LOAD1_CHANGE, LOAD1_CHANGE_RATIO * prev.load1)) return true
   if (Math.abs(next.memFreeBytes - prev.memFreeBytes) >= MEM_FREE_CHANGE_BYTES) return true
   return shape(prev) !== shape(next)
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { LOAD1_CHANGE, LOAD_BUSY_HEARTBEAT_MS, LOAD_CHECK_INTERVAL_MS, LOAD_HEARTBEAT_MS, LOAD_SILENT_AFTER_MS, MEM_FREE_CHANGE_BYTES, idleHeartbeatMs, reportChanged, silentAfterMs } from '../../../protocols/load/index.js'
+import { LOAD1_CHANGE, LOAD1_CHANGE_RATIO, LOAD_BUSY_HEARTBEAT_MS, LOAD_CHECK_INTERVAL_MS, LOAD_HEARTBEAT_MS, LOAD_SILENT_AFTER_MS, MEM_FREE_CHANGE_BYTES, idleHeartbeatMs, reportChanged, silentAfterMs } from '../../../protocols/load/index.js'
 import { UNREACHABLE_AFTER_MS } from '../../../node/mesh/peer-table.js'
 import { EXECUTOR_SILENT_MS, OFFER_MAX_AGE_MS } from '../../../node/scheduler/mesh-claimer.js'
 import type { LoadReport } from '../../../protocols/load/index.js'
@@ -19,6 +19,17 @@ describe('load report changes', () => {
     expect(reportChanged(sent, { ...sent, load1: sent.load1 - LOAD1_CHANGE * 0.9 })).toBe(false)
     expect(reportChanged(sent, { ...sent, memFreeBytes: sent.memFreeBytes - MEM_FREE_CHANGE_BYTES + 1 })).toBe(false)
     expect(reportChanged(sent, { ...sent })).toBe(false)
+  })
+
+  it('on a busy machine a move of the load is a change only when it is a real share of it', () => {
+    const busy = { ...sent, load1: 12 }
+    // 2.5 of 12 is more than LOAD1_CHANGE but less than a quarter: the jitter of a busy machine
+    expect(reportChanged(busy, { ...busy, load1: 12 + 2.5 })).toBe(false)
+    expect(reportChanged(busy, { ...busy, load1: 12 - 2.5 })).toBe(false)
+    expect(reportChanged(busy, { ...busy, load1: 12 * (1 + LOAD1_CHANGE_RATIO) })).toBe(true)
+    expect(reportChanged(busy, { ...busy, load1: 12 * (1 - LOAD1_CHANGE_RATIO) })).toBe(true)
+    // other fields still count at once
+    expect(reportChanged(busy, { ...busy, load1: 12.1, slotsFree: 1 })).toBe(true)
   })
 
   it('a real move of the load or memory is a change', () => {
