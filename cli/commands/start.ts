@@ -59,8 +59,8 @@ async function foreground (argv: string[], io: Output): Promise<number> {
   })
   await node.start()
   const uninstall = node.installCrashHandlers()
-  const { fullCollection, startReclaimer } = await import('../../node/memory/index.js')
-  const stopReclaimer = startReclaimer(node.log, fullCollection())
+  const { fullCollection, mallocTrim, startReclaimer } = await import('../../node/memory/index.js')
+  const stopReclaimer = startReclaimer(node.log, fullCollection(), mallocTrim())
   const onSignal = (): void => { void node.stop() }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)

@@ -1,6 +1,9 @@
+import { execFileSync } from 'node:child_process'
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { getHeapStatistics } from 'node:v8'
 import { afterEach, describe, expect, it } from 'vitest'
-import { HeapReclaimer, fullCollection } from '../../../node/memory/index.js'
+import { HeapReclaimer, fullCollection, mallocTrim } from '../../../node/memory/index.js'
 import { silentLogger } from '../../../store/logger.js'
 import { waitFor } from '../../helpers/wait.js'
 
@@ -104,6 +107,118 @@ describe('HeapReclaimer', () => {
     heap.size = 50 * MIB
     await waitFor(() => collections() === 1, { what: 'the timer to compact the heap' })
     expect(heap.size).toBe(30 * MIB)
+  })
+})
+
+/** a heap and a resident set the test sets; the collection shrinks both, the trim gives `freed` back */
+function fakeProcess (heapMib: number, residentMib: number): { heap: { size: number, live: number }, rss: { size: number, freed: number }, trims: () => number, collections: () => number, reclaimer: HeapReclaimer } {
+  const heap = { size: heapMib * MIB, live: heapMib * MIB }
+  const rss = { size: residentMib * MIB, freed: 0 }
+  let trims = 0
+  let collections = 0
+  const collect = (): void => { collections++; rss.size -= heap.size - heap.live; heap.size = heap.live }
+  const trim = (): boolean => { trims++; rss.size -= rss.freed; const gave = rss.freed > 0; rss.freed = 0; return gave }
+  const reclaimer = new HeapReclaimer({ heapSize: () => heap.size, residentSize: () => rss.size, collect, trim, logger: silentLogger }, { growthBytes: 8 * MIB, quietBytes: 2 * MIB })
+  return { heap, rss, trims: () => trims, collections: () => collections, reclaimer }
+}
+
+describe('HeapReclaimer with a trim', () => {
+  it('hands freed native memory back after each compaction', () => {
+    const p = fakeProcess(30, 80)
+    p.reclaimer.start()
+    try {
+      // a transfer: the heap and its Buffers grow, the resident set with them
+      p.heap.size = 50 * MIB
+      p.rss.size = 120 * MIB
+      p.reclaimer.check()
+      // the Buffers die: what the collection frees goes back to malloc, which keeps 15 MiB of it
+      p.rss.freed = 15 * MIB
+      expect(p.reclaimer.check()).toBe(true)
+      expect(p.collections()).toBe(1)
+      expect(p.trims()).toBe(1)
+      expect(p.rss.size).toBe(85 * MIB)
+      // nothing new: neither again
+      for (let i = 0; i < 3; i++) p.reclaimer.check()
+      expect(p.collections()).toBe(1)
+      expect(p.trims()).toBe(1)
+    } finally {
+      p.reclaimer.stop()
+    }
+  })
+
+  it('trims a resident set that grew and settled while the heap did not (native work: a log, a socket\'s reads)', () => {
+    const p = fakeProcess(30, 80)
+    p.reclaimer.start()
+    try {
+      p.rss.size = 95 * MIB
+      expect(p.reclaimer.check()).toBe(false)
+      expect(p.trims()).toBe(0)
+      // settled: one trim, and the heap is left alone
+      p.rss.freed = 12 * MIB
+      p.reclaimer.check()
+      expect(p.trims()).toBe(1)
+      expect(p.collections()).toBe(0)
+      expect(p.rss.size).toBe(83 * MIB)
+      // slow growth after that, under half the margin, is no new burst
+      p.rss.size = 86 * MIB
+      p.reclaimer.check()
+      p.reclaimer.check()
+      expect(p.trims()).toBe(1)
+    } finally {
+      p.reclaimer.stop()
+    }
+  })
+
+  it('does not trim while the resident set keeps growing (the work is not over)', () => {
+    const p = fakeProcess(30, 80)
+    p.reclaimer.start()
+    try {
+      for (const size of [90, 100, 110, 120]) {
+        p.rss.size = size * MIB
+        p.reclaimer.check()
+      }
+      expect(p.trims()).toBe(0)
+    } finally {
+      p.reclaimer.stop()
+    }
+  })
+})
+
+describe('mallocTrim', () => {
+  const glibc = process.platform === 'linux' && (process.report.getReport() as { header: { glibcVersionRuntime?: string } }).header.glibcVersionRuntime != null
+
+  it('is built and loads where the C library is glibc (npm ci builds it)', () => {
+    if (!glibc) {
+      expect(mallocTrim()).toBeNull()
+      return
+    }
+    expect(mallocTrim()).toBeTypeOf('function')
+  })
+
+  it('gives back the pages of Buffers freed in the middle of malloc\'s heap, which free() keeps', () => {
+    if (!glibc) return
+    // in a process of its own, so that the figures are that process's alone
+    const script = `
+      import { readFileSync } from 'node:fs'
+      import { mallocTrim } from ${JSON.stringify(pathToFileURL(resolve(import.meta.dirname, '../../../dist/node/memory/trim.js')).href)}
+      const anon = () => Number(/RssAnon:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024
+      // 64 KiB blocks come from malloc's heap (below its mmap threshold); the last one kept stays above them
+      let blocks = []
+      for (let i = 0; i < 480; i++) blocks.push(Buffer.alloc(65536, i))
+      const kept = Buffer.alloc(65536, 1)
+      blocks = []
+      globalThis.gc(); globalThis.gc()
+      await new Promise(r => setTimeout(r, 50))
+      globalThis.gc()
+      const before = anon()
+      const gave = mallocTrim()()
+      process.stdout.write(JSON.stringify({ before, after: anon(), gave, kept: kept.length }))
+    `
+    const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, MALLOC_ARENA_MAX: '2' } })
+    const { before, after, gave } = JSON.parse(out) as { before: number, after: number, gave: boolean }
+    expect(gave).toBe(true)
+    // 30 MiB were freed; free() kept most of it resident and the trim hands it back
+    expect(before - after).toBeGreaterThan(16 * MIB)
   })
 })
 
