@@ -47,13 +47,19 @@ export function residentBytes (pid: number): Resident {
 
 /** user + system CPU time of a process in ms, from /proc/<pid>/stat (fields 14 and 15) */
 export function cpuMs (pid: number): number {
+  const { user, system } = cpuSplitMs(pid)
+  return user + system
+}
+
+/** a process's CPU time so far in ms, in user space and in the kernel (page cache, sockets, faults) */
+export function cpuSplitMs (pid: number): { user: number, system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   // the command name (field 2) may hold spaces and parentheses: count fields after the last ')'
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   const utime = Number(fields[11])
   const stime = Number(fields[12])
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`unreadable /proc/${pid}/stat`)
-  return (utime + stime) * 1000 / CLOCK_TICKS_PER_SECOND
+  return { user: utime * 1000 / CLOCK_TICKS_PER_SECOND, system: stime * 1000 / CLOCK_TICKS_PER_SECOND }
 }
 
 /** CPU use of a set of processes over a window: call `start()`, wait, then `finish()` */

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { CLI, nodeLabel } from '../cluster.js'
 import { tcpCopy } from '../local.js'
 import { oneStep } from '../jobspecs.js'
-import { cpuMs } from '../machine.js'
+import { cpuSplitMs } from '../machine.js'
 import { runCommand } from '../procs.js'
 import { figure, unmeasured } from '../stats.js'
 import { BIG_JOB_TIMEOUT_MS, JOB_TIMEOUT_MS } from '../constants.js'
@@ -86,11 +86,17 @@ export async function fetchFigure (ctx: SuiteContext & { registry: Registry, ssh
     // the job makes its own random artefact: its sandbox cannot read the bench's temporary folder
     const view = await runPinned(ctx, a, oneStep('bench-fetch', `head -c ${size} /dev/urandom > big.bin`, { ...pin, artefacts: ['big.bin'] }), BIG_JOB_TIMEOUT_MS)
     // the daemons' own CPU time for the transfer: what the machine's load does not skew
-    const cpu0 = [cpuMs(a.pid), cpuMs(b.pid)]
+    const cpu0 = [cpuSplitMs(a.pid), cpuSplitMs(b.pid)]
     const started = performance.now()
     const { result: got, progress } = await b.control.fetchBlob(view.hash, AbortSignal.any([ctx.signal, AbortSignal.timeout(BIG_JOB_TIMEOUT_MS)]))
     const ended = performance.now()
-    const cpuNote = `; CPU per MB: holder ${((cpuMs(a.pid) - cpu0[0]) / (size / 1e6)).toFixed(2)} ms, fetcher ${((cpuMs(b.pid) - cpu0[1]) / (size / 1e6)).toFixed(2)} ms`
+    const cpu1 = [cpuSplitMs(a.pid), cpuSplitMs(b.pid)]
+    const perMb = (i: number): string => {
+      const user = (cpu1[i].user - cpu0[i].user) / (size / 1e6)
+      const system = (cpu1[i].system - cpu0[i].system) / (size / 1e6)
+      return `${(user + system).toFixed(2)} ms (user ${user.toFixed(2)}, system ${system.toFixed(2)})`
+    }
+    const cpuNote = `; CPU per MB: holder ${perMb(0)}, fetcher ${perMb(1)}`
     const mbps = size / 1e6 / ((ended - started) / 1000)
     if (got.local || got.size !== size) throw new Error(`node 1 did not fetch the artefact (local ${String(got.local)}, size ${got.size})`)
     // progress lines come every 200 ms: the first with bytes and the first complete one bound the transfer

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { fetchRange, fetchRangeBulk } from '../../protocols/fetch/index.js'
 import { PROGRESS_INTERVAL_MS, WRITE_BEHIND_BYTES } from './constants.js'
 import { DownloadWriteError, NoHoldersError, UnrepairableDownloadError } from './errors.js'
@@ -66,7 +65,8 @@ export class Download {
   async run (): Promise<void> {
     const { plan, part, hash, signal } = this.ctx
     let actual: string | undefined
-    for (let round = 0; ; round++) {
+    let round = 0
+    for (; ; round++) {
       try {
         await this.pass()
       } catch (err) {
@@ -82,6 +82,8 @@ export class Download {
       await this.ordered.catchUp(signal)
       actual = this.ordered.digest() ?? await part.hash(signal)
       if (actual === hash) break
+      // which ranges differ between holders: hashed from the part file now, before any is fetched again
+      await this.hashRanges(signal)
       this.ordered.reset()
       const suppliers = plan.suppliers()
       const reopened = plan.reopenForRepair()
@@ -93,9 +95,20 @@ export class Download {
       }
     }
     this.verified = true
+    // a repaired download: the ranges fetched again are compared with what others sent before
+    if (round > 0) await this.hashRanges(signal)
     this.badHolders = plan.blame()
     if (this.badHolders.length > 0) this.ctx.logger.warn('holders sent bytes that failed verification', { hash, holders: this.badHolders })
     this.progress(true)
+  }
+
+  /** hash, from the part file, every done range whose hash is not known yet */
+  private async hashRanges (signal: AbortSignal): Promise<void> {
+    const { plan, part } = this.ctx
+    for (const index of plan.unhashed()) {
+      const { start, end } = plan.bounds(index)
+      plan.setHash(index, await part.hashRange(start, end, signal))
+    }
   }
 
   /** fetch every pending range, several at a time */
@@ -145,7 +158,6 @@ export class Download {
   private async fetchOne (index: number, holder: string): Promise<void> {
     const { plan, part, holders, limits, signal } = this.ctx
     const { start, end } = plan.bounds(index)
-    const sha = createHash('sha256')
     let received = 0
     this.writing.set(start, 0)
     // writes go behind the reads, in order, what queued meanwhile in one call, at most
@@ -168,7 +180,6 @@ export class Download {
     }
     const sink = async (chunk: Uint8Array): Promise<void> => {
       if (writeError != null) throw writeError
-      sha.update(chunk)
       this.ordered.feed(start + received, chunk)
       received += chunk.byteLength
       this.inflightBytes += chunk.byteLength
@@ -216,7 +227,8 @@ export class Download {
     }
     this.writing.delete(start)
     this.inflightBytes -= received
-    part.markDone(index, plan.complete(index, holder, sha.digest('hex')))
+    // the range's own hash is taken only if the whole does not verify (hashRanges)
+    part.markDone(index, plan.complete(index, holder))
     this.bytesFetched += received
     this.byHolder[holder] = (this.byHolder[holder] ?? 0) + received
     this.progress(true)

@@ -6,10 +6,13 @@ import { DownloadWriteError } from './errors.js'
 import type { Logger } from '../../store/logger.js'
 import type { FileHandle } from 'node:fs/promises'
 
-/** a completed range as the sidecar records it: who sent it and the sha256 of what it sent */
+/**
+ * a completed range as the sidecar records it: who sent it and the sha256 of what it sent, once
+ * that is known (it is taken only when a download does not verify and ranges are compared)
+ */
 export interface DoneRange {
   holder: string
-  sha256: string
+  sha256?: string
 }
 
 /** the sidecar's JSON: which ranges of the part file hold received bytes */
@@ -18,8 +21,8 @@ interface Sidecar {
   hash: string
   size: number
   rangeBytes: number
-  /** [range index, holder peer id, sha256 of the range] */
-  done: Array<[number, string, string]>
+  /** [range index, holder peer id, sha256 of the range when known] */
+  done: Array<[number, string, string] | [number, string]>
 }
 
 /**
@@ -121,7 +124,7 @@ export class PartFile {
     if (!this.dirty || (!force && Date.now() - this.lastSave < SIDECAR_SAVE_INTERVAL_MS)) return
     this.dirty = false
     this.lastSave = Date.now()
-    const sidecar: Sidecar = { ...this.meta, done: [...this.done].map(([i, r]) => [i, r.holder, r.sha256]) }
+    const sidecar: Sidecar = { ...this.meta, done: [...this.done].map(([i, r]) => r.sha256 === undefined ? [i, r.holder] : [i, r.holder, r.sha256]) }
     const tmp = `${this.sidecarPath}.tmp`
     try {
       // the data first: the record must never claim bytes that a crash could lose
@@ -141,11 +144,16 @@ export class PartFile {
 
   /** sha256 of the whole part file, streamed */
   async hash (signal?: AbortSignal): Promise<string> {
+    return await this.hashRange(0, this.meta.size, signal)
+  }
+
+  /** sha256 of bytes `start`..`end` (exclusive) of the part file, streamed */
+  async hashRange (start: number, end: number, signal?: AbortSignal): Promise<string> {
     const sha = createHash('sha256')
-    const buf = Buffer.allocUnsafe(VERIFY_CHUNK_BYTES)
-    for (let pos = 0; pos < this.meta.size;) {
+    const buf = Buffer.allocUnsafe(Math.min(VERIFY_CHUNK_BYTES, Math.max(1, end - start)))
+    for (let pos = start; pos < end;) {
       signal?.throwIfAborted()
-      const { bytesRead } = await this.fh.read(buf, 0, Math.min(buf.byteLength, this.meta.size - pos), pos)
+      const { bytesRead } = await this.fh.read(buf, 0, Math.min(buf.byteLength, end - pos), pos)
       if (bytesRead === 0) throw new DownloadWriteError('the partial download shrank while it was verified', undefined)
       sha.update(buf.subarray(0, bytesRead))
       pos += bytesRead
@@ -196,10 +204,15 @@ async function loadSidecar (path: string, meta: Omit<Sidecar, 'done'>, logger: L
   }
   const ranges = Math.ceil(meta.size / meta.rangeBytes)
   for (const entry of s.done) {
-    if (!Array.isArray(entry) || entry.length !== 3) continue
+    if (!Array.isArray(entry) || (entry.length !== 2 && entry.length !== 3)) continue
     const [index, holder, sha256] = entry as unknown[]
     if (!Number.isSafeInteger(index) || (index as number) < 0 || (index as number) >= ranges) continue
-    if (typeof holder !== 'string' || typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) continue
+    if (typeof holder !== 'string') continue
+    if (entry.length === 2) {
+      done.set(index as number, { holder })
+      continue
+    }
+    if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) continue
     done.set(index as number, { holder, sha256 })
   }
   return done

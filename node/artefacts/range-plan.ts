@@ -10,8 +10,11 @@ export class RangePlan {
   readonly count: number
   private readonly pending = new Set<number>()
   private readonly inflight = new Map<number, string>()
-  /** range → holder → sha256 of what that holder sent */
-  private readonly history = new Map<number, Map<string, string>>()
+  /**
+   * range → holder → sha256 of what that holder sent; undefined until it is needed: a range's
+   * hash is taken from the part file only when a download does not verify (`unhashed`, `setHash`)
+   */
+  private readonly history = new Map<number, Map<string, string | undefined>>()
 
   constructor (readonly size: number, readonly rangeBytes: number, readonly done: Map<number, DoneRange>) {
     this.count = Math.ceil(size / rangeBytes)
@@ -62,13 +65,26 @@ export class RangePlan {
     this.inflight.set(index, holder)
   }
 
-  /** the range arrived whole from `holder`; its bytes hash to `sha256` */
-  complete (index: number, holder: string, sha256: string): DoneRange {
+  /** the range arrived whole from `holder` (its bytes hash to `sha256`, when known) */
+  complete (index: number, holder: string, sha256?: string): DoneRange {
     this.inflight.delete(index)
     this.record(index, holder, sha256)
-    const range = { holder, sha256 }
+    const range = sha256 === undefined ? { holder } : { holder, sha256 }
     this.done.set(index, range)
     return range
+  }
+
+  /** done ranges whose hash is not known yet: hash them (`setHash`) before `reopenForRepair` or `blame` */
+  unhashed (): number[] {
+    return [...this.done].filter(([, r]) => r.sha256 === undefined).map(([i]) => i).sort((a, b) => a - b)
+  }
+
+  /** the bytes now held for done range `index` hash to `sha256` */
+  setHash (index: number, sha256: string): void {
+    const range = this.done.get(index)
+    if (range == null) return
+    range.sha256 = sha256
+    this.record(index, range.holder, sha256)
   }
 
   /** the request failed: the range is pending again */
@@ -78,7 +94,7 @@ export class RangePlan {
   }
 
   /**
-   * After the whole did not verify: reopen every done range that no second holder confirmed
+   * After the whole did not verify, and every done range is hashed: reopen every done range that no second holder confirmed
    * (each will be asked of a holder that has not sent it). If every range was confirmed (two
    * holders sent the same wrong bytes), reopen every range. Returns the reopened indexes.
    */
@@ -92,7 +108,7 @@ export class RangePlan {
     return reopen.sort((a, b) => a - b)
   }
 
-  /** holders that ever sent bytes for a range that differ from the bytes now held (call after the whole verified) */
+  /** holders that ever sent bytes for a range that differ from the bytes now held (call after the whole verified, every range hashed that was sent more than once) */
   blame (): string[] {
     const bad = new Set<string>()
     for (const [i, sent] of this.history) {
@@ -115,7 +131,7 @@ export class RangePlan {
     return agreeing >= 2
   }
 
-  private record (index: number, holder: string, sha256: string): void {
+  private record (index: number, holder: string, sha256: string | undefined): void {
     let sent = this.history.get(index)
     if (sent == null) this.history.set(index, sent = new Map())
     sent.set(holder, sha256)

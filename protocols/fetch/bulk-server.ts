@@ -6,6 +6,7 @@
  */
 import { once } from 'node:events'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { open } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { finished } from 'node:stream/promises'
 import { BULK_HELLO_TIMEOUT_MS, BULK_MAX_ACTIVE_SENDS, BULK_MAX_CONNECTIONS, BULK_MAX_TICKETS, BULK_RECORD_BYTES, BULK_TICKET_TTL_MS, FETCH_FRAME_TIMEOUT_MS } from './constants.js'
@@ -14,10 +15,12 @@ import { HELLO_BYTES, KEY_BYTES, RECORD_HEADER_BYTES, TICKET_BYTES, helloProof, 
 import { silentLogger } from '../../store/logger.js'
 import type { BlobStore } from '../../store/blobs/types.js'
 import type { Logger } from '../../store/logger.js'
+import type { FileHandle } from 'node:fs/promises'
 import type { Server, Socket } from 'node:net'
 
 export interface BulkServerComponents {
-  blobs: Pick<BlobStore, 'get'>
+  /** where a blob's file is (read a record at a time; clients verify what they receive) */
+  blobs: Pick<BlobStore, 'pathOf'>
   logger?: Logger
   /** bytes handed to sockets (counters) */
   onBytes?: (bytes: number) => void
@@ -204,62 +207,73 @@ export class BulkServer {
     return timingSafeEqual(proof, hello.subarray(TICKET_BYTES)) ? ticket : undefined
   }
 
-  /** the range in sealed records; TCP's own flow control paces it */
+  /**
+   * The range in sealed records; TCP's own flow control paces it. The blob is read a record at a
+   * time into two buffers used in turn (the next record is read while this one is sealed and
+   * sent; the cipher copies what it seals, so a buffer is free again once sealed), and a record's
+   * header, ciphertext and tag go to the socket in one write call: per record, one allocation (the
+   * ciphertext) instead of three, and one system call instead of three.
+   */
   private async send (socket: Socket, t: Ticket, signal: AbortSignal): Promise<void> {
     const onAbort = (): void => { socket.destroy() }
     signal.addEventListener('abort', onAbort, { once: true })
-    let chunks: AsyncIterator<Uint8Array> | undefined
+    let fh: FileHandle | undefined
+    let next: Promise<Buffer> | undefined
     try {
-      let left = t.end - t.start
-      let index = 0
-      let inRecord = 0
-      let cipher = recordCipher(t.key, t.id, index)
-      const header = (): void => {
-        inRecord = Math.min(this.init.recordBytes, left)
-        const h = Buffer.allocUnsafe(RECORD_HEADER_BYTES)
-        h.writeUInt32BE(inRecord, 0)
-        socket.write(h)
-      }
-      if (left > 0) header()
-      // the next read is under way while this chunk is sealed and sent
-      chunks = this.components.blobs.get(t.hash, { start: t.start, end: t.end, signal, chunkBytes: this.init.recordBytes * 2 })[Symbol.asyncIterator]()
-      let next = chunks.next()
-      next.catch(() => {})
-      for (;;) {
-        const r = await next
-        if (r.done === true) break
-        const chunk = r.value
-        next = chunks.next()
-        next.catch(() => {})
-        for (let off = 0; off < chunk.byteLength;) {
-          const n = Math.min(inRecord, chunk.byteLength - off)
-          const ready = socket.write(cipher.update(chunk.subarray(off, off + n)))
-          off += n
-          inRecord -= n
-          left -= n
-          this.components.onBytes?.(n)
-          if (inRecord === 0) {
-            cipher.final()
-            socket.write(cipher.getAuthTag())
-            index++
-            if (left > 0) {
-              cipher = recordCipher(t.key, t.id, index)
-              header()
-            }
-          }
-          if (!ready) await drained(socket, this.init.writeTimeoutMs, signal)
+      fh = await openBlob(this.components.blobs.pathOf(t.hash))
+      const file = fh
+      if ((await file.stat()).size < t.end) throw new Error(`the blob is shorter than the ticket's range ${t.start}-${t.end}`)
+      const recordBytes = this.init.recordBytes
+      const first = Math.min(recordBytes, t.end - t.start)
+      const buffers = [Buffer.allocUnsafe(first), Buffer.allocUnsafe(first)]
+      const read = async (index: number, pos: number): Promise<Buffer> => {
+        const buf = buffers[index % 2]
+        const n = Math.min(recordBytes, t.end - pos)
+        for (let got = 0; got < n;) {
+          const { bytesRead } = await file.read(buf, got, n - got, pos + got)
+          if (bytesRead === 0) throw new Error(`the blob gave ${pos + got - t.start} of ${t.end - t.start} bytes`)
+          got += bytesRead
         }
+        return buf.subarray(0, n)
       }
-      if (left !== 0) throw new Error(`the blob store gave ${t.end - t.start - left} of ${t.end - t.start} bytes`)
+      let pos = t.start
+      if (pos < t.end) next = read(0, pos)
+      for (let index = 0; next != null; index++) {
+        signal.throwIfAborted()
+        const plain = await next
+        pos += plain.byteLength
+        next = pos < t.end ? read(index + 1, pos) : undefined
+        next?.catch(() => {})
+        const cipher = recordCipher(t.key, t.id, index)
+        const sealed = cipher.update(plain)
+        cipher.final()
+        const header = Buffer.allocUnsafe(RECORD_HEADER_BYTES)
+        header.writeUInt32BE(plain.byteLength, 0)
+        socket.cork()
+        socket.write(header)
+        socket.write(sealed)
+        socket.write(cipher.getAuthTag())
+        socket.uncork()
+        this.components.onBytes?.(plain.byteLength)
+        // up to a record more than the kernel took waits in the socket, so the next is sealed while it drains
+        if (socket.writableLength > recordBytes) await drained(socket, this.init.writeTimeoutMs, signal)
+        if (socket.destroyed) throw new Error('the bulk connection closed')
+      }
       // settles also when the socket is destroyed before its end is flushed (end's callback would not)
       socket.end()
       await finished(socket, { readable: false })
     } finally {
       signal.removeEventListener('abort', onAbort)
-      // closes the blob file, after a read still under way
-      void chunks?.return?.()?.catch(() => {})
+      // a read still under way ends before the file is closed
+      await next?.catch(() => {})
+      await fh?.close().catch(() => {})
     }
   }
+}
+
+/** a stored blob's file, opened for reading */
+async function openBlob (path: string): Promise<FileHandle> {
+  return await open(path, 'r')
 }
 
 /** the client's first HELLO_BYTES, within `timeoutMs` */
@@ -293,17 +307,24 @@ async function readHello (socket: Socket, timeoutMs: number): Promise<Buffer> {
 
 /** wait for the socket to drain, within `timeoutMs`; a socket closed meanwhile fails at once */
 async function drained (socket: Socket, timeoutMs: number, signal: AbortSignal): Promise<void> {
-  const deadline = AbortSignal.timeout(timeoutMs)
-  const settled = new AbortController()
-  const wait = AbortSignal.any([signal, deadline, settled.signal])
-  try {
-    await Promise.race([once(socket, 'drain', { signal: wait }), once(socket, 'close', { signal: wait })])
-  } catch (err) {
-    if (deadline.aborted && !signal.aborted) throw new FetchTimeoutError('the peer took no data within the deadline')
-    throw err
-  } finally {
-    settled.abort()
-  }
+  signal.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const done = (err?: unknown): void => {
+      clearTimeout(timer)
+      socket.off('drain', onDrain)
+      socket.off('close', onClose)
+      signal.removeEventListener('abort', onAbort)
+      if (err == null) resolve()
+      else reject(err)
+    }
+    const onDrain = (): void => { done() }
+    const onClose = (): void => { done(new Error('the bulk connection closed')) }
+    const onAbort = (): void => { done(signal.reason) }
+    const timer = setTimeout(() => { done(new FetchTimeoutError('the peer took no data within the deadline')) }, timeoutMs)
+    socket.once('drain', onDrain)
+    socket.once('close', onClose)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
   if (socket.destroyed) throw new Error('the bulk connection closed')
 }
 

@@ -18,7 +18,7 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 export interface FetchServiceComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
   /** where served blobs are read from; ranged reads are not verified (clients verify the whole) */
-  blobs: Pick<BlobStore, 'stat' | 'get'>
+  blobs: Pick<BlobStore, 'stat' | 'get' | 'pathOf'>
   logger?: Logger
   /** the `read` role check: a peer for which this is false gets ERR_NOT_ALLOWED and nothing else */
   isAllowed: (peerId: string) => boolean

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
-import { chmod, open, readdir, stat } from 'node:fs/promises'
+import { chmod, open, readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Fetcher } from '../../../node/artefacts/index.js'
-import { FetchMesh, MiB, randomSource, storeRandom } from '../../protocols/fetch/helpers.js'
+import { FetchMesh, MiB, randomSource, sha256, storeRandom } from '../../protocols/fetch/helpers.js'
 import type { FetcherInit } from '../../../node/artefacts/index.js'
 import type { FetchNode } from '../../protocols/fetch/helpers.js'
 
@@ -174,6 +174,15 @@ describe('Fetcher', () => {
     expect(await me.blobs.has(hash)).toBe(false)
     const partial = await stat(join(me.dir, 'partial', `${hash}.json`))
     expect(partial.isFile()).toBe(true)
+    // no range was hashed on its own while it arrived: the record names holders only ...
+    const recordPath = join(me.dir, 'partial', `${hash}.json`)
+    const record = JSON.parse(await readFile(recordPath, 'utf8')) as { done: Array<[number, string, string?]> }
+    expect(record.done.length).toBeGreaterThan(0)
+    expect(record.done.every(e => e.length === 2)).toBe(true)
+    // ... and a record that does carry range hashes (as a repair round writes it) resumes the same
+    const part = await readFile(join(me.dir, 'partial', `${hash}.part`))
+    record.done = record.done.map(([i, holder]) => [i, holder, sha256(part.subarray(i * MiB, (i + 1) * MiB))])
+    await writeFile(recordPath, JSON.stringify(record))
 
     // a new fetcher, as after a restart: what it knows comes from the partial files
     const second = await fetcherOn(me, init)
