@@ -1,4 +1,4 @@
-import { FrameReader } from '../codec/frames.js'
+import { FrameReader, NEVER_ABORTED } from '../codec/frames.js'
 import { ATTACH_MAX_CLIENT_FRAME_BYTES, ATTACH_MAX_HELLO_BYTES, ATTACH_MAX_REPLY_BYTES, ATTACH_MAX_SERVER_FRAME_BYTES } from './constants.js'
 import { AttachClosedError } from './errors.js'
 import { encodeClientFrame, encodeHello, encodeReply, encodeServerFrame, parseClientFrame, parseHello, parseReply, parseServerFrame } from './messages.js'
@@ -38,21 +38,110 @@ interface Codec<Out, First, In> {
   parse: (bytes: Uint8Array, maxBytes: number) => In
 }
 
-/** messages as CBOR in varint length-prefixed frames on a stream (docs/protocols/attach.md) */
+interface Waiter {
+  resolve: (message: unknown) => void
+  reject: (err: Error) => void
+  /** performance.now() after which the read fails with ERR_TIMEOUT */
+  deadline: number
+}
+
+/**
+ * One read at a time, failed by its deadline or by its signal, at little cost per read: one
+ * timer per gate, armed for the first wait and, when it fires, re-armed for whatever wait is
+ * pending then (a session reading a message a millisecond costs one timer per idle limit, not
+ * one per message), and the signal's listener added once per signal rather than once per read.
+ */
+class ReadGate {
+  private waiter?: Waiter
+  private timer?: ReturnType<typeof setTimeout>
+  private watched?: AbortSignal
+
+  private readonly onAbort = (): void => {
+    if (this.watched !== undefined) this.fail(abortReason(this.watched))
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined
+    const waiter = this.waiter
+    if (waiter === undefined) return
+    const left = waiter.deadline - performance.now()
+    if (left > 0) {
+      this.arm(left)
+      return
+    }
+    this.fail(ATTACH_ERRORS.timeout('nothing from the peer within the read deadline'))
+  }
+
+  /** a read that `settle` or `fail` ends, unless its deadline or its signal does first */
+  async wait (timeoutMs: number, signal: AbortSignal): Promise<unknown> {
+    if (signal.aborted) throw abortReason(signal)
+    if (this.waiter !== undefined) throw new AttachClosedError('two reads at once on one attach channel')
+    if (this.watched !== signal) {
+      this.watched?.removeEventListener('abort', this.onAbort)
+      this.watched = signal
+      signal.addEventListener('abort', this.onAbort)
+    }
+    return await new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject, deadline: performance.now() + timeoutMs }
+      if (Number.isFinite(timeoutMs) && this.timer === undefined) this.arm(timeoutMs)
+    })
+  }
+
+  /** `promise`'s outcome, unless the deadline or the signal comes first (its late outcome is then dropped) */
+  async race (promise: Promise<unknown>, timeoutMs: number, signal: AbortSignal): Promise<unknown> {
+    const waiting = this.wait(timeoutMs, signal)
+    const waiter = this.waiter
+    promise.then(value => { if (this.waiter === waiter) this.settle(value) }, (err: Error) => { if (this.waiter === waiter) this.fail(err) })
+    return await waiting
+  }
+
+  settle (value: unknown): boolean {
+    const waiter = this.waiter
+    this.waiter = undefined
+    waiter?.resolve(value)
+    return waiter !== undefined
+  }
+
+  fail (err: Error): void {
+    const waiter = this.waiter
+    this.waiter = undefined
+    waiter?.reject(err)
+  }
+
+  /** no more reads: the timer and the listener go */
+  close (): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.watched?.removeEventListener('abort', this.onAbort)
+    this.watched = undefined
+  }
+
+  private arm (ms: number): void {
+    this.timer = setTimeout(this.onTimer, ms)
+    // a session's own keepalive timers hold the process; this one never has to
+    this.timer.unref?.()
+  }
+}
+
+/**
+ * Messages as CBOR in varint length-prefixed frames on a stream (docs/protocols/attach.md). The
+ * frame reader is asked without a deadline or a signal; the gate applies both.
+ */
 class StreamChannel<Out, First, In> implements Channel<Out, First, In> {
   private readonly reader: FrameReader
+  private readonly gate = new ReadGate()
 
   constructor (private readonly stream: AttachStream, private readonly codec: Codec<Out, First, In>) {
     this.reader = new FrameReader(stream, ATTACH_ERRORS)
   }
 
   async first (timeoutMs: number, signal: AbortSignal): Promise<First | undefined> {
-    const bytes = await this.reader.read(this.codec.firstMaxBytes, timeoutMs, signal)
+    const bytes = await this.next(this.codec.firstMaxBytes, timeoutMs, signal)
     return bytes === undefined ? undefined : this.codec.parseFirst(bytes, this.codec.firstMaxBytes)
   }
 
   async read (timeoutMs: number, signal: AbortSignal): Promise<In | undefined> {
-    const bytes = await this.reader.read(this.codec.maxBytes, timeoutMs, signal)
+    const bytes = await this.next(this.codec.maxBytes, timeoutMs, signal)
     return bytes === undefined ? undefined : this.codec.parse(bytes, this.codec.maxBytes)
   }
 
@@ -65,7 +154,20 @@ class StreamChannel<Out, First, In> implements Channel<Out, First, In> {
   }
 
   abort (err: Error): void {
+    this.gate.close()
     this.stream.abort(err)
+  }
+
+  private async next (maxBytes: number, timeoutMs: number, signal: AbortSignal): Promise<Uint8Array | undefined> {
+    try {
+      const bytes = await this.gate.race(this.reader.read(maxBytes, Infinity, NEVER_ABORTED), timeoutMs, signal) as Uint8Array | undefined
+      if (bytes === undefined) this.gate.close()
+      return bytes
+    } catch (err) {
+      // after an error the reader is dead (the caller resets the stream)
+      this.gate.close()
+      throw err
+    }
   }
 }
 
@@ -94,47 +196,14 @@ export function clientStreamChannel (stream: AttachStream): ClientChannel {
   })
 }
 
-interface Waiter {
-  resolve: (message: unknown) => void
-  reject: (err: Error) => void
-  /** performance.now() after which the read fails with ERR_TIMEOUT */
-  deadline: number
-}
-
-/**
- * One end of an in-memory pair. A read that has to wait costs no timer of its own: one timer
- * per end is armed for the first wait and, when it fires, re-armed for whatever wait is pending
- * then (so a session that reads a message a millisecond costs one timer per idle limit, not one
- * per message). The abort signal's listener is added once per signal, not once per read.
- */
+/** One end of an in-memory pair: what the other end sends is read here as it was sent. */
 class MemoryEnd implements Channel<unknown, unknown, unknown> {
   other!: MemoryEnd
   private readonly inbox: unknown[] = []
   private inboxEnded = false
   private inboxError?: Error
   private writeClosed = false
-  private waiter?: Waiter
-  private timer?: ReturnType<typeof setTimeout>
-  private watched?: AbortSignal
-
-  private readonly onAbort = (): void => {
-    const waiter = this.waiter
-    this.waiter = undefined
-    if (waiter !== undefined && this.watched !== undefined) waiter.reject(abortReason(this.watched))
-  }
-
-  private readonly onTimer = (): void => {
-    this.timer = undefined
-    const waiter = this.waiter
-    if (waiter === undefined) return
-    const left = waiter.deadline - performance.now()
-    if (left > 0) {
-      this.armTimer(left)
-      return
-    }
-    this.waiter = undefined
-    waiter.reject(ATTACH_ERRORS.timeout('nothing from the peer within the read deadline'))
-  }
+  private readonly gate = new ReadGate()
 
   async first (timeoutMs: number, signal: AbortSignal): Promise<unknown> {
     return await this.read(timeoutMs, signal)
@@ -145,16 +214,7 @@ class MemoryEnd implements Channel<unknown, unknown, unknown> {
     if (this.inbox.length > 0) return this.inbox.shift()
     if (this.inboxError !== undefined) throw this.inboxError
     if (this.inboxEnded) return undefined
-    if (this.waiter !== undefined) throw new AttachClosedError('two reads at once on one attach channel')
-    if (this.watched !== signal) {
-      this.watched?.removeEventListener('abort', this.onAbort)
-      this.watched = signal
-      signal.addEventListener('abort', this.onAbort)
-    }
-    return await new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject, deadline: performance.now() + timeoutMs }
-      if (Number.isFinite(timeoutMs) && this.timer === undefined) this.armTimer(timeoutMs)
-    })
+    return await this.gate.wait(timeoutMs, signal)
   }
 
   async send (message: unknown, signal: AbortSignal): Promise<void> {
@@ -178,13 +238,7 @@ class MemoryEnd implements Channel<unknown, unknown, unknown> {
 
   private deliver (message: unknown): void {
     if (this.inboxEnded) return
-    const waiter = this.waiter
-    if (waiter !== undefined) {
-      this.waiter = undefined
-      waiter.resolve(message)
-      return
-    }
-    this.inbox.push(message)
+    if (!this.gate.settle(message)) this.inbox.push(message)
   }
 
   private endInbox (err?: Error): void {
@@ -194,22 +248,11 @@ class MemoryEnd implements Channel<unknown, unknown, unknown> {
     if (err !== undefined) {
       this.inboxError = err
       this.inbox.length = 0
+      this.gate.fail(err)
+    } else {
+      this.gate.settle(undefined)
     }
-    clearTimeout(this.timer)
-    this.timer = undefined
-    this.watched?.removeEventListener('abort', this.onAbort)
-    this.watched = undefined
-    const waiter = this.waiter
-    this.waiter = undefined
-    if (waiter === undefined) return
-    if (err !== undefined) waiter.reject(err)
-    else waiter.resolve(undefined)
-  }
-
-  private armTimer (ms: number): void {
-    this.timer = setTimeout(this.onTimer, ms)
-    // a session's own keepalive timers hold the process; this one never has to
-    this.timer.unref?.()
+    this.gate.close()
   }
 }
 
