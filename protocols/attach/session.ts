@@ -115,6 +115,7 @@ export class ServerSession {
       throw typed
     } finally {
       clearInterval(pinger)
+      this.wakeup.close()
       for (const timer of this.timers) clearTimeout(timer)
       this.keys.close()
       this.unsubscribe()
