@@ -1,12 +1,69 @@
 import { request } from 'node:http'
 import { CliError, DaemonUnreachableError } from '../errors.js'
-import { ATTACH_BRIDGE_UPGRADE, controlFrame, dataFrame, readBridgeFrames } from '../../node/control/bridge-frames.js'
+import { ATTACH_BRIDGE_UPGRADE, controlFrame, dataFrame, onBridgeFrames } from '../../node/control/bridge-frames.js'
 import { MAX_BRIDGE_FRAME } from '../../node/control/attach-bridge.js'
 import type { Socket } from 'node:net'
+import type { BridgeFrame } from '../../node/control/bridge-frames.js'
 import type { AttachFrame, AttachSessionLike } from '../../protocols/attach/types.js'
 
 /** output frames from the daemon are at most an attach output chunk; this bounds a broken one */
 const MAX_OUTPUT_FRAME = 1024 * 1024
+/** output read from the daemon and not yet written to the terminal: past this the socket is not read */
+const MAX_QUEUED_OUTPUT = 1024 * 1024
+
+/**
+ * The daemon's frames as they arrive, for one reader at a time: decoded in the turn of the
+ * event loop that read them, queued until taken. While more than MAX_QUEUED_OUTPUT bytes wait
+ * (a terminal that does not keep up), the socket is paused and the daemon's side fills up.
+ */
+class Incoming {
+  private readonly frames: BridgeFrame[] = []
+  private queued = 0
+  private paused = false
+  private ended = false
+  private error?: Error
+  private wake?: () => void
+
+  constructor (private readonly socket: Socket) {
+    onBridgeFrames(socket, MAX_OUTPUT_FRAME, frame => {
+      this.frames.push(frame)
+      if (frame.kind === 'data') this.queued += frame.data.byteLength
+      if (!this.paused && this.queued > MAX_QUEUED_OUTPUT) {
+        this.paused = true
+        socket.pause()
+      }
+      this.poke()
+    }, err => {
+      this.ended = true
+      this.error = err
+      this.poke()
+    })
+  }
+
+  /** the next frame; undefined at the end of the connection; throws if it broke (a bad frame, a socket error) */
+  async next (): Promise<BridgeFrame | undefined> {
+    for (;;) {
+      const frame = this.frames.shift()
+      if (frame !== undefined) {
+        if (frame.kind === 'data') this.queued -= frame.data.byteLength
+        if (this.paused && this.queued <= MAX_QUEUED_OUTPUT / 2) {
+          this.paused = false
+          this.socket.resume()
+        }
+        return frame
+      }
+      if (this.error !== undefined) throw this.error
+      if (this.ended) return undefined
+      await new Promise<void>(resolve => { this.wake = resolve })
+    }
+  }
+
+  private poke (): void {
+    const wake = this.wake
+    this.wake = undefined
+    wake?.()
+  }
+}
 
 /**
  * The CLI's end of an attach session: an HTTP upgrade on the daemon's control socket to
@@ -38,9 +95,9 @@ export async function openBridge (socketPath: string, home: string, ref: string,
     })
     req.end()
   })
-  const frames = readBridgeFrames(socket, MAX_OUTPUT_FRAME)
-  const first = await frames.next().catch(() => ({ done: true as const, value: undefined }))
-  const hello = first.done === true || first.value.kind !== 'control' ? undefined : first.value.msg
+  const incoming = new Incoming(socket)
+  const first = await incoming.next().catch(() => undefined)
+  const hello = first === undefined || first.kind !== 'control' ? undefined : first.msg
   if (hello?.t !== 'hello') {
     socket.destroy()
     throw new CliError(String(hello?.code ?? 'ERR_ATTACH'), String(hello?.message ?? 'the daemon closed the attach session'))
@@ -48,9 +105,8 @@ export async function openBridge (socketPath: string, home: string, ref: string,
   const send = (frame: Buffer): void => { if (!socket.destroyed) socket.write(frame) }
   async function * output (): AsyncGenerator<AttachFrame> {
     for (;;) {
-      const next = await frames.next()
-      if (next.done === true) return
-      const frame = next.value
+      const frame = await incoming.next()
+      if (frame === undefined) return
       if (frame.kind === 'data') {
         yield { type: 'output', data: frame.data }
         continue

@@ -25,6 +25,8 @@ export class DetachScanner {
   private pending = false
 
   feed (chunk: Uint8Array): ScanResult {
+    // almost every chunk: no Ctrl-] in it and none before it, so it goes as it is
+    if (!this.pending && !chunk.includes(DETACH_PREFIX)) return { forward: chunk, detach: false }
     const out: number[] = []
     for (const byte of chunk) {
       if (this.pending) {

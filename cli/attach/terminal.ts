@@ -168,14 +168,21 @@ async function showOutput (output: AsyncIterable<AttachFrame>, io: TerminalIO, n
 function forwardKeys (session: AttachSessionLike, io: TerminalIO, detach: () => void, notice: (text: string) => void): () => void {
   const rw = session.mode === 'rw'
   const scanner = new DetachScanner()
-  let sending: Promise<void> = Promise.resolve()
+  // the write in flight, if any: keys typed meanwhile go after it; a key typed when none is goes at once
+  let sending: Promise<void> | undefined
+  const send = (bytes: Uint8Array): void => {
+    const write = async (): Promise<void> => { await session.write(bytes) }
+    // after the end or a detach keys have nowhere to go
+    const done = (sending === undefined ? write() : sending.then(write)).catch(() => {})
+    sending = done
+    void done.then(() => { if (sending === done) sending = undefined })
+  }
   let hinted = false
   const onData = (chunk: Buffer | string): void => {
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
     const { forward, detach: wanted } = scanner.feed(bytes)
     if (rw && forward.byteLength > 0) {
-      // one write after the other, in typing order; after the end or a detach keys have nowhere to go
-      sending = sending.then(async () => { await session.write(forward) }).catch(() => {})
+      send(forward)
     } else if (!rw && forward.includes(CTRL_C)) {
       return detach()
     } else if (!rw && forward.byteLength > 0 && !hinted) {

@@ -1,4 +1,4 @@
-import { ATTACH_BRIDGE_UPGRADE, controlFrame, dataFrame, readBridgeFrames } from './bridge-frames.js'
+import { ATTACH_BRIDGE_UPGRADE, controlFrame, dataFrame, onBridgeFrames } from './bridge-frames.js'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Logger } from '../../store/logger.js'
@@ -8,6 +8,46 @@ import type { ControlHandlers } from './types.js'
 export const MAX_BRIDGE_FRAME = 64 * 1024
 /** past this many bytes queued to a slow local terminal, output is dropped (the job never waits) */
 export const MAX_BRIDGE_BUFFER = 4 * 1024 * 1024
+/** keys waiting for the session (a paste is paced to the node's input rate): past this the socket is not read */
+const MAX_QUEUED_INPUT = 2 * MAX_BRIDGE_FRAME
+
+/**
+ * The CLI's keys, resizes and detach, applied to the session one after the other in the order
+ * they came. One that arrives while nothing is in flight starts at once (no hop through a
+ * promise chain); while more than MAX_QUEUED_INPUT bytes of keys wait, the socket is paused, so
+ * a paste waits in the CLI and the kernel rather than in this daemon.
+ */
+class BridgeInput {
+  private last: Promise<void> | undefined
+  private queued = 0
+  private paused = false
+
+  constructor (private readonly socket: Duplex, private readonly onError: (what: string, err: unknown) => void) {}
+
+  after (bytes: number, op: () => Promise<void>, what: string): void {
+    this.queued += bytes
+    if (!this.paused && this.queued > MAX_QUEUED_INPUT) {
+      this.paused = true
+      this.socket.pause()
+    }
+    const run = async (): Promise<void> => {
+      try {
+        await op()
+      } catch (err) {
+        this.onError(what, err)
+      }
+    }
+    const done = (this.last === undefined ? run() : this.last.then(run)).then(() => {
+      this.queued -= bytes
+      if (this.last === done) this.last = undefined
+      if (this.paused && this.queued <= MAX_QUEUED_INPUT / 2) {
+        this.paused = false
+        this.socket.resume()
+      }
+    })
+    this.last = done
+  }
+}
 
 /**
  * `cit-node attach` over the control socket: an HTTP upgrade to `cit-attach/2`, then binary
@@ -41,23 +81,28 @@ export async function serveAttachBridge (req: IncomingMessage, socket: Duplex, h
     return
   }
   send({ t: 'hello', mode: session.mode, cols: session.cols, rows: session.rows })
-  void (async () => {
-    try {
-      for await (const frame of readBridgeFrames(socket, MAX_BRIDGE_FRAME)) {
-        if (frame.kind === 'data') {
-          await session.write(frame.data).catch(err => { log.debug('attach input refused', { job: ref, err }) })
-          continue
-        }
-        const msg: any = frame.msg
-        if (msg.t === 'resize' && Number.isInteger(msg.cols) && Number.isInteger(msg.rows)) await session.resize(msg.cols, msg.rows).catch(err => { log.debug('attach resize refused', { job: ref, err }) })
-        else if (msg.t === 'detach') break
-      }
-    } catch (err) {
-      log.debug('attach input ended with an error', { job: ref, err })
-    } finally {
-      await session.detach().catch(err => { log.debug('attach detach failed', { job: ref, err }) })
+  const input = new BridgeInput(socket, (what, err) => { log.debug(`attach ${what} refused`, { job: ref, err }) })
+  let detached = false
+  const detach = (err?: Error): void => {
+    if (detached) return
+    detached = true
+    stopInput()
+    input.after(0, async () => { await session.detach() }, 'detach')
+    if (err === undefined) return
+    // a bad frame or a broken socket: nothing more from this connection is trusted or wanted
+    log.debug('attach input ended with an error', { job: ref, err })
+    socket.destroy()
+  }
+  // keys are handed to the session in the turn of the event loop that read them
+  const stopInput = onBridgeFrames(socket, MAX_BRIDGE_FRAME, frame => {
+    if (frame.kind === 'data') {
+      input.after(frame.data.byteLength, async () => { await session.write(frame.data) }, 'input')
+      return
     }
-  })()
+    const msg: any = frame.msg
+    if (msg.t === 'resize' && Number.isInteger(msg.cols) && Number.isInteger(msg.rows)) input.after(0, async () => { await session.resize(msg.cols, msg.rows) }, 'resize')
+    else if (msg.t === 'detach') detach()
+  }, detach)
   try {
     for await (const frame of session.output) {
       if (frame.type === 'output') {

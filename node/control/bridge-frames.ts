@@ -80,6 +80,53 @@ function parseControl (payload: Buffer): Record<string, unknown> {
 }
 
 /**
+ * Frames as they arrive on `input`, handed to `onFrame` in the same turn of the event loop as
+ * the read that brought them (no async iteration between the socket and the caller: a key is
+ * one callback away from its bytes). `onEnd` is called once: with no error at the end of the
+ * input, with ERR_MALFORMED for a bad frame or input that ends inside one, or with the socket's
+ * error. Returns a function that stops listening.
+ */
+export function onBridgeFrames (input: Readable, maxBytes: number, onFrame: (frame: BridgeFrame) => void, onEnd: (err?: Error) => void): () => void {
+  const decoder = new BridgeFrameDecoder(maxBytes)
+  let done = false
+  const stop = (): void => {
+    input.off('data', onData)
+    input.off('end', onInputEnd)
+    input.off('error', onError)
+    input.off('close', onInputEnd)
+  }
+  const finish = (err?: Error): void => {
+    if (done) return
+    done = true
+    stop()
+    onEnd(err)
+  }
+  const onData = (chunk: Buffer): void => {
+    let frames: BridgeFrame[]
+    try {
+      frames = decoder.push(chunk)
+    } catch (err) {
+      finish(err as Error)
+      return
+    }
+    for (const frame of frames) {
+      if (done) return
+      onFrame(frame)
+    }
+  }
+  const onInputEnd = (): void => { finish(decoder.pending > 0 ? new MalformedMessageError('attach bridge: the connection ended inside a frame') : undefined) }
+  const onError = (err: Error): void => { finish(err) }
+  input.on('data', onData)
+  input.once('end', onInputEnd)
+  input.once('close', onInputEnd)
+  input.once('error', onError)
+  return () => {
+    done = true
+    stop()
+  }
+}
+
+/**
  * The frames arriving on `input`, in order. Reading is pulled: a consumer that does not ask
  * for the next frame leaves the socket paused (back-pressure down to the writer).
  */

@@ -1,13 +1,10 @@
 import { MalformedMessageError } from '../codec/errors.js'
-import { ATTACH_MAX_SERVER_FRAME_BYTES } from './constants.js'
 import { AttachClosedError, AttachReadOnlyError, AttachWindowError, InvalidAttachArgumentError } from './errors.js'
-import { encodeClientFrame, parseServerFrame } from './messages.js'
 import { TokenBucket } from './rate.js'
-import { Wakeup, abortReason, checkSize, sendFrame, settlesWithin, sleep, streamError } from './util.js'
+import { Wakeup, abortReason, checkSize, settlesWithin, sleep, streamError } from './util.js'
 import type { AttachReply, ClientFrame } from './messages.js'
 import type { AttachFrame, AttachMode, AttachSessionLike } from './types.js'
-import type { AttachStream } from './util.js'
-import type { FrameReader } from '../codec/frames.js'
+import type { ClientChannel } from './channel.js'
 
 export interface ClientLimits {
   window: number
@@ -71,7 +68,7 @@ export class ClientSession implements AttachSession {
   private readonly reading: Promise<void>
   private readonly pinger: ReturnType<typeof setInterval>
 
-  constructor (private readonly stream: AttachStream, private readonly reader: FrameReader, private readonly init: SessionInit) {
+  constructor (private readonly channel: ClientChannel, private readonly init: SessionInit) {
     this.mode = init.mode
     this.cols = init.reply.cols
     this.rows = init.reply.rows
@@ -114,11 +111,11 @@ export class ClientSession implements AttachSession {
     clearInterval(this.pinger)
     try {
       await this.send({ type: 'detach' })
-      await this.stream.close({ signal: AbortSignal.timeout(this.init.limits.closeTimeoutMs) })
+      await this.channel.close({ signal: AbortSignal.timeout(this.init.limits.closeTimeoutMs) })
     } catch {
       // the node is gone or slow: the reset below ends the session all the same
     }
-    if (!await settlesWithin(this.reading, this.init.limits.closeTimeoutMs)) this.stream.abort(new AttachClosedError('detached'))
+    if (!await settlesWithin(this.reading, this.init.limits.closeTimeoutMs)) this.channel.abort(new AttachClosedError('detached'))
   }
 
   private async * iterator (): AsyncGenerator<AttachFrame> {
@@ -149,10 +146,9 @@ export class ClientSession implements AttachSession {
 
   private async readLoop (): Promise<void> {
     for (;;) {
-      const bytes = await this.reader.read(ATTACH_MAX_SERVER_FRAME_BYTES, this.init.limits.idleTimeoutMs, this.init.signal)
-      if (bytes === undefined) break
+      const frame = await this.channel.read(this.init.limits.idleTimeoutMs, this.init.signal)
+      if (frame === undefined) break
       if (this.detached) continue
-      const frame = parseServerFrame(bytes, ATTACH_MAX_SERVER_FRAME_BYTES)
       if (frame.type === 'ping') continue
       if (this.gotEnd) throw new MalformedMessageError('the node sent a frame after the end frame')
       if (frame.type === 'output') {
@@ -169,7 +165,7 @@ export class ClientSession implements AttachSession {
     this.cleanup()
     this.wakeup.notify()
     // the node closed its side after the end frame: close ours so the stream is done on both ends
-    await this.stream.close({ signal: AbortSignal.timeout(this.init.limits.closeTimeoutMs) }).catch(() => {})
+    await this.channel.close({ signal: AbortSignal.timeout(this.init.limits.closeTimeoutMs) }).catch(() => {})
   }
 
   private cleanup (): void {
@@ -182,14 +178,14 @@ export class ClientSession implements AttachSession {
     if (this.finished || this.failure != null) return
     this.failure = this.detached ? new AttachClosedError('detached') : err
     if (!this.init.controller.signal.aborted) this.init.controller.abort(this.failure)
-    this.stream.abort(this.failure)
+    this.channel.abort(this.failure)
     this.wakeup.notify()
   }
 
   private async send (frame: ClientFrame): Promise<void> {
     if (this.failure != null) throw this.failure
     if (this.finished || (this.detached && frame.type !== 'detach')) throw new AttachClosedError()
-    await sendFrame(this.stream, encodeClientFrame(frame), this.init.signal)
+    await this.channel.send(frame, this.init.signal)
   }
 
   /** pings and credit: not awaited by anyone; a failure ends the session */

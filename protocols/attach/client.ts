@@ -1,14 +1,14 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MalformedMessageError } from '../codec/errors.js'
-import { FrameReader } from '../codec/frames.js'
 import {
   ATTACH_ACK_BYTES, ATTACH_CLOSE_TIMEOUT_MS, ATTACH_HELLO_TIMEOUT_MS, ATTACH_IDLE_TIMEOUT_MS, ATTACH_MAX_JOB_CHARS,
-  ATTACH_MAX_REPLY_BYTES, ATTACH_MAX_WINDOW_BYTES, ATTACH_PING_INTERVAL_MS, ATTACH_PROTOCOL, ATTACH_WINDOW_BYTES
+  ATTACH_MAX_WINDOW_BYTES, ATTACH_PING_INTERVAL_MS, ATTACH_PROTOCOL, ATTACH_WINDOW_BYTES
 } from './constants.js'
 import { AttachAbortedError, AttachRefusedError, AttachUnreachableError, InvalidAttachArgumentError } from './errors.js'
+import { clientStreamChannel } from './channel.js'
 import { ClientSession } from './client-session.js'
-import { encodeHello, parseReply } from './messages.js'
-import { ATTACH_ERRORS, abortReason, checkSize, sendFrame, streamError } from './util.js'
+import { abortReason, checkSize, streamError } from './util.js'
+import type { ClientChannel } from './channel.js'
 import type { AttachSession, ClientLimits } from './client-session.js'
 import type { AttachHello } from './messages.js'
 import type { AttachMode } from './types.js'
@@ -87,27 +87,30 @@ export async function attach (
   return await openSession(stream, job, mode, options)
 }
 
-/** Run the client side of a session on an open stream (a libp2p stream, or the local pair). */
+/** Run the client side of a session on an open stream (a libp2p stream). */
 export async function openSession (stream: AttachStream, job: string, mode: AttachMode, options: AttachOptions = {}): Promise<AttachSession> {
+  return await openChannelSession(clientStreamChannel(stream), job, mode, options)
+}
+
+/** Run the client side of a session on a channel (a stream's, or the viewer's end of an in-memory pair). */
+export async function openChannelSession (channel: ClientChannel, job: string, mode: AttachMode, options: AttachOptions = {}): Promise<AttachSession> {
   const { hello, limits, helloTimeoutMs } = checkArgs(job, mode, options)
   const controller = new AbortController()
   const signal = options.signal == null ? controller.signal : AbortSignal.any([options.signal, controller.signal])
-  const reader = new FrameReader(stream, ATTACH_ERRORS)
   try {
-    await sendFrame(stream, encodeHello(hello), signal)
-    let bytes: Uint8Array | undefined
+    await channel.send(hello, signal)
+    let reply
     try {
-      bytes = await reader.read(ATTACH_MAX_REPLY_BYTES, helloTimeoutMs, signal)
+      reply = await channel.first(helloTimeoutMs, signal)
     } catch (err) {
       throw streamError(err, helloTimeoutMs)
     }
-    if (bytes === undefined) throw new MalformedMessageError('the node closed the stream without a reply')
-    const reply = parseReply(bytes, ATTACH_MAX_REPLY_BYTES)
+    if (reply === undefined) throw new MalformedMessageError('the node closed the stream without a reply')
     if (!reply.ok) throw new AttachRefusedError(reply.error)
-    return new ClientSession(stream, reader, { mode, reply, limits, controller, signal })
+    return new ClientSession(channel, { mode, reply, limits, controller, signal })
   } catch (err) {
     const typed = signal.aborted ? abortReason(signal) : err instanceof Error ? err : new Error(String(err))
-    stream.abort(typed)
+    channel.abort(typed)
     throw typed
   }
 }

@@ -1,5 +1,5 @@
 import { decodeCbor, encodeCbor, isRecord } from '../codec/cbor.js'
-import { MalformedMessageError } from '../codec/errors.js'
+import { MalformedMessageError, MessageTooLargeError } from '../codec/errors.js'
 import {
   ATTACH_MAX_COLS, ATTACH_MAX_INPUT_CHUNK_BYTES, ATTACH_MAX_JOB_CHARS, ATTACH_MAX_OUTPUT_CHUNK_BYTES, ATTACH_MAX_REASON_CHARS,
   ATTACH_MAX_ROWS, ATTACH_MAX_WINDOW_BYTES
@@ -55,10 +55,89 @@ function checkSize (raw: Record<string, unknown>, what: string): { cols: number,
   return { cols: raw.cols, rows: raw.rows }
 }
 
+/*
+ * Keys and output, the frames of every keystroke, are written and read here without the generic
+ * CBOR coder: `{ type: 'input' | 'output', data }` is always laid out the same way in canonical
+ * CBOR (keys sorted, shortest lengths): map(2), "data", a byte string, "type", the type's text.
+ * `encodeDataFrame` writes exactly what `encodeCbor` writes (a test holds them to it), and
+ * `dataOf` accepts exactly that layout; a frame laid out any other way goes to the generic decoder,
+ * which judges it as it always did.
+ */
+/** map(2), then the text "data" */
+const DATA_HEAD = Uint8Array.from([0xa2, 0x64, 0x64, 0x61, 0x74, 0x61])
+/** the text "type", then the text "input" or "output" */
+const INPUT_TAIL = Uint8Array.from([0x64, 0x74, 0x79, 0x70, 0x65, 0x65, 0x69, 0x6e, 0x70, 0x75, 0x74])
+const OUTPUT_TAIL = Uint8Array.from([0x64, 0x74, 0x79, 0x70, 0x65, 0x66, 0x6f, 0x75, 0x74, 0x70, 0x75, 0x74])
+
+/** bytes of the shortest CBOR header of a byte string of `n` bytes */
+function bytesHeaderLength (n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5
+}
+
+function encodeDataFrame (data: Uint8Array, tail: Uint8Array): Uint8Array {
+  const n = data.byteLength
+  const head = bytesHeaderLength(n)
+  const out = new Uint8Array(DATA_HEAD.byteLength + head + n + tail.byteLength)
+  out.set(DATA_HEAD, 0)
+  let at = DATA_HEAD.byteLength
+  if (head === 1) {
+    out[at++] = 0x40 + n
+  } else if (head === 2) {
+    out[at++] = 0x58
+    out[at++] = n
+  } else if (head === 3) {
+    out[at++] = 0x59
+    out[at++] = n >>> 8
+    out[at++] = n & 0xff
+  } else {
+    out[at++] = 0x5a
+    new DataView(out.buffer, out.byteOffset + at, 4).setUint32(0, n)
+    at += 4
+  }
+  out.set(data, at)
+  out.set(tail, at + n)
+  return out
+}
+
+/** the data of a frame laid out exactly as `encodeDataFrame` lays it out with `tail`; undefined otherwise */
+function dataOf (bytes: Uint8Array, tail: Uint8Array): Uint8Array | undefined {
+  const h = DATA_HEAD.byteLength
+  if (bytes.byteLength < h + 1 + tail.byteLength) return undefined
+  for (let i = 0; i < h; i++) if (bytes[i] !== DATA_HEAD[i]) return undefined
+  const first = bytes[h]
+  let n: number
+  let head: number
+  if (first >= 0x40 && first < 0x58) {
+    n = first - 0x40
+    head = 1
+  } else if (first === 0x58) {
+    n = bytes[h + 1]
+    head = 2
+  } else if (first === 0x59) {
+    n = (bytes[h + 1] << 8) | bytes[h + 2]
+    head = 3
+  } else if (first === 0x5a && bytes.byteLength >= h + 5) {
+    n = new DataView(bytes.buffer, bytes.byteOffset + h + 1, 4).getUint32(0)
+    head = 5
+  } else {
+    return undefined
+  }
+  // only the shortest header is canonical (the strict decoder refuses the others)
+  if (bytesHeaderLength(n) !== head) return undefined
+  const start = h + head
+  if (bytes.byteLength !== start + n + tail.byteLength) return undefined
+  for (let i = 0; i < tail.byteLength; i++) if (bytes[start + n + i] !== tail[i]) return undefined
+  return bytes.subarray(start, start + n)
+}
+
 export function encodeHello (hello: AttachHello): Uint8Array { return encodeCbor(hello) }
 export function encodeReply (reply: AttachReply): Uint8Array { return encodeCbor(reply) }
-export function encodeClientFrame (frame: ClientFrame): Uint8Array { return encodeCbor(frame) }
-export function encodeServerFrame (frame: ServerFrame): Uint8Array { return encodeCbor(frame) }
+export function encodeClientFrame (frame: ClientFrame): Uint8Array {
+  return frame.type === 'input' ? encodeDataFrame(frame.data, INPUT_TAIL) : encodeCbor(frame)
+}
+export function encodeServerFrame (frame: ServerFrame): Uint8Array {
+  return frame.type === 'output' ? encodeDataFrame(frame.data, OUTPUT_TAIL) : encodeCbor(frame)
+}
 
 /** parse a hello; throws ERR_MALFORMED naming the problem */
 export function parseHello (bytes: Uint8Array, maxBytes: number): AttachHello {
@@ -91,16 +170,30 @@ export function parseReply (bytes: Uint8Array, maxBytes: number): AttachReply {
   return { ok: true, ...checkSize(raw, 'attach reply'), inputRate, inputBurst, inputMax }
 }
 
+function inputData (data: unknown): Uint8Array {
+  if (!(data instanceof Uint8Array) || data.byteLength === 0 || data.byteLength > ATTACH_MAX_INPUT_CHUNK_BYTES) {
+    throw new MalformedMessageError(`attach input frame: data is not 1 to ${ATTACH_MAX_INPUT_CHUNK_BYTES} bytes`)
+  }
+  return data
+}
+
+function outputData (data: unknown): Uint8Array {
+  if (!(data instanceof Uint8Array) || data.byteLength === 0 || data.byteLength > ATTACH_MAX_OUTPUT_CHUNK_BYTES) {
+    throw new MalformedMessageError(`attach output frame: data is not 1 to ${ATTACH_MAX_OUTPUT_CHUNK_BYTES} bytes`)
+  }
+  return data
+}
+
 /** parse a client frame after the hello; throws ERR_MALFORMED */
 export function parseClientFrame (bytes: Uint8Array, maxBytes: number): ClientFrame {
+  if (bytes.byteLength > maxBytes) throw new MessageTooLargeError(bytes.byteLength, maxBytes)
+  const keys = dataOf(bytes, INPUT_TAIL)
+  if (keys !== undefined) return { type: 'input', data: inputData(keys) }
   const raw = decodeMap(bytes, maxBytes, 'attach frame')
   switch (raw.type) {
     case 'input':
       onlyKeys(raw, ['type', 'data'], 'attach input frame')
-      if (!(raw.data instanceof Uint8Array) || raw.data.byteLength === 0 || raw.data.byteLength > ATTACH_MAX_INPUT_CHUNK_BYTES) {
-        throw new MalformedMessageError(`attach input frame: data is not 1 to ${ATTACH_MAX_INPUT_CHUNK_BYTES} bytes`)
-      }
-      return { type: 'input', data: raw.data }
+      return { type: 'input', data: inputData(raw.data) }
     case 'resize':
       onlyKeys(raw, ['type', 'cols', 'rows'], 'attach resize frame')
       return { type: 'resize', ...checkSize(raw, 'attach resize frame') }
@@ -131,14 +224,14 @@ function parseEnd (raw: Record<string, unknown>): AttachEndState {
 
 /** parse a server frame after the reply; throws ERR_MALFORMED */
 export function parseServerFrame (bytes: Uint8Array, maxBytes: number): ServerFrame {
+  if (bytes.byteLength > maxBytes) throw new MessageTooLargeError(bytes.byteLength, maxBytes)
+  const output = dataOf(bytes, OUTPUT_TAIL)
+  if (output !== undefined) return { type: 'output', data: outputData(output) }
   const raw = decodeMap(bytes, maxBytes, 'attach frame')
   switch (raw.type) {
     case 'output':
       onlyKeys(raw, ['type', 'data'], 'attach output frame')
-      if (!(raw.data instanceof Uint8Array) || raw.data.byteLength === 0 || raw.data.byteLength > ATTACH_MAX_OUTPUT_CHUNK_BYTES) {
-        throw new MalformedMessageError(`attach output frame: data is not 1 to ${ATTACH_MAX_OUTPUT_CHUNK_BYTES} bytes`)
-      }
-      return { type: 'output', data: raw.data }
+      return { type: 'output', data: outputData(raw.data) }
     case 'resize':
       onlyKeys(raw, ['type', 'cols', 'rows'], 'attach resize frame')
       return { type: 'resize', ...checkSize(raw, 'attach resize frame') }

@@ -1,21 +1,19 @@
-import { FrameReader } from '../codec/frames.js'
 import { errorCode } from '../sync/stats.js'
 import { RateLimitedLog } from '../net/log-limit.js'
 import { silentLogger } from '../../store/logger.js'
-import { openSession } from './client.js'
+import { openChannelSession } from './client.js'
+import { pairedChannels, serverStreamChannel } from './channel.js'
 import * as C from './constants.js'
 import { AttachAbortedError, AttachNotAllowedError, InvalidAttachArgumentError } from './errors.js'
-import { pairedStreams } from './local.js'
-import { encodeReply, parseHello } from './messages.js'
 import { ServerSession } from './session.js'
 import { resolveServiceInit } from './options.js'
-import { ATTACH_ERRORS, sendFrame, streamError } from './util.js'
+import { streamError } from './util.js'
 import type { AttachOptions, AttachSession } from './client.js'
 import type { AttachHello } from './messages.js'
 import type { AttachServiceInit } from './options.js'
 import type { SessionLimits } from './session.js'
 import type { AttachAuthorize, AttachJobs, AttachMode, AttachRefusalCode, TerminalSize } from './types.js'
-import type { AttachStream } from './util.js'
+import type { ServerChannel } from './channel.js'
 import type { Logger } from '../../store/logger.js'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 
@@ -160,17 +158,18 @@ export class AttachService {
 
   /**
    * Attach to a job running on this very node, as `peerId` (libp2p cannot dial itself): the
-   * same session, authorisation and limits as over the network, through an in-memory stream.
+   * same session, authorisation and limits as over the network, through an in-memory pair of
+   * channels that hands the messages over as they are (no encoding, framing or copying).
    */
   async attachLocal (peerId: string, job: string, mode: AttachMode, options: AttachOptions = {}): Promise<AttachSession> {
     if (this.controller == null) throw new AttachAbortedError('the attach service is not running')
-    const [server, client] = pairedStreams()
+    const [server, client] = pairedChannels()
     this.track(this.serve(server, peerId))
-    return await openSession(client, job, mode, options)
+    return await openChannelSession(client, job, mode, options)
   }
 
   private handle (stream: Stream, connection: Connection): void {
-    this.track(this.serve(stream, connection.remotePeer.toString()))
+    this.track(this.serve(serverStreamChannel(stream), connection.remotePeer.toString()))
   }
 
   private track (promise: Promise<void>): void {
@@ -178,23 +177,22 @@ export class AttachService {
     this.inflight.add(done)
   }
 
-  private async serve (stream: AttachStream, peer: string): Promise<void> {
+  private async serve (channel: ServerChannel, peer: string): Promise<void> {
     const stop = this.controller?.signal
     if (stop == null) {
-      stream.abort(new AttachAbortedError('the attach service is not running'))
+      channel.abort(new AttachAbortedError('the attach service is not running'))
       return
     }
-    const reader = new FrameReader(stream, ATTACH_ERRORS)
     let hello: AttachHello
     try {
-      const bytes = await reader.read(C.ATTACH_MAX_HELLO_BYTES, this.init.helloTimeoutMs, stop)
-      if (bytes === undefined) throw streamError(new Error('stream ended before the hello'), this.init.helloTimeoutMs)
-      hello = parseHello(bytes, C.ATTACH_MAX_HELLO_BYTES)
+      const first = await channel.first(this.init.helloTimeoutMs, stop)
+      if (first === undefined) throw streamError(new Error('stream ended before the hello'), this.init.helloTimeoutMs)
+      hello = first
     } catch (err) {
       const typed = streamError(err, this.init.helloTimeoutMs)
-      if (typed.code === 'ERR_MALFORMED') return await this.refuse(stream, peer, 'ERR_MALFORMED', stop, typed.message)
+      if (typed.code === 'ERR_MALFORMED') return await this.refuse(channel, peer, 'ERR_MALFORMED', stop, typed.message)
       this.countError(typed, peer)
-      stream.abort(typed)
+      channel.abort(typed)
       return
     }
     let verdict
@@ -202,23 +200,23 @@ export class AttachService {
       verdict = await this.components.authorize(peer, hello.job, hello.mode)
     } catch (err) {
       this.logger.error('attach: authorize failed', { peer, job: hello.job, err })
-      return await this.refuse(stream, peer, 'ERR_INTERNAL', stop)
+      return await this.refuse(channel, peer, 'ERR_INTERNAL', stop)
     }
-    if (verdict.ok !== true) return await this.refuse(stream, peer, 'ERR_NOT_ALLOWED', stop, verdict.reason)
+    if (verdict.ok !== true) return await this.refuse(channel, peer, 'ERR_NOT_ALLOWED', stop, verdict.reason)
     const source = this.components.jobs.live(hello.job)
-    if (source == null) return await this.refuse(stream, peer, 'ERR_NOT_RUNNING', stop)
+    if (source == null) return await this.refuse(channel, peer, 'ERR_NOT_RUNNING', stop)
     const onJob = [...this.sessions].filter(s => s.job === hello.job).length
-    if (this.sessions.size >= this.init.maxSessions || onJob >= this.init.maxSessionsPerJob) return await this.refuse(stream, peer, 'ERR_BUSY', stop)
-    const session = new ServerSession(stream, reader, {
+    if (this.sessions.size >= this.init.maxSessions || onJob >= this.init.maxSessionsPerJob) return await this.refuse(channel, peer, 'ERR_BUSY', stop)
+    const session = new ServerSession(channel, {
       peer, job: hello.job, mode: hello.mode, window: hello.window, source, limits: this.limits, signal: stop,
       host: { jobs: this.components.jobs, resize: (job, cols, rows) => { this.resize(job, cols, rows) } }
     })
     this.sessions.add(session)
     this.totals.accepted++
-    await this.run(session, stream, hello, stop)
+    await this.run(session, channel, hello, stop)
   }
 
-  private async run (session: ServerSession, stream: AttachStream, hello: AttachHello, stop: AbortSignal): Promise<void> {
+  private async run (session: ServerSession, channel: ServerChannel, hello: AttachHello, stop: AbortSignal): Promise<void> {
     const { job, mode } = hello
     try {
       // an rw viewer brings its own terminal size, as `tmux attach` does
@@ -226,19 +224,19 @@ export class AttachService {
         try { this.resize(job, hello.cols, hello.rows) } catch { /* the job is ending; the reply says the size it has */ }
       }
       const size = this.sizeOf(job)
-      await sendFrame(stream, encodeReply({
+      await channel.send({
         ok: true,
         ...size,
         inputRate: this.init.inputBytesPerSec,
         inputBurst: this.init.inputBurstBytes,
         inputMax: C.ATTACH_MAX_INPUT_CHUNK_BYTES
-      }), stop)
+      }, stop)
       this.logger.info('attach session opened', { peer: session.peer, job, mode })
       const how = await session.run()
       this.logger.info('attach session closed', { peer: session.peer, job, how, sentBytes: session.counters.sentBytes, resyncs: session.counters.resyncs })
     } catch (err) {
       const typed = streamError(err, this.init.idleTimeoutMs)
-      stream.abort(typed)
+      channel.abort(typed)
       this.countError(typed, session.peer)
     } finally {
       this.sessions.delete(session)
@@ -249,14 +247,14 @@ export class AttachService {
   }
 
   /** answer the hello with an error code, then close */
-  private async refuse (stream: AttachStream, peer: string, code: string, stop: AbortSignal, why?: string): Promise<void> {
+  private async refuse (channel: ServerChannel, peer: string, code: string, stop: AbortSignal, why?: string): Promise<void> {
     this.refusedCounts.set(code, (this.refusedCounts.get(code) ?? 0) + 1)
     this.warn.log('info', `refused:${code}:${peer}`, 'attach request refused', { peer, code, why })
     try {
-      await sendFrame(stream, encodeReply({ ok: false, error: code }), stop)
-      await stream.close({ signal: AbortSignal.any([stop, AbortSignal.timeout(this.init.closeTimeoutMs)]) })
+      await channel.send({ ok: false, error: code }, stop)
+      await channel.close({ signal: AbortSignal.any([stop, AbortSignal.timeout(this.init.closeTimeoutMs)]) })
     } catch (err) {
-      stream.abort(err instanceof Error ? err : new Error(code))
+      channel.abort(err instanceof Error ? err : new Error(code))
     }
   }
 

@@ -1,14 +1,12 @@
-import { ATTACH_MAX_CLIENT_FRAME_BYTES, ATTACH_MAX_REASON_CHARS } from './constants.js'
+import { ATTACH_MAX_REASON_CHARS } from './constants.js'
 import { AttachClosedError, AttachTimeoutError, AttachWindowError } from './errors.js'
-import { encodeServerFrame, parseClientFrame } from './messages.js'
 import { Outbox } from './outbox.js'
 import { KeysIn } from './keys-in.js'
 import { scrollbackTail, tailOf } from './replay.js'
-import { Wakeup, abortReason, sendFrame, settlesWithin, streamError } from './util.js'
+import { Wakeup, abortReason, settlesWithin, streamError } from './util.js'
 import type { ClientFrame, ServerFrame } from './messages.js'
 import type { AttachEndState, AttachJobs, AttachMode, AttachOutputSource, AttachRefusalCode } from './types.js'
-import type { AttachStream } from './util.js'
-import type { FrameReader } from '../codec/frames.js'
+import type { ServerChannel } from './channel.js'
 
 /** the tunables one session runs with (resolved by the service) */
 export interface SessionLimits {
@@ -80,7 +78,7 @@ export class ServerSession {
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private unsubscribe: () => void = () => {}
 
-  constructor (private readonly stream: AttachStream, private readonly reader: FrameReader, private readonly init: SessionInit) {
+  constructor (private readonly channel: ServerChannel, private readonly init: SessionInit) {
     this.outbox = new Outbox(init.limits.maxBufferedBytes)
     this.credit = init.window
     this.keys = new KeysIn({
@@ -113,10 +111,11 @@ export class ServerSession {
       return how
     } catch (err) {
       const typed = this.signal.aborted ? abortReason(this.signal) : streamError(err, this.init.limits.idleTimeoutMs)
-      this.stream.abort(typed)
+      this.channel.abort(typed)
       throw typed
     } finally {
       clearInterval(pinger)
+      this.wakeup.close()
       for (const timer of this.timers) clearTimeout(timer)
       this.keys.close()
       this.unsubscribe()
@@ -223,24 +222,24 @@ export class ServerSession {
   }
 
   private async send (frame: ServerFrame): Promise<void> {
-    await sendFrame(this.stream, encodeServerFrame(frame), this.signal)
+    await this.channel.send(frame, this.signal)
   }
 
   private async readLoop (): Promise<void> {
     for (;;) {
-      let bytes: Uint8Array | undefined
+      let frame: ClientFrame | undefined
       try {
-        bytes = await this.reader.read(ATTACH_MAX_CLIENT_FRAME_BYTES, this.init.limits.idleTimeoutMs, this.signal)
+        frame = await this.channel.read(this.init.limits.idleTimeoutMs, this.signal)
       } catch (err) {
         throw streamError(err, this.init.limits.idleTimeoutMs)
       }
       // the client closing its side without a detach frame is a detach too
-      if (bytes === undefined) {
+      if (frame === undefined) {
         this.requestStop()
         return
       }
       if (this.closing) continue
-      this.apply(parseClientFrame(bytes, ATTACH_MAX_CLIENT_FRAME_BYTES))
+      this.apply(frame)
     }
   }
 
@@ -284,13 +283,13 @@ export class ServerSession {
   private async closeGracefully (reading: Promise<void>): Promise<void> {
     this.closing = true
     try {
-      await this.stream.close({ signal: AbortSignal.timeout(this.init.limits.closeTimeoutMs) })
+      await this.channel.close({ signal: AbortSignal.timeout(this.init.limits.closeTimeoutMs) })
     } catch {
-      this.stream.abort(new AttachClosedError('the viewer did not take the end of the session'))
+      this.channel.abort(new AttachClosedError('the viewer did not take the end of the session'))
       return
     }
     if (!await settlesWithin(reading, this.init.limits.closeTimeoutMs)) {
-      this.stream.abort(new AttachClosedError('the viewer did not close its side of the session'))
+      this.channel.abort(new AttachClosedError('the viewer did not close its side of the session'))
     }
     this.controller.abort(new AttachClosedError('session over'))
   }

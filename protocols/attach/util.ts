@@ -51,15 +51,29 @@ export async function sendFrame (stream: AttachStream, payload: Uint8Array, sign
   await writeFrame(stream, payload, signal, ATTACH_ERRORS)
 }
 
-/** A one-slot wake-up: `notify()` before `wait()` is not lost. */
+/**
+ * A one-slot wake-up: `notify()` before `wait()` is not lost. A wait that a signal may end adds
+ * its abort listener once per signal, not once per wait (a session waits once per output chunk,
+ * and a listener on an `AbortSignal.any` signal is not cheap); `close()` removes it.
+ */
 export class Wakeup {
   private pending = false
   private resolve?: () => void
+  private reject?: (err: Error) => void
+  private watched?: AbortSignal
+
+  private readonly onAbort = (): void => {
+    const reject = this.reject
+    this.resolve = undefined
+    this.reject = undefined
+    if (reject !== undefined && this.watched !== undefined) reject(abortReason(this.watched))
+  }
 
   notify (): void {
     this.pending = true
     const resolve = this.resolve
     this.resolve = undefined
+    this.reject = undefined
     resolve?.()
   }
 
@@ -70,19 +84,22 @@ export class Wakeup {
       return
     }
     if (signal?.aborted === true) throw abortReason(signal)
-    let onAbort: (() => void) | undefined
-    try {
-      await new Promise<void>((resolve, reject) => {
-        this.resolve = resolve
-        if (signal != null) {
-          onAbort = () => { reject(abortReason(signal)) }
-          signal.addEventListener('abort', onAbort, { once: true })
-        }
-      })
-      this.pending = false
-    } finally {
-      if (onAbort != null) signal?.removeEventListener('abort', onAbort)
+    if (signal !== undefined && signal !== this.watched) {
+      this.watched?.removeEventListener('abort', this.onAbort)
+      this.watched = signal
+      signal.addEventListener('abort', this.onAbort)
     }
+    await new Promise<void>((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = signal !== undefined ? reject : undefined
+    })
+    this.pending = false
+  }
+
+  /** no more waits: the abort listener goes */
+  close (): void {
+    this.watched?.removeEventListener('abort', this.onAbort)
+    this.watched = undefined
   }
 }
 

@@ -44,6 +44,13 @@ export function abortReason (signal: AbortSignal, aborted: () => ProtocolError =
   return signal.reason instanceof ProtocolError ? signal.reason : aborted()
 }
 
+/**
+ * A signal that never aborts: a read given it and no deadline (Infinity) waits for the stream
+ * alone, with no timer, listener or race of its own (a caller that applies both itself, once
+ * per stream rather than once per read).
+ */
+export const NEVER_ABORTED: AbortSignal = new AbortController().signal
+
 export function encodeVarint (n: number): Uint8Array {
   if (!Number.isSafeInteger(n) || n < 0 || n >= 2 ** (7 * MAX_PREFIX_BYTES)) throw new RangeError(`frame length ${n} out of range`)
   const out: number[] = []
@@ -56,12 +63,19 @@ export function encodeVarint (n: number): Uint8Array {
   return Uint8Array.from(out)
 }
 
-/** a frame: varint length, then the payload */
+/** a frame: varint length, then the payload (one allocation: the prefix is written in place) */
 export function encodeFrame (payload: Uint8Array): Uint8Array {
-  const prefix = encodeVarint(payload.byteLength)
-  const out = new Uint8Array(prefix.byteLength + payload.byteLength)
-  out.set(prefix, 0)
-  out.set(payload, prefix.byteLength)
+  const n = payload.byteLength
+  if (n >= 2 ** (7 * MAX_PREFIX_BYTES)) throw new RangeError(`frame length ${n} out of range`)
+  const prefixBytes = n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4
+  const out = new Uint8Array(prefixBytes + n)
+  let rest = n
+  for (let i = 0; i < prefixBytes - 1; i++) {
+    out[i] = (rest & 0x7f) | 0x80
+    rest >>>= 7
+  }
+  out[prefixBytes - 1] = rest
+  out.set(payload, prefixBytes)
   return out
 }
 
@@ -180,6 +194,7 @@ export class FrameReader {
     this.early = undefined
     // a stream that fails under us was reset by the peer (or its connection dropped)
     const next = pending.catch((err: unknown) => { throw this.errors.reset(err) })
+    if (signal === NEVER_ABORTED && !Number.isFinite(deadline)) return await next
     // if the race is lost the stream gets reset; its pending read must not surface as unhandled
     next.catch(() => {})
     try {

@@ -1,5 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { AttachService, attach, parseClientFrame, parseHello, parseServerFrame, tailOf } from '../../../protocols/attach/index.js'
+import {
+  ATTACH_MAX_INPUT_CHUNK_BYTES, ATTACH_MAX_OUTPUT_CHUNK_BYTES, AttachService, attach, encodeClientFrame, encodeServerFrame, parseClientFrame, parseHello,
+  parseServerFrame, tailOf
+} from '../../../protocols/attach/index.js'
 import { Outbox } from '../../../protocols/attach/outbox.js'
 import { encodeCbor } from '../../../protocols/codec/cbor.js'
 import { TestMesh } from '../net/helpers.js'
@@ -92,6 +95,29 @@ describe('attach messages and buffers', () => {
     expect(() => parseClientFrame(cbor({ type: 'shell' }), 9000)).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED' }))
     expect(() => parseServerFrame(cbor({ type: 'refused', what: 'input', code: 'ERR_WHATEVER' }), 9000)).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED' }))
     expect(parseServerFrame(cbor({ type: 'end', state: 'failed', exitCode: null }), 9000)).toEqual({ type: 'end', state: 'failed', exitCode: null })
+  })
+
+  it('keys and output are written byte for byte as the generic CBOR coder writes them, and read back whatever their size', () => {
+    for (const n of [1, 23, 24, 255, 256, 4096, 32 * 1024, 70_000]) {
+      const data = Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff)
+      const output = encodeServerFrame({ type: 'output', data })
+      expect(Buffer.from(output).equals(Buffer.from(encodeCbor({ type: 'output', data })))).toBe(true)
+      const input = encodeClientFrame({ type: 'input', data })
+      expect(Buffer.from(input).equals(Buffer.from(encodeCbor({ type: 'input', data })))).toBe(true)
+      if (n <= ATTACH_MAX_OUTPUT_CHUNK_BYTES) expect(parseServerFrame(output, 1 << 20)).toEqual({ type: 'output', data })
+      else expect(() => parseServerFrame(output, 1 << 20)).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED' }))
+      if (n <= ATTACH_MAX_INPUT_CHUNK_BYTES) expect(parseClientFrame(input, 1 << 20)).toEqual({ type: 'input', data })
+      else expect(() => parseClientFrame(input, 1 << 20)).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED' }))
+    }
+    // the same frames laid out otherwise are judged as before: a longer length header is not canonical,
+    // trailing bytes are not a frame, another type's tail is that type's, a frame too large is refused unread
+    const key = encodeClientFrame({ type: 'input', data: Uint8Array.from([120]) })
+    const longHeader = Uint8Array.from([...key.subarray(0, 6), 0x58, 0x01, ...key.subarray(7)])
+    expect(() => parseClientFrame(longHeader, 9000)).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED' }))
+    expect(() => parseClientFrame(Uint8Array.from([...key, 0]), 9000)).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED' }))
+    expect(() => parseServerFrame(key, 9000)).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED' }))
+    expect(() => parseClientFrame(key, 4)).toThrow(expect.objectContaining({ code: 'ERR_TOO_LARGE' }))
+    expect(parseClientFrame(encodeCbor({ data: Uint8Array.from([1]), type: 'input' }), 9000)).toEqual({ type: 'input', data: Uint8Array.from([1]) })
   })
 
   it('an outbox drops everything past its bound, then resumes from a tail', () => {

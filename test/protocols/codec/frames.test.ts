@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ProtocolError } from '../../../protocols/codec/errors.js'
-import { FrameReader, STREAM_ERRORS, abortReason, encodeFrame, encodeVarint, writeFrame } from '../../../protocols/codec/frames.js'
+import { FrameReader, NEVER_ABORTED, STREAM_ERRORS, abortReason, encodeFrame, encodeVarint, writeFrame } from '../../../protocols/codec/frames.js'
 import { FETCH_ERRORS } from '../../../protocols/fetch/errors.js'
 import { ATTACH_ERRORS } from '../../../protocols/attach/util.js'
 import type { Chunk } from '../../../protocols/codec/frames.js'
@@ -27,6 +27,25 @@ describe('codec frames', () => {
     expect(await reader.read(1024, 1000, never)).toEqual(Uint8Array.of(1, 2))
     expect(await reader.read(1024, 1000, never)).toEqual(new Uint8Array(0))
     expect(await reader.read(1024, 1000, never)).toBeUndefined()
+  })
+
+  it('writes each length prefix as encodeVarint does, at every prefix size', () => {
+    for (const n of [0, 1, 127, 128, 300, 16_383, 16_384, 70_000, 2_097_151, 2_097_152]) {
+      const frame = encodeFrame(new Uint8Array(n).fill(3))
+      const prefix = encodeVarint(n)
+      expect(Buffer.from(frame.subarray(0, prefix.byteLength)).equals(Buffer.from(prefix))).toBe(true)
+      expect(frame.byteLength).toBe(prefix.byteLength + n)
+    }
+  })
+
+  it('a read with no deadline and NEVER_ABORTED waits for the stream alone and still reports its end and its failure', async () => {
+    const bytes = new Uint8Array([...encodeFrame(Uint8Array.of(1)), ...encodeFrame(Uint8Array.of(2, 3))])
+    const reader = new FrameReader(source([bytes.subarray(0, 3), bytes.subarray(3)]))
+    expect(await reader.read(16, Infinity, NEVER_ABORTED)).toEqual(Uint8Array.of(1))
+    expect(await reader.read(16, Infinity, NEVER_ABORTED)).toEqual(Uint8Array.of(2, 3))
+    expect(await reader.read(16, Infinity, NEVER_ABORTED)).toBeUndefined()
+    const broken = new FrameReader({ async * [Symbol.asyncIterator] () { yield Uint8Array.of(5); throw new Error('reset') } })
+    await expect(broken.read(16, Infinity, NEVER_ABORTED)).rejects.toMatchObject({ code: 'ERR_RESET' })
   })
 
   it('accepts Uint8ArrayList-like chunks', async () => {
