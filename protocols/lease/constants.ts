@@ -49,10 +49,15 @@ export const MAX_BATCH_ITEMS = 1024
 /** longest reason string in a refusal */
 export const MAX_REASON_CHARS = 200
 
-/** a link sends an empty frame when it has sent nothing for this long … */
-export const KEEPALIVE_MS = 10_000
-/** … and closes when it has received nothing for this long (yamux does not enforce its own) */
-export const IDLE_TIMEOUT_MS = 35_000
+/**
+ * a link sends an empty frame when it has sent nothing for this long … (it was 10 s: with a link to
+ * every member, an idle node sent and received one frame per member every 10 s, about a fifth of
+ * the frames an idle 5-node mesh received; a dead connection is closed by the connection monitor within
+ * about 70 s anyway, which ends its links)
+ */
+export const KEEPALIVE_MS = 30_000
+/** … and closes when it has received nothing for this long (yamux does not enforce its own): three keepalives and some */
+export const IDLE_TIMEOUT_MS = 95_000
 /** deadline for opening a link's stream */
 export const OPEN_TIMEOUT_MS = 5_000
 

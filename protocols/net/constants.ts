@@ -39,6 +39,26 @@ export const GOSSIP_MAX_RPC_BYTES = 4 * 1024 * 1024
  * costs a frame and a socket write per peer, as much as the duplicate copy it would save.
  */
 export const GOSSIP_IDONTWANT_MIN_BYTES = 16 * 1024
+/**
+ * Gossipsub's topic mesh degree (its defaults: D 6, Dlo 4, Dhi 12, Dlazy 6). Every message is
+ * flood-published: the publisher sends it to every connected subscriber, which in a mesh of up to
+ * REDIAL_MAX_CONNECTED + 1 members is every member. Each receiver then forwards it to its own
+ * topic mesh, and each node receives one copy from the publisher and one from every mesh peer:
+ * with the defaults about 9 copies per node in a 10-node mesh, 8 of them duplicates, each a frame
+ * to encrypt, send, decrypt and decode. With a degree of 3 (at most 4) a node gets 4–5 copies, and
+ * the members the publisher is not connected to are still reached in a few hops (a random graph of
+ * degree 3 is connected), or by IHAVE from GOSSIP_DLAZY peers outside the topic mesh at the next
+ * heartbeat, or at the next sync.
+ */
+export const GOSSIP_D = 3
+export const GOSSIP_DLO = 2
+export const GOSSIP_DHI = 4
+/** of the mesh, peers this node dialed (gossipsub: below Dlo and at most D / 2) */
+export const GOSSIP_DOUT = 1
+/** of the mesh, peers kept for their score when it is pruned (at most D) */
+export const GOSSIP_DSCORE = 2
+/** peers outside the topic mesh sent IHAVE at each heartbeat that saw messages */
+export const GOSSIP_DLAZY = 3
 /** outbound gossipsub buffer per peer before sends to it fail (a slow peer must not grow memory) */
 export const GOSSIP_MAX_OUTBOUND_BUFFER_BYTES = 16 * 1024 * 1024
 

@@ -9,7 +9,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { checkListenAddrs, parsePeerAddrs } from './addrs.js'
 import {
-  BOOTSTRAP_DELAY_MS, CONNECTION_PING_INTERVAL_MS, CONNECTION_PING_MIN_TIMEOUT_MS, DHT_MAX_RECORDS, DHT_PROTOCOL, GOSSIP_IDONTWANT_MIN_BYTES, GOSSIP_MAX_OUTBOUND_BUFFER_BYTES, GOSSIP_MAX_RPC_BYTES, INBOUND_CONNECTIONS_PER_HOST_PER_S, MAX_INCOMING_PENDING_CONNECTIONS, PING_MAX_STREAMS, PROTOCOL_PREFIX
+  BOOTSTRAP_DELAY_MS, CONNECTION_PING_INTERVAL_MS, CONNECTION_PING_MIN_TIMEOUT_MS, DHT_MAX_RECORDS, DHT_PROTOCOL, GOSSIP_D, GOSSIP_DHI, GOSSIP_DLAZY, GOSSIP_DLO, GOSSIP_DOUT, GOSSIP_DSCORE, GOSSIP_IDONTWANT_MIN_BYTES, GOSSIP_MAX_OUTBOUND_BUFFER_BYTES, GOSSIP_MAX_RPC_BYTES, INBOUND_CONNECTIONS_PER_HOST_PER_S, MAX_INCOMING_PENDING_CONNECTIONS, PING_MAX_STREAMS, PROTOCOL_PREFIX
 } from './constants.js'
 import { InvalidMeshOptionError } from './errors.js'
 import { BoundedDatastore } from './bounded-datastore.js'
@@ -109,7 +109,9 @@ export async function createMeshLibp2p (options: MeshLibp2pOptions): Promise<Mes
     addresses: { listen: options.listen },
     transports: [corkedTcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // yamux's keepalive pings every connection every 30 s and only logs a missing answer: the
+    // connection monitor below is what finds dead connections, so yamux's pings were pure cost
+    streamMuxers: [yamux({ enableKeepAlive: false })],
     connectionGater: membershipGater(options.isAllowed, logger),
     // the DHT's records in memory, bounded: no member can grow it without end
     datastore: new BoundedDatastore(options.dhtMaxRecords ?? DHT_MAX_RECORDS),
@@ -156,7 +158,15 @@ export async function createMeshLibp2p (options: MeshLibp2pOptions): Promise<Mes
         // IDONTWANT (gossipsub 1.2) tells mesh peers not to forward a message this node already
         // has: one control message to each of them per message received. For the mesh's small
         // envelopes that costs as much as the duplicate it saves; it pays from large messages on
-        idontwantMinDataSize: GOSSIP_IDONTWANT_MIN_BYTES
+        idontwantMinDataSize: GOSSIP_IDONTWANT_MIN_BYTES,
+        // a small topic mesh: every publish is flooded to every connected member already, so what
+        // the mesh forwards is mostly duplicates (see GOSSIP_D)
+        D: GOSSIP_D,
+        Dlo: GOSSIP_DLO,
+        Dhi: GOSSIP_DHI,
+        Dout: GOSSIP_DOUT,
+        Dscore: GOSSIP_DSCORE,
+        Dlazy: GOSSIP_DLAZY
         // floodPublish stays on (gossipsub's default): without it a subscriber outside the
         // publisher's topic mesh hears of a message only by gossip (IHAVE) within a few heartbeats,
         // and a test of a 14-leaf star missed some leaves for good; a member then learns of the
