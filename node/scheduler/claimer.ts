@@ -24,11 +24,8 @@ export type RunOutcome = Pick<JobEvent, 'type' | 'state' | 'reason' | 'result'> 
  * rank among eligible nodes, and its result counts only with their votes (MeshClaimer).
  */
 export interface Claimer {
-  /**
-   * how long to wait before trying to claim, or why this node should not try now; `prepare`: set
-   * the run up (gated) from now on, while waiting and claiming (default: only when there is no wait)
-   */
-  plan: (row: JobRow) => { delayMs: number, prepare?: boolean } | { skip: string }
+  /** how long to wait before trying to claim, or why this node should not try now */
+  plan: (row: JobRow) => { delayMs: number } | { skip: string }
   claim: (row: JobRow, signal: AbortSignal) => Promise<ClaimResult>
   /** keep the lease while the job runs; `onLost` fires if it is lost or lapses */
   keepAlive: (row: JobRow, epoch: number, onLost: (reason: string) => void) => () => void

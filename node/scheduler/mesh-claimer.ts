@@ -113,7 +113,7 @@ export class MeshClaimer implements Claimer {
     return out
   }
 
-  plan (row: JobRow): { delayMs: number, prepare?: boolean } | { skip: string } {
+  plan (row: JobRow): { delayMs: number } | { skip: string } {
     const refused = this.c.refuse?.(row)
     if (refused != null) return { skip: refused }
     // whether this node can take the job is decided on its state now
@@ -132,10 +132,8 @@ export class MeshClaimer implements Claimer {
     const turn = at === -1 ? turns.length : at
     // the node the job was submitted on heard of it first, tens of ms before the others: at its
     // plain stagger it often claims before a higher rank has heard of the job at all, and its run
-    // needs no remote output stream; so it also sets the run up while it waits its turn. Every
-    // other lower rank waits the second turn and sets up only once its claim has won.
-    if (row.origin === this.c.self) return { delayMs: turn * STAGGER_MS, prepare: true }
-    return { delayMs: turnDelay(turn) }
+    // needs no remote output stream; every other lower rank waits the second turn
+    return { delayMs: row.origin === this.c.self ? turn * STAGGER_MS : turnDelay(turn) }
   }
 
   /**

@@ -50,12 +50,6 @@ interface Running {
   done: Promise<void>
 }
 
-/** a run set up ahead of its claim, with the controller the run will have */
-interface Prepared {
-  early: EarlyRun
-  controller: AbortController
-}
-
 /**
  * Takes queued jobs, highest priority first, then oldest first, up to `slots` at a time: asks the
  * claimer when to try each, claims it, runs it, keeps the claim alive and records every step as
@@ -75,8 +69,6 @@ export class Runner {
   private readonly attempting = new Map<string, ReturnType<typeof setTimeout> | true>()
   /** claim attempts under way: stop() waits for them (one may be tearing down a run it set up) */
   private readonly inFlight = new Set<Promise<void>>()
-  /** runs set up while their attempt waits for its turn (the job's own node), by job */
-  private readonly waiting = new Map<string, Prepared>()
   private readonly notBefore = new Map<string, number>()
   private timer?: ReturnType<typeof setInterval>
   /** aborted once stop() has waited for the runs: claims and result decisions in flight end */
@@ -138,10 +130,6 @@ export class Runner {
     this.jobs.off('change', this.onChange)
     for (const t of this.attempting.values()) if (t !== true) clearTimeout(t)
     this.attempting.clear()
-    // runs set up for attempts that will not come now: torn down, nothing kept
-    const waiting = [...this.waiting.values()]
-    this.waiting.clear()
-    await Promise.allSettled(waiting.map(async w => { await w.early.callOff() }))
     for (const r of this.running.values()) r.controller.abort(HANDOVER)
     await Promise.allSettled([...this.running.values()].map(async r => await r.done))
     this.lifetime.abort(new Error('the runner stopped'))
@@ -201,49 +189,32 @@ export class Runner {
       if (budget <= 0) return
       const plan = this.c.claimer.plan(row)
       if ('skip' in plan) continue
-      budget--
-      // the node that tries first, or that the claimer says should (the job's own node while it
-      // waits its turn), sets the run up now: the claim and the wait overlap the sandbox's set-up
-      const prepared = (plan.prepare ?? plan.delayMs <= 0) && row.state === 'queued' && row.spec.nix == null ? this.prepare(row) : undefined
       // where dispatch time goes (docs/benchmarks.md): submitted → planned (its turn's delay) → claim won
-      this.log.debug('claim planned', { job: row.id, delayMs: plan.delayMs, prepared: prepared != null, sinceSubmitMs: Date.now() - row.submittedAt })
+      this.log.debug('claim planned', { job: row.id, delayMs: plan.delayMs, sinceSubmitMs: Date.now() - row.submittedAt })
+      budget--
       const go = (): void => {
-        this.waiting.delete(row.id)
         this.attempting.set(row.id, true)
-        const p = this.attempt(row.id, prepared).finally(() => { this.inFlight.delete(p) })
+        const p = this.attempt(row.id, plan.delayMs <= 0).finally(() => { this.inFlight.delete(p) })
         this.inFlight.add(p)
       }
       if (plan.delayMs <= 0) go()
-      else {
-        if (prepared != null) this.waiting.set(row.id, prepared)
-        this.attempting.set(row.id, setTimeout(go, plan.delayMs))
-      }
+      else this.attempting.set(row.id, setTimeout(go, plan.delayMs))
     }
   }
 
-  /** have the executor set a queued job's run up, gated on its claim and `started` record */
-  private prepare (row: JobRow): Prepared {
-    const controller = new AbortController()
-    const early = prepareRun(this.outputSink(row.id), controller, async (sink, gate) => await this.execute(row, controller.signal, sink.onOutput, gate))
-    return { early, controller }
-  }
-
-  private async attempt (id: string, prepared?: Prepared): Promise<void> {
+  private async attempt (id: string, first: boolean): Promise<void> {
     let asked = false
-    let early = prepared?.early
+    let early: EarlyRun | undefined
     try {
       const row = await this.jobs.get(id)
       if (row == null || !this.started || this.paused || this.running.size >= this.slots) return
       const takeover = row.state !== 'queued'
       if (takeover && !this.c.claimer.abandoned(row)) return
       asked = true
-      // a take-over sets its run up only once its claim has won (the job changed since it was planned)
-      if (takeover && early != null) {
-        const off = early
-        early = undefined
-        await off.callOff()
-      }
-      const controller = early != null ? prepared!.controller : new AbortController()
+      const controller = new AbortController()
+      // the node that tries first sets the run up (workspace, sandbox, cgroup) while its claim is
+      // in flight; the job's first process still waits for the claim and its `started` record
+      if (first && !takeover && row.spec.nix == null) early = prepareRun(this.outputSink(id), controller, async (sink, gate) => await this.execute(row, controller.signal, sink.onOutput, gate))
       const asking = performance.now()
       const claim = await this.c.claimer.claim(row, AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(CLAIM_TIMEOUT_MS)]))
       const claimMs = performance.now() - asking

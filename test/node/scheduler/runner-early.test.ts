@@ -16,13 +16,13 @@ import type { JobServiceOnDisk } from '../../helpers/job-service.js'
 import type { Claimer, ClaimResult } from '../../../node/scheduler/claimer.js'
 import type { RunRequest, RunResult } from '../../../node/executor/types.js'
 
-/** a claimer whose claims answer when the test says, trying after `delayMs` (setting the run up while it waits with `prepare`) */
-function claimer (delayMs: number, prepare?: boolean): Claimer & { asked: number, answer: (r: ClaimResult) => void } {
+/** a claimer whose claims answer when the test says, trying after `delayMs` */
+function claimer (delayMs: number): Claimer & { asked: number, answer: (r: ClaimResult) => void } {
   const waiting: Array<(r: ClaimResult) => void> = []
   const c = {
     asked: 0,
     answer: (r: ClaimResult) => { waiting.shift()?.(r) },
-    plan: () => ({ delayMs, ...(prepare != null ? { prepare } : {}) }),
+    plan: () => ({ delayMs }),
     claim: async (): Promise<ClaimResult> => {
       c.asked++
       return await new Promise<ClaimResult>(resolve => { waiting.push(resolve) })
@@ -116,39 +116,6 @@ describe('Runner: a run set up while its claim is in flight', () => {
     c.answer({ ok: true, epoch: 1 })
     await waitFor(async () => (await jobs.get(id))?.state === 'succeeded', { timeoutMs: 5000, what: 'the job to finish' })
     expect(e.ran).toEqual([id])
-  })
-
-  it('the job\'s own node sets the run up while it waits for its turn, and starts it only once its claim won', async () => {
-    const c = claimer(300, true)
-    const e = executor()
-    runner = new Runner({ jobs, executor: e, claimer: c, logger: silentLogger })
-    await runner.start()
-    const id = await submit('own')
-    // set up before the turn comes: the executor holds the run while no claim has been asked
-    await waitFor(() => e.asked.length === 1, { timeoutMs: 5000, what: 'the set-up' })
-    expect(c.asked).toBe(0)
-    await waitFor(() => c.asked === 1, { timeoutMs: 5000, what: 'the claim at its turn' })
-    expect(e.gate.has(id)).toBe(false)
-    c.answer({ ok: true, epoch: 1 })
-    await waitFor(async () => (await jobs.get(id))?.state === 'succeeded', { timeoutMs: 5000, what: 'the job to finish' })
-    expect(e.ran).toEqual([id])
-    expect(e.asked).toHaveLength(1)
-  })
-
-  it('a run set up while waiting for a turn that never comes (the runner stops) is called off: nothing runs', async () => {
-    const c = claimer(60_000, true)
-    const e = executor()
-    runner = new Runner({ jobs, executor: e, claimer: c, logger: silentLogger })
-    await runner.start()
-    const id = await submit('stopped')
-    await waitFor(() => e.asked.length === 1, { timeoutMs: 5000, what: 'the set-up' })
-    await runner.stop()
-    runner = undefined
-    expect(e.gate.get(id)).toBe('shut')
-    expect(e.asked[0].signal?.aborted).toBe(true)
-    expect(e.ran).toEqual([])
-    expect(c.asked).toBe(0)
-    expect((await jobs.get(id))?.state).toBe('queued')
   })
 
   it('a node that waits for its turn sets nothing up before its claim has won', async () => {
