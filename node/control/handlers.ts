@@ -132,8 +132,8 @@ export class NodeHandlers implements ControlHandlers {
     if (bad != null) throw new InvalidInputError(`source: ${bad}`)
     const cached = spec.cache ? await jobs.cachedResult(spec, resolved.values, body.source) : undefined
     const build = await this.n.triggers?.builds.next(spec.name)
-    const row = await jobs.submit({ spec, params: resolved.values, priority: body.priority, cached, runOn: body.here === true ? identity.id : undefined, source: body.source, build })
-    return await jobs.view(row)
+    // the answer is the job as just written, not read back (JobService.submitWithView)
+    return (await jobs.submitWithView({ spec, params: resolved.values, priority: body.priority, cached, runOn: body.here === true ? identity.id : undefined, source: body.source, build })).view
   }
 
   /** a derivation the CLI evaluated: its closure into the content store, then a job that realises it */
@@ -324,6 +324,6 @@ export class NodeHandlers implements ControlHandlers {
     const row = await this.n.jobs.resolve(ref)
     this.requireSubmit()
     const build = await this.n.triggers?.builds.next(row.spec.name)
-    return await this.n.jobs.view(await this.n.jobs.submit({ spec: row.spec, params: row.params, priority: row.priority, source: row.source, build }))
+    return (await this.n.jobs.submitWithView({ spec: row.spec, params: row.params, priority: row.priority, source: row.source, build })).view
   }
 }

@@ -188,17 +188,25 @@ export class Executor {
       const workspace = this.workspaceOf(req.spec.name)
       await mkdir(workspace, { recursive: true })
       const locked = performance.now()
-      const opened = await this.openSandbox(req, workspace)
+      // the cgroup is made while the sandbox is set up (neither needs the other), and both before
+      // the gate: all that is left after it is the first process
+      const containing = this.contain(runId)
+      const opened = await this.openSandbox(req, workspace).catch(async err => {
+        await (await containing).dispose()
+        throw err
+      })
       const boxed = performance.now()
-      if ('refused' in opened) return notRun(opened.refused.outcome, opened.refused.exitCode, opened.refused.reason)
+      if ('refused' in opened) {
+        await (await containing).dispose()
+        return notRun(opened.refused.outcome, opened.refused.exitCode, opened.refused.reason)
+      }
       const box = opened.box
       let decision: Decision
       let usage: Usage
       let limitsHit: LimitName[]
       let containment: Containment | undefined
       try {
-        // the cgroup too is made before the gate: all that is left after it is the first process
-        containment = await this.contain(runId)
+        containment = await containing
         const contained = performance.now()
         if (req.ready != null) {
           const go = await req.ready.then(() => req.signal?.aborted !== true, () => false)

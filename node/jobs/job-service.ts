@@ -82,6 +82,22 @@ export class JobService extends EventEmitter<JobServiceEvents> {
 
   /** Sign and persist a new job; it is on disk (synced) when this returns. */
   async submit (req: SubmitRequest): Promise<JobRow> {
+    return (await this.create(req)).row
+  }
+
+  /**
+   * `submit`, and the job's `show` document as written: made from the row and events just
+   * stored, before anything else can change them, rather than read back from disk (the reply to
+   * a submission, a cache hit's whole answer, waited on that read behind the gossip of the
+   * records it had just published).
+   */
+  async submitWithView (req: SubmitRequest): Promise<{ row: JobRow, view: JobView }> {
+    const { row, written, events } = await this.create(req)
+    return { row, view: await this.viewOf(written, events.map(eventView)) }
+  }
+
+  /** sign and store a new job; `written` is a copy of its row as stored, `events` its events */
+  private async create (req: SubmitRequest): Promise<{ row: JobRow, written: JobRow, events: Array<Signed<JobEvent>> }> {
     const announcement: JobAnnouncement = {
       spec: req.spec,
       params: req.params,
@@ -107,20 +123,23 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       const result: JobResult = { ...req.cached.result, cacheHit: true, cachedFrom: req.cached.from }
       const finished = this.sealEvent(row.id, 'finished', { state: result.state, result, epoch: 0 }, first.payload.at + 1)
       await this.store.create(row, signed.bytes, first, [finished])
+      const written = structuredClone(row)
       this.log.info('job submitted', { job: row.id, name: row.name, priority: row.priority })
       this.log.info('result cache hit', { job: row.id, from: req.cached.from })
       for (const s of [signed, first, finished]) this.emit('signed', s)
       this.emit('event', finished.payload, row)
       this.emit('change', row)
-      return row
+      return { row, written, events: [first, finished] }
     }
     await this.store.create(row, signed.bytes, first)
+    // copied before any listener hears of it: the runner may change the shared row from now on
+    const written = structuredClone(row)
     this.active.set(row.id, row)
     this.log.info('job submitted', { job: row.id, name: row.name, priority: row.priority })
     this.emit('signed', signed)
     this.emit('signed', first)
     this.emit('change', row)
-    return row
+    return { row, written, events: [first] }
   }
 
   /**
@@ -345,4 +364,10 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       ...(row.build != null ? { build: row.build } : {})
     }
   }
+}
+
+/** an event as `show` lists it (the store's `events` reads the same fields back) */
+function eventView (ev: Signed<JobEvent>): EventView {
+  const e = ev.payload
+  return { type: e.type, node: e.node, by: ev.signer, at: e.at, state: e.state, reason: e.reason, hash: ev.hash }
 }

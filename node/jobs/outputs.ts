@@ -56,7 +56,9 @@ export class JobOutputs {
    * recent scrollback, then (with follow) the live output until the job ends.
    */
   private async remote (id: string, executor: string, follow: boolean): Promise<OutputStream> {
+    const t = Date.now()
     const session = await this.c.exchange!.open(id, executor, 'ro', {})
+    this.c.logger.debug('remote output session opened', { job: id, ms: Date.now() - t })
     const frames = session.output[Symbol.asyncIterator]()
     if (!follow) {
       // the scrollback arrives at once; stop when the stream pauses, or at the latest after
@@ -82,12 +84,17 @@ export class JobOutputs {
       replay: [],
       follow: (onData, onEnd) => {
         let stopped = false
+        let first = true
         void (async () => {
           try {
             for (;;) {
               const next = await frames.next()
               if (stopped || next.done === true) break
-              if (next.value.type === 'output') onData(next.value.data)
+              if (next.value.type === 'output') {
+                if (first) this.c.logger.debug('remote output: first bytes', { job: id })
+                first = false
+                onData(next.value.data)
+              }
               if (next.value.type === 'end') break
             }
           } catch (err) {

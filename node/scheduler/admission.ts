@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { LOAD1_CHANGE, LOAD1_CHANGE_RATIO } from '../../protocols/load/index.js'
 import type { LoadReport } from '../../protocols/load/index.js'
 import type { JobSpec } from '../../protocols/job/types.js'
 
@@ -47,22 +48,37 @@ function stableHash (job: string, node: string): string {
 }
 
 /**
+ * How much lighter than its report a node may be without reporting it: a load report is sent
+ * again only once load1 moved by LOAD1_CHANGE or LOAD1_CHANGE_RATIO of it, so two reports closer
+ * than this say nothing about which machine is lighter (per core).
+ */
+export function loadResolution (report: LoadReport): number {
+  return report.cores > 0 ? Math.max(LOAD1_CHANGE, LOAD1_CHANGE_RATIO * report.load1) / report.cores : 0
+}
+
+/**
  * The order in which eligible nodes try to claim a job: the node that holds the job name's
  * workspace first (incremental builds), then lighter load per core, then the node it was
- * submitted on (`origin`: its output needs no remote stream to reach the submitter), then a
- * stable hash of job and node. Every node computes the same order from the same reports, so
- * usually one node claims without contention.
+ * submitted on (`origin`: its output needs no remote stream to reach the submitter, and it hears
+ * of the job first), then a stable hash of job and node. The origin's load counts as lighter by
+ * what its reports cannot show (`loadResolution`): it goes before a node whose report is lighter
+ * only by noise, and after one that is lighter for real. Every node computes the same order from
+ * the same reports, so usually one node claims without contention.
  */
 export function rank (job: string, spec: JobSpec, offers: Offer[], origin?: string): string[] {
   return offers
     .filter(o => refusal(o, spec) == null)
-    .map(o => ({
-      id: o.report.node,
-      ws: o.report.workspaces.includes(spec.name) ? 0 : 1,
-      load: o.report.cores > 0 ? o.report.load1 / o.report.cores : Infinity,
-      own: o.report.node === origin ? 0 : 1,
-      h: stableHash(job, o.report.node)
-    }))
+    .map(o => {
+      const own = o.report.node === origin
+      const perCore = o.report.cores > 0 ? o.report.load1 / o.report.cores : Infinity
+      return {
+        id: o.report.node,
+        ws: o.report.workspaces.includes(spec.name) ? 0 : 1,
+        load: own ? Math.max(0, perCore - loadResolution(o.report)) : perCore,
+        own: own ? 0 : 1,
+        h: stableHash(job, o.report.node)
+      }
+    })
     .sort((a, b) => a.ws - b.ws || Math.round(a.load * 10) - Math.round(b.load * 10) || a.own - b.own || (a.h < b.h ? -1 : a.h > b.h ? 1 : 0))
     .map(x => x.id)
 }

@@ -189,6 +189,8 @@ export class Runner {
       if (budget <= 0) return
       const plan = this.c.claimer.plan(row)
       if ('skip' in plan) continue
+      // where dispatch time goes (docs/benchmarks.md): submitted → planned (its turn's delay) → claim won
+      this.log.debug('claim planned', { job: row.id, delayMs: plan.delayMs, sinceSubmitMs: Date.now() - row.submittedAt })
       budget--
       const go = (): void => {
         this.attempting.set(row.id, true)

@@ -175,6 +175,7 @@ export class Sandbox {
     const mode = this.mode
     if (programs === undefined || mode === undefined) throw new SandboxUnavailableError('the sandbox is not available on this node')
     let lease: BuildUserLease | undefined
+    const t0 = performance.now()
     try {
       let account: JobAccount = { uid: USERNS_UID, gid: USERNS_GID, name: USERNS_USER }
       if (mode === 'build-users') {
@@ -183,8 +184,12 @@ export class Sandbox {
         const moved = await handOver(options.workspace, { uid: account.uid, gid: account.gid, isBuildUid: uid => this.users.isBuildUid(uid), daemonUid: 0, signal: options.signal })
         if (moved.changed > 0) this.log.info('workspace handed to another build user', { user: account.name, ...moved })
       }
+      const t1 = performance.now()
       const mounts = mountArgs({ ...await this.hostView(), workspace: options.workspace, dev: mode === 'build-users' ? 'full' : 'minimal' })
+      const t2 = performance.now()
       const holder = await Holder.start(programs.bwrap, holderArgs(programs, { mode, network: options.network, mounts }), options.signal)
+      // where a run's set-up goes (docs/benchmarks.md, dispatch): build user and hand-over, host view, bubblewrap
+      this.log.debug('sandbox opened', { userMs: Math.round(t1 - t0), viewMs: Math.round(t2 - t1), holderMs: Math.round(performance.now() - t2) })
       const held = lease
       return {
         workspace: SANDBOX_WORKSPACE,

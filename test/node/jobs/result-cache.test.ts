@@ -52,6 +52,21 @@ describe('the result cache: a hit is stored finished in one synced write, and on
     expect([reread.state, reread.cacheHit, reread.cachedFrom]).toEqual(['succeeded', true, first.id])
   })
 
+  it('the document a submission answers with is the one the store gives back, for a hit and for a queued job', async () => {
+    const first = await ran(specOf('echo built'))
+    const hit = await jobs.submitWithView({ spec: specOf('echo built'), params: {}, cached: await jobs.cachedResult(specOf('echo built'), {}) })
+    expect([hit.view.state, hit.view.cacheHit, hit.view.cachedFrom, hit.view.executor]).toEqual(['succeeded', true, first.id, identity.id])
+    const fresh = new JobService({ identity, store: new JobStore(parts.meta, parts.log), logger: silentLogger })
+    expect(hit.view).toEqual(await fresh.view((await fresh.get(hit.row.id))!))
+    const queued = await jobs.submitWithView({ spec: specOf('echo new', false), params: {} })
+    expect([queued.view.state, types(queued.view)]).toEqual(['queued', ['submitted']])
+    expect(queued.view).toEqual(await fresh.view((await fresh.get(queued.row.id))!))
+    // a change after the submission does not reach the document it answered with
+    await jobs.transition(queued.row.id, 'started', { state: 'running', epoch: 1 })
+    expect(queued.view.state).toBe('queued')
+    expect(types(queued.view)).toEqual(['submitted'])
+  })
+
   it('an event recorded later for a finished hit shows in the next view, and changes nothing', async () => {
     const first = await ran(specOf('echo built'))
     const hit = await jobs.submit({ spec: specOf('echo built'), params: {}, cached: await jobs.cachedResult(specOf('echo built'), {}) })

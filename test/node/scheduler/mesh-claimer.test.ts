@@ -38,7 +38,7 @@ describe('MeshClaimer.plan: every node ranks on what all have heard', () => {
 
   /** a claimer for `self` whose peer table holds `published`, and whose own state now is `fresh` */
   async function claimer (self: string, published: LoadReport[], fresh: LoadReport): Promise<MeshClaimer> {
-    const meta = new MetaStore({}, { path: join(dir, self) })
+    const meta = new MetaStore({}, { path: join(dir, `${self}-${stores.length}`) })
     await meta.start()
     stores.push(meta)
     const peers = new PeerTable(meta)
@@ -90,6 +90,25 @@ describe('MeshClaimer.plan: every node ranks on what all have heard', () => {
       const plan = (await claimer(origin, published, report(origin))).plan({ ...row(`job-4-${origin}`), origin })
       expect(plan).toEqual({ delayMs: 0 })
     }
+  })
+
+  it('the node the job was submitted on goes before one whose report is lighter only by what reports cannot show, after one lighter for real', async () => {
+    // reports go out again only when load1 moves by 0.5 (or a quarter): 1.6 against 1.3 on 2 cores is noise
+    const noise = [report('node-a', { load1: 1.3 }), report('node-b', { load1: 1.3 }), report('node-c', { load1: 1.6 })]
+    const first = async (published: LoadReport[]): Promise<string[]> => {
+      const out: string[] = []
+      for (const n of NODES) {
+        const plan = (await claimer(n, published, report(n))).plan({ ...row('job-6'), origin: 'node-c' })
+        if ('delayMs' in plan && plan.delayMs === 0) out.push(n)
+      }
+      return out
+    }
+    expect(await first(noise)).toEqual(['node-c'])
+    // 0.2 against 1.6 on 2 cores: node-a and node-b are lighter for real; one of them goes first
+    const lighter = [report('node-a', { load1: 0.2 }), report('node-b', { load1: 0.2 }), report('node-c', { load1: 1.6 })]
+    const firstOnes = await first(lighter)
+    expect(firstOnes).toHaveLength(1)
+    expect(firstOnes[0]).not.toBe('node-c')
   })
 
   it('the node the job was submitted on, ranked lower, keeps the plain stagger; the others wait the second turn', async () => {
