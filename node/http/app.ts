@@ -3,7 +3,8 @@ import swagger from '@fastify/swagger'
 import websocket from '@fastify/websocket'
 import { classify } from './errors.js'
 import { SHARED_SCHEMAS } from './schemas.js'
-import type { FastifyInstance } from 'fastify'
+import type { IncomingMessage } from 'node:http'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { HttpContext, HttpModule } from './context.js'
 
 /** the largest request body any route takes unless it sets its own (a job spec is far smaller) */
@@ -14,6 +15,41 @@ export const MAX_WS_MESSAGE_BYTES = 4096
 export const HEADERS_TIMEOUT_MS = 10_000
 /** the longest path parameter (artefact paths) */
 export const MAX_PARAM_LENGTH = 2048
+/** of a body refused for its size, at most this much is read and dropped after the answer (see `drainRefusedBody`) */
+export const REFUSED_BODY_DRAIN_BYTES = 8 * 1024 * 1024
+/** and for at most this long */
+export const REFUSED_BODY_DRAIN_MS = 5000
+
+/**
+ * A body refused for its size (413) is read and dropped, up to REFUSED_BODY_DRAIN_BYTES and
+ * REFUSED_BODY_DRAIN_MS, before the connection is closed or reused. Fastify marks such an answer
+ * `connection: close`, and Node.js closes the socket as soon as the answer is written: with the
+ * client still sending, the unread bytes make the kernel reset the connection, and the reset can
+ * reach the client before it has read the answer, so `curl` reports "connection reset" instead of
+ * the 413 and its reason. Kept alive instead, the server reads the rest of the request (Node.js
+ * drops an unread body once the answer is sent) and the connection stays usable; a client that
+ * sends more than the bound, or too slowly, is cut off.
+ */
+function drainRefusedBody (req: IncomingMessage, reply: FastifyReply): void {
+  if (req.complete) return
+  void reply.removeHeader('connection')
+  let read = 0
+  const cut = (): void => { req.socket.destroy() }
+  const timer = setTimeout(cut, REFUSED_BODY_DRAIN_MS)
+  timer.unref()
+  const onData = (chunk: Buffer): void => {
+    read += chunk.byteLength
+    if (read > REFUSED_BODY_DRAIN_BYTES) cut()
+  }
+  const done = (): void => {
+    clearTimeout(timer)
+    req.off('data', onData)
+  }
+  req.on('data', onData)
+  req.once('end', done)
+  req.once('close', done)
+  req.resume()
+}
 
 /**
  * Build the HTTP face's Fastify app: the shared pieces (error replies `{code, message}`, body
@@ -37,6 +73,7 @@ export async function buildHttpApp (ctx: HttpContext, modules: HttpModule[]): Pr
     if (status >= 500) ctx.logger.error('http request failed', { method: req.method, url: req.url, err })
     for (const [k, v] of Object.entries((err as { headers?: Record<string, string> }).headers ?? {})) void reply.header(k, v)
     ctx.metrics.httpError(body.code)
+    if (status === 413) drainRefusedBody(req.raw, reply)
     return await reply.code(status).type('application/json').send(body)
   })
   app.setNotFoundHandler(async (req, reply) => {
