@@ -25,7 +25,7 @@ export const REFUSED_BODY_DRAIN_MS = 5000
  * REFUSED_BODY_DRAIN_MS, before the connection is closed or reused. Fastify marks such an answer
  * `connection: close`, and Node.js closes the socket as soon as the answer is written: with the
  * client still sending, the unread bytes make the kernel reset the connection, and the reset can
- * reach the client before it has read the answer, so `curl` reports "connection reset" instead of
+ * reach the client before it has read the answer, which then sees a connection reset instead of
  * the 413 and its reason. Kept alive instead, the server reads the rest of the request (Node.js
  * drops an unread body once the answer is sent) and the connection stays usable; a client that
  * sends more than the bound, or too slowly, is cut off.
