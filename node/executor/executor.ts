@@ -191,13 +191,18 @@ export class Executor {
       // the cgroup is made while the sandbox is set up (neither needs the other), and both before
       // the gate: all that is left after it is the first process
       const containing = this.contain(runId)
+      // a failure to contain is met where the cgroup is awaited, below; until then it must not
+      // count as an unhandled rejection while the sandbox is still being set up
+      containing.catch(() => {})
+      // a cgroup made for a run that never starts is removed (one that could not be made needs nothing)
+      const discard = async (): Promise<void> => { await containing.then(async c => { await c.dispose() }, () => {}) }
       const opened = await this.openSandbox(req, workspace).catch(async err => {
-        await (await containing).dispose()
+        await discard()
         throw err
       })
       const boxed = performance.now()
       if ('refused' in opened) {
-        await (await containing).dispose()
+        await discard()
         return notRun(opened.refused.outcome, opened.refused.exitCode, opened.refused.reason)
       }
       const box = opened.box

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { seal } from '../../protocols/codec/index.js'
 import { isFinal } from '../../protocols/job/records.js'
 import { JobNotFoundError } from '../errors.js'
-import { type JobStore, rowFromAnnouncement } from './job-store.js'
+import { type JobStore, eventView, rowFromAnnouncement } from './job-store.js'
 import { inputKey } from '../../protocols/job/input-key.js'
 import { keyParams } from '../../protocols/job/source.js'
 import type { JobSource } from '../../protocols/job/source.js'
@@ -93,7 +93,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
    */
   async submitWithView (req: SubmitRequest): Promise<{ row: JobRow, view: JobView }> {
     const { row, written, events } = await this.create(req)
-    return { row, view: await this.viewOf(written, events.map(eventView)) }
+    return { row, view: await this.viewOf(written, events.map(ev => eventView(ev.payload, ev.signer, ev.hash))) }
   }
 
   /** sign and store a new job; `written` is a copy of its row as stored, `events` its events */
@@ -364,10 +364,4 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       ...(row.build != null ? { build: row.build } : {})
     }
   }
-}
-
-/** an event as `show` lists it (the store's `events` reads the same fields back) */
-function eventView (ev: Signed<JobEvent>): EventView {
-  const e = ev.payload
-  return { type: e.type, node: e.node, by: ev.signer, at: e.at, state: e.state, reason: e.reason, hash: ev.hash }
 }

@@ -278,8 +278,7 @@ export class JobStore {
   async events (id: string): Promise<EventView[]> {
     const out: EventView[] = []
     for await (const [key, stored] of this.storedEvents(id)) {
-      const e = stored.event
-      out.push({ type: e.type, node: e.node, by: stored.by, at: e.at, state: e.state, reason: e.reason, hash: key.slice(key.lastIndexOf('/') + 1) })
+      out.push(eventView(stored.event, stored.by, key.slice(key.lastIndexOf('/') + 1)))
     }
     return out
   }
@@ -298,4 +297,9 @@ export class JobStore {
       ...this.log.appendOps(ev.hash, ev.bytes)
     ]
   }
+}
+
+/** an event as `show` lists it: what it says, who signed it, its envelope's hash */
+export function eventView (e: JobEvent, by: string, hash: string): EventView {
+  return { type: e.type, node: e.node, by, at: e.at, state: e.state, reason: e.reason, hash }
 }

@@ -123,64 +123,59 @@ function fakeProcess (heapMib: number, residentMib: number): { heap: { size: num
 }
 
 describe('HeapReclaimer with a trim', () => {
-  it('hands freed native memory back after each compaction', () => {
-    const p = fakeProcess(30, 80)
+  const running: HeapReclaimer[] = []
+  afterEach(() => { for (const r of running.splice(0)) r.stop() })
+  /** a fake process whose reclaimer is started (and stopped after the test) */
+  const started = (heapMib: number, residentMib: number): ReturnType<typeof fakeProcess> => {
+    const p = fakeProcess(heapMib, residentMib)
     p.reclaimer.start()
-    try {
-      // a transfer: the heap and its Buffers grow, the resident set with them
-      p.heap.size = 50 * MIB
-      p.rss.size = 120 * MIB
-      p.reclaimer.check()
-      // the Buffers die: what the collection frees goes back to malloc, which keeps 15 MiB of it
-      p.rss.freed = 15 * MIB
-      expect(p.reclaimer.check()).toBe(true)
-      expect(p.collections()).toBe(1)
-      expect(p.trims()).toBe(1)
-      expect(p.rss.size).toBe(85 * MIB)
-      // nothing new: neither again
-      for (let i = 0; i < 3; i++) p.reclaimer.check()
-      expect(p.collections()).toBe(1)
-      expect(p.trims()).toBe(1)
-    } finally {
-      p.reclaimer.stop()
-    }
+    running.push(p.reclaimer)
+    return p
+  }
+
+  it('hands freed native memory back after each compaction', () => {
+    const p = started(30, 80)
+    // a transfer: the heap and its Buffers grow, the resident set with them
+    p.heap.size = 50 * MIB
+    p.rss.size = 120 * MIB
+    p.reclaimer.check()
+    // the Buffers die: what the collection frees goes back to malloc, which keeps 15 MiB of it
+    p.rss.freed = 15 * MIB
+    expect(p.reclaimer.check()).toBe(true)
+    expect(p.collections()).toBe(1)
+    expect(p.trims()).toBe(1)
+    expect(p.rss.size).toBe(85 * MIB)
+    // nothing new: neither again
+    for (let i = 0; i < 3; i++) p.reclaimer.check()
+    expect(p.collections()).toBe(1)
+    expect(p.trims()).toBe(1)
   })
 
   it('trims a resident set that grew and settled while the heap did not (native work: a log, a socket\'s reads)', () => {
-    const p = fakeProcess(30, 80)
-    p.reclaimer.start()
-    try {
-      p.rss.size = 95 * MIB
-      expect(p.reclaimer.check()).toBe(false)
-      expect(p.trims()).toBe(0)
-      // settled: one trim, and the heap is left alone
-      p.rss.freed = 12 * MIB
-      p.reclaimer.check()
-      expect(p.trims()).toBe(1)
-      expect(p.collections()).toBe(0)
-      expect(p.rss.size).toBe(83 * MIB)
-      // slow growth after that, under half the margin, is no new burst
-      p.rss.size = 86 * MIB
-      p.reclaimer.check()
-      p.reclaimer.check()
-      expect(p.trims()).toBe(1)
-    } finally {
-      p.reclaimer.stop()
-    }
+    const p = started(30, 80)
+    p.rss.size = 95 * MIB
+    expect(p.reclaimer.check()).toBe(false)
+    expect(p.trims()).toBe(0)
+    // settled: one trim, and the heap is left alone
+    p.rss.freed = 12 * MIB
+    p.reclaimer.check()
+    expect(p.trims()).toBe(1)
+    expect(p.collections()).toBe(0)
+    expect(p.rss.size).toBe(83 * MIB)
+    // slow growth after that, under half the margin, is no new burst
+    p.rss.size = 86 * MIB
+    p.reclaimer.check()
+    p.reclaimer.check()
+    expect(p.trims()).toBe(1)
   })
 
   it('does not trim while the resident set keeps growing (the work is not over)', () => {
-    const p = fakeProcess(30, 80)
-    p.reclaimer.start()
-    try {
-      for (const size of [90, 100, 110, 120]) {
-        p.rss.size = size * MIB
-        p.reclaimer.check()
-      }
-      expect(p.trims()).toBe(0)
-    } finally {
-      p.reclaimer.stop()
+    const p = started(30, 80)
+    for (const size of [90, 100, 110, 120]) {
+      p.rss.size = size * MIB
+      p.reclaimer.check()
     }
+    expect(p.trims()).toBe(0)
   })
 })
 
