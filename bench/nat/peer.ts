@@ -20,6 +20,7 @@ import { yamux } from '@libp2p/yamux'
 import { isPrivate } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { pollUntil } from '../procs.js'
 import type { Libp2pOptions } from 'libp2p'
 
 export const RELAY_LISTEN = '/ip4/11.77.0.1/tcp/4001'
@@ -44,14 +45,9 @@ export interface TrialResult {
   error?: string
 }
 
-async function until<T> (get: () => T | undefined | false, ms: number): Promise<T | undefined> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    const v = get()
-    if (v !== undefined && v !== false) return v
-    await sleep(100)
-  }
-  return undefined
+/** `check`'s first value within `ms`, or undefined if there was none by then */
+async function within<T> (check: () => T | undefined | false, ms: number, what: string): Promise<T | undefined> {
+  return await pollUntil(check, { timeoutMs: ms, intervalMs: 100, what }).catch(() => undefined)
 }
 
 const base: Libp2pOptions = {
@@ -78,7 +74,7 @@ async function member (role: 'A' | 'B', dir: string, announce?: string): Promise
   })
   await node.dial(multiaddr(readFileSync(join(dir, 'relay.addr'), 'utf8')))
   if (role === 'A') {
-    const circuit = await until(() => node.getMultiaddrs().find(a => a.toString().includes('/p2p-circuit')), RESERVATION_WAIT_MS)
+    const circuit = await within(() => node.getMultiaddrs().find(a => a.toString().includes('/p2p-circuit')), RESERVATION_WAIT_MS, 'a reservation at the relay')
     if (circuit != null) {
       writeFileSync(join(dir, 'A.announced'), JSON.stringify(node.getMultiaddrs().map(String)))
       writeFileSync(join(dir, 'A.addr'), circuit.toString())
@@ -87,14 +83,14 @@ async function member (role: 'A' | 'B', dir: string, announce?: string): Promise
   } else {
     const result: TrialResult = { relayed: false, direct: false, announced: [] }
     try {
-      const addr = await until(() => existsSync(join(dir, 'A.addr')) && readFileSync(join(dir, 'A.addr'), 'utf8'), RESERVATION_WAIT_MS + 5000)
+      const addr = await within(() => existsSync(join(dir, 'A.addr')) && readFileSync(join(dir, 'A.addr'), 'utf8'), RESERVATION_WAIT_MS + 5000, "A's relayed address")
       if (addr === undefined) throw new Error('A got no reservation at the relay')
       result.announced = JSON.parse(readFileSync(join(dir, 'A.announced'), 'utf8'))
       const started = Date.now()
       const conn = await node.dial(multiaddr(addr))
       result.relayed = true
       result.relayedMs = Date.now() - started
-      const direct = await until(() => node.getConnections(conn.remotePeer).find(c => !c.remoteAddr.toString().includes('/p2p-circuit')), UPGRADE_WAIT_MS)
+      const direct = await within(() => node.getConnections(conn.remotePeer).find(c => !c.remoteAddr.toString().includes('/p2p-circuit')), UPGRADE_WAIT_MS, 'a direct connection')
       result.direct = direct != null
       result.directAddr = direct?.remoteAddr.toString()
       const pub = result.announced.map(a => multiaddr(a)).find(a => !isPrivate(a) && !a.toString().includes('/p2p-circuit'))

@@ -125,15 +125,3 @@ export function onBridgeFrames (input: Readable, maxBytes: number, onFrame: (fra
     stop()
   }
 }
-
-/**
- * The frames arriving on `input`, in order. Reading is pulled: a consumer that does not ask
- * for the next frame leaves the socket paused (back-pressure down to the writer).
- */
-export async function * readBridgeFrames (input: Readable, maxBytes: number): AsyncGenerator<BridgeFrame> {
-  const decoder = new BridgeFrameDecoder(maxBytes)
-  for await (const chunk of input) {
-    for (const frame of decoder.push(chunk as Buffer)) yield frame
-  }
-  if (decoder.pending > 0) throw new MalformedMessageError('attach bridge: the connection ended inside a frame')
-}

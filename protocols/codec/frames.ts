@@ -51,30 +51,34 @@ export function abortReason (signal: AbortSignal, aborted: () => ProtocolError =
  */
 export const NEVER_ABORTED: AbortSignal = new AbortController().signal
 
-export function encodeVarint (n: number): Uint8Array {
+/** bytes of the varint prefix for length `n`; RangeError past what a prefix may say */
+function varintLength (n: number): number {
   if (!Number.isSafeInteger(n) || n < 0 || n >= 2 ** (7 * MAX_PREFIX_BYTES)) throw new RangeError(`frame length ${n} out of range`)
-  const out: number[] = []
-  do {
-    let byte = n & 0x7f
-    n = Math.floor(n / 128)
-    if (n > 0) byte |= 0x80
-    out.push(byte)
-  } while (n > 0)
-  return Uint8Array.from(out)
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4
+}
+
+/** writes `n` (of `bytes` prefix bytes) at the start of `out` */
+function writeVarint (n: number, bytes: number, out: Uint8Array): void {
+  let rest = n
+  for (let i = 0; i < bytes - 1; i++) {
+    out[i] = (rest & 0x7f) | 0x80
+    rest >>>= 7
+  }
+  out[bytes - 1] = rest
+}
+
+export function encodeVarint (n: number): Uint8Array {
+  const out = new Uint8Array(varintLength(n))
+  writeVarint(n, out.byteLength, out)
+  return out
 }
 
 /** a frame: varint length, then the payload (one allocation: the prefix is written in place) */
 export function encodeFrame (payload: Uint8Array): Uint8Array {
   const n = payload.byteLength
-  if (n >= 2 ** (7 * MAX_PREFIX_BYTES)) throw new RangeError(`frame length ${n} out of range`)
-  const prefixBytes = n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4
+  const prefixBytes = varintLength(n)
   const out = new Uint8Array(prefixBytes + n)
-  let rest = n
-  for (let i = 0; i < prefixBytes - 1; i++) {
-    out[i] = (rest & 0x7f) | 0x80
-    rest >>>= 7
-  }
-  out[prefixBytes - 1] = rest
+  writeVarint(n, prefixBytes, out)
   out.set(payload, prefixBytes)
   return out
 }

@@ -220,7 +220,7 @@ export class BulkServer {
     let fh: FileHandle | undefined
     let next: Promise<Buffer> | undefined
     try {
-      fh = await openBlob(this.components.blobs.pathOf(t.hash))
+      fh = await open(this.components.blobs.pathOf(t.hash), 'r')
       const file = fh
       if ((await file.stat()).size < t.end) throw new Error(`the blob is shorter than the ticket's range ${t.start}-${t.end}`)
       const recordBytes = this.init.recordBytes
@@ -269,11 +269,6 @@ export class BulkServer {
       await fh?.close().catch(() => {})
     }
   }
-}
-
-/** a stored blob's file, opened for reading */
-async function openBlob (path: string): Promise<FileHandle> {
-  return await open(path, 'r')
 }
 
 /** the client's first HELLO_BYTES, within `timeoutMs` */

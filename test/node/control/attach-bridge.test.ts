@@ -7,7 +7,7 @@ import { connect } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { openBridge } from '../../../cli/attach/bridge.js'
 import { serveAttachBridge } from '../../../node/control/attach-bridge.js'
-import { BridgeFrameDecoder, controlFrame, dataFrame, readBridgeFrames } from '../../../node/control/bridge-frames.js'
+import { BridgeFrameDecoder, controlFrame, dataFrame, onBridgeFrames } from '../../../node/control/bridge-frames.js'
 import { silentLogger } from '../../../store/logger.js'
 import { waitFor } from '../../helpers/wait.js'
 import type { Server } from 'node:http'
@@ -35,8 +35,12 @@ describe('attach bridge frames', () => {
     expect(() => new BridgeFrameDecoder(1024).push(Buffer.from([9, 0, 0, 0, 0]))).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED' }))
     const notObject = Buffer.concat([Buffer.from([2, 0, 0, 0, 2]), Buffer.from('[]')])
     expect(() => new BridgeFrameDecoder(1024).push(notObject)).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED' }))
-    const cut = readBridgeFrames(Readable.from([dataFrame(Buffer.from('abc')).subarray(0, 6)]), 1024)
-    await expect(cut.next()).rejects.toMatchObject({ code: 'ERR_MALFORMED' })
+    const frames: unknown[] = []
+    const cut = await new Promise<Error | undefined>(resolve => {
+      onBridgeFrames(Readable.from([dataFrame(Buffer.from('abc')).subarray(0, 6)]), 1024, f => { frames.push(f) }, resolve)
+    })
+    expect(frames).toEqual([])
+    expect(cut).toMatchObject({ code: 'ERR_MALFORMED' })
   })
 })
 
