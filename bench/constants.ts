@@ -24,7 +24,10 @@ export interface Plan {
   announceSizes: number[]
   /** submissions timed per mesh size */
   announceRuns: number
-  /** how long a mesh may take until every node has heard every other node's load report */
+  /**
+   * how long a mesh may take until every node has heard every other node's load report; a larger
+   * mesh gets CONVERGE_HEARTBEATS of its idle heartbeat if that is longer
+   */
   convergeMs: number
   /** one-step jobs timed with and without the job sandbox */
   sandboxRuns: number
@@ -59,6 +62,14 @@ export const QUICK: Plan = {
   convergeMs: 20_000,
   sandboxRuns: 10
 }
+
+/**
+ * Idle heartbeats a mesh of the announcement figure gets to form: the last node to join hears each
+ * other node at that node's next report, which at rest is a heartbeat away (a node's idle
+ * heartbeat grows with the mesh: 50 s at 50 nodes), and a report lost while the joiner's topic mesh
+ * was forming costs one more.
+ */
+export const CONVERGE_HEARTBEATS = 4
 
 /** every mesh size the figures are named after; sizes not run in a plan are reported as null */
 export const ANNOUNCE_FIGURE_SIZES = [20, 50]

@@ -11,9 +11,10 @@ import { join } from 'node:path'
 import { oneStep } from '../jobspecs.js'
 import { sleep } from '../procs.js'
 import { figure, quantile, sortedCopy, unmeasured } from '../stats.js'
-import { ANNOUNCE_BUDGET_MS, ANNOUNCE_FIGURE_SIZES, ANNOUNCE_JOB_WAIT_MS, ANNOUNCE_LOG_POLL_MS, ANNOUNCE_POLL_MS, ANNOUNCE_POLL_RUNS, ANNOUNCE_TIMEOUT_MS } from '../constants.js'
+import { ANNOUNCE_BUDGET_MS, ANNOUNCE_FIGURE_SIZES, CONVERGE_HEARTBEATS, ANNOUNCE_JOB_WAIT_MS, ANNOUNCE_LOG_POLL_MS, ANNOUNCE_POLL_MS, ANNOUNCE_POLL_RUNS, ANNOUNCE_TIMEOUT_MS } from '../constants.js'
 import { idleFigures } from './idle.js'
 import { CpuWindow } from '../machine.js'
+import { idleHeartbeatMs } from '../../protocols/load/index.js'
 import type { BenchNode } from '../cluster.js'
 import type { Registry } from '../procs.js'
 import type { Figure } from '../stats.js'
@@ -144,7 +145,7 @@ export async function announceBaseline (ctx: SuiteContext): Promise<AnnounceResu
 /** one mesh size: grow, wait for the mesh to form, time the announcements */
 async function announceAt (ctx: SuiteContext & { registry: Registry }, size: number, base: AnnounceResult | undefined): Promise<{ figure: Figure, formed: boolean }> {
   const grown = await ctx.cluster.grow(size)
-  const conv = await ctx.cluster.converge(ctx.plan.convergeMs)
+  const conv = await ctx.cluster.converge(Math.max(ctx.plan.convergeMs, CONVERGE_HEARTBEATS * idleHeartbeatMs(grown.size)))
   ctx.log(`mesh of ${grown.size}${grown.stoppedBecause != null ? ` (stopped: ${grown.stoppedBecause})` : ''}; ${conv.detail}`)
   const baseline = base != null && base.logged.length > 0 ? quantile(base.logged, 0.99) : null
   // an announcement cannot reach every node of a mesh that has not formed: nothing to time
