@@ -83,17 +83,19 @@ export class LiveOutput {
 
   /** the scrollback as a terminal shows it, in a buffer of its own (from a character's start when bytes were dropped) */
   private scrollback (): Buffer {
-    const kept = Buffer.allocUnsafe(this.length)
-    const first = Math.min(this.length, this.ring.length - this.start)
-    this.ring.copy(kept, 0, this.start, this.start + first)
-    this.ring.copy(kept, first, 0, this.length - first)
-    let from = 0
+    const end = this.start + this.length
+    const parts = end <= this.ring.length
+      ? [this.ring.subarray(this.start, end)]
+      : [this.ring.subarray(this.start), this.ring.subarray(0, end - this.ring.length)]
     // the oldest byte kept may be inside a character whose start was dropped: skip its continuation bytes
-    if (this.dropped > 0) while (from < kept.length && from < 3 && (kept[from] & 0xc0) === 0x80) from++
-    const text = kept.subarray(from)
-    if (this.onlcr !== true) return text
-    const out = Buffer.allocUnsafe(text.length * 2)
-    return out.subarray(0, translateNewlines(text, out, 0))
+    for (let skipped = 0; this.dropped > 0 && skipped < 3 && parts.length > 0 && (parts[0][0] & 0xc0) === 0x80; skipped++) {
+      parts[0] = parts[0].subarray(1)
+      if (parts[0].length === 0) parts.shift()
+    }
+    const out = Buffer.allocUnsafe(this.onlcr === true ? this.length * 2 : this.length)
+    let at = 0
+    for (const part of parts) at = this.onlcr === true ? translateNewlines(part, out, at) : at + part.copy(out, at)
+    return out.subarray(0, at)
   }
 
   /** copy `bytes` into the ring, the oldest bytes dropped past its size */
