@@ -2,8 +2,9 @@
  * The path of terminal output from the pty to the recording and to live watchers.
  *
  * The wrapper turns off the kernel's output processing (`stty -opost`) because its `\n` → `\r\n`
- * translation caps a pty at a few MB/s; the same translation is done here, byte for byte, so
- * what watchers and the recording see is what a terminal with default settings would show.
+ * translation caps a pty at a few MB/s; the same translation is done on this side, byte for byte,
+ * so what watchers and the recording see is what a terminal with default settings would show: the
+ * recorder does it while it escapes, the live output only for its viewers (`onlcr`).
  */
 import { OUTPUT_SLAB_BYTES } from './constants.js'
 import type { Recorder } from './recorder.js'
@@ -128,7 +129,7 @@ export class OutputPipe {
       this.emit(raw, onlcr)
       return
     }
-    // near the limit: cut the terminal's bytes at it, on a character's boundary (once per run)
+    // near the limit (the last reads before it): cut the terminal's bytes at it, on a character's boundary
     const shown = onlcr ? this.intoSlab(raw, true) : raw
     const cut = shown.subarray(0, utf8Boundary(shown, this.init.maxBytes - this.recorded))
     this.full = cut.length < shown.length
