@@ -66,7 +66,7 @@ export interface PtyCommandInit {
   env: Record<string, string>
   cols: number
   rows: number
-  /** raw bytes as the pty delivers them, the sentinel taken out */
+  /** raw bytes as the pty delivers them, the sentinel taken out; valid only during the call (the read buffer is reused) */
   onData: (data: Buffer) => void
 }
 
