@@ -17,12 +17,20 @@ for (const [b, letter] of [[0x08, 'b'], [0x09, 't'], [0x0a, 'n'], [0x0c, 'f'], [
 }
 const HEX = Buffer.from('0123456789abcdef', 'latin1')
 
+/** newlines escaped as `\r\n` so far (see `escapeJson`) */
+export interface NewlineCount {
+  newlines: number
+}
+
 /**
  * `src` escaped as the inside of a JSON string, written into `out` from `at` (which has room for
  * MAX_ESCAPE_BYTES × `src`); returns where it ended. Bytes of 0x80 and up are copied unchanged,
  * so UTF-8 stays UTF-8 (checked when the event is written, see `incompleteTail`).
+ *
+ * With `onlcr`, each `\n` is written as the escape of `\r\n` (the kernel's ONLCR, done here in
+ * the same pass instead of in a translated copy) and counted in `onlcr.newlines`.
  */
-export function escapeJson (src: Uint8Array, out: Uint8Array, at: number): number {
+export function escapeJson (src: Uint8Array, out: Uint8Array, at: number, onlcr?: NewlineCount): number {
   const n = src.length
   const words = new DataView(src.buffer, src.byteOffset, n)
   const into = new DataView(out.buffer, out.byteOffset, out.length)
@@ -42,7 +50,20 @@ export function escapeJson (src: Uint8Array, out: Uint8Array, at: number): numbe
         continue
       }
     }
-    for (const end = Math.min(i + 4, n); i < end; i++) to = escapeByte(src[i], out, to)
+    for (const end = Math.min(i + 4, n); i < end; i++) {
+      const b = src[i]
+      if (b === 0x0a && onlcr !== undefined) {
+        // `\r\n`, as JSON.stringify writes the translated pair
+        out[to] = 0x5c
+        out[to + 1] = 0x72
+        out[to + 2] = 0x5c
+        out[to + 3] = 0x6e
+        to += 4
+        onlcr.newlines++
+      } else {
+        to = escapeByte(b, out, to)
+      }
+    }
   }
   return to
 }

@@ -69,6 +69,7 @@ export class JobRun {
       maxBytes: init.limits.maxOutputBytes,
       translate: init.stty !== undefined,
       onOutput: init.req.onOutput,
+      onRawOutput: init.req.onRawOutput,
       onLimit: () => { this.stop({ outcome: 'failed', reason: `the output went over the limit of ${init.limits.maxOutputBytes} bytes` }) },
       onOutputError: err => { init.log.warn('an output listener threw', { job: init.req.jobId, err }) }
     })

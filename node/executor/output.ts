@@ -2,8 +2,9 @@
  * The path of terminal output from the pty to the recording and to live watchers.
  *
  * The wrapper turns off the kernel's output processing (`stty -opost`) because its `\n` → `\r\n`
- * translation caps a pty at a few MB/s; the same translation is done here, byte for byte, so
- * what watchers and the recording see is what a terminal with default settings would show.
+ * translation caps a pty at a few MB/s; the same translation is done on this side, byte for byte,
+ * so what watchers and the recording see is what a terminal with default settings would show: the
+ * recorder does it while it escapes, the live output only for its viewers (`onlcr`).
  */
 import { OUTPUT_SLAB_BYTES } from './constants.js'
 import type { Recorder } from './recorder.js'
@@ -81,19 +82,26 @@ export function utf8Boundary (buf: Buffer, max: number): number {
 /** where output goes and what bounds it */
 export interface OutputPipeInit {
   recorder: Recorder
-  /** bytes recorded at most; the rest is dropped and `onLimit` is called once */
+  /** bytes recorded at most (as a terminal shows them); the rest is dropped and `onLimit` is called once */
   maxBytes: number
   /** translate `\n` to `\r\n` (the wrapper turned the kernel's translation off) */
   translate: boolean
+  /** output as a terminal shows it, in buffers the listener may keep (translated and copied for it) */
   onOutput?: (data: Uint8Array) => void
+  /**
+   * output as read, valid only during the call (the pty's read buffer is reused); `onlcr`: each
+   * `\n` in it is shown as `\r\n` (the listener translates what it passes on)
+   */
+  onRawOutput?: (data: Uint8Array, onlcr: boolean) => void
   onLimit: () => void
   onOutputError: (err: unknown) => void
 }
 
 /**
- * Counts, limits and translates a run's output, then feeds the recording and the live listener.
- * Translated output is written into a slab, and the listener gets a view of it: no allocation per
- * read. A slab is never written twice, so a listener may keep its views (the scrollback does).
+ * Counts, limits and translates a run's output, then feeds the recording and the live listeners.
+ * The recorder translates while it escapes, in the same pass; a raw listener gets the bytes as read,
+ * and only an `onOutput` listener gets a translated copy, written into a slab of which it gets a
+ * view: no allocation per read. A slab is never written twice, so such a listener may keep its views.
  */
 export class OutputPipe {
   private readonly init: OutputPipeInit
@@ -111,23 +119,23 @@ export class OutputPipe {
 
   get limitReached (): boolean { return this.full }
 
+  /** `raw` may be the pty's reused read buffer: nothing here keeps it past the call */
   write (raw: Buffer): void {
     if (this.full) return
-    let chunk = this.init.translate ? this.translate(raw) : raw
-    if (this.recorded + chunk.length > this.init.maxBytes) {
-      chunk = chunk.subarray(0, utf8Boundary(chunk, this.init.maxBytes - this.recorded))
-      this.full = true
+    const onlcr = this.init.translate
+    // a terminal's bytes are at most twice the raw ones: short of the limit by that, nothing is cut
+    if (this.recorded + raw.length * (onlcr ? 2 : 1) <= this.init.maxBytes) {
+      this.recorded += this.init.recorder.outputBytes(raw, onlcr)
+      this.emit(raw, onlcr)
+      return
     }
-    this.recorded += chunk.length
-    if (chunk.length > 0) {
-      this.init.recorder.outputBytes(chunk)
-      if (this.init.onOutput !== undefined) {
-        try {
-          this.init.onOutput(chunk)
-        } catch (err) {
-          this.init.onOutputError(err)
-        }
-      }
+    // near the limit (the last reads before it): cut the terminal's bytes at it, on a character's boundary
+    const shown = onlcr ? this.intoSlab(raw, true) : raw
+    const cut = shown.subarray(0, utf8Boundary(shown, this.init.maxBytes - this.recorded))
+    this.full = cut.length < shown.length
+    if (cut.length > 0) {
+      this.recorded += this.init.recorder.outputBytes(cut)
+      this.emit(onlcr ? raw.subarray(0, rawLength(raw, cut.length)) : cut, onlcr, onlcr ? cut : undefined)
     }
     if (this.full) this.init.onLimit()
   }
@@ -137,15 +145,44 @@ export class OutputPipe {
     this.init.recorder.endOutput(this.full)
   }
 
-  /** `raw` with `\n` as `\r\n`, in the slab (a fresh one when this one has no room for twice `raw`) */
-  private translate (raw: Buffer): Buffer {
+  /** to the listeners; `shown`: the terminal's bytes, when the caller has them in the slab already */
+  private emit (raw: Buffer, onlcr: boolean, shown?: Buffer): void {
+    if (raw.length > 0 && this.init.onRawOutput !== undefined) {
+      try {
+        this.init.onRawOutput(raw, onlcr)
+      } catch (err) {
+        this.init.onOutputError(err)
+      }
+    }
+    if (this.init.onOutput === undefined) return
+    const data = shown ?? this.intoSlab(raw, onlcr)
+    if (data.length === 0) return
+    try {
+      this.init.onOutput(data)
+    } catch (err) {
+      this.init.onOutputError(err)
+    }
+  }
+
+  /** `raw` (with `\n` as `\r\n` when `onlcr`) in the slab, a fresh one when this one has no room for twice `raw` */
+  private intoSlab (raw: Buffer, onlcr: boolean): Buffer {
     const room = raw.length * 2
     if (this.slab.length - this.slabAt < room) {
       this.slab = Buffer.allocUnsafeSlow(Math.max(OUTPUT_SLAB_BYTES, room))
       this.slabAt = 0
     }
     const start = this.slabAt
-    this.slabAt = translateNewlines(raw, this.slab, start)
+    this.slabAt = onlcr ? translateNewlines(raw, this.slab, start) : start + raw.copy(this.slab, start)
     return this.slab.subarray(start, this.slabAt)
   }
+}
+
+/** how many bytes of `raw` a terminal shows as its first `shown` bytes (a `\r` of its own left out) */
+function rawLength (raw: Buffer, shown: number): number {
+  let n = 0
+  for (let i = 0; i < raw.length; i++) {
+    n += raw[i] === 10 ? 2 : 1
+    if (n > shown) return i
+  }
+  return raw.length
 }

@@ -8,6 +8,7 @@
  * step's shell has exited; everything before it has been read by then.
  */
 import { closeSync, constants as fsConstants, openSync, writeSync } from 'node:fs'
+import { Socket } from 'node:net'
 import { STEP_END_SENTINEL } from './constants.js'
 import type { IPty } from 'node-pty'
 
@@ -15,6 +16,39 @@ type NodePty = typeof import('node-pty')
 let nodePty: NodePty | undefined
 
 const SENTINEL = Buffer.from(STEP_END_SENTINEL, 'latin1')
+
+/** bytes a pty read may bring at most (a read is a few KiB: the terminal's line discipline holds 4 KiB) */
+const READ_BUFFER_BYTES = 64 * 1024
+/** every command's pty is read into this one buffer, each read passed on before the next one comes */
+let readBuffer: Buffer | undefined
+
+/** where a net.Socket keeps its `onread` option's buffer and callback */
+interface UserBufferKeys { buffer: symbol, callback: symbol }
+let userBufferKeys: UserBufferKeys | null | undefined
+
+/**
+ * The keys of net.Socket's `onread` option, found on a socket made with it: Node does not export
+ * them. null when they cannot be told apart (then node-pty reads as it does by itself).
+ */
+function findUserBufferKeys (): UserBufferKeys | null {
+  const buffer = Buffer.alloc(1)
+  const callback = (): void => {}
+  // (the option is documented for net.Socket, though the typings know it only for connect())
+  const probe = new Socket({ onread: { buffer, callback } } as unknown as ConstructorParameters<typeof Socket>[0])
+  let keys: Partial<UserBufferKeys> = {}
+  for (const key of Object.getOwnPropertySymbols(probe)) {
+    const value = (probe as unknown as Record<symbol, unknown>)[key]
+    if (value === buffer) keys = { ...keys, buffer: key }
+    else if (value === callback) keys = { ...keys, callback: key }
+  }
+  probe.destroy()
+  return keys.buffer !== undefined && keys.callback !== undefined ? { buffer: keys.buffer, callback: keys.callback } : null
+}
+
+/** node-pty's reader of the master: a tty.ReadStream, a net.Socket */
+interface PtySocket {
+  _handle?: { reading?: boolean, useUserBuffer?: (buffer: Uint8Array) => void }
+}
 
 /** how a command ended */
 export interface ExitStatus {
@@ -32,7 +66,7 @@ export interface PtyCommandInit {
   env: Record<string, string>
   cols: number
   rows: number
-  /** raw bytes as the pty delivers them, the sentinel taken out */
+  /** raw bytes as the pty delivers them, the sentinel taken out; valid only during the call (the read buffer is reused) */
   onData: (data: Buffer) => void
 }
 
@@ -92,7 +126,7 @@ export class PtyCommand {
       // without it the tail of a fast step's output may be cut short, nothing worse
     }
     // with `encoding: null` node-pty hands out Buffers although its typings say string
-    this.term.onData(data => { this.scan(data as unknown as Buffer) })
+    if (!this.readIntoSharedBuffer()) this.term.onData(data => { this.scan(data as unknown as Buffer) })
     this.exited = new Promise(resolve => {
       this.term.onExit(({ exitCode, signal }) => {
         this.done = true
@@ -102,6 +136,30 @@ export class PtyCommand {
         resolve(signal !== undefined && signal > 0 ? { exitCode: 128 + signal, signal } : { exitCode })
       })
     })
+  }
+
+  /**
+   * Have node-pty's socket read the master into the shared buffer, as net.Socket's `onread` option
+   * does, instead of into a fresh ArrayBuffer per read: V8 counts the external bytes allocated
+   * since its last mark-compact against its heap limit, so a flood of reads made the whole heap be
+   * marked every second or so. The socket is node-pty's own (its end of file, EIO and close, and
+   * pause and resume, are handled as before); only where a read lands changes. It has not started
+   * reading yet: it does on the next tick. False when this Node.js does not allow it.
+   */
+  private readIntoSharedBuffer (): boolean {
+    userBufferKeys ??= findUserBufferKeys()
+    const keys = userBufferKeys
+    const socket = (this.term as unknown as { _socket?: PtySocket })._socket
+    const handle = socket?._handle
+    if (keys === null || socket === undefined || handle === undefined || typeof handle.useUserBuffer !== 'function' || handle.reading === true) return false
+    const slots = socket as unknown as Record<symbol, unknown>
+    if (slots[keys.buffer] != null) return false
+    readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)
+    slots[keys.buffer] = readBuffer
+    // the read's bytes are passed on at once: what is kept of them is copied (scan, recorder, scrollback)
+    slots[keys.callback] = (bytes: number, buffer: Buffer): void => { this.scan(buffer.subarray(0, bytes)) }
+    handle.useUserBuffer(readBuffer)
+    return true
   }
 
   /** pass output on, taking out the sentinel (which may arrive split across reads) */

@@ -16,7 +16,9 @@ import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { EventEmitter } from 'node:events'
 import { MAX_ESCAPE_BYTES, escapeJson, incompleteTail } from './cast-bytes.js'
+import { translateNewlines } from './output.js'
 import { RECORDER_BATCH_BYTES, RECORDER_EVENT_BYTES, RECORDER_EVENT_MS, RECORDER_FLUSH_MS, RECORDER_HIGH_WATER_BYTES } from './constants.js'
+import type { NewlineCount } from './cast-bytes.js'
 import type { WriteStream } from 'node:fs'
 
 /** output is escaped in pieces of at most this many bytes, so one piece always fits the open event */
@@ -59,6 +61,10 @@ export class Recorder extends EventEmitter<{ drained: [] }> {
   private open = false
   /** when the open event's first byte was read (on the clock) */
   private eventAt = 0
+  /** newlines translated while escaping (`outputBytes` with `onlcr`) */
+  private readonly translated: NewlineCount = { newlines: 0 }
+  /** a chunk too large to translate while escaping is translated here first (see `outputBytes`) */
+  private scratch: Buffer | undefined
 
   /** `init.now` is the clock in milliseconds (performance.now() unless a test drives it) */
   constructor (path: string, header: CastHeader, init: { now?: () => number } = {}) {
@@ -92,25 +98,40 @@ export class Recorder extends EventEmitter<{ drained: [] }> {
 
   /**
    * Terminal output as read, UTF-8 (a character may be split between calls); bytes that are not
-   * UTF-8 are recorded as U+FFFD. It is copied: the caller may reuse `chunk`.
+   * UTF-8 are recorded as U+FFFD. It is copied: the caller may reuse `chunk`. With `onlcr`, each
+   * `\n` is recorded as `\r\n` (the kernel's translation, which the wrapper turned off), exactly
+   * as if the translated bytes had been given. Returns the output's length as recorded (a
+   * terminal's bytes: `chunk`'s plus one per translated newline).
    */
-  outputBytes (chunk: Uint8Array): void {
-    if (this.closed || chunk.byteLength === 0) return
+  outputBytes (chunk: Uint8Array, onlcr = false): number {
+    if (chunk.byteLength === 0) return 0
+    if (onlcr && chunk.byteLength > PIECE_BYTES / 2) {
+      // pieces are cut by the terminal's bytes: a chunk that may need more than one (never a
+      // pty's read, which is at most a few KiB) is translated first and given as it shows
+      const room = chunk.byteLength * 2
+      if (this.scratch === undefined || this.scratch.length < room) this.scratch = Buffer.allocUnsafeSlow(room)
+      const src = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+      return this.outputBytes(this.scratch.subarray(0, translateNewlines(src, this.scratch, 0)))
+    }
+    if (this.closed) return chunk.byteLength + (onlcr ? countNewlines(chunk) : 0)
     const now = this.clock()
     if (this.open && now - this.eventAt >= RECORDER_EVENT_MS) this.closeEvent()
-    if (chunk.byteLength <= PIECE_BYTES) this.append(chunk, now)
-    else for (let at = 0; at < chunk.byteLength; at += PIECE_BYTES) this.append(chunk.subarray(at, at + PIECE_BYTES), now)
+    const before = this.translated.newlines
+    const count = onlcr ? this.translated : undefined
+    if (chunk.byteLength <= PIECE_BYTES) this.append(chunk, now, count)
+    else for (let at = 0; at < chunk.byteLength; at += PIECE_BYTES) this.append(chunk.subarray(at, at + PIECE_BYTES), now, count)
     // the event reaches the file by the flush timer at the latest, even if nothing more is read
     this.timer ??= setTimeout(() => { this.flush() }, RECORDER_FLUSH_MS)
+    return chunk.byteLength + this.translated.newlines - before
   }
 
-  private append (piece: Uint8Array, now: number): void {
+  private append (piece: Uint8Array, now: number, onlcr: NewlineCount | undefined): void {
     if (this.open && this.eventLength + piece.byteLength * MAX_ESCAPE_BYTES > EVENT_CAPACITY) this.closeEvent()
     if (!this.open) {
       this.open = true
       this.eventAt = now
     }
-    this.eventLength = escapeJson(piece, this.event, this.eventLength)
+    this.eventLength = escapeJson(piece, this.event, this.eventLength, onlcr)
     if (this.eventLength >= RECORDER_EVENT_BYTES) this.closeEvent()
   }
 
@@ -220,4 +241,10 @@ export class Recorder extends EventEmitter<{ drained: [] }> {
     if (this.error !== undefined) throw this.error
     this.digest = this.sha.digest('hex')
   }
+}
+
+function countNewlines (chunk: Uint8Array): number {
+  let n = 0
+  for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) n++
+  return n
 }

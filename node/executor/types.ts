@@ -87,7 +87,13 @@ export interface RunRequest {
    * `cancelled`). The runner records `started` this way without delaying the setup.
    */
   ready?: Promise<void>
-  /** terminal output as it happens (raw bytes) */
+  /** terminal output as it happens, as a terminal shows it, in buffers the listener may keep */
   onOutput?: (data: Uint8Array) => void
+  /**
+   * terminal output as read, cheaper than `onOutput`: the bytes are valid only during the call
+   * (the pty's read buffer is reused, copy what you keep), and with `onlcr` each `\n` in them is
+   * shown as `\r\n` (the kernel's translation is off; the listener does it for what it passes on)
+   */
+  onRawOutput?: (data: Uint8Array, onlcr: boolean) => void
   onProgress?: (event: ProgressEvent) => void
 }

@@ -62,7 +62,11 @@ export class NixBuilds {
       const t = text.replace(/\r?\n/g, '\r\n')
       if (t === '') return
       rec.output(t)
-      try { req.onOutput?.(Buffer.from(t)) } catch (err) { this.c.logger.warn('an output listener threw', { job: req.jobId, err }) }
+      try {
+        const data = Buffer.from(t)
+        req.onRawOutput?.(data, false)
+        req.onOutput?.(data)
+      } catch (err) { this.c.logger.warn('an output listener threw', { job: req.jobId, err }) }
     }
     // set from timers and listeners: read through the object so the compiler does not narrow it
     const state: { stop?: Stop } = {}

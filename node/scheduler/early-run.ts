@@ -9,7 +9,8 @@ import type { RunOutcome } from './claimer.js'
 
 /** where a run's output goes, and when its run began and its start was recorded (for the debug log) */
 export interface OutputSink {
-  onOutput: (data: Uint8Array) => void
+  /** output as read (the executor's `onRawOutput`: valid during the call, `\n` shown as `\r\n` with `onlcr`) */
+  onOutput: (data: Uint8Array, onlcr: boolean) => void
   /** when the run began (performance.now()) */
   t0: number
   /** how long after t0 its `started` record was stored */
@@ -27,17 +28,17 @@ export interface EarlyRun {
 }
 
 /** an output sink passing data on to `push`, telling `onFirst` when the first byte came */
-export function outputSink (push: (data: Uint8Array) => void, onFirst: (startedMs: number, spawnToOutputMs: number) => void): OutputSink {
+export function outputSink (push: (data: Uint8Array, onlcr: boolean) => void, onFirst: (startedMs: number, spawnToOutputMs: number) => void): OutputSink {
   let first = true
   const sink: OutputSink = {
     t0: performance.now(),
     startedMs: 0,
-    onOutput: data => {
+    onOutput: (data, onlcr) => {
       if (first) {
         first = false
         onFirst(Math.round(sink.startedMs), Math.round(performance.now() - sink.t0 - sink.startedMs))
       }
-      push(data)
+      push(data, onlcr)
     }
   }
   return sink

@@ -259,7 +259,7 @@ export class Runner {
 
   /** where a run's output goes (the live stream); the first byte's timing goes to the debug log */
   private outputSink (id: string): OutputSink {
-    return outputSink(data => { this.jobs.liveOutput(id)?.push(data) }, (startedMs, spawnToOutputMs) => { this.log.debug('first output', { job: id, startedMs, spawnToOutputMs }) })
+    return outputSink((data, onlcr) => { this.jobs.liveOutput(id)?.push(data, onlcr) }, (startedMs, spawnToOutputMs) => { this.log.debug('first output', { job: id, startedMs, spawnToOutputMs }) })
   }
 
   private async runClaimed (row: JobRow, epoch: number, cert: Uint8Array[] | undefined, takeover: boolean, controller: AbortController, early?: EarlyRun): Promise<void> {
@@ -314,9 +314,9 @@ export class Runner {
   }
 
   /** run the job; what it ended with, as its final event will say (an executor error is a failure) */
-  private async execute (row: JobRow, signal: AbortSignal, onOutput: (data: Uint8Array) => void, ready?: Promise<void>): Promise<RunOutcome> {
+  private async execute (row: JobRow, signal: AbortSignal, onOutput: (data: Uint8Array, onlcr: boolean) => void, ready?: Promise<void>): Promise<RunOutcome> {
     try {
-      const r = await this.c.executor.run({ jobId: row.id, spec: row.spec, params: row.params, source: row.source, build: row.build, signal, onOutput, ready })
+      const r = await this.c.executor.run({ jobId: row.id, spec: row.spec, params: row.params, source: row.source, build: row.build, signal, onRawOutput: onOutput, ready })
       return {
         type: 'finished',
         state: r.outcome,

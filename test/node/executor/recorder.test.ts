@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { RECORDER_EVENT_BYTES, RECORDER_EVENT_MS } from '../../../node/executor/constants.js'
 import { OutputPipe } from '../../../node/executor/output.js'
+import type { OutputPipeInit } from '../../../node/executor/output.js'
 import { Recorder } from '../../../node/executor/recorder.js'
 import { parseCast, sha256 } from './helpers.js'
 import type { Cast } from './helpers.js'
@@ -99,6 +100,44 @@ describe('Recorder: output events', () => {
     expect(cast.events.filter(e => e[1] === 'o').map(e => e[2])).toEqual(['€', 'ü', '\uFFFD', 'a', 'b'])
   })
 
+  it('with onlcr, writes exactly the file the translated bytes make, whatever the reads', async () => {
+    // the same output, given translated to one recorder and as read (with onlcr) to the other, on one clock
+    const path2 = join(dir, 'translated.cast')
+    const other = new Recorder(path2, HEADER, { now: () => t })
+    let seed = 5
+    const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n }
+    const alphabet = ['a', 'bc ', '\n', '\n\n', '\r\n', '"', '\\', '\t', '\x1b[0m', 'é', '€', '𝄞']
+    let text = ''
+    while (text.length < 300_000) text += alphabet[rand(alphabet.length)]
+    const bytes = Buffer.from(text)
+    const reused = Buffer.alloc(40_000)
+    let shown = 0
+    for (let at = 0, i = 0; at < bytes.length; i++) {
+      // pty-sized reads, and now and then one larger than a recorder's piece
+      const n = i % 50 === 49 ? 9000 + rand(30_000) : 1 + rand(4096)
+      const chunk = bytes.subarray(at, at + n)
+      at += n
+      const translated = Buffer.from(chunk.toString('latin1').replaceAll('\n', '\r\n'), 'latin1')
+      chunk.copy(reused)
+      expect(rec.outputBytes(reused.subarray(0, chunk.length), true)).toBe(translated.length)
+      reused.fill(0)
+      other.outputBytes(translated)
+      shown += translated.length
+      if (i % 97 === 0) {
+        rec.marker(`m${i}`)
+        other.marker(`m${i}`)
+      }
+      t += rand(6)
+    }
+    rec.endOutput()
+    other.endOutput()
+    const cast = await finish()
+    await other.close()
+    expect(readFileSync(path).equals(readFileSync(path2))).toBe(true)
+    expect(cast.output).toBe(text.replaceAll('\n', '\r\n'))
+    expect(Buffer.byteLength(cast.output)).toBe(shown)
+  })
+
   it('records any bytes as their UTF-8 decoding, escaped as JSON, whatever the reads', async () => {
     let seed = 11
     const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n }
@@ -124,6 +163,73 @@ describe('Recorder: output events', () => {
 })
 
 describe('OutputPipe', () => {
+  /** a run's reads through a pipe into a recording on a fixed clock; the recording's bytes */
+  async function piped (dir: string, name: string, reads: string[], listeners: Pick<OutputPipeInit, 'onOutput' | 'onRawOutput'>, maxBytes = 10_000_000): Promise<{ file: Buffer, pipe: OutputPipe, limited: boolean }> {
+    let t = 0
+    const path = join(dir, name)
+    const rec = new Recorder(path, HEADER, { now: () => t })
+    let limited = false
+    const pipe = new OutputPipe({ recorder: rec, maxBytes, translate: true, ...listeners, onLimit: () => { limited = true }, onOutputError: err => { throw err } })
+    // one read buffer, reused as the pty's is
+    const buffer = Buffer.alloc(64 * 1024)
+    for (const [i, read] of reads.entries()) {
+      const n = buffer.write(read)
+      pipe.write(buffer.subarray(0, n))
+      buffer.fill(0x23)
+      t += i % 7
+    }
+    pipe.end()
+    await rec.close()
+    return { file: readFileSync(path), pipe, limited }
+  }
+
+  it('records the same file with a watcher or without, and gives a raw listener the bytes as read', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cit-pipe-'))
+    try {
+      const reads: string[] = []
+      for (let i = 0; i < 2000; i++) reads.push(i % 5 === 0 ? `${i}\r\n` : i % 5 === 1 ? 'ü€𝄞\n'.repeat(i % 30) : `${String(i).padEnd(i % 300, '-')}\n`)
+      const alone = await piped(dir, 'alone.cast', reads, {})
+      const raw: Buffer[] = []
+      const modes = new Set<boolean>()
+      const kept: Uint8Array[] = []
+      const watched = await piped(dir, 'watched.cast', reads, { onRawOutput: (d, onlcr) => { raw.push(Buffer.from(d)); modes.add(onlcr) }, onOutput: d => { kept.push(d) } })
+      expect(watched.file.equals(alone.file)).toBe(true)
+      const expected = reads.join('').replaceAll('\n', '\r\n')
+      expect(alone.pipe.bytes).toBe(Buffer.byteLength(expected))
+      expect(parseCast(alone.file.toString('utf8')).output).toBe(expected)
+      expect(Buffer.concat(raw).toString()).toBe(reads.join(''))
+      expect([...modes]).toEqual([true])
+      // onOutput's views were not overwritten by the reads after them
+      expect(Buffer.concat(kept).toString()).toBe(expected)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('cuts the output at its limit as a terminal shows it, even between the \r and \n of a translated newline', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cit-pipe-'))
+    try {
+      const reads = ['ab\n', 'cd\nef\n', 'never recorded\n']
+      // 'ab\r\n' (4) + 'cd\r' (3): the limit falls after the \r the pipe wrote for the second \n
+      const raw: string[] = []
+      const shown: string[] = []
+      const cut = await piped(dir, 'cut.cast', reads, { onRawOutput: d => { raw.push(Buffer.from(d).toString()) }, onOutput: d => { shown.push(Buffer.from(d).toString()) } }, 7)
+      expect(cut.limited).toBe(true)
+      expect(cut.pipe.limitReached).toBe(true)
+      expect(cut.pipe.bytes).toBe(7)
+      expect(parseCast(cut.file.toString('utf8')).output).toBe('ab\r\ncd\r')
+      expect(shown).toEqual(['ab\r\n', 'cd\r'])
+      // the raw listener gets what it can show within the limit
+      expect(raw).toEqual(['ab\n', 'cd'])
+      // exactly at the limit: nothing is cut, and the next byte is over it
+      const exact = await piped(dir, 'exact.cast', ['ab\n', 'c'], {}, 5)
+      expect(exact.limited).toBe(false)
+      expect(parseCast(exact.file.toString('utf8')).output).toBe('ab\r\nc')
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('gives the listener views that later output never overwrites, the same bytes as recorded', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cit-pipe-'))
     try {

@@ -42,7 +42,8 @@ export class RealJobs implements AttachJobs {
       spec: spec(id, [stage('main', [['step', command]])]),
       params: {},
       signal: controller.signal,
-      onOutput: data => { live.push(data) }
+      // as the runner does: the bytes as read, translated by the live output for its viewers
+      onRawOutput: (data, onlcr) => { live.push(data, onlcr) }
     }).then(result => {
       // as the local runner does: the final state is recorded before the live output ends
       this.states.set(id, { state: result.outcome, exitCode: result.exitCode, ...(result.reason !== undefined ? { reason: result.reason } : {}) })
