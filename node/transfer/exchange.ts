@@ -2,17 +2,21 @@ import { join } from 'node:path'
 import { AttachService, attach } from '../../protocols/attach/index.js'
 import { FetchService, Providers, bulkHostFor } from '../../protocols/fetch/index.js'
 import { AttachJobsAdapter, attachPolicy } from '../attach/index.js'
-import { Fetcher } from '../artefacts/index.js'
+import { Fetcher, ResultHolders } from '../artefacts/index.js'
+import { blobsOf } from '../../protocols/job/records.js'
 import { ForbiddenError } from '../mesh/mesh-admin.js'
 import { shortPeer } from '../short-id.js'
 import type { AttachAuthorize } from '../../protocols/attach/index.js'
 import type { AttachSession } from '../../protocols/attach/index.js'
+import type { ProvidersInit } from '../../protocols/fetch/index.js'
 import type { FetchResult } from '../artefacts/index.js'
 import type { MeshLibp2p } from '../../protocols/net/index.js'
 import type { BlobStore } from '../../store/blobs/types.js'
 import type { Logger } from '../../store/logger.js'
 import type { Executor } from '../executor/index.js'
 import type { JobService } from '../jobs/job-service.js'
+import type { JobRow } from '../jobs/types.js'
+import type { JobEvent } from '../../protocols/job/records.js'
 import type { Role } from '../../protocols/trust/index.js'
 
 /** the libp2p parts attach needs when this node is not in a mesh: local sessions only */
@@ -38,13 +42,15 @@ export class Exchange {
   private fetchService?: FetchService
   private providers?: Providers
   private fetcher?: Fetcher
+  /** where results' blobs are, from the signed results heard of: a fetch asks there before the DHT */
+  private readonly resultHolders = new ResultHolders()
   readonly attach: AttachService
   private readonly authorize: AttachAuthorize
   private started = false
   /** bytes this node downloaded from holders (blobs made local by `ensureLocal`) */
   private bytesFetched = 0
 
-  constructor (private readonly c: ExchangeComponents, private readonly init: { dir: string }) {
+  constructor (private readonly c: ExchangeComponents, private readonly init: { dir: string, providers?: ProvidersInit }) {
     const hasRole = c.hasRole ?? ((id: string) => id === c.self)
     this.authorize = attachPolicy({ trust: { hasRole }, submitterOf: async id => (await c.jobs.get(id))?.submitter })
     this.attach = new AttachService({
@@ -67,25 +73,42 @@ export class Exchange {
       { bulkHost: bulkHostFor(libp2p.getMultiaddrs()) }
     )
     await this.fetchService.start()
-    this.providers = new Providers({ libp2p, blobs: this.c.blobs, logger: this.c.logger })
+    this.providers = new Providers({ libp2p, blobs: this.c.blobs, logger: this.c.logger }, this.init.providers)
     await this.providers.start()
     const providers = this.providers
-    this.fetcher = new Fetcher({ libp2p, blobs: this.c.blobs, logger: this.c.logger, findHolders: async (h, o) => await providers.findHolders(h, o) }, { dir: this.init.dir })
+    this.fetcher = new Fetcher({
+      libp2p,
+      blobs: this.c.blobs,
+      logger: this.c.logger,
+      findHolders: async (h, o) => await providers.findHolders(h, o),
+      hintHolders: h => this.resultHolders.holdersOf(h)
+    }, { dir: this.init.dir })
     await this.fetcher.start()
+    this.c.jobs.on('event', this.learnResult)
+  }
+
+  /** a result, this node's or a peer's: its blobs are on the node that ran the job */
+  private readonly learnResult = (ev: JobEvent, row?: JobRow): void => {
+    if (ev.type !== 'finished' || ev.result == null || row == null || row.log == null) return
+    this.resultHolders.learn({ executor: row.executor, origin: row.origin, blobs: blobsOf({ log: row.log, artefacts: row.artefacts ?? [], nix: row.nix, provenance: row.provenance }) })
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
+    this.c.jobs.off('event', this.learnResult)
     await this.fetcher?.stop()
     await this.providers?.stop()
     await this.fetchService?.stop()
     await this.attach.stop()
   }
 
-  /** tell the mesh this node holds these blobs (in the background: provider records take a while) */
+  /**
+   * tell the mesh this node holds these blobs: their provider records go out with the next batch,
+   * once the node is quiet (a fetch of a fresh result finds its executor from the result meanwhile)
+   */
   announce (hashes: string[]): void {
-    for (const h of hashes) void this.providers?.announce(h).catch(err => { this.c.logger.debug('announce failed', { hash: h, err }) })
+    this.providers?.announceSoon(hashes)
   }
 
   /** stop announcing a blob this node no longer holds */
@@ -99,6 +122,8 @@ export class Exchange {
     if (this.fetcher == null) return undefined
     const result = await this.fetcher.fetch(hash, options)
     this.bytesFetched += result.bytesFetched
+    // a holder now: others find this copy when the executor is gone
+    if (!result.local) this.providers?.announceSoon([hash])
     return result
   }
 
@@ -122,7 +147,7 @@ export class Exchange {
   }
 
   stats (): Record<string, unknown> {
-    return { fetch: this.fetchService?.stats(), attach: this.attach.stats(), bytesFetched: this.bytesFetched }
+    return { fetch: this.fetchService?.stats(), providers: this.providers?.stats(), attach: this.attach.stats(), bytesFetched: this.bytesFetched }
   }
 
   static dirIn (home: string): string {
