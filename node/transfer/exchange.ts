@@ -104,10 +104,19 @@ export class Exchange {
   }
 
   /**
-   * tell the mesh this node holds these blobs: their provider records go out with the next batch,
-   * once the node is quiet (a fetch of a fresh result finds its executor from the result meanwhile)
+   * tell the mesh at once that this node holds these blobs (in the background: provider records
+   * take a while), for blobs that no result names, such as a Nix job's input closure, which its
+   * builder finds through the DHT alone
    */
   announce (hashes: string[]): void {
+    for (const h of hashes) void this.providers?.announce(h).catch(err => { this.c.logger.debug('announce failed', { hash: h, err }) })
+  }
+
+  /**
+   * tell the mesh this node holds these blobs with the next batch, once the node is quiet: for a
+   * result's blobs, which a fetch finds from the signed result meanwhile, and fetched copies
+   */
+  announceLater (hashes: string[]): void {
     this.providers?.announceSoon(hashes)
   }
 

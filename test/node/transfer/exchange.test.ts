@@ -76,8 +76,7 @@ describe('Exchange', () => {
 
   it('a member with read fetches a blob another member announced, verified, and counts the bytes; one without read is refused', async () => {
     const roles = new Map<string, Role[]>()
-    // its announcement goes out with a batch after a short quiet spell
-    const holder = await side(roles, { providers: { quietMs: 50 } })
+    const holder = await side(roles)
     const reader = await side(roles, { bootstrap: [holder.libp2p!.getMultiaddrs()[0].toString()] })
     const outsider = await side(roles, { bootstrap: [holder.libp2p!.getMultiaddrs()[0].toString()] })
     roles.set(holder.id.id, ['read', 'build'])
@@ -123,7 +122,7 @@ describe('Exchange', () => {
     const result: JobResult = { state: 'succeeded', exitCode: 0, usage: { wallMs: 1, cpuMs: 1, maxRssBytes: 1 }, log, artefacts: [] }
     await executor.jobs.transition(row.id, 'finished', { state: 'succeeded', result, epoch: 1 })
     // what the node does with its own result's blobs
-    executor.exchange.announce([log])
+    executor.exchange.announceLater([log])
     await Promise.all(relayed)
     const got = await reader.exchange.ensureLocal(log, { signal: AbortSignal.timeout(10_000) })
     expect(got).toMatchObject({ foundBy: 'result', byHolder: { [executor.id.id]: bytes.byteLength } })
