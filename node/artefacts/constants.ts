@@ -22,6 +22,8 @@ export const FETCH_PROBE_TIMEOUT_MS = 10_000
 export const FETCH_HINTED_ONLY_BYTES = 64 * MiB
 /** result blobs whose holders (from the signed results seen) are remembered, newest first */
 export const RESULT_HOLDERS_MAX_BLOBS = 4096
+/** the newest stored jobs whose results are read into that map when a node starts */
+export const RESULT_HOLDERS_SEED_JOBS = 1024
 
 /** subdirectory of the fetcher's dir holding unfinished downloads: `<hash>.part` and `<hash>.json` */
 export const PARTIAL_DIR_NAME = 'partial'

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { AttachService, attach } from '../../protocols/attach/index.js'
 import { FetchService, Providers, bulkHostFor } from '../../protocols/fetch/index.js'
 import { AttachJobsAdapter, attachPolicy } from '../attach/index.js'
-import { Fetcher, ResultHolders } from '../artefacts/index.js'
+import { Fetcher, RESULT_HOLDERS_SEED_JOBS, ResultHolders } from '../artefacts/index.js'
 import { blobsOf } from '../../protocols/job/records.js'
 import { ForbiddenError } from '../mesh/mesh-admin.js'
 import { shortPeer } from '../short-id.js'
@@ -47,6 +47,8 @@ export class Exchange {
   readonly attach: AttachService
   private readonly authorize: AttachAuthorize
   private started = false
+  /** the newest stored results read into `resultHolders` at start (in the background) */
+  private seeding?: { controller: AbortController, done: Promise<void> }
   /** bytes this node downloaded from holders (blobs made local by `ensureLocal`) */
   private bytesFetched = 0
 
@@ -85,6 +87,27 @@ export class Exchange {
     }, { dir: this.init.dir })
     await this.fetcher.start()
     this.c.jobs.on('event', this.learnResult)
+    const controller = new AbortController()
+    this.seeding = { controller, done: this.seedResultHolders(controller.signal) }
+  }
+
+  /**
+   * the results stored before this start: a node that restarts still fetches a recent result
+   * from its executor, whose provider records may not be out yet (they wait for a quiet spell)
+   */
+  private async seedResultHolders (signal: AbortSignal): Promise<void> {
+    const rows: JobRow[] = []
+    try {
+      for await (const row of this.c.jobs.store.list({ newestFirst: true, limit: RESULT_HOLDERS_SEED_JOBS, signal })) if (row.log != null) rows.push(row)
+    } catch (err) {
+      if (!signal.aborted) this.c.logger.warn('could not read the stored results', { err })
+      return
+    }
+    // oldest first, so the newest are the ones kept; results heard meanwhile are newer still
+    for (const row of rows.reverse()) {
+      const blobs = blobsOf({ log: row.log!, artefacts: row.artefacts ?? [], nix: row.nix, provenance: row.provenance })
+      if (blobs.every(h => this.resultHolders.holdersOf(h).length === 0)) this.resultHolders.learn({ executor: row.executor, origin: row.origin, blobs })
+    }
   }
 
   /** a result, this node's or a peer's: its blobs are on the node that ran the job */
@@ -97,6 +120,9 @@ export class Exchange {
     if (!this.started) return
     this.started = false
     this.c.jobs.off('event', this.learnResult)
+    this.seeding?.controller.abort()
+    await this.seeding?.done
+    this.seeding = undefined
     await this.fetcher?.stop()
     await this.providers?.stop()
     await this.fetchService?.stop()

@@ -23,7 +23,7 @@ import type { JobSpec } from '../../../protocols/job/types.js'
 import type { Signed } from '../../../protocols/codec/index.js'
 import type { JobAnnouncement, JobEvent } from '../../../protocols/job/records.js'
 
-interface Side { id: Identity, exchange: Exchange, blobs: FsBlobStore, jobs: JobService, libp2p?: MeshLibp2p, close: () => Promise<void> }
+interface Side { id: Identity, exchange: Exchange, blobs: FsBlobStore, jobs: JobService, libp2p?: MeshLibp2p, close: () => Promise<void>, restart: () => Promise<void> }
 
 const spec = { name: 'built', priority: 0, timeoutMs: 60000, requires: { labels: [], cores: 1, memoryBytes: 0 }, params: {}, supersede: 'waiting', cache: false, stages: [{ title: 's', steps: [{ title: 't', command: 'true', ignoreExitCode: false }] }], artefacts: [] } as unknown as JobSpec
 
@@ -43,7 +43,7 @@ describe('Exchange', () => {
     const jobs = t.jobs
     const executor = new Executor({ blobs }, { workspacesDir: join(t.dir, 'workspaces') })
     const libp2p = options.network === false ? undefined : await mesh.node(id, { bootstrap: options.bootstrap ?? [] })
-    const exchange = new Exchange({
+    const make = (): Exchange => new Exchange({
       self: id.id,
       jobs,
       executor,
@@ -52,14 +52,21 @@ describe('Exchange', () => {
       hasRole: roles != null ? (k, r) => roles.get(k)?.includes(r) === true : undefined,
       libp2p
     }, { dir: Exchange.dirIn(t.dir), providers: options.providers })
-    await exchange.start()
-    const close = async (): Promise<void> => {
-      await exchange.stop()
+    const s = { id, exchange: make(), blobs, jobs, libp2p } as Side
+    await s.exchange.start()
+    s.close = async (): Promise<void> => {
+      await s.exchange.stop()
       await blobs.stop()
       await t.close()
     }
-    closers.push(close)
-    return { id, exchange, blobs, jobs, libp2p, close }
+    // a new exchange over the same stores: what it knows is what is on disk
+    s.restart = async (): Promise<void> => {
+      await s.exchange.stop()
+      s.exchange = make()
+      await s.exchange.start()
+    }
+    closers.push(async () => { await s.close() })
+    return s
   }
 
   it('without a mesh: a local blob is already local, a missing one is nobody\'s to fetch; start and stop are idempotent', async () => {
@@ -135,6 +142,28 @@ describe('Exchange', () => {
     const later = await third.exchange.ensureLocal(log, { signal: AbortSignal.timeout(20_000) })
     expect(later).toMatchObject({ foundBy: 'dht', byHolder: { [reader.id.id]: bytes.byteLength } })
     expect(Buffer.compare(await collect(third.blobs.get(log)), bytes)).toBe(0)
+  })
+
+  it('a restarted node still fetches a recent result from its executor before any provider record went out: the stored results are read at start', async () => {
+    const roles = new Map<string, Role[]>()
+    const executor = await side(roles, { providers: { quietMs: 3_600_000, batchMaxWaitMs: 3_600_000 } })
+    const reader = await side(roles, { bootstrap: [executor.libp2p!.getMultiaddrs()[0].toString()] })
+    for (const s of [executor, reader]) roles.set(s.id.id, ['read', 'build'])
+    await waitFor(() => connected(reader.libp2p!, executor.libp2p!), { what: 'the members to connect' })
+    const relayed: Array<Promise<boolean>> = []
+    executor.jobs.on('signed', (s: Signed<unknown>) => {
+      relayed.push(s.type === 'job' ? reader.jobs.ingestAnnouncement(s as Signed<JobAnnouncement>) : reader.jobs.ingestEvent(s as Signed<JobEvent>))
+    })
+    const { hash: log } = await executor.blobs.put([randomBytes(100_000)])
+    const row = await executor.jobs.submit({ spec, params: {} })
+    await executor.jobs.transition(row.id, 'started', { state: 'running', epoch: 1 })
+    await executor.jobs.transition(row.id, 'finished', { state: 'succeeded', result: { state: 'succeeded', exitCode: 0, usage: { wallMs: 1, cpuMs: 1, maxRssBytes: 1 }, log, artefacts: [] }, epoch: 1 })
+    executor.exchange.announceLater([log])
+    await Promise.all(relayed)
+    await reader.restart()
+    const got = await waitFor(async () => await reader.exchange.ensureLocal(log, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined), { what: 'the fetch' })
+    expect(got).toMatchObject({ foundBy: 'result', byHolder: { [executor.id.id]: 100_000 } })
+    expect(executor.exchange.stats().providers).toMatchObject({ provides: 0 })
   })
 
   it('attach to a job is refused with the reason when this node lacks the role, before anything is asked of the mesh', async () => {
