@@ -293,7 +293,8 @@ export class CitNode implements NodeParts {
     if (s.type !== 'event') return
     const ev = s.payload as JobEvent
     if (ev.type !== 'finished') return
-    if (ev.result != null && ev.result.cacheHit !== true) this.exchange?.announce(blobsOf(ev.result))
+    // fetches of a fresh result ask its executor, named in the result: the records can wait for a quiet spell
+    if (ev.result != null && ev.result.cacheHit !== true) this.exchange?.announceLater(blobsOf(ev.result))
     if (this.retention?.hasQuota() === true) {
       this.handlers.gc().catch(err => { this.log.warn('garbage collection failed', { err }) })
     }

@@ -14,6 +14,16 @@ export const FETCH_PER_HOLDER_PARALLEL = 2
 export const FETCH_MAX_HOLDER_FAILURES = 3
 /** asking a holder whether it has the blob, and its size */
 export const FETCH_PROBE_TIMEOUT_MS = 10_000
+/**
+ * A blob whose hinted holders (the executor named by its signed result) have it is fetched from
+ * them alone when smaller than this; a larger one also draws from the holders the DHT knows,
+ * whose lookup costs little beside the transfer.
+ */
+export const FETCH_HINTED_ONLY_BYTES = 64 * MiB
+/** result blobs whose holders (from the signed results seen) are remembered, newest first */
+export const RESULT_HOLDERS_MAX_BLOBS = 4096
+/** the newest stored jobs whose results are read into that map when a node starts */
+export const RESULT_HOLDERS_SEED_JOBS = 1024
 
 /** subdirectory of the fetcher's dir holding unfinished downloads: `<hash>.part` and `<hash>.json` */
 export const PARTIAL_DIR_NAME = 'partial'

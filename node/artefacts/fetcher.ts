@@ -3,11 +3,11 @@ import { FETCH_MAX_WINDOW_BYTES } from '../../protocols/fetch/index.js'
 import { parseHash } from '../../store/blobs/hash.js'
 import { silentLogger } from '../../store/logger.js'
 import {
-  FETCH_MAX_HOLDER_FAILURES, FETCH_MAX_PARALLEL, FETCH_MAX_RANGES, FETCH_PER_HOLDER_PARALLEL, FETCH_PROBE_TIMEOUT_MS, FETCH_RANGE_BYTES,
+  FETCH_HINTED_ONLY_BYTES, FETCH_MAX_HOLDER_FAILURES, FETCH_MAX_PARALLEL, FETCH_MAX_RANGES, FETCH_PER_HOLDER_PARALLEL, FETCH_PROBE_TIMEOUT_MS, FETCH_RANGE_BYTES,
   PARTIAL_DIR_NAME
 } from './constants.js'
 import { Download } from './download.js'
-import { FetcherStoppedError, InvalidFetcherOptionError, NoHoldersError } from './errors.js'
+import { FetcherStoppedError, InvalidFetcherOptionError, NoHoldersError, UnrepairableDownloadError } from './errors.js'
 import { HolderSet, probeHolders } from './holders.js'
 import { PartFile } from './part-file.js'
 import { RangePlan } from './range-plan.js'
@@ -21,6 +21,12 @@ export interface FetcherComponents {
   blobs: Pick<BlobStore, 'has' | 'stat' | 'adoptFile'>
   /** who holds a blob, when a fetch names no holders (`Providers.findHolders`) */
   findHolders?: (hash: string, options: { signal?: AbortSignal }) => Promise<string[]>
+  /**
+   * who should hold a blob without asking the DHT: the executor a signed result names for it
+   * (`ResultHolders.holdersOf`). Asked first when a fetch names no holders; the DHT is asked
+   * when these cannot serve.
+   */
+  hintHolders?: (hash: string) => string[]
   logger?: Logger
 }
 
@@ -37,6 +43,8 @@ export interface FetcherInit {
   maxHolderFailures?: number
   /** the first question to each holder (has it, what size) at most */
   probeTimeoutMs?: number
+  /** a blob at least this big is also drawn from the DHT's holders when its hinted holders have it */
+  hintedOnlyBytes?: number
   /** flow-control window per range request (see protocols/fetch) */
   windowBytes?: number
   ackBytes?: number
@@ -67,7 +75,15 @@ export interface FetchResult {
   byHolder: Record<string, number>
   /** holders whose bytes failed verification (for this blob) */
   badHolders: string[]
+  /**
+   * how the holders that served were found: the caller's list, the result that named the blob
+   * (without the DHT), or the DHT; absent for a local blob
+   */
+  foundBy?: HolderSource
 }
+
+/** where a download's holders came from */
+export type HolderSource = 'caller' | 'result' | 'dht'
 
 type Tunables = Required<Omit<FetcherInit, 'dir' | 'windowBytes' | 'ackBytes' | 'frameTimeoutMs'>> & Pick<FetcherInit, 'windowBytes' | 'ackBytes' | 'frameTimeoutMs'>
 
@@ -94,6 +110,7 @@ export class Fetcher {
       perHolderParallel: init.perHolderParallel ?? FETCH_PER_HOLDER_PARALLEL,
       maxHolderFailures: init.maxHolderFailures ?? FETCH_MAX_HOLDER_FAILURES,
       probeTimeoutMs: init.probeTimeoutMs ?? FETCH_PROBE_TIMEOUT_MS,
+      hintedOnlyBytes: init.hintedOnlyBytes ?? FETCH_HINTED_ONLY_BYTES,
       windowBytes: init.windowBytes,
       ackBytes: init.ackBytes,
       frameTimeoutMs: init.frameTimeoutMs
@@ -152,12 +169,23 @@ export class Fetcher {
         return { hash, size, local: true, bytesFetched: 0, resumedBytes: 0, byHolder: {}, badHolders: [] }
       }
       const began = performance.now()
-      const candidates = await this.holdersOf(hash, options, signal)
-      const found = performance.now()
-      const probe = await probeHolders(this.components.libp2p, hash, candidates, options.size, this.init.probeTimeoutMs, signal)
-      if (probe.size === undefined) throw new NoHoldersError(hash, probe.failures)
-      const timings = { findMs: Math.round(found - began), probeMs: Math.round(performance.now() - found) }
-      return await this.downloadFrom(hash, probe.size, probe.holders, probe.failures, options, signal, timings)
+      const hinted = options.holders == null ? this.hinted(hash) : []
+      if (hinted.length === 0) {
+        const candidates = await this.holdersOf(hash, options, signal)
+        return await this.attempt(hash, candidates, options.holders != null ? 'caller' : 'dht', {}, options, signal, began)
+      }
+      try {
+        return await this.attempt(hash, hinted, 'result', {}, options, signal, began)
+      } catch (err) {
+        // the executor is gone, refuses, or lied with nobody to repair from: whoever else holds
+        // the blob is in the DHT (a resumed download keeps the ranges already verified-by-hash later)
+        if (!(err instanceof NoHoldersError || err instanceof UnrepairableDownloadError) || signal.aborted) throw err
+        const failures = err instanceof NoHoldersError ? err.failures : Object.fromEntries(err.suspects.map(p => [p, err.code]))
+        this.logger.info('the holders the result names could not serve; asking the DHT', { hash, code: err.code, failures })
+        const more = await this.dhtHolders(hash, signal)
+        if (more.length === 0) throw err
+        return await this.attempt(hash, more, 'dht', failures, options, signal, performance.now())
+      }
     } catch (err) {
       if (stop.aborted) throw stop.reason
       if (options.signal?.aborted === true) throw options.signal.reason
@@ -165,9 +193,32 @@ export class Fetcher {
     }
   }
 
+  /** probe `candidates`, then download from those that have the blob; `prior` failures are reported with this attempt's */
+  private async attempt (
+    hash: string, candidates: string[], foundBy: HolderSource, prior: Record<string, string>, options: FetchOptions, signal: AbortSignal, began: number
+  ): Promise<FetchResult> {
+    const found = performance.now()
+    const libp2p = this.components.libp2p
+    const probe = await probeHolders(libp2p, hash, candidates, options.size, this.init.probeTimeoutMs, signal)
+    if (foundBy === 'result' && probe.size !== undefined && probe.size >= this.init.hintedOnlyBytes) {
+      // a big blob: more holders make it faster, and the lookup costs little beside the transfer
+      const more = (await this.dhtHolders(hash, signal)).filter(p => !candidates.includes(p))
+      if (more.length > 0) {
+        const extra = await probeHolders(libp2p, hash, more, probe.size, this.init.probeTimeoutMs, signal)
+        probe.holders.push(...extra.holders)
+        Object.assign(probe.failures, extra.failures)
+      }
+    }
+    const failures = { ...prior, ...probe.failures }
+    if (probe.size === undefined) throw new NoHoldersError(hash, failures)
+    const timings = { findMs: Math.round(found - began), probeMs: Math.round(performance.now() - found) }
+    const result = await this.downloadFrom(hash, probe.size, probe.holders, failures, options, signal, { ...timings, foundBy })
+    return { ...result, foundBy }
+  }
+
   private async downloadFrom (
     hash: string, size: number, holders: string[], probeFailures: Record<string, string>, options: FetchOptions, signal: AbortSignal,
-    timings: Record<string, number>
+    timings: Record<string, number | string>
   ): Promise<FetchResult> {
     const began = performance.now()
     const part = await PartFile.open(this.partialDir, hash, size, this.rangeBytesFor(size), this.logger)
@@ -211,11 +262,29 @@ export class Fetcher {
 
   /** the holders to try: the caller's, else those the DHT knows; never this node */
   private async holdersOf (hash: string, options: FetchOptions, signal: AbortSignal): Promise<string[]> {
-    const self = this.components.libp2p.peerId.toString()
-    const found = options.holders ?? await this.components.findHolders?.(hash, { signal }) ?? []
-    const holders = [...new Set(found)].filter(p => p !== self)
+    const holders = options.holders != null ? this.others(options.holders) : await this.dhtHolders(hash, signal)
     if (holders.length === 0) throw new NoHoldersError(hash)
     return holders
+  }
+
+  /** the holders a signed result named for the blob, other than this node */
+  private hinted (hash: string): string[] {
+    try {
+      return this.others(this.components.hintHolders?.(hash) ?? [])
+    } catch (err) {
+      this.logger.warn('could not read the holders results name', { hash, err: String(err) })
+      return []
+    }
+  }
+
+  /** the holders the DHT knows, other than this node */
+  private async dhtHolders (hash: string, signal: AbortSignal): Promise<string[]> {
+    return this.others(await this.components.findHolders?.(hash, { signal }) ?? [])
+  }
+
+  private others (peers: string[]): string[] {
+    const self = this.components.libp2p.peerId.toString()
+    return [...new Set(peers)].filter(p => p !== self)
   }
 
   /** ranges of at least `rangeBytes`, and no more than FETCH_MAX_RANGES of them */

@@ -5,7 +5,9 @@
  * that send bad bytes. See docs/artefacts.md.
  */
 export { Fetcher } from './fetcher.js'
-export type { FetcherComponents, FetcherInit, FetchOptions, FetchResult } from './fetcher.js'
+export type { FetcherComponents, FetcherInit, FetchOptions, FetchResult, HolderSource } from './fetcher.js'
+export { ResultHolders } from './result-holders.js'
+export type { ResultRef } from './result-holders.js'
 export {
   ArtefactError, NoHoldersError, UnrepairableDownloadError, DownloadWriteError, FetcherStoppedError, InvalidFetcherOptionError
 } from './errors.js'

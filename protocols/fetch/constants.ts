@@ -55,6 +55,17 @@ export const PROVIDE_FIND_TIMEOUT_MS = 10_000
 export const PROVIDE_MAX_HOLDERS = 16
 /** announcements in flight during a round over every held blob */
 export const PROVIDE_ANNOUNCE_CONCURRENCY = 4
+/**
+ * Blobs queued with `announceSoon` (a job's results, a fetched copy) are announced together once
+ * none was queued for this long: the DHT work of a job's results lands after a burst of jobs, not
+ * in the window where the node takes the next one (fetches find a fresh result's executor from
+ * the signed result itself, see node/artefacts). A minute, not seconds: in a mesh of ten a node
+ * runs one job in ten, so a gap of 10 s on one node fell in the middle of the mesh's burst (its
+ * batch then slowed others' announcements).
+ */
+export const PROVIDE_QUIET_MS = 60_000
+/** ... and at the latest this long after the oldest of them was queued (a node that never goes quiet) */
+export const PROVIDE_BATCH_MAX_WAIT_MS = 5 * 60_000
 
 // the bulk channel (bulk-server.ts, bulk-client.ts): the bytes of a range over plain TCP
 

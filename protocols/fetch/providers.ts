@@ -5,8 +5,8 @@ import { RateLimitedLog } from '../net/log-limit.js'
 import { parseHash } from '../../store/blobs/hash.js'
 import { silentLogger } from '../../store/logger.js'
 import {
-  PROVIDE_ANNOUNCE_CONCURRENCY, PROVIDE_FIND_TIMEOUT_MS, PROVIDE_MAX_HOLDERS, PROVIDE_REANNOUNCE_INTERVAL_MS, PROVIDE_RETRY_INTERVAL_MS,
-  PROVIDE_TIMEOUT_MS
+  PROVIDE_ANNOUNCE_CONCURRENCY, PROVIDE_BATCH_MAX_WAIT_MS, PROVIDE_FIND_TIMEOUT_MS, PROVIDE_MAX_HOLDERS, PROVIDE_QUIET_MS,
+  PROVIDE_REANNOUNCE_INTERVAL_MS, PROVIDE_RETRY_INTERVAL_MS, PROVIDE_TIMEOUT_MS
 } from './constants.js'
 import { abortReason } from '../codec/frames.js'
 import { FETCH_ERRORS, FetchTimeoutError, InvalidFetchArgumentError } from './errors.js'
@@ -52,6 +52,19 @@ export interface ProvidersInit {
   maxHolders?: number
   /** announcements in flight during a round */
   announceConcurrency?: number
+  /** blobs queued with `announceSoon` go out once none was queued for this long */
+  quietMs?: number
+  /** ... or at the latest this long after the oldest was queued */
+  batchMaxWaitMs?: number
+}
+
+export interface ProvidersStats {
+  /** DHT provide operations started (each a closest-peers lookup and an ADD_PROVIDER to each) */
+  provides: number
+  /** blobs queued with `announceSoon`, not announced yet */
+  pending: number
+  /** batches of queued blobs sent */
+  batches: number
 }
 
 /** the DHT could not store a provider record for this blob */
@@ -67,6 +80,8 @@ export class ProvideFailedError extends ProtocolError {
  * records under `cidOfHash`), announces them all again every `reannounceIntervalMs` — well before
  * peers drop records (48 h) and so that members who joined since learn them — and finds holders.
  * A round that reached nobody (no connections) or had failures is retried after `retryIntervalMs`.
+ * Blobs queued with `announceSoon` are announced together once the node has queued none for
+ * `quietMs` (at the latest `batchMaxWaitMs` after the first), instead of one DHT round each at once.
  */
 export class Providers {
   private readonly init: Required<ProvidersInit>
@@ -77,6 +92,12 @@ export class Providers {
   private round?: Promise<unknown>
   /** when each blob was last announced with success: a round skips those announced since the last one */
   private readonly announcedAt = new Map<string, number>()
+  /** blobs queued by `announceSoon`, and when the oldest of them was queued */
+  private readonly pending = new Set<string>()
+  private pendingSince = 0
+  private batchTimer?: ReturnType<typeof setTimeout>
+  private batch?: Promise<unknown>
+  private counters = { provides: 0, batches: 0 }
 
   constructor (private readonly components: ProvidersComponents, init: ProvidersInit = {}) {
     this.init = {
@@ -85,7 +106,9 @@ export class Providers {
       provideTimeoutMs: init.provideTimeoutMs ?? PROVIDE_TIMEOUT_MS,
       findTimeoutMs: init.findTimeoutMs ?? PROVIDE_FIND_TIMEOUT_MS,
       maxHolders: init.maxHolders ?? PROVIDE_MAX_HOLDERS,
-      announceConcurrency: init.announceConcurrency ?? PROVIDE_ANNOUNCE_CONCURRENCY
+      announceConcurrency: init.announceConcurrency ?? PROVIDE_ANNOUNCE_CONCURRENCY,
+      quietMs: init.quietMs ?? PROVIDE_QUIET_MS,
+      batchMaxWaitMs: init.batchMaxWaitMs ?? PROVIDE_BATCH_MAX_WAIT_MS
     }
     for (const [key, value] of Object.entries(this.init)) {
       if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidFetchArgumentError(`Providers: ${key} must be a positive integer, got ${String(value)}`)
@@ -109,14 +132,51 @@ export class Providers {
     if (controller == null) return
     this.controller = undefined
     clearTimeout(this.timer)
+    clearTimeout(this.batchTimer)
+    this.batchTimer = undefined
     controller.abort()
     await this.round?.catch(() => {})
+    await this.batch?.catch(() => {})
+  }
+
+  stats (): ProvidersStats {
+    return { ...this.counters, pending: this.pending.size }
+  }
+
+  /**
+   * Queue blobs to announce with the next batch: once nothing was queued for `quietMs`, or
+   * `batchMaxWaitMs` after the oldest queued blob, whichever comes first. Blobs announced within
+   * the last half interval are not announced again. Only while started; failures are retried
+   * after `retryIntervalMs` (and the periodic round covers every held blob anyway).
+   */
+  announceSoon (hashes: Iterable<string>): void {
+    if (this.controller == null) return
+    for (const hash of hashes) {
+      const h = parseHash(hash)
+      if (this.isFresh(h, Date.now())) continue
+      if (this.pending.size === 0) this.pendingSince = Date.now()
+      this.pending.add(h)
+    }
+    if (this.pending.size > 0 && this.batch == null) this.armBatch(this.init.quietMs)
+  }
+
+  /** announce the queued blobs now (what the batch timer does); resolves with the counts */
+  async flush (options: { signal?: AbortSignal } = {}): Promise<{ announced: number, failed: number, skipped: number }> {
+    clearTimeout(this.batchTimer)
+    this.batchTimer = undefined
+    const hashes = [...this.pending]
+    this.pending.clear()
+    this.counters.batches++
+    const counts = await this.announceMany(hashes, options, true)
+    this.logger.debug('announced a batch of blobs', counts)
+    return counts
   }
 
   /** announce one blob now (call it when a blob is stored). ERR_PROVIDE_FAILED, ERR_TIMEOUT, ERR_ABORTED */
   async announce (hash: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     const h = parseHash(hash)
     const { signal, clear } = this.bounded(this.init.provideTimeoutMs, 'announcing the blob took too long', options.signal)
+    this.counters.provides++
     try {
       for await (const event of this.components.libp2p.services.dht.provide(cidOfHash(h), { signal })) void event
       this.announcedAt.set(h, Date.now())
@@ -131,6 +191,7 @@ export class Providers {
   /** stop re-announcing a blob this node no longer holds (records already out expire on their own) */
   async withdraw (hash: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     this.announcedAt.delete(parseHash(hash))
+    this.pending.delete(parseHash(hash))
     await this.components.libp2p.services.dht.cancelReprovide(cidOfHash(hash), options)
   }
 
@@ -141,25 +202,70 @@ export class Providers {
    * due, not every blob the node holds. Failures are logged and counted, not thrown.
    */
   async announceAll (options: { signal?: AbortSignal } = {}): Promise<{ announced: number, failed: number, skipped: number }> {
-    const counts = { announced: 0, failed: 0, skipped: 0 }
     const now = Date.now()
     const fresh = this.init.reannounceIntervalMs / 2
     for (const [hash, at] of this.announcedAt) if (now - at >= fresh) this.announcedAt.delete(hash)
+    const list = this.components.blobs.list(options)
+    return await this.announceMany((async function * () { for await (const blob of list) yield blob.hash })(), options)
+  }
+
+  /** announce each of `hashes` not announced within the last half interval, a few at a time; failures are counted and logged */
+  private async announceMany (hashes: Iterable<string> | AsyncIterable<string>, options: { signal?: AbortSignal }, requeue = false): Promise<{ announced: number, failed: number, skipped: number }> {
+    const counts = { announced: 0, failed: 0, skipped: 0 }
     const running = new Set<Promise<void>>()
-    for await (const blob of this.components.blobs.list(options)) {
-      if (this.announcedAt.has(parseHash(blob.hash))) {
+    for await (const hash of hashes) {
+      if (this.isFresh(parseHash(hash), Date.now())) {
         counts.skipped++
         continue
       }
-      const p = this.announce(blob.hash, options).then(() => { counts.announced++ }, (err: unknown) => {
+      const p = this.announce(hash, options).then(() => { counts.announced++ }, (err: unknown) => {
         counts.failed++
-        this.warn.log('warn', 'announce', 'could not announce a blob', { hash: blob.hash, err: String(err) })
+        // a batch's failure is queued again: the next batch retries it (after retryIntervalMs)
+        if (requeue && this.controller != null && options.signal?.aborted !== true) this.pending.add(parseHash(hash))
+        this.warn.log('warn', 'announce', 'could not announce a blob', { hash, err: String(err) })
       }).finally(() => { running.delete(p) })
       running.add(p)
       if (running.size >= this.init.announceConcurrency) await Promise.race(running)
     }
     await Promise.all(running)
     return counts
+  }
+
+  /** announced with success within the last half interval */
+  private isFresh (hash: string, now: number): boolean {
+    const at = this.announcedAt.get(hash)
+    return at != null && now - at < this.init.reannounceIntervalMs / 2
+  }
+
+  /**
+   * (re)arm the batch timer: `delayMs` from now, but never past `batchMaxWaitMs` after the
+   * oldest queued blob. A batch is put off while the node has no connections.
+   */
+  private armBatch (delayMs: number): void {
+    const controller = this.controller
+    if (controller == null) return
+    clearTimeout(this.batchTimer)
+    const latest = this.pendingSince + this.init.batchMaxWaitMs - Date.now()
+    this.batchTimer = setTimeout(() => {
+      this.batchTimer = undefined
+      if (this.components.libp2p.getConnections().length === 0) {
+        this.armBatch(this.init.retryIntervalMs)
+        return
+      }
+      this.batch = this.flush({ signal: controller.signal })
+        .then(counts => counts.failed > 0 ? this.init.retryIntervalMs : this.init.quietMs, (err: unknown) => {
+          if (!controller.signal.aborted) this.logger.warn('announcing a batch of blobs failed', { err: String(err) })
+          return this.init.retryIntervalMs
+        })
+        .then((next) => {
+          this.batch = undefined
+          // what failed, and what was queued while the batch ran
+          if (this.pending.size > 0) {
+            this.pendingSince = Date.now()
+            this.armBatch(next)
+          }
+        })
+    }, Math.max(0, Math.min(delayMs, latest)))
   }
 
   /**

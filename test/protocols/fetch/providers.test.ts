@@ -21,6 +21,16 @@ describe('Providers', () => {
     return p
   }
 
+  /** a started Providers whose first round (over what the node held then) has finished */
+  async function started (node: FetchNode, init = {}): Promise<Providers> {
+    const said: string[] = []
+    const log = (msg: string): void => { said.push(msg) }
+    const p = providersOf(node, init, { debug: log, info: log, warn: log, error: log })
+    await p.start()
+    await waitFor(() => said.includes('announced held blobs'), { what: 'the first round' })
+    return p
+  }
+
   /** three nodes in a line (a–b–c, bootstrapped that way): c learns of a's records through the DHT */
   async function line (): Promise<FetchNode[]> {
     const a = await fm.node()
@@ -109,6 +119,51 @@ describe('Providers', () => {
     asked.length = 0
     expect(await pa.announceAll()).toEqual({ announced: 1, failed: 0, skipped: 2 })
     expect(asked).toEqual([cidOfHash(failing).toString()])
+  })
+
+  it('announceSoon sends nothing at once, then one batch once quiet: each queued blob once, none announced already, none withdrawn', async () => {
+    const [a, b] = await line()
+    // no other round in this test; the batch waits for the test's flush
+    const pa = await started(a, { reannounceIntervalMs: 3_600_000, quietMs: 3_600_000, batchMaxWaitMs: 3_600_000 })
+    const [h1, h2, h3, gone] = [await storeRandom(a, 100), await storeRandom(a, 100), await storeRandom(a, 100), await storeRandom(a, 100)]
+    const asked: string[] = []
+    const dht = a.libp2p.services.dht
+    const provide = dht.provide.bind(dht)
+    dht.provide = (cid, ...rest) => { asked.push(cid.toString()); return provide(cid, ...rest) }
+    await pa.announce(h3)
+    asked.length = 0
+    // a job's results, another job's with one blob again, a blob announced already, one removed before the batch
+    pa.announceSoon([h1, h2])
+    pa.announceSoon([h2, h3, gone])
+    await pa.withdraw(gone)
+    expect(asked).toEqual([])
+    expect(pa.stats()).toMatchObject({ pending: 2, batches: 0 })
+    expect(await pa.flush()).toEqual({ announced: 2, failed: 0, skipped: 0 })
+    expect(asked.sort()).toEqual([cidOfHash(h1).toString(), cidOfHash(h2).toString()].sort())
+    expect(pa.stats()).toMatchObject({ provides: 3, pending: 0, batches: 1 })
+    const pb = providersOf(b)
+    expect(await pb.findHolders(h1)).toEqual([a.id])
+    expect(await pb.findHolders(h2)).toEqual([a.id])
+    expect(await pb.findHolders(gone)).toEqual([])
+    // announced now: queueing them again announces nothing
+    pa.announceSoon([h1, h2])
+    expect(pa.stats().pending).toBe(0)
+  })
+
+  it('a batch goes out on its own once quiet, and one queued while the node never goes quiet goes out at the latest after batchMaxWaitMs', async () => {
+    const [a] = await line()
+    const quiet = await started(a, { reannounceIntervalMs: 3_600_000, quietMs: 50 })
+    quiet.announceSoon([await storeRandom(a, 100)])
+    await waitFor(() => quiet.stats().batches === 1 && quiet.stats().pending === 0, { what: 'the batch after a quiet spell' })
+    expect(quiet.stats().provides).toBe(1)
+    await quiet.stop()
+    const busy = await started(a, { reannounceIntervalMs: 3_600_000, quietMs: 3_600_000, batchMaxWaitMs: 100 })
+    const before = busy.stats().provides
+    const more = [await storeRandom(a, 100), await storeRandom(a, 100)]
+    busy.announceSoon([more[0]])
+    busy.announceSoon([more[1]])
+    await waitFor(() => busy.stats().batches === 1 && busy.stats().pending === 0, { what: 'the batch at its latest' })
+    expect(busy.stats().provides - before).toBe(2)
   })
 
   it('puts a round off while alone and announces once a peer is connected', async () => {
