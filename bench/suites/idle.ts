@@ -1,7 +1,11 @@
 /**
  * idle_rss_mib and idle_cpu_pct: every daemon of the mesh left alone for plan.idleMs (nothing
- * polls them meanwhile), read from /proc, against a bare node process idling beside them.
+ * polls them meanwhile), read from /proc, against a bare node process idling beside them. The
+ * window opens SETTLE_MS after the last work: a node announces the provider records of the
+ * blobs its jobs made in one batch once it has had no new one for PROVIDE_QUIET_MS, work that
+ * belongs to the jobs, not to rest; the CPU of that settle is in the note.
  */
+import { PROVIDE_QUIET_MS } from '../../protocols/fetch/constants.js'
 import { startBareNode } from '../local.js'
 import { CpuWindow, residentBytes, rssBytes } from '../machine.js'
 import { sleep } from '../procs.js'
@@ -12,6 +16,8 @@ import type { Figure } from '../stats.js'
 import type { SuiteContext } from './jobs.js'
 
 const MIB = 1024 ** 2
+/** how long after the last work the idle window opens: the deferred provider records' quiet spell and their batch */
+export const SETTLE_MS = PROVIDE_QUIET_MS + 15_000
 
 /**
  * `history` says what the daemons did before (the job benchmarks, or nothing); `fresh` is their
@@ -22,6 +28,10 @@ export async function idleFigures (ctx: SuiteContext & { registry: Registry }, h
   const bare = startBareNode(registry)
   try {
     const pids = cluster.nodes.map(n => n.pid)
+    const settle = new CpuWindow(pids)
+    settle.start()
+    await sleep(SETTLE_MS, ctx.signal)
+    const settled = settle.finish()
     const window = new CpuWindow([...pids, bare])
     // the bare process needs a moment to load; its start-up CPU must not count
     await sleep(1000, ctx.signal)
@@ -33,10 +43,11 @@ export async function idleFigures (ctx: SuiteContext & { registry: Registry }, h
     const maxRss = Math.max(...daemons.map(d => d.mem.rss / MIB))
     const maxCpu = Math.max(...daemons.map(d => d.cpu))
     const fresh = history.fresh != null && history.fresh.length > 0 ? `; right after the mesh formed they had ${residentList(history.fresh)}` : ''
-    const where = `${cluster.size}-node mesh${history.afterJobs ? ' after the job benchmarks' : ' that ran no jobs'}, ${plan.idleMs / 1000} s idle; the worst daemon is reported`
+    const where = `${cluster.size}-node mesh${history.afterJobs ? ' after the job benchmarks' : ''}, ${plan.idleMs / 1000} s idle from ${SETTLE_MS / 1000} s after the last work; the worst daemon is reported`
+    const settling = `; in those ${SETTLE_MS / 1000} s (deferred provider records) each used ${pids.map(pid => settled.get(pid)!.toFixed(2)).join(', ')} %`
     return {
       idle_rss_mib: figure({ value: maxRss, unit: 'MiB', baseline: bareRss, n: pids.length, note: `${where}; each: ${residentList(daemons.map(d => d.mem))}${fresh}; baseline: \`node -e 'setInterval(()=>{},1000)'\`` }),
-      idle_cpu_pct: figure({ value: maxCpu, unit: '% of a core', baseline: cpu.get(bare)!, n: pids.length, note: `${where}; each: ${daemons.map(d => d.cpu.toFixed(2)).join(', ')} %; baseline: the same bare node process` })
+      idle_cpu_pct: figure({ value: maxCpu, unit: '% of a core', baseline: cpu.get(bare)!, n: pids.length, note: `${where}; each: ${daemons.map(d => d.cpu.toFixed(2)).join(', ')} %${settling}; baseline: the same bare node process` })
     }
   } finally {
     await registry.stop(bare, 1000)
