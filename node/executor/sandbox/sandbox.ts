@@ -8,7 +8,8 @@ import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { InvalidInputError } from '../../errors.js'
 import { findExecutable } from '../env.js'
-import { enterArgs, holderArgs } from './argv.js'
+import { findStepLauncher } from '../step-launcher.js'
+import { enterArgs, holderArgs, sandboxEntry } from './argv.js'
 import { BuildUsers } from './build-users.js'
 import {
   BWRAP_CANDIDATES, MAX_LISTED_ENTRIES, NSENTER_CANDIDATES, SANDBOX_GITCONFIG, SANDBOX_WORKSPACE, SETPRIV_CANDIDATES,
@@ -20,7 +21,7 @@ import { mountArgs, OWN_TOP } from './mounts.js'
 import { handOver } from './ownership.js'
 import { probeSandbox } from './probe.js'
 import { silentLogger } from '../../../store/logger.js'
-import type { JobAccount, SandboxMode, SandboxPrograms } from './argv.js'
+import type { JobAccount, SandboxEntry, SandboxMode, SandboxPrograms } from './argv.js'
 import type { BuildUserLease } from './build-users.js'
 import type { HostPath, MountPlanInput, RootEntry } from './mounts.js'
 import type { Logger } from '../../../store/logger.js'
@@ -47,6 +48,11 @@ export interface SandboxInit {
   hiddenPaths?: readonly string[]
   /** where the sandbox's programs are (default: looked for in the usual places); a missing one means isolation `none` */
   programs?: Partial<SandboxPrograms>
+  /**
+   * the step launcher the probe runs through, as the executor's steps do (default: the one built
+   * beside the sources, if any); false: the probe takes the shell wrapper's path (nsenter, setpriv)
+   */
+  stepLauncher?: string | false
 }
 
 /** One run's sandbox: what the executor runs its steps with. */
@@ -57,6 +63,8 @@ export interface JobSandbox {
   readonly account: JobAccount
   /** the launcher the wrapper runs `SHELL -c COMMAND` behind; throws SandboxFailedError once the sandbox has ended */
   launcher: () => string[]
+  /** the same entry for the step launcher (step-launcher.ts); throws SandboxFailedError once the sandbox has ended */
+  entry: () => SandboxEntry
   /** end the sandbox, every process left in it, and give back its build user */
   close: () => Promise<void>
 }
@@ -151,7 +159,7 @@ export class Sandbox {
       await mkdir(this.init.scratchDir, { recursive: true, mode: 0o700 })
       const dir = await mkdtemp(join(this.init.scratchDir, 'probe-'))
       try {
-        await probeSandbox(this, { workspace: dir, home: this.init.home, mode: this.mode })
+        await probeSandbox(this, { workspace: dir, home: this.init.home, mode: this.mode, stepLauncher: this.init.stepLauncher === false ? undefined : this.init.stepLauncher ?? findStepLauncher() })
       } finally {
         await rm(dir, { recursive: true, force: true })
       }
@@ -197,6 +205,10 @@ export class Sandbox {
         launcher: () => {
           if (!holder.alive) throw new SandboxFailedError('the job\'s sandbox has ended')
           return enterArgs(programs, { mode, network: options.network, initPid: holder.initPid, account })
+        },
+        entry: () => {
+          if (!holder.alive) throw new SandboxFailedError('the job\'s sandbox has ended')
+          return sandboxEntry({ mode, network: options.network, initPid: holder.initPid, initStart: holder.initStart, account })
         },
         close: async () => {
           try {

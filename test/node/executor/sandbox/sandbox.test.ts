@@ -12,6 +12,7 @@ import { Sandbox } from '../../../../node/executor/sandbox/index.js'
 import { makeFixture, readCast, spec, stage } from '../helpers.js'
 import type { Fixture } from '../helpers.js'
 import { Executor } from '../../../../node/executor/index.js'
+import { findStepLauncher } from '../../../../node/executor/step-launcher.js'
 import type { RunRequest } from '../../../../node/executor/index.js'
 import type { AddressInfo } from 'node:net'
 import { waitFor } from '../../../helpers/wait.js'
@@ -185,6 +186,57 @@ describe('Executor in a sandbox', () => {
     expect(out).not.toContain('theirs')
     expect(out).toContain('No such file or directory')
     await expect(stat(join(other, 'mine'))).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+})
+
+/** the lines of /proc/self/status a step's credentials are read from */
+const CREDENTIALS = "grep -E '^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' /proc/self/status"
+
+describe.each([
+  { start: 'the step launcher', stepLauncher: findStepLauncher() },
+  { start: 'the shell wrapper (nsenter, setpriv)', stepLauncher: false as const }
+])('A sandboxed step started by $start', ({ stepLauncher }) => {
+  let fx: Fixture
+  let sandbox: Sandbox
+  beforeAll(async () => {
+    fx = await makeFixture()
+    sandbox = new Sandbox({}, { home: fx.dir, scratchDir: join(fx.workspaces, '.tmp'), stepLauncher })
+    await sandbox.start()
+    fx.executor = new Executor({ blobs: fx.blobs, sandbox }, { workspacesDir: fx.workspaces, graceMs: 500, stepLauncher, limits: { maxFileBytes: 512 * 1000 } })
+  })
+  afterAll(async () => { await fx?.cleanup() })
+
+  it('holds no capability, has no_new_privs, its build user and group alone, the workspace, the limits, no output processing', async () => {
+    expect(sandbox.isolation, sandbox.detail).toBe('sandbox')
+    const result = await fx.executor.run({
+      jobId: `creds-${Math.random()}`,
+      spec: spec('creds', [stage('s', [['creds', `${CREDENTIALS}; echo "cwd=$(pwd -P)"; echo "fsize=$(ulimit -f)"; stty -a | tr ' ' '\\n' | grep -x -e -opost -e opost; echo last`]])]),
+      params: {}
+    })
+    const out = (await readCast(fx.blobs, result.log)).output
+    expect(result.outcome, out).toBe('succeeded')
+    const field = (name: string): string => new RegExp(`^${name}:[ \\t]*(.*?)[ \\t]*$`, 'm').exec(out.replaceAll('\r', ''))?.[1] ?? `${name} missing`
+    const uid = (await stat(fx.executor.workspaceOf('creds'))).uid
+    expect(uid).toBeGreaterThan(0)
+    expect(field('Uid').split(/\s+/)).toEqual([String(uid), String(uid), String(uid), String(uid)])
+    const gid = field('Gid').split(/\s+/)
+    expect(new Set(gid).size).toBe(1)
+    expect(Number(gid[0])).toBeGreaterThan(0)
+    expect(field('Groups')).toBe('')
+    for (const caps of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(field(caps), caps).toBe('0000000000000000')
+    expect(field('NoNewPrivs')).toBe('1')
+    expect(out).toContain('cwd=/workspace\r\n')
+    // bash counts in KiB: 512 000 bytes
+    expect(out).toContain('fsize=500\r\n')
+    // the output ends with the step's own last line, the executor's translation done once
+    expect(out).toMatch(/\r\n-opost\r\nlast\r\n$/)
+  })
+
+  it('reports a step\'s exit status, and a signal as 128 + n', async () => {
+    const seven = await fx.executor.run({ jobId: `st-${Math.random()}`, spec: spec('status', [stage('s', [['seven', 'exit 7']])]), params: {} })
+    expect(seven.exitCode).toBe(7)
+    const usr1 = await fx.executor.run({ jobId: `st-${Math.random()}`, spec: spec('status', [stage('s', [['usr1', 'kill -USR1 $$']])]), params: {} })
+    expect(usr1.exitCode).toBe(128 + 10)
   })
 })
 
