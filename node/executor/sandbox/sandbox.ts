@@ -184,6 +184,9 @@ export class Sandbox {
     if (programs === undefined || mode === undefined) throw new SandboxUnavailableError('the sandbox is not available on this node')
     let lease: BuildUserLease | undefined
     const t0 = performance.now()
+    // the host's view does not depend on the user: read while the user is picked and the workspace handed over
+    const viewing = this.hostView()
+    viewing.catch(() => {})
     try {
       let account: JobAccount = { uid: USERNS_UID, gid: USERNS_GID, name: USERNS_USER }
       if (mode === 'build-users') {
@@ -193,10 +196,10 @@ export class Sandbox {
         if (moved.changed > 0) this.log.info('workspace handed to another build user', { user: account.name, ...moved })
       }
       const t1 = performance.now()
-      const mounts = mountArgs({ ...await this.hostView(), workspace: options.workspace, dev: mode === 'build-users' ? 'full' : 'minimal' })
+      const mounts = mountArgs({ ...await viewing, workspace: options.workspace, dev: mode === 'build-users' ? 'full' : 'minimal' })
       const t2 = performance.now()
       const holder = await Holder.start(programs.bwrap, holderArgs(programs, { mode, network: options.network, mounts }), options.signal)
-      // where a run's set-up goes (docs/benchmarks.md, dispatch): build user and hand-over, host view, bubblewrap
+      // where a run's set-up goes (docs/benchmarks.md, dispatch): build user and hand-over, what is left of the host view, bubblewrap
       this.log.debug('sandbox opened', { userMs: Math.round(t1 - t0), viewMs: Math.round(t2 - t1), holderMs: Math.round(performance.now() - t2) })
       const held = lease
       return {
