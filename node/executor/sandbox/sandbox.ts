@@ -182,47 +182,60 @@ export class Sandbox {
     const programs = this.programs
     const mode = this.mode
     if (programs === undefined || mode === undefined) throw new SandboxUnavailableError('the sandbox is not available on this node')
-    let lease: BuildUserLease | undefined
     const t0 = performance.now()
-    // the host's view does not depend on the user: read while the user is picked and the workspace handed over
-    const viewing = this.hostView()
-    viewing.catch(() => {})
-    try {
-      let account: JobAccount = { uid: USERNS_UID, gid: USERNS_GID, name: USERNS_USER }
-      if (mode === 'build-users') {
-        lease = await this.users.acquire((await stat(options.workspace)).uid)
-        account = lease.user
-        const moved = await handOver(options.workspace, { uid: account.uid, gid: account.gid, isBuildUid: uid => this.users.isBuildUid(uid), daemonUid: 0, signal: options.signal })
-        if (moved.changed > 0) this.log.info('workspace handed to another build user', { user: account.name, ...moved })
-      }
+    // The holder needs the host's view, not the job's user: bubblewrap starts while the user is
+    // picked and the workspace handed over (its payload runs no job code; nothing does before
+    // open() returns with both done)
+    const starting = this.hostView().then(async view => {
       const t1 = performance.now()
-      const mounts = mountArgs({ ...await viewing, workspace: options.workspace, dev: mode === 'build-users' ? 'full' : 'minimal' })
-      const t2 = performance.now()
+      const mounts = mountArgs({ ...view, workspace: options.workspace, dev: mode === 'build-users' ? 'full' : 'minimal' })
       const holder = await Holder.start(programs.bwrap, holderArgs(programs, { mode, network: options.network, mounts }), options.signal)
-      // where a run's set-up goes (docs/benchmarks.md, dispatch): build user and hand-over, what is left of the host view, bubblewrap
-      this.log.debug('sandbox opened', { userMs: Math.round(t1 - t0), viewMs: Math.round(t2 - t1), holderMs: Math.round(performance.now() - t2) })
-      const held = lease
-      return {
-        workspace: SANDBOX_WORKSPACE,
-        account,
-        launcher: () => {
-          if (!holder.alive) throw new SandboxFailedError('the job\'s sandbox has ended')
-          return enterArgs(programs, { mode, network: options.network, initPid: holder.initPid, account })
-        },
-        entry: () => {
-          if (!holder.alive) throw new SandboxFailedError('the job\'s sandbox has ended')
-          return sandboxEntry({ mode, network: options.network, initPid: holder.initPid, initStart: holder.initStart, account })
-        },
-        close: async () => {
-          try {
-            await holder.close()
-          } finally {
-            held?.release()
-          }
+      return { holder, viewMs: t1 - t0, holderMs: performance.now() - t1 }
+    })
+    const leasing = this.account(mode, options).then(leased => ({ ...leased, userMs: performance.now() - t0 }))
+    const [started, leased] = await Promise.allSettled([starting, leasing])
+    if (started.status === 'rejected' || leased.status === 'rejected') {
+      // whichever half was set up is undone; the user's failure is reported first, as when it came first
+      if (leased.status === 'fulfilled') leased.value.lease?.release()
+      if (started.status === 'fulfilled') await started.value.holder.close()
+      throw leased.status === 'rejected' ? leased.reason : (started as PromiseRejectedResult).reason
+    }
+    const { holder } = started.value
+    const { account, lease } = leased.value
+    // where a run's set-up goes (docs/benchmarks.md, dispatch): build user and hand-over alongside the host view, then bubblewrap
+    this.log.debug('sandbox opened', { userMs: Math.round(leased.value.userMs), viewMs: Math.round(started.value.viewMs), holderMs: Math.round(started.value.holderMs) })
+    return {
+      workspace: SANDBOX_WORKSPACE,
+      account,
+      launcher: () => {
+        if (!holder.alive) throw new SandboxFailedError('the job\'s sandbox has ended')
+        return enterArgs(programs, { mode, network: options.network, initPid: holder.initPid, account })
+      },
+      entry: () => {
+        if (!holder.alive) throw new SandboxFailedError('the job\'s sandbox has ended')
+        return sandboxEntry({ mode, network: options.network, initPid: holder.initPid, initStart: holder.initStart, account })
+      },
+      close: async () => {
+        try {
+          await holder.close()
+        } finally {
+          lease?.release()
         }
       }
+    }
+  }
+
+  /** whom a run's job runs as: a build user leased for it, the workspace handed to it (root daemon), or the user namespace's */
+  private async account (mode: SandboxMode, options: OpenOptions): Promise<{ account: JobAccount, lease?: BuildUserLease }> {
+    if (mode !== 'build-users') return { account: { uid: USERNS_UID, gid: USERNS_GID, name: USERNS_USER } }
+    const lease = await this.users.acquire((await stat(options.workspace)).uid)
+    try {
+      const account = lease.user
+      const moved = await handOver(options.workspace, { uid: account.uid, gid: account.gid, isBuildUid: uid => this.users.isBuildUid(uid), daemonUid: 0, signal: options.signal })
+      if (moved.changed > 0) this.log.info('workspace handed to another build user', { user: account.name, ...moved })
+      return { account, lease }
     } catch (err) {
-      lease?.release()
+      lease.release()
       throw err
     }
   }

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { mkdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Sandbox } from '../../../../node/executor/sandbox/index.js'
+import { BuildUsers, Sandbox } from '../../../../node/executor/sandbox/index.js'
 import { makeFixture, readCast, spec, stage } from '../helpers.js'
 import type { Fixture } from '../helpers.js'
 import { Executor } from '../../../../node/executor/index.js'
@@ -42,6 +42,20 @@ const sleepers = (t: string): number[] => procsWith(t).filter(pid => {
     return false
   }
 })
+
+/** bubblewrap processes this process started (live ones) */
+function bwrapChildren (): number[] {
+  const out: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (f[0] !== 'Z' && Number(f[1]) === process.pid && stat.includes('(bwrap)')) out.push(Number(name))
+    } catch {}
+  }
+  return out
+}
 
 /** the real uid of a host process */
 const uidOf = (pid: number): number | undefined => {
@@ -283,6 +297,22 @@ describe('Sandbox start: when there is no sandbox, it says why', () => {
     expect(r.outcome).toBe('failed')
     expect(r.reason).toContain('could not set up')
     await expect(stat(join(fx.workspaces, 'broken', 'ran.txt'))).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
+  it('a build user that cannot be had fails the open and stops the holder started meanwhile', async () => {
+    const users = new BuildUsers()
+    const s = new Sandbox({ users }, { home: fx.dir, scratchDir: join(fx.workspaces, '.tmp') })
+    await s.start()
+    expect(s.isolation).toBe('sandbox')
+    // bubblewrap starts alongside the user's lease: fail the lease once the holder is up
+    users.acquire = async () => {
+      await waitFor(() => bwrapChildren().length > 0 || undefined, { what: 'the holder' })
+      throw new Error('no build user left')
+    }
+    const workspace = join(fx.workspaces, 'no-user')
+    await mkdir(workspace, { recursive: true })
+    await expect(s.open({ workspace, network: 'host' })).rejects.toThrow('no build user left')
+    expect(bwrapChildren()).toEqual([])
   })
 
   it('refuses a read-only path in the node\'s home (config error, by its path)', () => {
