@@ -199,8 +199,9 @@ static void join_cgroups (const struct options *o) {
   char pid[24];
   int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
   for (int i = 0; i < o->n_procs; i++) {
+    errno = 0;
     int fd = open(o->procs[i], O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 || write(fd, pid, (size_t)len) != len) fail("cannot join the job's cgroup (%s): %s", o->procs[i], strerror(errno));
+    if (fd < 0 || write(fd, pid, (size_t)len) != len) fail("cannot join the job's cgroup (%s): %s", o->procs[i], errno != 0 ? strerror(errno) : "short write");
     close(fd);
   }
 }
@@ -290,8 +291,8 @@ static void drop_privileges (const struct options *o) {
   if (!caps_are_zero()) fail("capabilities are left");
   for (int c = 0; c < cap; c++) {
     if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 0) fail("capability %d is left in the bounding set", c);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0) != 0) fail("capability %d is left in the ambient set", c);
   }
-  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, 0, 0, 0) != 0) fail("ambient capabilities are left");
   if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) fail("no_new_privs is not set");
 }
 
