@@ -7,7 +7,7 @@ import { detectCgroups, runGroupName } from './cgroup-detect.js'
 import {
   DEFAULT_COLS, DEFAULT_GRACE_MS, DEFAULT_ROWS, MAX_TERMINAL_COLS, MAX_TERMINAL_ROWS, TEMP_DIR_NAME, TERM_NAME
 } from './constants.js'
-import { buildJobEnv, chooseShell, findStty } from './env.js'
+import { buildJobEnv, chooseShell, findExecutable, findStty } from './env.js'
 import {
   InvalidExecutorOptionError, InvalidTerminalSizeError, JobAlreadyRunningError, JobNotRunningError, RunCalledOffError
 } from './errors.js'
@@ -106,6 +106,9 @@ export class Executor {
     if (!Number.isFinite(this.graceMs) || this.graceMs < 0) throw new InvalidExecutorOptionError('graceMs', 'must be a number of ms ≥ 0')
     this.shell = init.shell ?? chooseShell()
     this.stty = findStty()
+    if (typeof init.stepLauncher === 'string' && findExecutable([init.stepLauncher]) === undefined) {
+      throw new InvalidExecutorOptionError('stepLauncher', `${init.stepLauncher} is not an executable file`)
+    }
     this.stepLauncher = init.stepLauncher === false ? undefined : init.stepLauncher ?? findStepLauncher()
     if (this.stepLauncher === undefined && init.stepLauncher === undefined) {
       this.log.info('the step launcher was not built: each step starts through the shell wrapper, a few ms slower (docs/executor.md)')

@@ -180,6 +180,17 @@ describe('Executor with the step launcher (no sandbox)', () => {
     expect(out).not.toContain(STEP_END_SENTINEL)
   })
 
+  it('refuses a launcher that is not there; one turned off (false) or found is not logged as missing', () => {
+    expect(() => new Executor({ blobs: fx.blobs }, { workspacesDir: fx.workspaces, stepLauncher: join(fx.dir, 'no-such-launcher') }))
+      .toThrow(expect.objectContaining({ code: 'ERR_INVALID_EXECUTOR_OPTION' }))
+    const lines: string[] = []
+    const logger = { debug () {}, info (msg: string) { lines.push(msg) }, warn () {}, error () {} }
+    new Executor({ blobs: fx.blobs, logger }, { workspacesDir: fx.workspaces, stepLauncher: false })
+    new Executor({ blobs: fx.blobs, logger }, { workspacesDir: fx.workspaces })
+    // false is a choice, not a missing build; the default finds the one built here
+    expect(lines.filter(l => l.includes('step launcher was not built'))).toEqual([])
+  })
+
   it('a failing step\'s status and a signal\'s 128 + n reach the result', async () => {
     const failed = await fx.executor.run({ jobId: 'st1', spec: spec('status', [stage('s', [['seven', 'echo before; exit 7']])]), params: {} })
     expect(failed.outcome).toBe('failed')
