@@ -7,7 +7,7 @@ import { detectCgroups, runGroupName } from './cgroup-detect.js'
 import {
   DEFAULT_COLS, DEFAULT_GRACE_MS, DEFAULT_ROWS, MAX_TERMINAL_COLS, MAX_TERMINAL_ROWS, TEMP_DIR_NAME, TERM_NAME
 } from './constants.js'
-import { buildJobEnv, chooseShell, findStty } from './env.js'
+import { buildJobEnv, chooseShell, findExecutable, findStty } from './env.js'
 import {
   InvalidExecutorOptionError, InvalidTerminalSizeError, JobAlreadyRunningError, JobNotRunningError, RunCalledOffError
 } from './errors.js'
@@ -16,6 +16,7 @@ import { resolveLimits } from './limits.js'
 import { SessionContainment } from './procs.js'
 import { Recorder } from './recorder.js'
 import { checkRunRequest, effectiveTimeout } from './request.js'
+import { findStepLauncher } from './step-launcher.js'
 import { UsageMeter } from './usage.js'
 import { WorkspaceLocks } from './workspace-lock.js'
 import { SANDBOX_TMP } from './sandbox/constants.js'
@@ -52,6 +53,11 @@ export interface ExecutorInit {
   graceMs?: number
   /** the shell for steps and hooks (default: bash if present, else /bin/sh) */
   shell?: string
+  /**
+   * the native step launcher (default: the one `npm ci` built, when it was built); false: every
+   * step starts through the shell wrapper (sh, stty, and nsenter and setpriv in a sandbox)
+   */
+  stepLauncher?: string | false
   /** extra variable names passed from the daemon's environment to jobs (beyond PASSED_ENV) */
   passEnv?: string[]
   /** false: never use cgroups (rlimits and /proc only); default true */
@@ -77,6 +83,7 @@ export class Executor {
   private readonly graceMs: number
   private readonly shell: string
   private readonly stty: string | undefined
+  private readonly stepLauncher: string | undefined
   private readonly passEnv: string[]
   private readonly useCgroups: boolean
   private readonly cgroupParent: string | undefined
@@ -99,6 +106,13 @@ export class Executor {
     if (!Number.isFinite(this.graceMs) || this.graceMs < 0) throw new InvalidExecutorOptionError('graceMs', 'must be a number of ms ≥ 0')
     this.shell = init.shell ?? chooseShell()
     this.stty = findStty()
+    if (typeof init.stepLauncher === 'string' && findExecutable([init.stepLauncher]) === undefined) {
+      throw new InvalidExecutorOptionError('stepLauncher', `${init.stepLauncher} is not an executable file`)
+    }
+    this.stepLauncher = init.stepLauncher === false ? undefined : init.stepLauncher ?? findStepLauncher()
+    if (this.stepLauncher === undefined && init.stepLauncher === undefined) {
+      this.log.info('the step launcher was not built: each step starts through the shell wrapper, a few ms slower (docs/executor.md)')
+    }
     this.passEnv = init.passEnv ?? []
     this.useCgroups = init.cgroups ?? true
     this.cgroupParent = init.cgroupParent
@@ -234,9 +248,10 @@ export class Executor {
           req,
           workspace,
           cwd: box === undefined ? undefined : '/',
-          launcher: box?.launcher,
+          sandbox: box,
           env,
           shell: this.shell,
+          stepLauncher: this.stepLauncher,
           stty: this.stty,
           limits: this.limits,
           timeoutMs: effectiveTimeout(req),

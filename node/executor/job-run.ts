@@ -7,13 +7,15 @@
  * why); the outcome stays what stopped the job. Hook exit codes never change an outcome.
  */
 import { CHECKOUT_LABEL, CHECKOUT_SCRIPT } from './checkout.js'
-import { FINAL_HOOK_TIMEOUT_MS, KILL_POLL_MS, RECORDER_MAX_PAUSE_MS } from './constants.js'
+import { FINAL_HOOK_TIMEOUT_MS, KILL_POLL_MS, RECORDER_MAX_PAUSE_MS, STEP_END_SENTINEL } from './constants.js'
 import { wrapperArgv, WRAPPER_FAILED_EXIT } from './limits.js'
+import { launcherArgv } from './step-launcher.js'
 import { OutputPipe } from './output.js'
 import { PtyCommand } from './pty-runner.js'
 import type { Containment } from './containment.js'
 import type { ExitStatus } from './pty-runner.js'
 import type { Recorder } from './recorder.js'
+import type { JobSandbox } from './sandbox/sandbox.js'
 import type { Limits, Outcome, ProgressEvent, RunRequest } from './types.js'
 import type { Logger } from '../../store/logger.js'
 
@@ -23,10 +25,12 @@ export interface JobRunInit {
   workspace: string
   /** where each command's wrapper starts (default: the workspace); a sandboxed step then enters its own */
   cwd?: string
-  /** the sandbox's launcher for each command; throws once the job's sandbox has ended */
-  launcher?: () => string[]
+  /** the run's sandbox: how each command enters it (both throw once the job's sandbox has ended) */
+  sandbox?: Pick<JobSandbox, 'launcher' | 'entry'>
   env: Record<string, string>
   shell: string
+  /** the native step launcher (step-launcher.ts); without it each command starts through the shell wrapper */
+  stepLauncher?: string
   stty?: string
   limits: Limits
   timeoutMs: number
@@ -67,7 +71,8 @@ export class JobRun {
     this.output = new OutputPipe({
       recorder: init.recorder,
       maxBytes: init.limits.maxOutputBytes,
-      translate: init.stty !== undefined,
+      // the launcher always turns output processing off; the wrapper does when there is an stty
+      translate: init.stepLauncher !== undefined || init.stty !== undefined,
       onOutput: init.req.onOutput,
       onRawOutput: init.req.onRawOutput,
       onLimit: () => { this.stop({ outcome: 'failed', reason: `the output went over the limit of ${init.limits.maxOutputBytes} bytes` }) },
@@ -198,15 +203,7 @@ export class JobRun {
     let cmd: PtyCommand | undefined
     let paused = false
     try {
-      const { file, args } = wrapperArgv({
-        shell: init.shell,
-        command,
-        stty: init.stty,
-        maxFileBytes: init.limits.maxFileBytes,
-        nprocLimit: init.containment.nprocLimit,
-        procsFiles: init.containment.procsFiles,
-        launcher: init.launcher?.()
-      })
+      const { file, args } = this.argv(command)
       await PtyCommand.load()
       cmd = new PtyCommand({
         file,
@@ -245,6 +242,16 @@ export class JobRun {
       this.output.end()
       this.current = undefined
     }
+  }
+
+  /** what starts one command: the step launcher, or the shell wrapper where it was not built */
+  private argv (command: string): { file: string, args: string[] } {
+    const { init } = this
+    const limits = { maxFileBytes: init.limits.maxFileBytes, nprocLimit: init.containment.nprocLimit, procsFiles: init.containment.procsFiles }
+    if (init.stepLauncher !== undefined) {
+      return launcherArgv(init.stepLauncher, { shell: init.shell, command, sentinel: STEP_END_SENTINEL, opostOff: true, ...limits, sandbox: init.sandbox?.entry() })
+    }
+    return wrapperArgv({ shell: init.shell, command, stty: init.stty, ...limits, launcher: init.sandbox?.launcher() })
   }
 
   /** SIGTERM to the running command's group and every process of the job, SIGKILL after the grace period */

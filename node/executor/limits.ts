@@ -1,6 +1,6 @@
 /**
- * Limits against runaway jobs, and the wrapper that applies them to each step before the step's
- * own shell starts.
+ * Limits against runaway jobs, and the shell wrapper that applies them to each step before the
+ * step's own shell starts where the native step launcher (step-launcher.ts) was not built.
  */
 import {
   DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_MEMORY_BYTES, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MAX_PROCESSES, STEP_END_SENTINEL,

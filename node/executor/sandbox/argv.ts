@@ -94,3 +94,40 @@ export function enterArgs (programs: SandboxPrograms, options: { mode: SandboxMo
   args.push('--no-new-privs', '--')
   return args
 }
+
+/** the namespaces of a holder a step enters, in the order the step launcher enters them */
+export type NamespaceName = 'user' | 'ipc' | 'net' | 'pid' | 'mnt'
+
+/** what the step launcher (node/executor/native) needs to run a step inside a holder, as `account` */
+export interface SandboxEntry {
+  /** the holder's pid 1, and its start time (ticks after boot): a reused pid is never entered */
+  initPid: number
+  initStart: number
+  namespaces: readonly NamespaceName[]
+  uid: number
+  gid: number
+  /** drop the supplementary groups (a root daemon's build users; a user namespace cannot) */
+  clearGroups: boolean
+  /** the step's working directory inside */
+  cwd: string
+}
+
+/**
+ * The step launcher's view of the same entry as enterArgs: the namespaces the holder made
+ * (user first), the account, the workspace. The launcher also empties the bounding set in a user
+ * namespace, where setpriv was not asked to (the step has no capability there either way).
+ */
+export function sandboxEntry (options: { mode: SandboxMode, network: 'host' | 'none', initPid: number, initStart: number, account: JobAccount }): SandboxEntry {
+  const namespaces: NamespaceName[] = options.mode === 'user-namespace' ? ['user', 'ipc'] : ['ipc']
+  if (options.network === 'none') namespaces.push('net')
+  namespaces.push('pid', 'mnt')
+  return {
+    initPid: options.initPid,
+    initStart: options.initStart,
+    namespaces,
+    uid: options.account.uid,
+    gid: options.account.gid,
+    clearGroups: options.mode === 'build-users',
+    cwd: SANDBOX_WORKSPACE
+  }
+}

@@ -30,7 +30,8 @@ export class Holder {
   private exited = false
   private readonly exit: Promise<void>
 
-  private constructor (private readonly child: ChildProcess, readonly initPid: number, private readonly initStart: number) {
+  /** `initStart`: its pid 1's start time (ticks after boot), which names it with the pid */
+  private constructor (private readonly child: ChildProcess, readonly initPid: number, readonly initStart: number) {
     this.exit = new Promise<void>(resolve => {
       if (child.exitCode !== null || child.signalCode !== null) resolve()
       child.once('exit', () => { resolve() })

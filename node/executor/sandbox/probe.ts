@@ -1,13 +1,15 @@
 /**
  * The probe at start: a throwaway job through the same path every job takes (build user,
- * holder, nsenter, setpriv), checked from the inside. A node claims isolation `sandbox` only
- * when it passes; on a machine where bubblewrap is missing or cannot make namespaces (a
- * container without them, user namespaces turned off for a non-root daemon) it fails and the
- * node says so.
+ * holder, the step launcher, or nsenter and setpriv where it was not built), checked from the
+ * inside. A node claims isolation `sandbox` only when it passes; on a machine where bubblewrap
+ * is missing or cannot make namespaces (a container without them, user namespaces turned off for
+ * a non-root daemon) it fails and the node says so.
  */
 import { execFile } from 'node:child_process'
 import { readlinkSync } from 'node:fs'
 import { PROBE_TIMEOUT_MS, SANDBOX_WORKSPACE } from './constants.js'
+import { DEFAULT_MAX_FILE_BYTES, STEP_END_SENTINEL } from '../constants.js'
+import { launcherArgv } from '../step-launcher.js'
 import { SandboxUnavailableError } from './errors.js'
 import type { SandboxMode } from './argv.js'
 import type { Sandbox } from './sandbox.js'
@@ -26,15 +28,34 @@ export const PROBE_SCRIPT = [
   "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ' '"
 ].join('\n')
 
-/** Throws, saying what is wrong, unless a job in `sandbox` is what it must be. */
-export async function probeSandbox (sandbox: Sandbox, options: { workspace: string, home: string, mode: SandboxMode }): Promise<void> {
+/**
+ * Throws, saying what is wrong, unless a job in `sandbox` is what it must be. With
+ * `stepLauncher`, the probe starts through it, as the executor's steps then do.
+ */
+export async function probeSandbox (sandbox: Sandbox, options: { workspace: string, home: string, mode: SandboxMode, stepLauncher?: string }): Promise<void> {
   const job = await sandbox.open({ workspace: options.workspace, network: 'none' })
   try {
-    const [file, ...args] = job.launcher()
+    const probeArgs = ['cit-probe', options.home, SANDBOX_WORKSPACE]
+    let file: string
+    let args: string[]
+    if (options.stepLauncher === undefined) {
+      [file, ...args] = [...job.launcher(), '/bin/sh', '-c', PROBE_SCRIPT, ...probeArgs]
+    } else {
+      ({ file, args } = launcherArgv(options.stepLauncher, {
+        shell: '/bin/sh',
+        command: PROBE_SCRIPT,
+        args: probeArgs,
+        sentinel: STEP_END_SENTINEL,
+        opostOff: false,
+        maxFileBytes: DEFAULT_MAX_FILE_BYTES,
+        procsFiles: [],
+        sandbox: job.entry()
+      }))
+    }
     const out = await new Promise<string>((resolve, reject) => {
-      execFile(file, [...args, '/bin/sh', '-c', PROBE_SCRIPT, 'cit-probe', options.home, SANDBOX_WORKSPACE], { timeout: PROBE_TIMEOUT_MS }, (err, stdout, stderr) => {
+      execFile(file, args, { timeout: PROBE_TIMEOUT_MS }, (err, stdout, stderr) => {
         if (err != null) reject(new SandboxUnavailableError(String(stderr).trim() || err.message, { cause: err }))
-        else resolve(String(stdout))
+        else resolve(String(stdout).replace(STEP_END_SENTINEL, ''))
       })
     })
     const [uid, userns, home, workspace, net] = out.split('\n').map(s => s.trim())

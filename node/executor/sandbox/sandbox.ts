@@ -8,7 +8,8 @@ import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { InvalidInputError } from '../../errors.js'
 import { findExecutable } from '../env.js'
-import { enterArgs, holderArgs } from './argv.js'
+import { findStepLauncher } from '../step-launcher.js'
+import { enterArgs, holderArgs, sandboxEntry } from './argv.js'
 import { BuildUsers } from './build-users.js'
 import {
   BWRAP_CANDIDATES, MAX_LISTED_ENTRIES, NSENTER_CANDIDATES, SANDBOX_GITCONFIG, SANDBOX_WORKSPACE, SETPRIV_CANDIDATES,
@@ -20,7 +21,7 @@ import { mountArgs, OWN_TOP } from './mounts.js'
 import { handOver } from './ownership.js'
 import { probeSandbox } from './probe.js'
 import { silentLogger } from '../../../store/logger.js'
-import type { JobAccount, SandboxMode, SandboxPrograms } from './argv.js'
+import type { JobAccount, SandboxEntry, SandboxMode, SandboxPrograms } from './argv.js'
 import type { BuildUserLease } from './build-users.js'
 import type { HostPath, MountPlanInput, RootEntry } from './mounts.js'
 import type { Logger } from '../../../store/logger.js'
@@ -47,6 +48,11 @@ export interface SandboxInit {
   hiddenPaths?: readonly string[]
   /** where the sandbox's programs are (default: looked for in the usual places); a missing one means isolation `none` */
   programs?: Partial<SandboxPrograms>
+  /**
+   * the step launcher the probe runs through, as the executor's steps do (default: the one built
+   * beside the sources, if any); false: the probe takes the shell wrapper's path (nsenter, setpriv)
+   */
+  stepLauncher?: string | false
 }
 
 /** One run's sandbox: what the executor runs its steps with. */
@@ -57,6 +63,8 @@ export interface JobSandbox {
   readonly account: JobAccount
   /** the launcher the wrapper runs `SHELL -c COMMAND` behind; throws SandboxFailedError once the sandbox has ended */
   launcher: () => string[]
+  /** the same entry for the step launcher (step-launcher.ts); throws SandboxFailedError once the sandbox has ended */
+  entry: () => SandboxEntry
   /** end the sandbox, every process left in it, and give back its build user */
   close: () => Promise<void>
 }
@@ -151,7 +159,7 @@ export class Sandbox {
       await mkdir(this.init.scratchDir, { recursive: true, mode: 0o700 })
       const dir = await mkdtemp(join(this.init.scratchDir, 'probe-'))
       try {
-        await probeSandbox(this, { workspace: dir, home: this.init.home, mode: this.mode })
+        await probeSandbox(this, { workspace: dir, home: this.init.home, mode: this.mode, stepLauncher: this.init.stepLauncher === false ? undefined : this.init.stepLauncher ?? findStepLauncher() })
       } finally {
         await rm(dir, { recursive: true, force: true })
       }
@@ -174,40 +182,60 @@ export class Sandbox {
     const programs = this.programs
     const mode = this.mode
     if (programs === undefined || mode === undefined) throw new SandboxUnavailableError('the sandbox is not available on this node')
-    let lease: BuildUserLease | undefined
     const t0 = performance.now()
-    try {
-      let account: JobAccount = { uid: USERNS_UID, gid: USERNS_GID, name: USERNS_USER }
-      if (mode === 'build-users') {
-        lease = await this.users.acquire((await stat(options.workspace)).uid)
-        account = lease.user
-        const moved = await handOver(options.workspace, { uid: account.uid, gid: account.gid, isBuildUid: uid => this.users.isBuildUid(uid), daemonUid: 0, signal: options.signal })
-        if (moved.changed > 0) this.log.info('workspace handed to another build user', { user: account.name, ...moved })
-      }
+    // The holder needs the host's view, not the job's user: bubblewrap starts while the user is
+    // picked and the workspace handed over (its payload runs no job code; nothing does before
+    // open() returns with both done)
+    const starting = this.hostView().then(async view => {
       const t1 = performance.now()
-      const mounts = mountArgs({ ...await this.hostView(), workspace: options.workspace, dev: mode === 'build-users' ? 'full' : 'minimal' })
-      const t2 = performance.now()
+      const mounts = mountArgs({ ...view, workspace: options.workspace, dev: mode === 'build-users' ? 'full' : 'minimal' })
       const holder = await Holder.start(programs.bwrap, holderArgs(programs, { mode, network: options.network, mounts }), options.signal)
-      // where a run's set-up goes (docs/benchmarks.md, dispatch): build user and hand-over, host view, bubblewrap
-      this.log.debug('sandbox opened', { userMs: Math.round(t1 - t0), viewMs: Math.round(t2 - t1), holderMs: Math.round(performance.now() - t2) })
-      const held = lease
-      return {
-        workspace: SANDBOX_WORKSPACE,
-        account,
-        launcher: () => {
-          if (!holder.alive) throw new SandboxFailedError('the job\'s sandbox has ended')
-          return enterArgs(programs, { mode, network: options.network, initPid: holder.initPid, account })
-        },
-        close: async () => {
-          try {
-            await holder.close()
-          } finally {
-            held?.release()
-          }
+      return { holder, viewMs: t1 - t0, holderMs: performance.now() - t1 }
+    })
+    const leasing = this.account(mode, options).then(leased => ({ ...leased, userMs: performance.now() - t0 }))
+    const [started, leased] = await Promise.allSettled([starting, leasing])
+    if (started.status === 'rejected' || leased.status === 'rejected') {
+      // whichever half was set up is undone; the user's failure is reported first, as when it came first
+      if (leased.status === 'fulfilled') leased.value.lease?.release()
+      if (started.status === 'fulfilled') await started.value.holder.close()
+      throw leased.status === 'rejected' ? leased.reason : (started as PromiseRejectedResult).reason
+    }
+    const { holder } = started.value
+    const { account, lease } = leased.value
+    // where a run's set-up goes (docs/benchmarks.md, dispatch): build user and hand-over alongside the host view, then bubblewrap
+    this.log.debug('sandbox opened', { userMs: Math.round(leased.value.userMs), viewMs: Math.round(started.value.viewMs), holderMs: Math.round(started.value.holderMs) })
+    return {
+      workspace: SANDBOX_WORKSPACE,
+      account,
+      launcher: () => {
+        if (!holder.alive) throw new SandboxFailedError('the job\'s sandbox has ended')
+        return enterArgs(programs, { mode, network: options.network, initPid: holder.initPid, account })
+      },
+      entry: () => {
+        if (!holder.alive) throw new SandboxFailedError('the job\'s sandbox has ended')
+        return sandboxEntry({ mode, network: options.network, initPid: holder.initPid, initStart: holder.initStart, account })
+      },
+      close: async () => {
+        try {
+          await holder.close()
+        } finally {
+          lease?.release()
         }
       }
+    }
+  }
+
+  /** whom a run's job runs as: a build user leased for it, the workspace handed to it (root daemon), or the user namespace's */
+  private async account (mode: SandboxMode, options: OpenOptions): Promise<{ account: JobAccount, lease?: BuildUserLease }> {
+    if (mode !== 'build-users') return { account: { uid: USERNS_UID, gid: USERNS_GID, name: USERNS_USER } }
+    const lease = await this.users.acquire((await stat(options.workspace)).uid)
+    try {
+      const account = lease.user
+      const moved = await handOver(options.workspace, { uid: account.uid, gid: account.gid, isBuildUid: uid => this.users.isBuildUid(uid), daemonUid: 0, signal: options.signal })
+      if (moved.changed > 0) this.log.info('workspace handed to another build user', { user: account.name, ...moved })
+      return { account, lease }
     } catch (err) {
-      lease?.release()
+      lease.release()
       throw err
     }
   }

@@ -8,10 +8,11 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { mkdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Sandbox } from '../../../../node/executor/sandbox/index.js'
+import { BuildUsers, Sandbox } from '../../../../node/executor/sandbox/index.js'
 import { makeFixture, readCast, spec, stage } from '../helpers.js'
 import type { Fixture } from '../helpers.js'
 import { Executor } from '../../../../node/executor/index.js'
+import { findStepLauncher } from '../../../../node/executor/step-launcher.js'
 import type { RunRequest } from '../../../../node/executor/index.js'
 import type { AddressInfo } from 'node:net'
 import { waitFor } from '../../../helpers/wait.js'
@@ -41,6 +42,20 @@ const sleepers = (t: string): number[] => procsWith(t).filter(pid => {
     return false
   }
 })
+
+/** bubblewrap processes this process started (live ones) */
+function bwrapChildren (): number[] {
+  const out: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (f[0] !== 'Z' && Number(f[1]) === process.pid && stat.includes('(bwrap)')) out.push(Number(name))
+    } catch {}
+  }
+  return out
+}
 
 /** the real uid of a host process */
 const uidOf = (pid: number): number | undefined => {
@@ -188,6 +203,57 @@ describe('Executor in a sandbox', () => {
   })
 })
 
+/** the lines of /proc/self/status a step's credentials are read from */
+const CREDENTIALS = "grep -E '^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' /proc/self/status"
+
+describe.each([
+  { start: 'the step launcher', stepLauncher: findStepLauncher() },
+  { start: 'the shell wrapper (nsenter, setpriv)', stepLauncher: false as const }
+])('A sandboxed step started by $start', ({ stepLauncher }) => {
+  let fx: Fixture
+  let sandbox: Sandbox
+  beforeAll(async () => {
+    fx = await makeFixture()
+    sandbox = new Sandbox({}, { home: fx.dir, scratchDir: join(fx.workspaces, '.tmp'), stepLauncher })
+    await sandbox.start()
+    fx.executor = new Executor({ blobs: fx.blobs, sandbox }, { workspacesDir: fx.workspaces, graceMs: 500, stepLauncher, limits: { maxFileBytes: 512 * 1000 } })
+  })
+  afterAll(async () => { await fx?.cleanup() })
+
+  it('holds no capability, has no_new_privs, its build user and group alone, the workspace, the limits, no output processing', async () => {
+    expect(sandbox.isolation, sandbox.detail).toBe('sandbox')
+    const result = await fx.executor.run({
+      jobId: `creds-${Math.random()}`,
+      spec: spec('creds', [stage('s', [['creds', `${CREDENTIALS}; echo "cwd=$(pwd -P)"; echo "fsize=$(ulimit -f)"; stty -a | tr ' ' '\\n' | grep -x -e -opost -e opost; echo last`]])]),
+      params: {}
+    })
+    const out = (await readCast(fx.blobs, result.log)).output
+    expect(result.outcome, out).toBe('succeeded')
+    const field = (name: string): string => new RegExp(`^${name}:[ \\t]*(.*?)[ \\t]*$`, 'm').exec(out.replaceAll('\r', ''))?.[1] ?? `${name} missing`
+    const uid = (await stat(fx.executor.workspaceOf('creds'))).uid
+    expect(uid).toBeGreaterThan(0)
+    expect(field('Uid').split(/\s+/)).toEqual([String(uid), String(uid), String(uid), String(uid)])
+    const gid = field('Gid').split(/\s+/)
+    expect(new Set(gid).size).toBe(1)
+    expect(Number(gid[0])).toBeGreaterThan(0)
+    expect(field('Groups')).toBe('')
+    for (const caps of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(field(caps), caps).toBe('0000000000000000')
+    expect(field('NoNewPrivs')).toBe('1')
+    expect(out).toContain('cwd=/workspace\r\n')
+    // bash counts in KiB: 512 000 bytes
+    expect(out).toContain('fsize=500\r\n')
+    // the output ends with the step's own last line, the executor's translation done once
+    expect(out).toMatch(/\r\n-opost\r\nlast\r\n$/)
+  })
+
+  it('reports a step\'s exit status, and a signal as 128 + n', async () => {
+    const seven = await fx.executor.run({ jobId: `st-${Math.random()}`, spec: spec('status', [stage('s', [['seven', 'exit 7']])]), params: {} })
+    expect(seven.exitCode).toBe(7)
+    const usr1 = await fx.executor.run({ jobId: `st-${Math.random()}`, spec: spec('status', [stage('s', [['usr1', 'kill -USR1 $$']])]), params: {} })
+    expect(usr1.exitCode).toBe(128 + 10)
+  })
+})
+
 describe('Sandbox start: when there is no sandbox, it says why', () => {
   let fx: Fixture
   beforeAll(async () => { fx = await makeFixture() })
@@ -231,6 +297,22 @@ describe('Sandbox start: when there is no sandbox, it says why', () => {
     expect(r.outcome).toBe('failed')
     expect(r.reason).toContain('could not set up')
     await expect(stat(join(fx.workspaces, 'broken', 'ran.txt'))).rejects.toMatchObject({ code: 'ENOENT' })
+  })
+
+  it('a build user that cannot be had fails the open and stops the holder started meanwhile', async () => {
+    const users = new BuildUsers()
+    const s = new Sandbox({ users }, { home: fx.dir, scratchDir: join(fx.workspaces, '.tmp') })
+    await s.start()
+    expect(s.isolation).toBe('sandbox')
+    // bubblewrap starts alongside the user's lease: fail the lease once the holder is up
+    users.acquire = async () => {
+      await waitFor(() => bwrapChildren().length > 0 || undefined, { what: 'the holder' })
+      throw new Error('no build user left')
+    }
+    const workspace = join(fx.workspaces, 'no-user')
+    await mkdir(workspace, { recursive: true })
+    await expect(s.open({ workspace, network: 'host' })).rejects.toThrow('no build user left')
+    expect(bwrapChildren()).toEqual([])
   })
 
   it('refuses a read-only path in the node\'s home (config error, by its path)', () => {

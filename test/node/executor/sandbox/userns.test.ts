@@ -1,7 +1,8 @@
 /**
  * A daemon that is not root sandboxes its jobs in a user namespace. The tests run as root, so
  * this one runs the executor (built, from dist/) as `nobody` through setpriv: the sandbox probe,
- * then a job that looks for the home, writes its workspace and tries the network.
+ * then a job that looks for the home, writes its workspace and tries the network, and a step's
+ * credentials, started by the step launcher and by the shell wrapper.
  */
 import { execFile } from 'node:child_process'
 import { chown, mkdtemp, rm } from 'node:fs/promises'
@@ -35,8 +36,16 @@ const probe = 'echo "uid=$(id -u) user=$USER home=$HOME"; test -e ' + home + ' &
   'exec 3<>/dev/tcp/127.0.0.1/' + port + ' && echo CONNECTED || echo REFUSED'
 const a = await executor.run({ jobId: 'a', spec: spec('ns', 'none', probe), params: {}, onOutput: d => { out += Buffer.from(d).toString() } })
 const b = await executor.run({ jobId: 'b', spec: spec('ns', undefined, 'cat kept.txt; exec 3<>/dev/tcp/127.0.0.1/' + port + ' && echo CONNECTED'), params: {}, onOutput: d => { out += Buffer.from(d).toString() } })
+const creds = "grep -E '^(Uid|Gid|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):' /proc/self/status; echo cwd=$(pwd -P)"
+let launched = ''
+const c = await executor.run({ jobId: 'c', spec: spec('ns', 'none', creds), params: {}, onOutput: d => { launched += Buffer.from(d).toString() } })
+// the shell wrapper's path (nsenter, setpriv), where the launcher was not built
+const wrapped = new Executor({ blobs, sandbox }, { workspacesDir: home + '/workspaces', stepLauncher: false })
+let viaWrapper = ''
+const d = await wrapped.run({ jobId: 'd', spec: spec('ns', 'none', creds), params: {}, onOutput: d => { viaWrapper += Buffer.from(d).toString() } })
+const { findStepLauncher } = await import(dist + '/node/executor/step-launcher.js')
 await blobs.stop()
-console.log(JSON.stringify({ isolation: sandbox.isolation, detail: sandbox.detail, a: a.outcome, b: b.outcome, out }))
+console.log(JSON.stringify({ isolation: sandbox.isolation, detail: sandbox.detail, a: a.outcome, b: b.outcome, c: c.outcome, d: d.outcome, out, launched, viaWrapper, launcher: findStepLauncher() ?? null }))
 `
 
 describe('a daemon that is not root: jobs in a user namespace', () => {
@@ -70,6 +79,22 @@ describe('a daemon that is not root: jobs in a user namespace', () => {
       // only the second job, without network: none, got through
       expect(r.out).toMatch(/made\r\nCONNECTED/)
       expect(connections).toBe(1)
+      // started by the step launcher: uid 1000 inside, no capability left, the bounding set empty too
+      expect(r.launcher).toMatch(/cit-step$/)
+      expect(r.c).toBe('succeeded')
+      const field = (text: string, name: string): string => new RegExp(`^${name}:[ \\t]*(.*?)[ \\t]*$`, 'm').exec(text.replaceAll('\r', ''))?.[1] ?? `${name} missing`
+      expect(field(r.launched, 'Uid').split(/\s+/)).toEqual(['1000', '1000', '1000', '1000'])
+      expect(field(r.launched, 'Gid').split(/\s+/)).toEqual(['1000', '1000', '1000', '1000'])
+      for (const caps of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(field(r.launched, caps), caps).toBe('0000000000000000')
+      expect(field(r.launched, 'NoNewPrivs')).toBe('1')
+      expect(r.launched).toContain('cwd=/workspace')
+      // through the wrapper: the same account and no capability it could use (setpriv, exec'd with
+      // no capability left, cannot empty the bounding set in a user namespace)
+      expect(r.d).toBe('succeeded')
+      expect(field(r.viaWrapper, 'Uid').split(/\s+/)).toEqual(['1000', '1000', '1000', '1000'])
+      for (const caps of ['CapInh', 'CapPrm', 'CapEff', 'CapAmb']) expect(field(r.viaWrapper, caps), caps).toBe('0000000000000000')
+      expect(field(r.viaWrapper, 'NoNewPrivs')).toBe('1')
+      expect(r.viaWrapper).toContain('cwd=/workspace')
     } finally {
       server.close()
     }
