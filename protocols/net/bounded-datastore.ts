@@ -1,4 +1,5 @@
 import { MemoryDatastore } from 'datastore-core'
+import { ownBytes } from '../codec/bytes.js'
 import type { Key } from 'interface-datastore'
 import type { AbortOptions } from '@libp2p/interface'
 
@@ -10,6 +11,12 @@ const PEER_STORE_PREFIX = '/peers/'
  * at most `maxEntries` of those. When it is full the oldest-written goes first: providers are
  * announced again periodically, so a member that floods it pushes out only records that come
  * back. The peer store's entries (members only) are not counted and never evicted.
+ *
+ * Every value is kept as a copy of its own: kad-dht hands over small views of larger buffers (a
+ * provider record's few bytes are a slice of Node.js's shared 8 KiB Buffer pool, or of a received
+ * message), and a stored view keeps the whole of that buffer alive. Kept as given, each provider
+ * record held about 8 KiB of native memory, so a daemon grew by that for every result blob announced
+ * to it (up to the bound: some 80 MiB).
  */
 export class BoundedDatastore extends MemoryDatastore {
   /** entries let go to stay within the bound */
@@ -39,7 +46,7 @@ export class BoundedDatastore extends MemoryDatastore {
       }
       this.order.set(k, key)
     }
-    return super.put(key, val, options)
+    return super.put(key, ownBytes(val), options)
   }
 
   override delete (key: Key, options?: AbortOptions): ReturnType<MemoryDatastore['delete']> {
@@ -47,3 +54,4 @@ export class BoundedDatastore extends MemoryDatastore {
     return super.delete(key, options)
   }
 }
+

@@ -32,6 +32,19 @@ describe('the DHT store is bounded', () => {
     expect(() => new BoundedDatastore(0)).toThrow(TypeError)
   })
 
+  it('keeps each value in a buffer of its own, not as a view that pins a larger one', async () => {
+    const store = new BoundedDatastore(10)
+    // a small view into a large buffer, as kad-dht hands over (a slice of the Buffer pool, of a message)
+    const big = new Uint8Array(8192).fill(7)
+    await store.put(await keyOf('/providers/a'), big.subarray(100, 108))
+    await store.put(await keyOf('/peers/member'), Buffer.from(big.buffer, 200, 16))
+    for (const k of ['/providers/a', '/peers/member']) {
+      const v = await store.get(await keyOf(k))
+      expect(v.buffer.byteLength).toBe(v.byteLength)
+      expect([...v].every(b => b === 7)).toBe(true)
+    }
+  })
+
   it('a member that announces many provider records to a node grows its store no further than the bound', async () => {
     const a = await mesh.node(await mesh.identity(), { dhtMaxRecords: 20 })
     const b = await mesh.node(await mesh.identity(), { bootstrap: [addrOf(a)] })
@@ -46,5 +59,7 @@ describe('the DHT store is bounded', () => {
     expect(store).toBeInstanceOf(BoundedDatastore)
     expect(store.size).toBeLessThanOrEqual(20)
     expect(store.evicted).toBeGreaterThan(0)
+    // the records a peer announced hold no buffer larger than themselves (each held 8 KiB before)
+    for await (const { value } of store.query({})) expect(value.buffer.byteLength).toBe(value.byteLength)
   }, 60_000)
 })
