@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path'
+import { linkedSignal } from '../../protocols/codec/index.js'
 import { FETCH_MAX_WINDOW_BYTES } from '../../protocols/fetch/index.js'
 import { parseHash } from '../../store/blobs/hash.js'
 import { silentLogger } from '../../store/logger.js'
@@ -162,7 +163,8 @@ export class Fetcher {
   }
 
   private async download (hash: string, options: FetchOptions, stop: AbortSignal): Promise<FetchResult> {
-    const signal = options.signal == null ? stop : AbortSignal.any([stop, options.signal])
+    const link = options.signal == null ? undefined : linkedSignal([stop, options.signal])
+    const signal = link?.signal ?? stop
     try {
       if (await this.components.blobs.has(hash)) {
         const { size } = await this.components.blobs.stat(hash)
@@ -190,6 +192,8 @@ export class Fetcher {
       if (stop.aborted) throw stop.reason
       if (options.signal?.aborted === true) throw options.signal.reason
       throw err
+    } finally {
+      link?.dispose()
     }
   }
 

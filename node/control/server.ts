@@ -1,5 +1,6 @@
 import { createServer } from 'node:http'
 import { chmod, unlink } from 'node:fs/promises'
+import { linkedSignal } from '../../protocols/codec/index.js'
 import { httpStatusFor } from './errors.js'
 import { errorEntry } from '../error-codes.js'
 import { serveAttachBridge } from './attach-bridge.js'
@@ -135,7 +136,13 @@ export class ControlServer {
       if (b != null && method === 'GET' && c === 'wait') {
         const ac = new AbortController()
         res.on('close', () => { ac.abort() })
-        return json(res, await h.wait(b, AbortSignal.any([ac.signal, this.controller.signal])))
+        // not AbortSignal.any: on Node.js 20 each one leaves a WeakRef on the server's signal for good
+        const link = linkedSignal([ac.signal, this.controller.signal])
+        try {
+          return json(res, await h.wait(b, link.signal))
+        } finally {
+          link.dispose()
+        }
       }
       if (b != null && method === 'GET' && c === 'output') {
         return await this.streamOutput(res, await h.output(b, url.searchParams.get('follow') === '1', closeSignal(res)))

@@ -1,11 +1,16 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import { JOB_STATES } from '../../protocols/job/records.js'
+import { JOB_STATES, isFinal } from '../../protocols/job/records.js'
 import type { JobState } from '../../protocols/job/records.js'
 import type { ControlHandlers } from '../control/types.js'
 import type { Logger } from '../../store/logger.js'
 
 /** claim latency buckets (seconds): a claim takes tens of ms on an idle mesh, minutes behind a queue */
 export const CLAIM_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800]
+/**
+ * ended jobs whose ids the tally keeps, newest last, so that a late event of one (a peer's event
+ * recorded after the result) is not counted twice; older ended jobs are only counted
+ */
+export const ENDED_IDS_KEPT = 4096
 /** run time buckets (seconds) */
 export const RUN_BUCKETS = [0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, 7200]
 
@@ -19,7 +24,7 @@ type Handlers = Pick<ControlHandlers, 'status' | 'peers' | 'findJobs' | 'watchJo
  */
 export class HttpMetrics {
   readonly registry = new Registry()
-  private readonly states = new Map<string, JobState>()
+  private readonly states = new JobStateTally()
   private readonly totals = new Map<string, number>()
   private unwatch?: () => void
   private readonly jobs: Gauge
@@ -45,8 +50,7 @@ export class HttpMetrics {
       labelNames: ['state'],
       registers,
       collect () {
-        const counts = Object.fromEntries(JOB_STATES.map(s => [s, 0])) as Record<JobState, number>
-        for (const s of states.values()) counts[s]++
+        const counts = states.counts()
         for (const s of JOB_STATES) this.set({ state: s }, counts[s])
       }
     })
@@ -55,7 +59,7 @@ export class HttpMetrics {
       name: 'cit_queue_length',
       help: 'jobs queued and not yet claimed, mesh-wide as this node knows them',
       registers,
-      collect () { this.set([...states.values()].filter(s => s === 'queued').length) }
+      collect () { this.set(states.counts().queued) }
     })
     this.claim = new Histogram({ name: 'cit_job_claim_latency_seconds', help: 'from submission to a claim, per claim event', buckets: CLAIM_BUCKETS, registers })
     this.run = new Histogram({ name: 'cit_job_run_seconds', help: 'wall time of finished runs, by outcome', labelNames: ['state'], buckets: RUN_BUCKETS, registers })
@@ -74,7 +78,7 @@ export class HttpMetrics {
   async start (signal?: AbortSignal): Promise<void> {
     if (this.unwatch != null) return
     this.unwatch = this.c.handlers.watchJobs((ev, job) => {
-      if (job != null) this.states.set(job.id, job.state)
+      if (job != null) this.states.note(job.id, job.state)
       // a claim shows as the run's start (older nodes also sent a separate `claimed`)
       const claimed = ev.type === 'started' || ev.type === 'claimed'
       if (claimed && job != null) this.claim.observe(Math.max(0, ev.at - job.submittedAt) / 1000)
@@ -89,7 +93,7 @@ export class HttpMetrics {
     do {
       if (signal?.aborted === true) return
       const page = await this.c.handlers.findJobs({ limit: 500, cursor })
-      for (const j of page.jobs) if (!this.states.has(j.id)) this.states.set(j.id, j.state)
+      for (const j of page.jobs) if (!this.states.has(j.id)) this.states.note(j.id, j.state)
       cursor = page.next ?? undefined
     } while (cursor != null)
   }
@@ -135,5 +139,42 @@ export class HttpMetrics {
       if (labels != null) counter.inc(labels, delta)
       else counter.inc(delta)
     }
+  }
+}
+
+/**
+ * Jobs by state for the `cit_jobs` gauge, in memory that does not grow with the jobs seen: a
+ * final state never changes, so an ended job is only counted (its id kept among the last
+ * ENDED_IDS_KEPT, against counting a late event of it twice); unfinished jobs are kept by id.
+ * It held every job's id and state before, which grew the daemon by every job it had seen.
+ */
+export class JobStateTally {
+  private readonly open = new Map<string, JobState>()
+  private readonly ended = new Set<string>()
+  private readonly endedCounts = new Map<JobState, number>()
+
+  constructor (private readonly endedKept = ENDED_IDS_KEPT) {}
+
+  /** ids held: the unfinished jobs and the last ended ones */
+  get size (): number { return this.open.size + this.ended.size }
+
+  has (id: string): boolean { return this.open.has(id) || this.ended.has(id) }
+
+  note (id: string, state: JobState): void {
+    if (this.ended.has(id)) return
+    if (!isFinal(state)) {
+      this.open.set(id, state)
+      return
+    }
+    this.open.delete(id)
+    this.endedCounts.set(state, (this.endedCounts.get(state) ?? 0) + 1)
+    this.ended.add(id)
+    if (this.ended.size > this.endedKept) this.ended.delete(this.ended.values().next().value!)
+  }
+
+  counts (): Record<JobState, number> {
+    const counts = Object.fromEntries(JOB_STATES.map(s => [s, this.endedCounts.get(s) ?? 0])) as Record<JobState, number>
+    for (const s of this.open.values()) counts[s]++
+    return counts
   }
 }

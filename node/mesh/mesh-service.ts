@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { recordId, seal } from '../../protocols/codec/index.js'
+import { linkedSignal, recordId, seal } from '../../protocols/codec/index.js'
 import { GossipChannel } from '../../protocols/gossip/index.js'
 import { JOIN_PROTOCOL, JoinService } from '../../protocols/join/index.js'
 import { LOAD_BUSY_HEARTBEAT_MS, LOAD_CHECK_INTERVAL_MS, idleHeartbeatMs, reportChanged } from '../../protocols/load/index.js'
@@ -371,8 +371,8 @@ export class MeshService {
       try {
         const addrs = view.addrs.map(a => multiaddr(a))
         await libp2p.peerStore.merge(peerIdFromString(view.peerId), { multiaddrs: addrs })
-        const signal = AbortSignal.any([AbortSignal.timeout(5000), this.controller?.signal ?? AbortSignal.abort()])
-        libp2p.dial(peerIdFromString(view.peerId), { signal }).catch(err => { this.log.debug('dial of a reported peer failed', { peer: view.peerId, err }) })
+        const deadline = linkedSignal([this.controller?.signal ?? AbortSignal.abort()], 5000)
+        libp2p.dial(peerIdFromString(view.peerId), { signal: deadline.signal }).catch(err => { this.log.debug('dial of a reported peer failed', { peer: view.peerId, err }) }).finally(deadline.dispose)
       } catch (err) {
         this.log.debug('cannot dial a reported peer', { peer: view.peerId, err })
       }

@@ -40,6 +40,8 @@ export interface Claimer {
    * mesh, where it is claimed again at the next epoch), false to record it as failed (alone)
    */
   requeueAfterRestart: (row: JobRow) => boolean
+  /** the job has ended (wherever it ran): let go of anything kept for it */
+  forget?: (id: string) => void
 }
 
 /** A node on its own runs every job it has: the next epoch each time, no certificates. */

@@ -1,4 +1,4 @@
-import { decodeCbor, sha256Hex } from '../../protocols/codec/index.js'
+import { decodeCbor, ownBytes, sha256Hex } from '../../protocols/codec/index.js'
 import { isFinal } from '../../protocols/job/records.js'
 import { LOAD_BUSY_HEARTBEAT_MS, LOAD_SILENT_AFTER_MS, silentAfterMs } from '../../protocols/load/index.js'
 import { MAX_LEASE_MESSAGE_BYTES } from '../../protocols/lease/index.js'
@@ -72,7 +72,11 @@ export interface MeshClaimerComponents {
  */
 export class MeshClaimer implements Claimer {
   private readonly now: () => number
-  /** per job, the highest epoch an acceptor told of and its signed word for it (a proof to claim past it) */
+  /**
+   * per job, the highest epoch an acceptor told of and its signed word for it (a proof to claim
+   * past it); until the job ends (`forget`): kept for every job that ended elsewhere, it grew the
+   * daemon by every job it had tried and lost
+   */
   private readonly known = new Map<string, { epoch: number, proof?: Uint8Array }>()
 
   /** when this claimer (the daemon) started */
@@ -166,7 +170,8 @@ export class MeshClaimer implements Claimer {
     if (known != null && known.epoch > epoch) ({ epoch, proof } = known)
     const r = await this.c.lease.claim({ job: row.id, acceptors: row.acceptors, epoch: epoch + 1, proof, ann: await this.c.announcement(row.id), signal })
     if (!r.ok) {
-      if (r.epoch != null && r.epoch > epoch && r.proof != null) this.known.set(row.id, { epoch: r.epoch, proof: r.proof })
+      // the proof is a view into the reply's frame: its own bytes, not the frame, are kept
+      if (r.epoch != null && r.epoch > epoch && r.proof != null) this.known.set(row.id, { epoch: r.epoch, proof: ownBytes(r.proof) })
       return { ok: false, reason: r.reason, holder: r.holder, retryMs: r.waitMs != null ? r.waitMs + STAGGER_MS : undefined }
     }
     this.known.delete(row.id)
@@ -179,6 +184,13 @@ export class MeshClaimer implements Claimer {
     }
     return { ok: true, epoch: r.epoch, cert: r.grants, adopt: { ran: r.adopt.holder, event, outcome: r.adopt.outcome } }
   }
+
+  forget (id: string): void {
+    this.known.delete(id)
+  }
+
+  /** jobs this claimer keeps an acceptor's word for */
+  get remembered (): number { return this.known.size }
 
   requeueAfterRestart (row: JobRow): boolean {
     return row.acceptors != null

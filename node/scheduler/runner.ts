@@ -1,3 +1,4 @@
+import { linkedSignal } from '../../protocols/codec/index.js'
 import { validateEvent } from '../../protocols/job/index.js'
 import { isFinal } from '../../protocols/job/records.js'
 import { DEFAULT_SLOTS } from './constants.js'
@@ -69,6 +70,7 @@ export class Runner {
   private readonly attempting = new Map<string, ReturnType<typeof setTimeout> | true>()
   /** claim attempts under way: stop() waits for them (one may be tearing down a run it set up) */
   private readonly inFlight = new Set<Promise<void>>()
+  /** jobs whose claim did not win: not tried again before then (until they end) */
   private readonly notBefore = new Map<string, number>()
   private timer?: ReturnType<typeof setInterval>
   /** aborted once stop() has waited for the runs: claims and result decisions in flight end */
@@ -135,6 +137,7 @@ export class Runner {
     this.lifetime.abort(new Error('the runner stopped'))
     await Promise.allSettled([...this.inFlight])
     this.candidates.clear()
+    this.notBefore.clear()
   }
 
   /** Claim nothing more and wait until every running job has finished (`stop --wait`). */
@@ -157,6 +160,10 @@ export class Runner {
   get slotCount (): number { return this.slots }
   get isPaused (): boolean { return this.paused }
   get freeSlots (): number { return Math.max(0, this.slots - this.running.size) }
+  /** jobs the runner keeps anything for: each ends when its job does, so none outlives it */
+  get bookkeeping (): { candidates: number, retries: number, running: number } {
+    return { candidates: this.candidates.size, retries: this.notBefore.size, running: this.running.size }
+  }
 
   /** Cancel a running job here; false when this node is not running it. */
   cancel (id: string, reason: string): boolean {
@@ -167,8 +174,15 @@ export class Runner {
   }
 
   private track (row: JobRow): void {
-    if (isFinal(row.state)) this.candidates.delete(row.id)
-    else if (!this.running.has(row.id)) this.candidates.set(row.id, row)
+    if (isFinal(row.state)) {
+      // a job that ended, here or elsewhere: nothing is kept for it (a daemon that ran for months
+      // kept a retry time and an acceptor's word for every job it had tried and lost)
+      this.candidates.delete(row.id)
+      this.notBefore.delete(row.id)
+      this.c.claimer.forget?.(row.id)
+    } else if (!this.running.has(row.id)) {
+      this.candidates.set(row.id, row)
+    }
     this.pump()
   }
 
@@ -216,7 +230,9 @@ export class Runner {
       // in flight; the job's first process still waits for the claim and its `started` record
       if (first && !takeover && row.spec.nix == null) early = prepareRun(this.outputSink(id), controller, async (sink, gate) => await this.execute(row, controller.signal, sink.onOutput, gate))
       const asking = performance.now()
-      const claim = await this.c.claimer.claim(row, AbortSignal.any([this.lifetime.signal, AbortSignal.timeout(CLAIM_TIMEOUT_MS)]))
+      // not AbortSignal.any: on Node.js 20 each one leaves a WeakRef on the runner's lifetime signal for good
+      const deadline = linkedSignal([this.lifetime.signal], CLAIM_TIMEOUT_MS)
+      const claim = await this.c.claimer.claim(row, deadline.signal).finally(deadline.dispose)
       const claimMs = performance.now() - asking
       if (!claim.ok || claim.adopt != null) {
         const off = early
@@ -224,7 +240,7 @@ export class Runner {
         await off?.callOff()
       }
       if (!claim.ok) {
-        this.notBefore.set(id, this.now() + (claim.retryMs ?? RETRY_AFTER_MS))
+        this.retryLater(id, claim.retryMs ?? RETRY_AFTER_MS)
         this.log.debug('claim did not win', { job: id, reason: claim.reason, holder: claim.holder })
         return
       }
@@ -244,7 +260,7 @@ export class Runner {
         })
     } catch (err) {
       this.log.warn('claim attempt failed', { job: id, err })
-      this.notBefore.set(id, this.now() + RETRY_AFTER_MS)
+      this.retryLater(id, RETRY_AFTER_MS)
     } finally {
       // a claim that threw: the run set up for it is torn down before the slot counts as free
       await early?.callOff()
@@ -255,6 +271,16 @@ export class Runner {
       // this cannot loop on the same job.
       if (asked) this.pump()
     }
+  }
+
+  /**
+   * Try a job whose claim did not win again after `ms`, if it is still one to try: a job that
+   * ended while its claim was in flight keeps nothing here, nor in the claimer (`track` has
+   * let go of it already)
+   */
+  private retryLater (id: string, ms: number): void {
+    if (this.candidates.has(id)) this.notBefore.set(id, this.now() + ms)
+    else this.c.claimer.forget?.(id)
   }
 
   /** where a run's output goes (the live stream); the first byte's timing goes to the debug log */

@@ -2,6 +2,7 @@ import {
   FETCH_FRAME_TIMEOUT_MS, FETCH_MAX_CONCURRENT_REQUESTS, FETCH_MAX_INBOUND_STREAMS_PER_CONNECTION, FETCH_MAX_OUTBOUND_STREAMS_PER_CONNECTION,
   FETCH_BULK_PROTOCOL, FETCH_MAX_WINDOW_BYTES, FETCH_PROTOCOL, FETCH_REQUEST_TIMEOUT_MS
 } from './constants.js'
+import { linkedSignal } from '../codec/signals.js'
 import { serveBulkRequest } from './bulk-handler.js'
 import { BulkServer } from './bulk-server.js'
 import { FetchAbortedError, FetchTimeoutError, InvalidFetchArgumentError } from './errors.js'
@@ -184,7 +185,9 @@ export class FetchService {
     }
     const peer = connection.remotePeer.toString()
     const deadline = this.deadline()
-    const signal = AbortSignal.any([stop, deadline.signal])
+    // not AbortSignal.any: on Node.js 20 each one leaves a WeakRef on the service's signal for good
+    const link = linkedSignal([stop, deadline.signal])
+    const signal = link.signal
     let refusal: FetchErrorCode | undefined
     if (!this.allowed(peer)) {
       refusal = 'ERR_NOT_ALLOWED'
@@ -203,6 +206,7 @@ export class FetchService {
     }
     const tracked = this.answer(stream, peer, async () => { await serve(ctx) }).finally(() => {
       deadline.clear()
+      link.dispose()
       this.inflight.delete(tracked)
     })
     this.inflight.add(tracked)

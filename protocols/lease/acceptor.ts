@@ -1,7 +1,8 @@
+import { ownBytes } from '../codec/bytes.js'
 import { seal } from '../codec/envelope.js'
 import { silentLogger } from '../../store/logger.js'
 import { provenEpoch } from './certificate.js'
-import { CLOCK_SKEW_MS, LEASE_GRANT, LEASE_REPLY, LEASE_TTL_MS, LEASE_VOTE, MAX_EPOCH_LEAP, SKEW_MARGIN_MS } from './constants.js'
+import { ACCEPTOR_CACHE_RECORDS, CLOCK_SKEW_MS, LEASE_GRANT, LEASE_REPLY, LEASE_TTL_MS, LEASE_VOTE, MAX_EPOCH_LEAP, SKEW_MARGIN_MS } from './constants.js'
 import { systemClock } from './types.js'
 import type { Identity } from '../codec/keys.js'
 import type { BatchRequest, ClaimRequest, FinishRequest, Grant, LeaseItem, LeaseRefusal, LeaseRequest, Reply, Vote } from './messages.js'
@@ -30,7 +31,10 @@ export interface LeaseAcceptorInit {
   marginMs?: number
   /** default CLOCK_SKEW_MS */
   skewMs?: number
-  /** vote records kept in memory (default 10 000); ended ones are dropped first */
+  /**
+   * vote records kept in memory (default ACCEPTOR_CACHE_RECORDS); released and decided ones are
+   * dropped first, the least recently stored or read back first
+   */
   cacheSize?: number
 }
 
@@ -66,11 +70,12 @@ export class LeaseAcceptor {
     this.log = components.logger ?? silentLogger
     this.marginMs = init.marginMs ?? SKEW_MARGIN_MS
     this.skewMs = init.skewMs ?? CLOCK_SKEW_MS
-    this.cacheSize = init.cacheSize ?? 10_000
+    this.cacheSize = init.cacheSize ?? ACCEPTOR_CACHE_RECORDS
+    if (!Number.isSafeInteger(this.cacheSize) || this.cacheSize < 1) throw new RangeError('cacheSize must be a whole number ≥ 1')
   }
 
-  stats (): { granted: number, voted: number, refused: Record<string, number> } {
-    return { granted: this.granted, voted: this.votedCount, refused: Object.fromEntries(this.refusals) }
+  stats (): { granted: number, voted: number, refused: Record<string, number>, cached: number } {
+    return { granted: this.granted, voted: this.votedCount, refused: Object.fromEntries(this.refusals), cached: this.cache.size }
   }
 
   /** Answer one verified request from `from`: the signed reply's bytes. Never throws for bad input. */
@@ -144,7 +149,8 @@ export class LeaseAcceptor {
     if (s.epoch !== req.epoch || s.holder !== from || s.released) {
       return this.refuse(req.rid, req.epoch < s.epoch ? 'stale' : 'not-holder', { job: req.job, epoch: s.epoch, holder: s.holder || undefined })
     }
-    await this.store(req.job, { ...s, accepted: { epoch: req.epoch, holder: req.holder, outcome: req.outcome, content: req.content } })
+    // the content is a view into the request's frame: kept as it is, it would keep the frame
+    await this.store(req.job, { ...s, accepted: { epoch: req.epoch, holder: req.holder, outcome: req.outcome, content: req.content == null ? undefined : ownBytes(req.content) } })
     this.votedCount++
     return this.vote(req)
   }
@@ -203,14 +209,24 @@ export class LeaseAcceptor {
     this.remember(job, s)
   }
 
+  /**
+   * Keep `s` in memory, as the newest. Beyond `cacheSize` records, the oldest go: released and
+   * decided ones first (nothing renews them), then any. Dropping a record is safe: everything but
+   * renewals is in the vote store before an answer goes out, and a record read back counts as
+   * renewed at that moment (`load`), later than any renewal it had here, so no lease is ever freed
+   * early; a lapsed lease read back costs its next claimant one more TTL.
+   */
   private remember (job: string, s: State): void {
     this.cache.delete(job)
     this.cache.set(job, s)
     if (this.cache.size <= this.cacheSize) return
-    // only records whose stored form is exact may go: released ones
     for (const [k, v] of this.cache) {
-      if (this.cache.size <= this.cacheSize) break
-      if (k !== job && v.released) this.cache.delete(k)
+      if (this.cache.size <= this.cacheSize) return
+      if (k !== job && (v.released || v.accepted != null)) this.cache.delete(k)
+    }
+    for (const k of this.cache.keys()) {
+      if (this.cache.size <= this.cacheSize) return
+      if (k !== job) this.cache.delete(k)
     }
   }
 

@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events'
+import { linkedSignal } from '../codec/signals.js'
 import { silentLogger } from '../../store/logger.js'
 import { majority } from './acceptors.js'
 import {
@@ -152,7 +153,9 @@ export class LeaseClaimant {
     const stop = this.running()
     if (!isJobId(args.job)) throw new InvalidLeaseArgumentError('job id must be 64 lowercase hex digits')
     if (args.acceptors.length === 0) throw new InvalidLeaseArgumentError('a job needs at least one acceptor')
-    const signal = args.signal == null ? stop : AbortSignal.any([stop, args.signal])
+    // let go of the service's signal once every request is answered (AbortSignal.any would keep a WeakRef on it for good)
+    const link = args.signal == null ? undefined : linkedSignal([stop, args.signal])
+    const signal = link?.signal ?? stop
     const need = majority(args.acceptors.length)
     const grants = new Map<string, { bytes: Uint8Array, sentAt: number, accepted?: Adopted }>()
     const refusals: LeaseMessage[] = []
@@ -194,7 +197,11 @@ export class LeaseClaimant {
               refusals.push(m)
             }
           }, () => {})
-          .finally(() => { answered++; finish() })
+          .finally(() => {
+            answered++
+            finish()
+            if (answered === args.acceptors.length) link?.dispose()
+          })
       }
     })
   }
@@ -260,7 +267,8 @@ export class LeaseClaimant {
     const stop = this.running()
     const h = this.held.get(job)
     if (h == null || h.epoch !== epoch) return { ok: false, reason: 'lost' }
-    const signal = options.signal == null ? stop : AbortSignal.any([stop, options.signal])
+    const link = options.signal == null ? undefined : linkedSignal([stop, options.signal])
+    const signal = link?.signal ?? stop
     const need = majority(h.acceptors.length)
     const votes = new Map<string, Uint8Array>()
     const refused = new Map<string, string | undefined>()
@@ -280,6 +288,7 @@ export class LeaseClaimant {
       }
       return { ok: false, reason: 'aborted' }
     } finally {
+      link?.dispose()
       if (this.held.get(job) === h) this.held.delete(job)
     }
   }
@@ -341,7 +350,8 @@ export class LeaseClaimant {
   private async sendBatch (op: 'renew' | 'release', batches: Array<{ acceptor: string, items: LeaseItem[] }>, signal?: AbortSignal): Promise<void> {
     const stop = this.controller?.signal
     if (stop == null) return
-    const s = signal == null ? stop : AbortSignal.any([stop, signal])
+    const link = signal == null ? undefined : linkedSignal([stop, signal])
+    const s = link?.signal ?? stop
     await Promise.all(batches.map(async ({ acceptor, items }) => {
       const sentAt = this.clock.now()
       try {
@@ -351,7 +361,7 @@ export class LeaseClaimant {
       } catch (err) {
         this.log.debug(`lease ${op} unanswered`, { acceptor, err })
       }
-    }))
+    })).finally(() => { link?.dispose() })
   }
 
   private renewed (acceptor: string, items: LeaseItem[], lost: LeaseItem[], sentAt: number): void {

@@ -39,6 +39,12 @@ export const LEASE_CALL_TIMEOUT_MS = 3_000
 export const FINISH_TIMEOUT_MS = 30_000
 /** how often unanswered finish requests are sent again */
 export const FINISH_RETRY_MS = 1_000
+/**
+ * vote records an acceptor keeps in memory (the rest are read back from its vote store when a
+ * request names them). Every job it was an acceptor of leaves a decided record that is never
+ * released (its holder finishes instead): kept in memory, they grew the daemon by every job.
+ */
+export const ACCEPTOR_CACHE_RECORDS = 1024
 /** requests one peer may have open at one acceptor */
 export const MAX_INFLIGHT_PER_PEER = 256
 

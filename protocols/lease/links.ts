@@ -1,4 +1,5 @@
 import { peerIdFromString } from '@libp2p/peer-id'
+import { linkedSignal } from '../codec/signals.js'
 import { FrameReader, writeFrame } from '../codec/frames.js'
 import { silentLogger } from '../../store/logger.js'
 import { IDLE_TIMEOUT_MS, KEEPALIVE_MS, LEASE_PROTOCOL, MAX_LEASE_MESSAGE_BYTES, OPEN_TIMEOUT_MS } from './constants.js'
@@ -106,8 +107,9 @@ export class LeaseLinks implements LeaseTransport {
     if (stop == null) throw new LeaseNotStartedError()
     let p = this.opening.get(peer)
     if (p == null) {
-      p = this.dial(peer, AbortSignal.any([stop, AbortSignal.timeout(OPEN_TIMEOUT_MS), ...(signal != null ? [signal] : [])]))
-        .finally(() => { this.opening.delete(peer) })
+      const deadline = linkedSignal([stop, signal], OPEN_TIMEOUT_MS)
+      p = this.dial(peer, deadline.signal)
+        .finally(() => { deadline.dispose(); this.opening.delete(peer) })
       this.opening.set(peer, p)
     }
     return await p

@@ -2,6 +2,7 @@ import {
   REDIAL_BACKOFF_MAX_MS, REDIAL_BACKOFF_MIN_MS, REDIAL_DIAL_TIMEOUT_MS, REDIAL_FORGET_AFTER_FAILURES,
   REDIAL_INTERVAL_MS, REDIAL_MAX_CONNECTED, REDIAL_MAX_PARALLEL, REDIAL_MAX_PEERS
 } from './constants.js'
+import { linkedSignal } from '../codec/signals.js'
 import { silentLogger } from '../../store/logger.js'
 import type { KnownPeer } from './addrs.js'
 import type { IsAllowed } from './gater.js'
@@ -151,7 +152,9 @@ export class Redialer implements Startable {
   private async dial (id: string, target: Target, stopSignal: AbortSignal): Promise<void> {
     this.dialing.add(id)
     this.dials++
-    const signal = AbortSignal.any([stopSignal, AbortSignal.timeout(this.init.dialTimeoutMs)])
+    // not AbortSignal.any: on Node.js 20 each one leaves a WeakRef on the stop signal for good (a dial every few seconds while a member is down)
+    const deadline = linkedSignal([stopSignal], this.init.dialTimeoutMs)
+    const signal = deadline.signal
     try {
       const to = target.pinned && target.addrs.length > 0 ? target.addrs : target.peerId
       await this.components.connectionManager.openConnection(to, { signal })
@@ -168,6 +171,7 @@ export class Redialer implements Startable {
       this.logger.debug('redial failed', { peer: id, failures: target.failures, err: (err as Error).message })
       if (!target.pinned && target.failures >= this.init.forgetAfterFailures) this.targets.delete(id)
     } finally {
+      deadline.dispose()
       this.dialing.delete(id)
     }
   }

@@ -130,3 +130,43 @@ describe('MeshClaimer.plan: every node ranks on what all have heard', () => {
     expect(c.plan(row('job-3'))).toEqual({ skip: 'no free slot' })
   })
 })
+
+describe('MeshClaimer: an acceptor\'s word for a higher epoch, kept until the job ends', () => {
+  it('keeps the proof as bytes of its own, hands it to the next claim, and lets go of it when told the job ended', async () => {
+    const job = 'ab'.repeat(32)
+    // the proof as it arrives: a view into the reply's larger frame
+    const frame = new Uint8Array(16_384)
+    const proof = frame.subarray(1000, 1200).fill(5)
+    const asked: Array<{ epoch: number, proof?: Uint8Array }> = []
+    const lease = {
+      claim: async (args: { epoch: number, proof?: Uint8Array }) => {
+        asked.push({ epoch: args.epoch, proof: args.proof })
+        return { ok: false, reason: 'stale', epoch: 3, holder: 'node-b', proof }
+      }
+    } as unknown as LeaseClaimant
+    const dir = await mkdtemp(join(tmpdir(), 'cit-claimer-known-'))
+    const meta = new MetaStore({}, { path: dir })
+    await meta.start()
+    try {
+      const peers = new PeerTable(meta)
+      await peers.start()
+      const c = new MeshClaimer({
+        self: 'node-a', lease, peers, ownOffer: (): Offer => ({ report: report('node-a'), canBuild: true }), canBuild: () => true,
+        isMember: () => true, announcement: async () => undefined, caughtUp: () => true, logger: silentLogger
+      })
+      const r = { ...row(job), acceptors: ['node-a', 'node-b', 'node-c'] } as JobRow
+      expect(await c.claim(r, AbortSignal.timeout(5000))).toMatchObject({ ok: false, reason: 'stale' })
+      expect(c.remembered).toBe(1)
+      await c.claim(r, AbortSignal.timeout(5000))
+      // the second claim goes past the epoch the acceptor named, with its word for it
+      expect(asked[1].epoch).toBe(4)
+      expect([...asked[1].proof!]).toEqual([...proof])
+      expect(asked[1].proof!.buffer.byteLength).toBe(200)
+      c.forget(job)
+      expect(c.remembered).toBe(0)
+    } finally {
+      await meta.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

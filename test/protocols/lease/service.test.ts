@@ -137,6 +137,45 @@ describe('LeaseService over an in-memory network', () => {
     const second = mesh(3, new MemoryNetwork(), stores)
     expect(await second.nodes[1].claimant.claim({ job: JOB, acceptors: second.acceptors, epoch: 2 })).toMatchObject({ ok: false, reason: 'held' })
   })
+  it('an acceptor keeps at most its cacheSize records in memory, however many jobs it decided; a record it dropped is read back with its decided result', async () => {
+    const jobs = Array.from({ length: 12 }, (_, i) => i.toString(16).padStart(2, '0').repeat(32))
+    const network = new MemoryNetwork()
+    const stores = ids.map(() => new MemoryVoteStore())
+    const members = ids.slice(0, 3).map(i => i.id)
+    const nodes = ids.slice(0, 3).map((identity, i) => {
+      const s = new LeaseService({
+        identity, mesh: MESH, transport: network.transport(identity.id), votes: stores[i],
+        lookup: async job => jobs.includes(job) ? members : undefined, isBuilder: () => true, clock
+      }, { ttlMs: 3000, callTimeoutMs: 500, cacheSize: 2 })
+      s.start()
+      services.push(s)
+      return s
+    })
+    const outcome = outcomeOf({ state: 'succeeded' })
+    // the content as it arrives at an acceptor: a view into a larger frame
+    const frame = new Uint8Array(4096)
+    const content = frame.subarray(100, 164).fill(9)
+    for (const job of jobs) {
+      expect(await nodes[0].claimant.claim({ job, acceptors: members, epoch: 1 })).toMatchObject({ ok: true })
+      // decided, never released: the holder finishes instead
+      expect(await nodes[0].claimant.finish(job, 1, { outcome, content })).toMatchObject({ ok: true })
+    }
+    for (const n of nodes) expect(n.acceptor.stats().cached).toBeLessThanOrEqual(2)
+    for (const st of stores.slice(0, 3)) {
+      const kept = st.records.get(jobs[0])?.accepted?.content
+      expect(kept?.byteLength).toBe(64)
+      // stored as bytes of their own, not as the view that kept the whole frame
+      expect(kept?.buffer.byteLength).toBe(64)
+    }
+    // the first job's record was dropped everywhere: a later claim, once its lease has lapsed,
+    // is granted from the stored record and told to adopt the decided result
+    ahead += 3000 + SKEW_MARGIN_MS + 100
+    const again = await nodes[1].claimant.claim({ job: jobs[0], acceptors: members, epoch: 2 })
+    expect(again).toMatchObject({ ok: false, reason: 'held' })
+    // read back, its lease counts as renewed at that moment: one more TTL, never less
+    ahead += 3000 + SKEW_MARGIN_MS + 100
+    expect(await nodes[1].claimant.claim({ job: jobs[0], acceptors: members, epoch: 2 })).toMatchObject({ ok: true, adopt: { holder: ids[0].id, outcome } })
+  }, 20_000)
 })
 
 describe('LeaseLinks: the lease protocol between two libp2p nodes on 127.0.0.1', () => {
