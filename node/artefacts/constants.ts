@@ -22,6 +22,13 @@ export const FETCH_PROBE_TIMEOUT_MS = 10_000
 export const FETCH_HINTED_ONLY_BYTES = 64 * MiB
 /** result blobs whose holders (from the signed results seen) are remembered, newest first */
 export const RESULT_HOLDERS_MAX_BLOBS = 4096
+/**
+ * how long a fetch that found no holder (no result named the blob, the DHT had none) waits for a
+ * result that names it: whoever asks right after a job finished (its submitter, a script that
+ * fetches the artefact at once) may be ahead of the result's gossip to the fetching node, and the
+ * executor's provider records wait for a quiet spell
+ */
+export const FETCH_HINT_WAIT_MS = 5_000
 /** the newest stored jobs whose results are read into that map when a node starts */
 export const RESULT_HOLDERS_SEED_JOBS = 1024
 

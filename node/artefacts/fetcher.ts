@@ -4,7 +4,7 @@ import { FETCH_MAX_WINDOW_BYTES } from '../../protocols/fetch/index.js'
 import { parseHash } from '../../store/blobs/hash.js'
 import { silentLogger } from '../../store/logger.js'
 import {
-  FETCH_HINTED_ONLY_BYTES, FETCH_MAX_HOLDER_FAILURES, FETCH_MAX_PARALLEL, FETCH_MAX_RANGES, FETCH_PER_HOLDER_PARALLEL, FETCH_PROBE_TIMEOUT_MS, FETCH_RANGE_BYTES,
+  FETCH_HINT_WAIT_MS, FETCH_HINTED_ONLY_BYTES, FETCH_MAX_HOLDER_FAILURES, FETCH_MAX_PARALLEL, FETCH_MAX_RANGES, FETCH_PER_HOLDER_PARALLEL, FETCH_PROBE_TIMEOUT_MS, FETCH_RANGE_BYTES,
   PARTIAL_DIR_NAME
 } from './constants.js'
 import { Download } from './download.js'
@@ -28,6 +28,11 @@ export interface FetcherComponents {
    * when these cannot serve.
    */
   hintHolders?: (hash: string) => string[]
+  /**
+   * the same, waiting up to `timeoutMs` for a result that names the blob
+   * (`ResultHolders.waitFor`): asked when neither a result nor the DHT knew a holder
+   */
+  awaitHintHolders?: (hash: string, options: { signal?: AbortSignal, timeoutMs: number }) => Promise<string[]>
   logger?: Logger
 }
 
@@ -46,6 +51,8 @@ export interface FetcherInit {
   probeTimeoutMs?: number
   /** a blob at least this big is also drawn from the DHT's holders when its hinted holders have it */
   hintedOnlyBytes?: number
+  /** how long a fetch that found no holder waits for a result naming the blob (FETCH_HINT_WAIT_MS) */
+  hintWaitMs?: number
   /** flow-control window per range request (see protocols/fetch) */
   windowBytes?: number
   ackBytes?: number
@@ -112,6 +119,7 @@ export class Fetcher {
       maxHolderFailures: init.maxHolderFailures ?? FETCH_MAX_HOLDER_FAILURES,
       probeTimeoutMs: init.probeTimeoutMs ?? FETCH_PROBE_TIMEOUT_MS,
       hintedOnlyBytes: init.hintedOnlyBytes ?? FETCH_HINTED_ONLY_BYTES,
+      hintWaitMs: init.hintWaitMs ?? FETCH_HINT_WAIT_MS,
       windowBytes: init.windowBytes,
       ackBytes: init.ackBytes,
       frameTimeoutMs: init.frameTimeoutMs
@@ -173,8 +181,14 @@ export class Fetcher {
       const began = performance.now()
       const hinted = options.holders == null ? this.hinted(hash) : []
       if (hinted.length === 0) {
-        const candidates = await this.holdersOf(hash, options, signal)
-        return await this.attempt(hash, candidates, options.holders != null ? 'caller' : 'dht', {}, options, signal, began)
+        if (options.holders != null) return await this.attempt(hash, await this.holdersOf(hash, options, signal), 'caller', {}, options, signal, began)
+        const found = await this.dhtHolders(hash, signal)
+        if (found.length > 0) return await this.attempt(hash, found, 'dht', {}, options, signal, began)
+        // asked right after a job finished, this node may not have heard its result yet (and the
+        // executor's provider records wait for a quiet spell): wait a little for a result naming it
+        const named = this.others(await this.components.awaitHintHolders?.(hash, { signal, timeoutMs: this.init.hintWaitMs }) ?? [])
+        if (named.length === 0) throw new NoHoldersError(hash)
+        return await this.attempt(hash, named, 'result', {}, options, signal, began)
       }
       try {
         return await this.attempt(hash, hinted, 'result', {}, options, signal, began)

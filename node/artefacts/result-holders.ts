@@ -21,6 +21,8 @@ export interface ResultRef {
  */
 export class ResultHolders {
   private readonly byBlob = new Map<string, string[]>()
+  /** fetches waiting for a result that names their blob (`waitFor`) */
+  private readonly waiting = new Map<string, Set<() => void>>()
 
   constructor (private readonly maxBlobs = RESULT_HOLDERS_MAX_BLOBS) {
     if (!Number.isSafeInteger(maxBlobs) || maxBlobs <= 0) throw new InvalidFetcherOptionError(`ResultHolders: maxBlobs must be a positive integer, got ${String(maxBlobs)}`)
@@ -34,6 +36,7 @@ export class ResultHolders {
       // re-inserted at the end: the newest results are the ones kept
       this.byBlob.delete(hash)
       this.byBlob.set(hash, holders)
+      for (const wake of this.waiting.get(hash) ?? []) wake()
     }
     for (const oldest of this.byBlob.keys()) {
       if (this.byBlob.size <= this.maxBlobs) break
@@ -46,5 +49,31 @@ export class ResultHolders {
     return this.byBlob.get(hash) ?? []
   }
 
+  /**
+   * The holders of `hash` once a result names it: at once when one did, else when one arrives
+   * within `timeoutMs`; none after that or when `signal` aborts (never throws).
+   */
+  async waitFor (hash: string, options: { signal?: AbortSignal, timeoutMs: number }): Promise<string[]> {
+    const known = this.holdersOf(hash)
+    if (known.length > 0 || options.signal?.aborted === true) return known
+    await new Promise<void>(resolve => {
+      const set = this.waiting.get(hash) ?? new Set<() => void>()
+      this.waiting.set(hash, set)
+      const done = (): void => {
+        clearTimeout(timer)
+        options.signal?.removeEventListener('abort', done)
+        set.delete(done)
+        if (set.size === 0) this.waiting.delete(hash)
+        resolve()
+      }
+      const timer = setTimeout(done, options.timeoutMs)
+      options.signal?.addEventListener('abort', done, { once: true })
+      set.add(done)
+    })
+    return this.holdersOf(hash)
+  }
+
   get size (): number { return this.byBlob.size }
+  /** fetches waiting for a result (for tests: none is left behind) */
+  get waiters (): number { return this.waiting.size }
 }

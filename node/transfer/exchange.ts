@@ -83,7 +83,8 @@ export class Exchange {
       blobs: this.c.blobs,
       logger: this.c.logger,
       findHolders: async (h, o) => await providers.findHolders(h, o),
-      hintHolders: h => this.resultHolders.holdersOf(h)
+      hintHolders: h => this.resultHolders.holdersOf(h),
+      awaitHintHolders: async (h, o) => await this.resultHolders.waitFor(h, o)
     }, { dir: this.init.dir })
     await this.fetcher.start()
     this.c.jobs.on('event', this.learnResult)

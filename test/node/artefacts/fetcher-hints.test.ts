@@ -59,12 +59,40 @@ describe('Fetcher: the holders a result names first, the DHT when they fail', ()
       libp2p: node.libp2p,
       blobs: node.blobs,
       findHolders: async (h, o) => await providers.findHolders(h, o),
-      hintHolders: h => hints.holdersOf(h)
+      hintHolders: h => hints.holdersOf(h),
+      awaitHintHolders: async (h, o) => await hints.waitFor(h, o)
     }, { dir: node.dir, rangeBytes: MiB, ...init })
     await fetcher.start()
     services.push(fetcher)
     return fetcher
   }
+
+  it('a fetch asked before the result reached this node waits for it: the executor it names serves the blob', async () => {
+    const executor = await fm.node()
+    const reader = await fm.node()
+    await fm.connectAll()
+    const log = await storeRandom(executor, MiB + 3)
+    const hints = new ResultHolders()
+    const fetcher = await fetcherOn(reader, hints, { hintWaitMs: 30_000 })
+    const fetching = fetcher.fetch(log)
+    // no result named the blob and nobody announced it: the fetch is waiting for a result
+    await waitFor(() => hints.waiters === 1, { what: 'the fetch to wait for a result' })
+    hints.learn({ executor: executor.id, blobs: [log] })
+    expect(await fetching).toMatchObject({ foundBy: 'result', size: MiB + 3, byHolder: { [executor.id]: MiB + 3 } })
+    expect(hints.waiters).toBe(0)
+  })
+
+  it('a fetch that no result names and nobody announced fails with ERR_NO_HOLDERS once its wait is over, keeping nothing', async () => {
+    const executor = await fm.node()
+    const reader = await fm.node()
+    await fm.connectAll()
+    const log = await storeRandom(executor, MiB)
+    const hints = new ResultHolders()
+    const fetcher = await fetcherOn(reader, hints, { hintWaitMs: 300 })
+    await expect(fetcher.fetch(log)).rejects.toMatchObject({ code: 'ERR_NO_HOLDERS' })
+    expect(hints.waiters).toBe(0)
+    expect(await reader.blobs.has(log)).toBe(false)
+  })
 
   it('fetches a fresh result from its executor before any provider record went out, without asking the DHT', async () => {
     const executor = await fm.node()
