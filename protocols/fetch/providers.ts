@@ -9,6 +9,7 @@ import {
   PROVIDE_REANNOUNCE_INTERVAL_MS, PROVIDE_RETRY_INTERVAL_MS, PROVIDE_TIMEOUT_MS
 } from './constants.js'
 import { abortReason } from '../codec/frames.js'
+import { linkedSignal } from '../codec/signals.js'
 import { FETCH_ERRORS, FetchTimeoutError, InvalidFetchArgumentError } from './errors.js'
 import type { BlobStore } from '../../store/blobs/types.js'
 import type { Logger } from '../../store/logger.js'
@@ -328,9 +329,8 @@ export class Providers {
   private bounded (ms: number, what: string, caller?: AbortSignal): { signal: AbortSignal, clear: () => void } {
     const deadline = new AbortController()
     const timer = setTimeout(() => { deadline.abort(new FetchTimeoutError(what)) }, ms)
-    const signals = [deadline.signal]
-    if (caller != null) signals.push(caller)
-    if (this.controller != null) signals.push(this.controller.signal)
-    return { signal: AbortSignal.any(signals), clear: () => { clearTimeout(timer) } }
+    // not AbortSignal.any: on Node.js 20 each one leaves a WeakRef on the service's signal for good
+    const link = linkedSignal([deadline.signal, caller, this.controller?.signal])
+    return { signal: link.signal, clear: () => { clearTimeout(timer); link.dispose() } }
   }
 }
