@@ -86,13 +86,13 @@ export class Download {
       await this.hashRanges(signal)
       this.ordered.reset()
       const suppliers = plan.suppliers()
-      const reopened = plan.reopenForRepair()
-      for (const i of reopened) part.unmark(i)
-      this.ctx.logger.warn('download does not verify; fetching unconfirmed ranges from other holders', { hash, actual, round, suppliers, reopened: reopened.length })
-      if (plan.stranded(this.ctx.holders.usable())) {
+      const reopened = plan.reopenForRepair(this.ctx.holders.usable())
+      if (reopened.length === 0) {
         // every range that could be wrong was sent by every holder left: nobody to ask for a second opinion
         throw new UnrepairableDownloadError(hash, actual, suppliers)
       }
+      for (const i of reopened) part.unmark(i)
+      this.ctx.logger.warn('download does not verify; fetching unconfirmed ranges from other holders', { hash, actual, round, suppliers, reopened: reopened.length })
     }
     this.verified = true
     // a repaired download: the ranges fetched again are compared with what others sent before

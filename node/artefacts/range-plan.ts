@@ -50,16 +50,6 @@ export class RangePlan {
     return undefined
   }
 
-  /** whether some pending range can be asked of none of `holders` */
-  stranded (holders: Iterable<string>): boolean {
-    const usable = [...holders]
-    for (const i of this.pending) {
-      const sent = this.history.get(i)
-      if (!usable.some(h => sent?.has(h) !== true)) return true
-    }
-    return false
-  }
-
   begin (index: number, holder: string): void {
     this.pending.delete(index)
     this.inflight.set(index, holder)
@@ -94,13 +84,19 @@ export class RangePlan {
   }
 
   /**
-   * After the whole did not verify, and every done range is hashed: reopen every done range that no second holder confirmed
-   * (each will be asked of a holder that has not sent it). If every range was confirmed (two
-   * holders sent the same wrong bytes), reopen every range. Returns the reopened indexes.
+   * After the whole did not verify, and every done range is hashed: reopen every done range that
+   * no second holder confirmed and one of `holders` has not sent yet (each will be asked of such a
+   * holder). If every range was confirmed (two holders sent the same wrong bytes), every range is a
+   * suspect. A suspect that every holder left has sent already keeps its bytes: nobody can give a
+   * second opinion on it, but the others may still be what was wrong (a download resumed from
+   * ranges a holder that has gone sent). Returns the reopened indexes: none means the download
+   * cannot be repaired from these holders.
    */
-  reopenForRepair (): number[] {
-    let reopen = [...this.done.keys()].filter(i => !this.confirmed(i))
-    if (reopen.length === 0) reopen = [...this.done.keys()]
+  reopenForRepair (holders: Iterable<string>): number[] {
+    const usable = [...holders]
+    let suspects = [...this.done.keys()].filter(i => !this.confirmed(i))
+    if (suspects.length === 0) suspects = [...this.done.keys()]
+    const reopen = suspects.filter(i => usable.some(h => this.history.get(i)?.has(h) !== true))
     for (const i of reopen) {
       this.done.delete(i)
       this.pending.add(i)
