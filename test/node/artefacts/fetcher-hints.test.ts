@@ -2,11 +2,10 @@
  * A fetch asks the holders a signed result names (its executor) before the DHT: real libp2p nodes
  * on 127.0.0.1, real blob stores, the DHT's provide and findProviders counted on each node.
  */
-import { chmod, open } from 'node:fs/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Fetcher, ResultHolders } from '../../../node/artefacts/index.js'
 import { Providers } from '../../../protocols/fetch/index.js'
-import { FetchMesh, MiB, storeRandom } from '../../protocols/fetch/helpers.js'
+import { FetchMesh, MiB, corruptStored, storeRandom } from '../../protocols/fetch/helpers.js'
 import { waitFor } from '../../helpers/wait.js'
 import type { FetcherInit } from '../../../node/artefacts/index.js'
 import type { FetchNode } from '../../protocols/fetch/helpers.js'
@@ -20,22 +19,6 @@ function countDht (node: FetchNode): { provides: number, finds: number } {
   dht.provide = (...args) => { counts.provides++; return provide(...args) }
   dht.findProviders = (...args) => { counts.finds++; return findProviders(...args) }
   return counts
-}
-
-/** flip one byte of `node`'s stored copy of `hash` at `offset` (a holder that lies) */
-async function corrupt (node: FetchNode, hash: string, offset: number): Promise<void> {
-  const path = node.blobs.pathOf(hash)
-  await chmod(path, 0o644)
-  const fh = await open(path, 'r+')
-  try {
-    const b = Buffer.alloc(1)
-    await fh.read(b, 0, 1, offset)
-    b[0] ^= 0xff
-    await fh.write(b, 0, 1, offset)
-  } finally {
-    await fh.close()
-    await chmod(path, 0o444)
-  }
 }
 
 describe('Fetcher: the holders a result names first, the DHT when they fail', () => {
@@ -137,7 +120,7 @@ describe('Fetcher: the holders a result names first, the DHT when they fail', ()
     await fm.connectAll()
     const hash = await storeRandom(executor, 3 * MiB)
     await copy.blobs.putFile(executor.blobs.pathOf(hash), { expectedHash: hash })
-    await corrupt(executor, hash, MiB + 9)
+    await corruptStored(executor, hash, [MiB + 9])
     await (await providersOn(copy)).announce(hash)
     const hints = new ResultHolders()
     hints.learn({ executor: executor.id, blobs: [hash] })

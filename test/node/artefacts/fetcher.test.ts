@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
-import { chmod, open, readFile, readdir, stat, writeFile } from 'node:fs/promises'
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Fetcher } from '../../../node/artefacts/index.js'
-import { FetchMesh, MiB, randomSource, sha256, storeRandom } from '../../protocols/fetch/helpers.js'
+import { FetchMesh, MiB, corruptStored, randomSource, sha256, storeRandom } from '../../protocols/fetch/helpers.js'
 import type { FetcherInit } from '../../../node/artefacts/index.js'
 import type { FetchNode } from '../../protocols/fetch/helpers.js'
 
@@ -17,24 +17,6 @@ async function storedHash (node: FetchNode, hash: string): Promise<string> {
 /** copy `hash` from `from` into each of `to` (as if they had fetched it earlier) */
 async function replicate (from: FetchNode, hash: string, to: FetchNode[]): Promise<void> {
   for (const node of to) await node.blobs.putFile(from.blobs.pathOf(hash), { expectedHash: hash })
-}
-
-/** flip one byte at each of `offsets` in `node`'s stored copy of `hash` (bit rot the store has not seen yet) */
-async function corrupt (node: FetchNode, hash: string, offsets: number[]): Promise<void> {
-  const path = node.blobs.pathOf(hash)
-  await chmod(path, 0o644)
-  const fh = await open(path, 'r+')
-  try {
-    const b = Buffer.alloc(1)
-    for (const off of offsets) {
-      await fh.read(b, 0, 1, off)
-      b[0] ^= 0xff
-      await fh.write(b, 0, 1, off)
-    }
-  } finally {
-    await fh.close()
-    await chmod(path, 0o444)
-  }
 }
 
 describe('Fetcher', () => {
@@ -135,7 +117,7 @@ describe('Fetcher', () => {
     await replicate(holders[0], hash, holders.slice(1))
     const bad = holders[1]
     // a flipped byte in every range, so whichever ranges the bad holder is given are wrong
-    await corrupt(bad, hash, Array.from({ length: 12 }, (_, i) => i * MiB + 777))
+    await corruptStored(bad, hash, Array.from({ length: 12 }, (_, i) => i * MiB + 777))
     const fetcher = await fetcherOn(me, { rangeBytes: MiB })
     const result = await fetcher.fetch(hash, { holders: holders.map(h => h.id) })
     expect(await storedHash(me, hash)).toBe(hash)
@@ -148,7 +130,7 @@ describe('Fetcher', () => {
     const me = await fm.node()
     await fm.connectAll()
     const hash = await storeRandom(holder, 3 * MiB)
-    await corrupt(holder, hash, [MiB + 5])
+    await corruptStored(holder, hash, [MiB + 5])
     const fetcher = await fetcherOn(me, { rangeBytes: MiB })
     await expect(fetcher.fetch(hash, { holders: [holder.id] })).rejects.toMatchObject({ code: 'ERR_HASH_MISMATCH', suspects: [holder.id] })
     expect(await me.blobs.has(hash)).toBe(false)

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { chmod, mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FetchService } from '../../../protocols/fetch/index.js'
@@ -89,4 +89,22 @@ export async function storeRandom (node: FetchNode, size: number): Promise<strin
 /** sha256 of bytes */
 export function sha256 (bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
+}
+
+/** flip one byte at each of `offsets` in `node`'s stored copy of `hash` (bit rot the store has not seen yet, a holder that lies) */
+export async function corruptStored (node: FetchNode, hash: string, offsets: number[]): Promise<void> {
+  const path = node.blobs.pathOf(hash)
+  await chmod(path, 0o644)
+  const fh = await open(path, 'r+')
+  try {
+    const b = Buffer.alloc(1)
+    for (const off of offsets) {
+      await fh.read(b, 0, 1, off)
+      b[0] ^= 0xff
+      await fh.write(b, 0, 1, off)
+    }
+  } finally {
+    await fh.close()
+    await chmod(path, 0o444)
+  }
 }
