@@ -239,18 +239,23 @@ export class Providers {
   }
 
   /**
-   * (re)arm the batch timer: `delayMs` from now, but never past `batchMaxWaitMs` after the
-   * oldest queued blob. A batch is put off while the node has no connections.
+   * (re)arm the batch timer: `delayMs` from now, but (when `capped`) never past `batchMaxWaitMs`
+   * after the oldest queued blob. A batch is put off while the node has no connections.
    */
-  private armBatch (delayMs: number): void {
+  private armBatch (delayMs: number, capped = true): void {
     const controller = this.controller
     if (controller == null) return
     clearTimeout(this.batchTimer)
-    const latest = this.pendingSince + this.init.batchMaxWaitMs - Date.now()
+    const latest = capped ? this.pendingSince + this.init.batchMaxWaitMs - Date.now() : delayMs
     this.batchTimer = setTimeout(() => {
       this.batchTimer = undefined
       if (this.components.libp2p.getConnections().length === 0) {
-        this.armBatch(this.init.retryIntervalMs)
+        // looked at again after the retry interval, not capped by batchMaxWaitMs: counted from the
+        // oldest blob that time is soon past, and every re-arm would fire at once; blobs queued
+        // meanwhile count their latest time from now
+        this.pendingSince = Date.now()
+        this.logger.debug('no connections: announcing the batch later', { blobs: this.pending.size })
+        this.armBatch(this.init.retryIntervalMs, false)
         return
       }
       this.batch = this.flush({ signal: controller.signal })

@@ -166,6 +166,21 @@ describe('Providers', () => {
     expect(busy.stats().provides - before).toBe(2)
   })
 
+  it('a batch put off while alone waits its retry interval, even once the oldest blob is past batchMaxWaitMs', async () => {
+    const a = await fm.node()
+    const said: string[] = []
+    const log = (msg: string): void => { said.push(msg) }
+    const p = providersOf(a, { reannounceIntervalMs: 3_600_000, retryIntervalMs: 60_000, quietMs: 20, batchMaxWaitMs: 50 }, { debug: log, info: log, warn: log, error: log })
+    await p.start()
+    p.announceSoon([await storeRandom(a, 100)])
+    const putOff = (): number => said.filter(m => m === 'no connections: announcing the batch later').length
+    // the quiet spell ends, nobody is connected: put off for the retry interval, not re-armed at once over and over
+    await waitFor(() => putOff() >= 1, { what: 'the batch to be put off' })
+    await new Promise(resolve => setTimeout(resolve, 300))
+    expect(putOff()).toBe(1)
+    expect(p.stats()).toMatchObject({ batches: 0, pending: 1 })
+  })
+
   it('puts a round off while alone and announces once a peer is connected', async () => {
     const a = await fm.node()
     const hash = await storeRandom(a, 100)
