@@ -73,7 +73,7 @@ export const WRAPPER_SCRIPT = [
   'if [ -n "$t" ]; then "$t" -opost 2>/dev/null; fi',
   `ulimit -f "$f" || exit ${WRAPPER_FAILED_EXIT}`,
   `if [ -n "$u" ]; then ulimit -u "$u" 2>/dev/null || ulimit -p "$u" || exit ${WRAPPER_FAILED_EXIT}; fi`,
-  'trap : INT TERM HUP',
+  'trap : INT TERM HUP QUIT',
   '"$@"',
   'r=$?',
   `printf '${printfEscape(STEP_END_SENTINEL)}'`,

@@ -13,7 +13,7 @@
  * only), and waits. The child drops to the job's account as setpriv did (no supplementary groups,
  * the bounding set and every other capability set empty, no_new_privs), checks that it did, moves
  * to the workspace and execs the shell. This process stays the session leader, never closes the
- * terminal early, ignores INT, TERM and HUP through handlers (the child keeps their actions), and
+ * terminal early, ignores INT, TERM, HUP and QUIT through handlers (the child keeps their actions), and
  * once the child has exited prints the end sentinel and exits with the child's status, 128 + n
  * for a signal n, as a shell reports it.
  *
@@ -298,12 +298,15 @@ static void drop_privileges (const struct options *o) {
 
 static void on_signal (int sig) { (void)sig; }
 
-static const int KEPT_SIGNALS[] = { SIGINT, SIGTERM, SIGHUP };
+/* QUIT too: a job can send ^\ to its own foreground group (TIOCSTI), which is this process's */
+static const int KEPT_SIGNALS[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 #define N_KEPT (sizeof KEPT_SIGNALS / sizeof KEPT_SIGNALS[0])
 
 int main (int argc, char **argv) {
   static struct options o;
   parse(&o, argc, argv);
+  /* never a core file of this root process, nor a ptrace or /proc peek into it by the job's user */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail("cannot make the launcher undumpable: %s", strerror(errno));
 
   join_cgroups(&o);
   if (o.opost_off) {
