@@ -33,7 +33,7 @@ export interface LeaseAcceptorInit {
   skewMs?: number
   /**
    * vote records kept in memory (default ACCEPTOR_CACHE_RECORDS); released and decided ones are
-   * dropped first, the least recently stored or read back first
+   * dropped first, the least recently used first
    */
   cacheSize?: number
 }
@@ -194,7 +194,13 @@ export class LeaseAcceptor {
   /** the job's record: from memory, else from the store (counted as renewed now), else empty */
   private async load (job: string): Promise<State> {
     const cached = this.cache.get(job)
-    if (cached != null) return cached
+    if (cached != null) {
+      // the newest again: a record in use is the last to go (one read back counts as renewed, so
+      // evicting a live lease would keep its next claimant waiting)
+      this.cache.delete(job)
+      this.cache.set(job, cached)
+      return cached
+    }
     const stored = await this.c.votes.get(job) as State | undefined
     const s: State = stored ?? { epoch: 0, holder: '', expiresAt: 0, released: true }
     if (stored != null && !s.released) {
