@@ -55,33 +55,22 @@ describe('the step launcher', () => {
     expect(r.stdout).toBe(STEP_END_SENTINEL)
   })
 
-  it('outlives a SIGTERM sent to the whole group, which ends the step, and reports it', async () => {
-    let signalled = false
-    const r = await launch([...BASE, '--', '/bin/sh', '-c', 'echo up; exec sleep 30'], {
-      onStdout: (text, pid) => {
-        if (signalled || !text.includes('up')) return
-        signalled = true
-        process.kill(-pid, 'SIGTERM')
-      }
+  // SIGQUIT too: a job can type ^\ into its own terminal (TIOCSTI), which signals the launcher's group
+  for (const [signal, n] of [['SIGTERM', 15], ['SIGQUIT', 3]] as const) {
+    it(`outlives a ${signal} sent to the whole group, which ends the step, and reports it`, async () => {
+      let signalled = false
+      const r = await launch([...BASE, '--', '/bin/sh', '-c', 'echo up; exec sleep 30'], {
+        onStdout: (text, pid) => {
+          if (signalled || !text.includes('up')) return
+          signalled = true
+          process.kill(-pid, signal)
+        }
+      })
+      expect(signalled).toBe(true)
+      expect(r.code).toBe(128 + n)
+      expect(r.stdout).toBe(`up\n${STEP_END_SENTINEL}`)
     })
-    expect(signalled).toBe(true)
-    expect(r.code).toBe(128 + 15)
-    expect(r.stdout).toBe(`up\n${STEP_END_SENTINEL}`)
-  })
-
-  it('outlives a SIGQUIT sent to the whole group (a job can type ^\\ into its own terminal), which ends the step, and reports it', async () => {
-    let signalled = false
-    const r = await launch([...BASE, '--', '/bin/sh', '-c', 'echo up; exec sleep 30'], {
-      onStdout: (text, pid) => {
-        if (signalled || !text.includes('up')) return
-        signalled = true
-        process.kill(-pid, 'SIGQUIT')
-      }
-    })
-    expect(signalled).toBe(true)
-    expect(r.code).toBe(128 + 3)
-    expect(r.stdout).toBe(`up\n${STEP_END_SENTINEL}`)
-  })
+  }
 
   it('sets the file size limit (in bytes) and the process limit', async () => {
     const r = await launch(['--sentinel', STEP_END_SENTINEL, '--fsize', String(512 * 300), '--nproc', '77', '--', '/bin/sh', '-c', 'ulimit -f; ulimit -H -f; ulimit -u 2>/dev/null || ulimit -p'])
