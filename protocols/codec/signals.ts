@@ -30,17 +30,20 @@ function follow (source: AbortSignal, follower: Follower): () => void {
   return () => { held.delete(follower) }
 }
 
+/** a deadline for `linkedSignal`: after `ms`, abort with `reason()` (default: a `TimeoutError` as `AbortSignal.timeout` gives) */
+export type LinkedTimeout = number | { ms: number, reason: () => unknown }
+
 /**
- * A signal that aborts when any of `signals` does (with its reason), or after `timeoutMs` with a
- * `TimeoutError` as `AbortSignal.timeout` gives. For a source that outlives the call (a service's
- * lifetime, a connection's): Node.js 20's `AbortSignal.any` adds a WeakRef to such a source for
- * every signal made from it and never removes it, about 70 bytes a call that a daemon kept for
- * good, a few per job. This one follows the sources and lets go of them in `dispose()` (and
- * when it aborts).
+ * A signal that aborts when any of `signals` does (with its reason), or once `timeout` has run
+ * out. For a source that outlives the call (a service's lifetime, a connection's): Node.js 20's
+ * `AbortSignal.any` adds a WeakRef to such a source for every signal made from it and never
+ * removes it, about 70 bytes a call that a daemon kept for good, a few per job. This one follows
+ * the sources and lets go of them in `dispose()` (and when it aborts). Undefined sources are
+ * left out, so a caller's optional signal can be passed as it is.
  */
-export function linkedSignal (signals: ReadonlyArray<AbortSignal | undefined>, timeoutMs?: number): LinkedSignal {
-  const controller = new AbortController()
+export function linkedSignal (signals: ReadonlyArray<AbortSignal | undefined>, timeout?: LinkedTimeout): LinkedSignal {
   const sources = signals.filter((s): s is AbortSignal => s != null)
+  const controller = new AbortController()
   const already = sources.find(s => s.aborted)
   if (already != null) {
     controller.abort(already.reason)
@@ -57,8 +60,9 @@ export function linkedSignal (signals: ReadonlyArray<AbortSignal | undefined>, t
     controller.abort(reason)
   }
   for (const s of sources) unfollow.push(follow(s, abort))
-  if (timeoutMs != null) {
-    timer = setTimeout(() => { abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')) }, timeoutMs)
+  if (timeout != null) {
+    const { ms, reason } = typeof timeout === 'number' ? { ms: timeout, reason: () => new DOMException('The operation was aborted due to timeout', 'TimeoutError') } : timeout
+    timer = setTimeout(() => { abort(reason()) }, ms)
     // like AbortSignal.timeout, it never keeps a process alive
     timer.unref?.()
   }

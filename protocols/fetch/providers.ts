@@ -332,10 +332,8 @@ export class Providers {
 
   /** the caller's signal plus this service's stop plus a deadline */
   private bounded (ms: number, what: string, caller?: AbortSignal): { signal: AbortSignal, clear: () => void } {
-    const deadline = new AbortController()
-    const timer = setTimeout(() => { deadline.abort(new FetchTimeoutError(what)) }, ms)
     // not AbortSignal.any: on Node.js 20 each one leaves a WeakRef on the service's signal for good
-    const link = linkedSignal([deadline.signal, caller, this.controller?.signal])
-    return { signal: link.signal, clear: () => { clearTimeout(timer); link.dispose() } }
+    const link = linkedSignal([caller, this.controller?.signal], { ms, reason: () => new FetchTimeoutError(what) })
+    return { signal: link.signal, clear: link.dispose }
   }
 }

@@ -184,9 +184,8 @@ export class FetchService {
       return
     }
     const peer = connection.remotePeer.toString()
-    const deadline = this.deadline()
     // not AbortSignal.any: on Node.js 20 each one leaves a WeakRef on the service's signal for good
-    const link = linkedSignal([stop, deadline.signal])
+    const link = linkedSignal([stop], { ms: this.init.requestTimeoutMs, reason: () => new FetchTimeoutError('the fetch request ran out of time') })
     const signal = link.signal
     let refusal: FetchErrorCode | undefined
     if (!this.allowed(peer)) {
@@ -205,7 +204,6 @@ export class FetchService {
       onBytes: (n) => { this.counters.bytesServed += n }
     }
     const tracked = this.answer(stream, peer, async () => { await serve(ctx) }).finally(() => {
-      deadline.clear()
       link.dispose()
       this.inflight.delete(tracked)
     })
@@ -231,13 +229,6 @@ export class FetchService {
       }
     }
     resetIfLeftOpen(stream, this.init.frameTimeoutMs)
-  }
-
-  /** a signal that aborts with ERR_TIMEOUT when one request has run too long */
-  private deadline (): { signal: AbortSignal, clear: () => void } {
-    const controller = new AbortController()
-    const timer = setTimeout(() => { controller.abort(new FetchTimeoutError('the fetch request ran out of time')) }, this.init.requestTimeoutMs)
-    return { signal: controller.signal, clear: () => { clearTimeout(timer) } }
   }
 
   private allowed (peer: string): boolean {

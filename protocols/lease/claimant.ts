@@ -154,8 +154,8 @@ export class LeaseClaimant {
     if (!isJobId(args.job)) throw new InvalidLeaseArgumentError('job id must be 64 lowercase hex digits')
     if (args.acceptors.length === 0) throw new InvalidLeaseArgumentError('a job needs at least one acceptor')
     // let go of the service's signal once every request is answered (AbortSignal.any would keep a WeakRef on it for good)
-    const link = args.signal == null ? undefined : linkedSignal([stop, args.signal])
-    const signal = link?.signal ?? stop
+    const link = linkedSignal([stop, args.signal])
+    const signal = link.signal
     const need = majority(args.acceptors.length)
     const grants = new Map<string, { bytes: Uint8Array, sentAt: number, accepted?: Adopted }>()
     const refusals: LeaseMessage[] = []
@@ -200,7 +200,7 @@ export class LeaseClaimant {
           .finally(() => {
             answered++
             finish()
-            if (answered === args.acceptors.length) link?.dispose()
+            if (answered === args.acceptors.length) link.dispose()
           })
       }
     })
@@ -267,8 +267,8 @@ export class LeaseClaimant {
     const stop = this.running()
     const h = this.held.get(job)
     if (h == null || h.epoch !== epoch) return { ok: false, reason: 'lost' }
-    const link = options.signal == null ? undefined : linkedSignal([stop, options.signal])
-    const signal = link?.signal ?? stop
+    const link = linkedSignal([stop, options.signal])
+    const signal = link.signal
     const need = majority(h.acceptors.length)
     const votes = new Map<string, Uint8Array>()
     const refused = new Map<string, string | undefined>()
@@ -288,7 +288,7 @@ export class LeaseClaimant {
       }
       return { ok: false, reason: 'aborted' }
     } finally {
-      link?.dispose()
+      link.dispose()
       if (this.held.get(job) === h) this.held.delete(job)
     }
   }
@@ -350,8 +350,8 @@ export class LeaseClaimant {
   private async sendBatch (op: 'renew' | 'release', batches: Array<{ acceptor: string, items: LeaseItem[] }>, signal?: AbortSignal): Promise<void> {
     const stop = this.controller?.signal
     if (stop == null) return
-    const link = signal == null ? undefined : linkedSignal([stop, signal])
-    const s = link?.signal ?? stop
+    const link = linkedSignal([stop, signal])
+    const s = link.signal
     await Promise.all(batches.map(async ({ acceptor, items }) => {
       const sentAt = this.clock.now()
       try {
@@ -361,7 +361,7 @@ export class LeaseClaimant {
       } catch (err) {
         this.log.debug(`lease ${op} unanswered`, { acceptor, err })
       }
-    })).finally(() => { link?.dispose() })
+    })).finally(() => { link.dispose() })
   }
 
   private renewed (acceptor: string, items: LeaseItem[], lost: LeaseItem[], sentAt: number): void {

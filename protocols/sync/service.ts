@@ -224,13 +224,9 @@ export class SyncService {
 
   /** a signal for one session: the service stopping, the caller's signal, or the session deadline */
   private sessionSignal (stop: AbortSignal, caller?: AbortSignal): { signal: AbortSignal, clear: () => void } {
-    const deadline = new AbortController()
-    const timer = setTimeout(() => { deadline.abort(new SyncTimeoutError('sync session ran out of time')) }, this.init.sessionTimeoutMs)
-    const signals = [stop, deadline.signal]
-    if (caller != null) signals.push(caller)
     // not AbortSignal.any: on Node.js 20 each one leaves a WeakRef on the service's signal for good
-    const link = linkedSignal(signals)
-    return { signal: link.signal, clear: () => { clearTimeout(timer); link.dispose() } }
+    const link = linkedSignal([stop, caller], { ms: this.init.sessionTimeoutMs, reason: () => new SyncTimeoutError('sync session ran out of time') })
+    return { signal: link.signal, clear: link.dispose }
   }
 
   private allowed (peer: string): boolean {

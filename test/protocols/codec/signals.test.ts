@@ -27,6 +27,13 @@ describe('linkedSignal', () => {
     const late = linkedSignal([a.signal], 10)
     expect(late.signal.aborted).toBe(true)
     expect((late.signal.reason as Error).message).toBe('a went')
+
+    // a deadline of the caller's own kind
+    class Late extends Error {}
+    const own = linkedSignal([undefined], { ms: 10, reason: () => new Late('too long') })
+    await new Promise(resolve => own.signal.addEventListener('abort', resolve, { once: true }))
+    expect(own.signal.reason).toBeInstanceOf(Late)
+    expect((own.signal.reason as Error).message).toBe('too long')
   })
 
   it('leaves nothing on a long-lived source once disposed, however many signals were made from it', () => {
