@@ -171,17 +171,21 @@ export class Fetcher {
   }
 
   private async download (hash: string, options: FetchOptions, stop: AbortSignal): Promise<FetchResult> {
-    const link = options.signal == null ? undefined : linkedSignal([stop, options.signal])
-    const signal = link?.signal ?? stop
+    const link = linkedSignal([stop, options.signal])
+    const signal = link.signal
     try {
       if (await this.components.blobs.has(hash)) {
         const { size } = await this.components.blobs.stat(hash)
         return { hash, size, local: true, bytesFetched: 0, resumedBytes: 0, byHolder: {}, badHolders: [] }
       }
       const began = performance.now()
-      const hinted = options.holders == null ? this.hinted(hash) : []
+      if (options.holders != null) {
+        const given = this.others(options.holders)
+        if (given.length === 0) throw new NoHoldersError(hash)
+        return await this.attempt(hash, given, 'caller', {}, options, signal, began)
+      }
+      const hinted = this.hinted(hash)
       if (hinted.length === 0) {
-        if (options.holders != null) return await this.attempt(hash, await this.holdersOf(hash, options, signal), 'caller', {}, options, signal, began)
         const found = await this.dhtHolders(hash, signal)
         if (found.length > 0) return await this.attempt(hash, found, 'dht', {}, options, signal, began)
         // asked right after a job finished, this node may not have heard its result yet (and the
@@ -207,7 +211,7 @@ export class Fetcher {
       if (options.signal?.aborted === true) throw options.signal.reason
       throw err
     } finally {
-      link?.dispose()
+      link.dispose()
     }
   }
 
@@ -276,13 +280,6 @@ export class Fetcher {
     const ms = { ...timings, transferMs: Math.round(transferred - began), storeMs: Math.round(performance.now() - transferred) }
     this.logger.info('fetched blob', { hash, size, bytesFetched: download.bytesFetched, resumedBytes, holders: Object.keys(download.byHolder).length, ...ms })
     return { hash, size, local: false, bytesFetched: download.bytesFetched, resumedBytes, byHolder: download.byHolder, badHolders: download.badHolders }
-  }
-
-  /** the holders to try: the caller's, else those the DHT knows; never this node */
-  private async holdersOf (hash: string, options: FetchOptions, signal: AbortSignal): Promise<string[]> {
-    const holders = options.holders != null ? this.others(options.holders) : await this.dhtHolders(hash, signal)
-    if (holders.length === 0) throw new NoHoldersError(hash)
-    return holders
   }
 
   /** the holders a signed result named for the blob, other than this node */

@@ -9,7 +9,7 @@ import { shortPeer } from '../short-id.js'
 import type { AttachAuthorize } from '../../protocols/attach/index.js'
 import type { AttachSession } from '../../protocols/attach/index.js'
 import type { ProvidersInit } from '../../protocols/fetch/index.js'
-import type { FetchResult } from '../artefacts/index.js'
+import type { FetchResult, ResultRef } from '../artefacts/index.js'
 import type { MeshLibp2p } from '../../protocols/net/index.js'
 import type { BlobStore } from '../../store/blobs/types.js'
 import type { Logger } from '../../store/logger.js'
@@ -106,15 +106,15 @@ export class Exchange {
     }
     // oldest first, so the newest are the ones kept; results heard meanwhile are newer still
     for (const row of rows.reverse()) {
-      const blobs = blobsOf({ log: row.log!, artefacts: row.artefacts ?? [], nix: row.nix, provenance: row.provenance })
-      if (blobs.every(h => this.resultHolders.holdersOf(h).length === 0)) this.resultHolders.learn({ executor: row.executor, origin: row.origin, blobs })
+      const ref = resultRef(row)
+      if (ref.blobs.every(h => this.resultHolders.holdersOf(h).length === 0)) this.resultHolders.learn(ref)
     }
   }
 
   /** a result, this node's or a peer's: its blobs are on the node that ran the job */
   private readonly learnResult = (ev: JobEvent, row?: JobRow): void => {
     if (ev.type !== 'finished' || ev.result == null || row == null || row.log == null) return
-    this.resultHolders.learn({ executor: row.executor, origin: row.origin, blobs: blobsOf({ log: row.log, artefacts: row.artefacts ?? [], nix: row.nix, provenance: row.provenance }) })
+    this.resultHolders.learn(resultRef(row))
   }
 
   async stop (): Promise<void> {
@@ -159,7 +159,7 @@ export class Exchange {
     const result = await this.fetcher.fetch(hash, options)
     this.bytesFetched += result.bytesFetched
     // a holder now: others find this copy when the executor is gone
-    if (!result.local) this.providers?.announceSoon([hash])
+    if (!result.local) this.announceLater([hash])
     return result
   }
 
@@ -189,4 +189,9 @@ export class Exchange {
   static dirIn (home: string): string {
     return join(home, 'transfers')
   }
+}
+
+/** where a stored result's blobs are, as its row says (a row with a result: `log` is set) */
+function resultRef (row: JobRow): ResultRef {
+  return { executor: row.executor, origin: row.origin, blobs: blobsOf({ log: row.log!, artefacts: row.artefacts ?? [], nix: row.nix, provenance: row.provenance }) }
 }
