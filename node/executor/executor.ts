@@ -16,7 +16,7 @@ import { resolveLimits } from './limits.js'
 import { SessionContainment } from './procs.js'
 import { Recorder } from './recorder.js'
 import { checkRunRequest, effectiveTimeout } from './request.js'
-import { findStepLauncher } from './step-launcher.js'
+import { resolveStepLauncher } from './step-launcher.js'
 import { UsageMeter } from './usage.js'
 import { WorkspaceLocks } from './workspace-lock.js'
 import { SANDBOX_TMP } from './sandbox/constants.js'
@@ -109,7 +109,7 @@ export class Executor {
     if (typeof init.stepLauncher === 'string' && findExecutable([init.stepLauncher]) === undefined) {
       throw new InvalidExecutorOptionError('stepLauncher', `${init.stepLauncher} is not an executable file`)
     }
-    this.stepLauncher = init.stepLauncher === false ? undefined : init.stepLauncher ?? findStepLauncher()
+    this.stepLauncher = resolveStepLauncher(init.stepLauncher)
     if (this.stepLauncher === undefined && init.stepLauncher === undefined) {
       this.log.info('the step launcher was not built: each step starts through the shell wrapper, a few ms slower (docs/executor.md)')
     }

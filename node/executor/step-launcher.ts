@@ -23,6 +23,11 @@ export function findStepLauncher (): string | undefined {
   return found ?? undefined
 }
 
+/** the launcher an option names: false none (the shell wrapper), undefined the one `npm ci` built, if any */
+export function resolveStepLauncher (option: string | false | undefined): string | undefined {
+  return option === false ? undefined : option ?? findStepLauncher()
+}
+
 /** what the launcher needs to run one command */
 export interface LaunchInput {
   shell: string

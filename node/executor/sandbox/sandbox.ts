@@ -8,7 +8,7 @@ import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { InvalidInputError } from '../../errors.js'
 import { findExecutable } from '../env.js'
-import { findStepLauncher } from '../step-launcher.js'
+import { resolveStepLauncher } from '../step-launcher.js'
 import { enterArgs, holderArgs, sandboxEntry } from './argv.js'
 import { BuildUsers } from './build-users.js'
 import {
@@ -159,7 +159,7 @@ export class Sandbox {
       await mkdir(this.init.scratchDir, { recursive: true, mode: 0o700 })
       const dir = await mkdtemp(join(this.init.scratchDir, 'probe-'))
       try {
-        await probeSandbox(this, { workspace: dir, home: this.init.home, mode: this.mode, stepLauncher: this.init.stepLauncher === false ? undefined : this.init.stepLauncher ?? findStepLauncher() })
+        await probeSandbox(this, { workspace: dir, home: this.init.home, mode: this.mode, stepLauncher: resolveStepLauncher(this.init.stepLauncher) })
       } finally {
         await rm(dir, { recursive: true, force: true })
       }
