@@ -79,6 +79,28 @@ export function utf8Boundary (buf: Buffer, max: number): number {
   return end
 }
 
+/**
+ * Output written where nothing was written before: each `put` lands after the last one in the
+ * current slab, or in a fresh slab when that one has no room, and a slab is never written twice,
+ * so whoever gets a view may keep it. No allocation per read.
+ */
+export class OutputSlabs {
+  private slab = Buffer.alloc(0)
+  private at = 0
+
+  /** `raw` (with `\n` as `\r\n` when `onlcr`) copied into a slab; a view of it */
+  put (raw: Buffer, onlcr: boolean): Buffer {
+    const room = onlcr ? raw.length * 2 : raw.length
+    if (this.slab.length - this.at < room) {
+      this.slab = Buffer.allocUnsafeSlow(Math.max(OUTPUT_SLAB_BYTES, room))
+      this.at = 0
+    }
+    const start = this.at
+    this.at = onlcr ? translateNewlines(raw, this.slab, start) : start + raw.copy(this.slab, start)
+    return this.slab.subarray(start, this.at)
+  }
+}
+
 /** where output goes and what bounds it */
 export interface OutputPipeInit {
   recorder: Recorder
@@ -107,8 +129,7 @@ export class OutputPipe {
   private readonly init: OutputPipeInit
   private recorded = 0
   private full = false
-  private slab = Buffer.alloc(0)
-  private slabAt = 0
+  private readonly slabs = new OutputSlabs()
 
   constructor (init: OutputPipeInit) {
     this.init = init
@@ -130,7 +151,7 @@ export class OutputPipe {
       return
     }
     // near the limit (the last reads before it): cut the terminal's bytes at it, on a character's boundary
-    const shown = onlcr ? this.intoSlab(raw, true) : raw
+    const shown = onlcr ? this.slabs.put(raw, true) : raw
     const cut = shown.subarray(0, utf8Boundary(shown, this.init.maxBytes - this.recorded))
     this.full = cut.length < shown.length
     if (cut.length > 0) {
@@ -155,25 +176,13 @@ export class OutputPipe {
       }
     }
     if (this.init.onOutput === undefined) return
-    const data = shown ?? this.intoSlab(raw, onlcr)
+    const data = shown ?? this.slabs.put(raw, onlcr)
     if (data.length === 0) return
     try {
       this.init.onOutput(data)
     } catch (err) {
       this.init.onOutputError(err)
     }
-  }
-
-  /** `raw` (with `\n` as `\r\n` when `onlcr`) in the slab, a fresh one when this one has no room for twice `raw` */
-  private intoSlab (raw: Buffer, onlcr: boolean): Buffer {
-    const room = raw.length * 2
-    if (this.slab.length - this.slabAt < room) {
-      this.slab = Buffer.allocUnsafeSlow(Math.max(OUTPUT_SLAB_BYTES, room))
-      this.slabAt = 0
-    }
-    const start = this.slabAt
-    this.slabAt = onlcr ? translateNewlines(raw, this.slab, start) : start + raw.copy(this.slab, start)
-    return this.slab.subarray(start, this.slabAt)
   }
 }
 

@@ -1,5 +1,4 @@
-import { OUTPUT_SLAB_BYTES } from '../executor/constants.js'
-import { translateNewlines } from '../executor/output.js'
+import { OutputSlabs, translateNewlines } from '../executor/output.js'
 
 /** bytes of terminal output kept per running job for viewers who join late */
 export const SCROLLBACK_BYTES = 4 * 1024 * 1024
@@ -33,8 +32,7 @@ export class LiveOutput {
   private dropped = 0
   private ended = false
   private readonly subscribers = new Set<OutputSubscriber>()
-  private slab = Buffer.alloc(0)
-  private slabAt = 0
+  private readonly slabs = new OutputSlabs()
 
   constructor (private readonly maxBytes = SCROLLBACK_BYTES) {}
 
@@ -50,12 +48,12 @@ export class LiveOutput {
     if (this.onlcr !== onlcr) {
       // kept as shown from now on: the kept bytes translated once, and translated chunks after them
       if (this.onlcr) this.keepAsShown()
-      this.keep(onlcr ? this.translated(raw) : raw)
+      this.keep(onlcr ? this.slabs.put(raw, true) : raw)
     } else {
       this.keep(raw)
     }
     if (this.subscribers.size === 0) return
-    const shown = onlcr ? this.translated(raw) : this.copied(raw)
+    const shown = this.slabs.put(raw, onlcr)
     for (const s of this.subscribers) s.data(shown)
   }
 
@@ -143,28 +141,5 @@ export class LiveOutput {
     this.start = 0
     this.length = 0
     this.keep(shown)
-  }
-
-  /** `raw` with `\n` as `\r\n`, in the slab */
-  private translated (raw: Buffer): Buffer {
-    const at = this.room(raw.length * 2)
-    this.slabAt = translateNewlines(raw, this.slab, at)
-    return this.slab.subarray(at, this.slabAt)
-  }
-
-  /** `raw` copied into the slab */
-  private copied (raw: Buffer): Buffer {
-    const at = this.room(raw.length)
-    this.slabAt = at + raw.copy(this.slab, at)
-    return this.slab.subarray(at, this.slabAt)
-  }
-
-  /** where `bytes` more fit in the slab (a fresh one when this one has no room): never written twice */
-  private room (bytes: number): number {
-    if (this.slab.length - this.slabAt < bytes) {
-      this.slab = Buffer.allocUnsafeSlow(Math.max(OUTPUT_SLAB_BYTES, bytes))
-      this.slabAt = 0
-    }
-    return this.slabAt
   }
 }
