@@ -9,13 +9,12 @@
  * message. Not modelled: peer scoring, opportunistic grafting, mesh churn after the start,
  * IWANT promises and the flow control of the streams.
  */
+import { GOSSIP_D, GOSSIP_DHI, GOSSIP_DLAZY, GOSSIP_DLO } from '../../protocols/net/constants.js'
 import type { Links, Rng } from './links.js'
 import type { VirtualTime } from '../../protocols/lease/index.js'
 
-export const GOSSIP_D = 6
-export const GOSSIP_D_LO = 4
-export const GOSSIP_D_HI = 12
-export const GOSSIP_D_LAZY = 6
+// the topic mesh's degrees are the daemon's own (protocols/net/constants.ts), so the model follows
+// them; the rest are gossipsub's defaults, which the daemon keeps
 export const GOSSIP_FACTOR = 0.25
 export const GOSSIP_HEARTBEAT_MS = 1000
 export const GOSSIP_HISTORY_GOSSIP = 3
@@ -105,7 +104,7 @@ export class GossipModel {
     if (ids.length > 0) {
       const mesh = new Set(this.mesh[at])
       const others = this.peers[at].filter(p => !mesh.has(p))
-      const n = Math.min(others.length, Math.max(GOSSIP_D_LAZY, Math.floor(GOSSIP_FACTOR * others.length)))
+      const n = Math.min(others.length, Math.max(GOSSIP_DLAZY, Math.floor(GOSSIP_FACTOR * others.length)))
       for (const p of sample(others, n, this.rng)) {
         this.links.send('ihave', at, p, () => { this.ihave(p, at, ids) })
       }
@@ -147,17 +146,17 @@ function buildMesh (peers: number[][], rng: Rng): number[][] {
   const mesh = peers.map(() => new Set<number>())
   for (let round = 0; round < 3; round++) {
     for (let i = 0; i < peers.length; i++) {
-      if (mesh[i].size >= (round === 0 ? GOSSIP_D : GOSSIP_D_LO)) continue
-      for (const p of sample(peers[i].filter(p => !mesh[i].has(p) && mesh[p].size < GOSSIP_D_HI), GOSSIP_D - mesh[i].size, rng)) {
+      if (mesh[i].size >= (round === 0 ? GOSSIP_D : GOSSIP_DLO)) continue
+      for (const p of sample(peers[i].filter(p => !mesh[i].has(p) && mesh[p].size < GOSSIP_DHI), GOSSIP_D - mesh[i].size, rng)) {
         mesh[i].add(p)
         mesh[p].add(i)
       }
     }
     for (let i = 0; i < peers.length; i++) {
-      if (mesh[i].size <= GOSSIP_D_HI) continue
+      if (mesh[i].size <= GOSSIP_DHI) continue
       const drop = sample([...mesh[i]], mesh[i].size - GOSSIP_D, rng)
       for (const p of drop) {
-        if (mesh[p].size <= GOSSIP_D_LO) continue
+        if (mesh[p].size <= GOSSIP_DLO) continue
         mesh[i].delete(p)
         mesh[p].delete(i)
       }
