@@ -59,6 +59,13 @@ export const GOSSIP_DOUT = 1
 export const GOSSIP_DSCORE = 2
 /** peers outside the topic mesh sent IHAVE at each heartbeat that saw messages */
 export const GOSSIP_DLAZY = 3
+/**
+ * Share of the peers outside the topic mesh sent IHAVE at a heartbeat, when that is more than
+ * GOSSIP_DLAZY (gossipsub's default 0.25). With every member connected to every other, the share
+ * made the IHAVEs each node sends grow with the mesh (11 a heartbeat among 50 nodes): 0 keeps
+ * them at GOSSIP_DLAZY whatever the size.
+ */
+export const GOSSIP_FACTOR = 0
 /** outbound gossipsub buffer per peer before sends to it fail (a slow peer must not grow memory) */
 export const GOSSIP_MAX_OUTBOUND_BUFFER_BYTES = 16 * 1024 * 1024
 

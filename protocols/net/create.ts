@@ -9,7 +9,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { checkListenAddrs, parsePeerAddrs } from './addrs.js'
 import {
-  BOOTSTRAP_DELAY_MS, CONNECTION_PING_INTERVAL_MS, CONNECTION_PING_MIN_TIMEOUT_MS, DHT_MAX_RECORDS, DHT_PROTOCOL, GOSSIP_D, GOSSIP_DHI, GOSSIP_DLAZY, GOSSIP_DLO, GOSSIP_DOUT, GOSSIP_DSCORE, GOSSIP_IDONTWANT_MIN_BYTES, GOSSIP_MAX_OUTBOUND_BUFFER_BYTES, GOSSIP_MAX_RPC_BYTES, INBOUND_CONNECTIONS_PER_HOST_PER_S, MAX_INCOMING_PENDING_CONNECTIONS, PING_MAX_STREAMS, PROTOCOL_PREFIX
+  BOOTSTRAP_DELAY_MS, CONNECTION_PING_INTERVAL_MS, CONNECTION_PING_MIN_TIMEOUT_MS, DHT_MAX_RECORDS, DHT_PROTOCOL, GOSSIP_D, GOSSIP_DHI, GOSSIP_DLAZY, GOSSIP_DLO, GOSSIP_FACTOR, GOSSIP_DOUT, GOSSIP_DSCORE, GOSSIP_IDONTWANT_MIN_BYTES, GOSSIP_MAX_OUTBOUND_BUFFER_BYTES, GOSSIP_MAX_RPC_BYTES, INBOUND_CONNECTIONS_PER_HOST_PER_S, MAX_INCOMING_PENDING_CONNECTIONS, PING_MAX_STREAMS, PROTOCOL_PREFIX
 } from './constants.js'
 import { InvalidMeshOptionError } from './errors.js'
 import { BoundedDatastore } from './bounded-datastore.js'
@@ -166,7 +166,9 @@ export async function createMeshLibp2p (options: MeshLibp2pOptions): Promise<Mes
         Dhi: GOSSIP_DHI,
         Dout: GOSSIP_DOUT,
         Dscore: GOSSIP_DSCORE,
-        Dlazy: GOSSIP_DLAZY
+        Dlazy: GOSSIP_DLAZY,
+        // IHAVE to GOSSIP_DLAZY peers, not to a share of all of them (see GOSSIP_FACTOR)
+        gossipFactor: GOSSIP_FACTOR
         // floodPublish stays on (gossipsub's default): without it a subscriber outside the
         // publisher's topic mesh hears of a message only by gossip (IHAVE) within a few heartbeats,
         // and a test of a 14-leaf star missed some leaves for good; a member then learns of the
