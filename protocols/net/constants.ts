@@ -3,12 +3,12 @@
 /** libp2p protocol prefix for identify and ping: `/cit/id/1.0.0`, `/cit/ping/1.0.0` */
 export const PROTOCOL_PREFIX = 'cit'
 /**
- * How often libp2p's connection monitor pings each connection (on `/cit/ping/1.0.0`, the ping the
- * node serves) to measure its round trip and close it if the peer stopped answering. yamux already
- * keeps idle connections alive every 30 s; this is for finding dead peers, so once a minute.
+ * How often the quiet monitor (`quiet-monitor.ts`) looks at the connections: one that received
+ * nothing for this long is pinged (on `/cit/ping/1.0.0`, the ping the node serves) and closed if
+ * the peer does not answer. This is for finding dead peers, so once a minute.
  */
 export const CONNECTION_PING_INTERVAL_MS = 60_000
-/** the shortest wait for a monitor ping's reply before the connection counts as dead (it adapts upward to the rtt) */
+/** the wait for a monitor ping's reply before the connection counts as dead */
 export const CONNECTION_PING_MIN_TIMEOUT_MS = 10_000
 /**
  * Inbound connections accepted per second from one IP address (libp2p's default is 5). The limit
