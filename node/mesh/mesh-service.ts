@@ -3,8 +3,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { linkedSignal, recordId, seal } from '../../protocols/codec/index.js'
 import { GossipChannel } from '../../protocols/gossip/index.js'
 import { JOIN_PROTOCOL, JoinService } from '../../protocols/join/index.js'
-import { LOAD_BUSY_HEARTBEAT_MS, LOAD_CHECK_INTERVAL_MS, idleHeartbeatMs, reportChanged } from '../../protocols/load/index.js'
-import { createMeshLibp2p, disconnectDisallowed, guardInviteKeys } from '../../protocols/net/index.js'
+import { LOAD_BUSY_HEARTBEAT_MS, LOAD_CHECK_INTERVAL_MS, forwardReport, idleHeartbeatMs, reachesEveryMember, reportChanged } from '../../protocols/load/index.js'
+import { REDIAL_MAX_CONNECTED, createMeshLibp2p, disconnectDisallowed, guardInviteKeys } from '../../protocols/net/index.js'
 import { SyncService } from '../../protocols/sync/index.js'
 import { LeaseLinks, LeaseService } from '../../protocols/lease/index.js'
 import { MetaVoteStore } from './lease-votes.js'
@@ -17,6 +17,7 @@ import type { SyncMark } from '../../protocols/sync/index.js'
 import type { Logger } from '../../store/logger.js'
 import type { MetaStore, RecordLog } from '../../store/meta/index.js'
 import type { JobService } from '../jobs/job-service.js'
+import { reportedPeersToDial } from './dial-choice.js'
 import { PartitionHook } from './partition-hook.js'
 import { explainListenFailure } from './listen-error.js'
 import type { Ingest, Kind } from './ingest.js'
@@ -134,9 +135,12 @@ export class MeshService {
       for (const kind of ['trust', 'job', 'event', 'load'] as const) {
         const channel = new GossipChannel<unknown>({ pubsub: libp2p.services.pubsub, logger: this.log }, {
           topic: this.topic(kind),
-          validate: bytes => {
+          validate: (bytes, _from, { via }) => {
             const v = this.c.ingest.check(bytes, kind, { live: true })
-            return v.ok ? { ok: true, value: v.value } : { ok: false, reason: v.reason, ignore: v.ignore }
+            if (!v.ok) return { ok: false, reason: v.reason, ignore: v.ignore }
+            // a load report its author sent to every member itself needs no forwarding
+            if (v.value.kind === 'load' && !forwardReport(v.value.signed.payload, via)) return { ok: true, value: v.value, forward: false }
+            return { ok: true, value: v.value }
           },
           onMessage: async value => { await this.c.ingest.apply(value as never) }
         })
@@ -353,7 +357,7 @@ export class MeshService {
     const heartbeat = current.running.length > 0 ? LOAD_BUSY_HEARTBEAT_MS : (this.init.loadHeartbeatMs ?? idleHeartbeatMs(this.c.peers.size))
     const due = now - this.lastReportAt >= heartbeat
     if (always || due || reportChanged(this.lastReport, current)) {
-      const report: LoadReport = { ...current, at: now, seq: ++this.seq }
+      const report: LoadReport = { ...current, at: now, seq: ++this.seq, ...(this.reachesEveryMember(libp2p) ? { direct: true } : {}) }
       this.lastReport = report
       this.lastReportAt = now
       await this.c.peers.update(report)
@@ -362,12 +366,20 @@ export class MeshService {
     await this.dialKnown(libp2p)
   }
 
+  /** whether a load report published now goes straight to every member that has not left */
+  private reachesEveryMember (libp2p: MeshLibp2p): boolean {
+    const subscribers = new Set(libp2p.services.pubsub.getSubscribers(this.topic('load')).map(p => p.toString()))
+    const members = this.c.trust.state.members().map(m => m.keyId)
+    return reachesEveryMember(this.c.identity.id, members, subscribers, id => this.c.peers.get(id)?.report.state === 'gone')
+  }
+
   private async dialKnown (libp2p: MeshLibp2p): Promise<void> {
     const connected = new Set(libp2p.getPeers().map(p => p.toString()))
-    let dials = 0
-    for (const view of this.c.peers.view(this.c.identity.id)) {
-      if (view.self || view.state === 'gone' || connected.has(view.peerId) || !this.c.trust.isMember(view.peerId)) continue
-      if (dials++ >= MAX_DIALS_PER_TICK) break
+    const chosen = reportedPeersToDial(this.c.peers.view(this.c.identity.id), connected, id => this.c.trust.isMember(id), {
+      maxDials: MAX_DIALS_PER_TICK,
+      maxConnected: REDIAL_MAX_CONNECTED
+    })
+    for (const view of chosen) {
       try {
         const addrs = view.addrs.map(a => multiaddr(a))
         await libp2p.peerStore.merge(peerIdFromString(view.peerId), { multiaddrs: addrs })

@@ -17,8 +17,12 @@ function messageId (data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex')
 }
 
-/** A validator's verdict. `ignore: true` drops without blaming the sender (e.g. "cannot judge yet"). */
-export type GossipVerdict<T> = { ok: true, value: T } | { ok: false, reason: string, ignore?: boolean }
+/**
+ * A validator's verdict. `ignore: true` drops without blaming the sender (e.g. "cannot judge yet").
+ * `forward: false` delivers an accepted value but does not pass the message on to the topic mesh
+ * (nor offer it by IHAVE): for a message every subscriber already got straight from its publisher.
+ */
+export type GossipVerdict<T> = { ok: true, value: T, forward?: boolean } | { ok: false, reason: string, ignore?: boolean }
 
 /**
  * Decide on a message's bytes. Messages carry no gossipsub signature (StrictNoSign): who made one
@@ -50,6 +54,8 @@ export interface GossipChannelStats {
   dropped: Record<string, number>
   /** messages this node published */
   published: number
+  /** accepted messages not forwarded, as their validator asked (`forward: false`) */
+  notForwarded: number
 }
 
 /**
@@ -64,7 +70,7 @@ export class GossipChannel<T = unknown> {
   private readonly maxBytes: number
   private readonly recent = new Set<string>()
   private started = false
-  private readonly counts = { received: 0, accepted: 0, published: 0 }
+  private readonly counts = { received: 0, accepted: 0, published: 0, notForwarded: 0 }
   private readonly dropped = new Map<string, number>()
 
   constructor (components: GossipChannelComponents, private readonly init: GossipChannelInit<T>) {
@@ -147,6 +153,11 @@ export class GossipChannel<T = unknown> {
     this.remember(id)
     this.counts.accepted++
     this.deliver(verdict.value, from)
+    if (verdict.forward === false) {
+      // gossipsub neither forwards nor caches an ignored message, and does not blame its sender for it
+      this.counts.notForwarded++
+      return TopicValidatorResult.Ignore
+    }
     return TopicValidatorResult.Accept
   }
 

@@ -59,7 +59,7 @@ export const MAX_REASON_CHARS = 200
  * a link sends an empty frame when it has sent nothing for this long … (it was 10 s: with a link to
  * every member, an idle node sent and received one frame per member every 10 s, about a fifth of
  * the frames an idle 5-node mesh received; a dead connection is closed by the connection monitor within
- * about 70 s anyway, which ends its links)
+ * about 80 s anyway, which ends its links)
  */
 export const KEEPALIVE_MS = 30_000
 /** … and closes when it has received nothing for this long (yamux does not enforce its own): three keepalives and some */

@@ -74,9 +74,14 @@ export interface LoadReport {
   loadLimit: number
   /** the mesh it reports to (a report is no member's word in another mesh) */
   mesh?: string
+  /**
+   * true when the node sent this report straight to every member (see `reachesEveryMember`): those
+   * who got it from the node itself then do not forward it (`forwardReport`)
+   */
+  direct?: boolean
 }
 
-const FIELDS = ['node', 'at', 'seq', 'load1', 'cores', 'memFreeBytes', 'memTotalBytes', 'slots', 'slotsFree', 'labels', 'state', 'running', 'addrs', 'workspaces', 'loadLimit', 'mesh']
+const FIELDS = ['node', 'at', 'seq', 'load1', 'cores', 'memFreeBytes', 'memTotalBytes', 'slots', 'slotsFree', 'labels', 'state', 'running', 'addrs', 'workspaces', 'loadLimit', 'mesh', 'direct']
 export const MAX_WORKSPACES = 256
 
 function nonNeg (v: unknown): boolean {
@@ -94,6 +99,7 @@ export function validateLoadReport (raw: unknown): { value?: LoadReport, problem
   if (!nonNeg(raw.load1)) return { problem: 'load1 is not a number' }
   if (raw.mesh !== undefined && (typeof raw.mesh !== 'string' || !/^[0-9a-f]{64}$/.test(raw.mesh))) return { problem: 'mesh is not a mesh id' }
   if (!nonNeg(raw.loadLimit)) return { problem: 'loadLimit is not a number' }
+  if (raw.direct !== undefined && typeof raw.direct !== 'boolean') return { problem: 'direct is not a boolean' }
   if (!(NODE_STATES as readonly string[]).includes(raw.state as string)) return { problem: 'state is unknown' }
   for (const [k, max, len] of [['labels', MAX_LABELS, 64], ['running', MAX_RUNNING, 64], ['addrs', MAX_ADDRS, 512], ['workspaces', MAX_WORKSPACES, 128]] as const) {
     const v = raw[k]
@@ -118,4 +124,27 @@ export function reportChanged (prev: Omit<LoadReport, 'at' | 'seq'> | undefined,
   if (Math.abs(next.load1 - prev.load1) >= Math.max(LOAD1_CHANGE, LOAD1_CHANGE_RATIO * prev.load1)) return true
   if (Math.abs(next.memFreeBytes - prev.memFreeBytes) >= MEM_FREE_CHANGE_BYTES) return true
   return shape(prev) !== shape(next)
+}
+
+/**
+ * Whether a report this node publishes now reaches every member straight from it: every other
+ * member that has not left (`left`) subscribes to the load topic over a connection to this node,
+ * and reports are flood-published to every such subscriber. A member that is offline without
+ * having left makes it false, so that others keep forwarding (it may be reachable through them).
+ */
+export function reachesEveryMember (self: string, members: Iterable<string>, subscribers: ReadonlySet<string>, left: (peerId: string) => boolean): boolean {
+  for (const id of members) {
+    if (id !== self && !subscribers.has(id) && !left(id)) return false
+  }
+  return true
+}
+
+/**
+ * Whether a node forwards a report it accepted from neighbour `via`. Not when its author says it
+ * sent it to every member itself (`direct`) and it came from the author: every other member got
+ * its own copy already, and each forward would be a duplicate (in a fully connected mesh of N,
+ * about three for every report and node). A copy that came by another way is forwarded as usual.
+ */
+export function forwardReport (report: Pick<LoadReport, 'node' | 'direct'>, via: string): boolean {
+  return !(report.direct === true && via === report.node)
 }

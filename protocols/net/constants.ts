@@ -3,12 +3,12 @@
 /** libp2p protocol prefix for identify and ping: `/cit/id/1.0.0`, `/cit/ping/1.0.0` */
 export const PROTOCOL_PREFIX = 'cit'
 /**
- * How often libp2p's connection monitor pings each connection (on `/cit/ping/1.0.0`, the ping the
- * node serves) to measure its round trip and close it if the peer stopped answering. yamux already
- * keeps idle connections alive every 30 s; this is for finding dead peers, so once a minute.
+ * How often the quiet monitor (`quiet-monitor.ts`) looks at the connections: one that received
+ * nothing for this long is pinged (on `/cit/ping/1.0.0`, the ping the node serves) and closed if
+ * the peer does not answer. This is for finding dead peers, so once a minute.
  */
 export const CONNECTION_PING_INTERVAL_MS = 60_000
-/** the shortest wait for a monitor ping's reply before the connection counts as dead (it adapts upward to the rtt) */
+/** the wait for a monitor ping's reply before the connection counts as dead */
 export const CONNECTION_PING_MIN_TIMEOUT_MS = 10_000
 /**
  * Inbound connections accepted per second from one IP address (libp2p's default is 5). The limit
@@ -59,6 +59,13 @@ export const GOSSIP_DOUT = 1
 export const GOSSIP_DSCORE = 2
 /** peers outside the topic mesh sent IHAVE at each heartbeat that saw messages */
 export const GOSSIP_DLAZY = 3
+/**
+ * Share of the peers outside the topic mesh sent IHAVE at a heartbeat, when that is more than
+ * GOSSIP_DLAZY (gossipsub's default 0.25). With every member connected to every other, the share
+ * made the IHAVEs each node sends grow with the mesh (11 a heartbeat among 50 nodes): 0 keeps
+ * them at GOSSIP_DLAZY whatever the size.
+ */
+export const GOSSIP_FACTOR = 0
 /** outbound gossipsub buffer per peer before sends to it fail (a slow peer must not grow memory) */
 export const GOSSIP_MAX_OUTBOUND_BUFFER_BYTES = 16 * 1024 * 1024
 

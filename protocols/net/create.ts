@@ -9,16 +9,18 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { checkListenAddrs, parsePeerAddrs } from './addrs.js'
 import {
-  BOOTSTRAP_DELAY_MS, CONNECTION_PING_INTERVAL_MS, CONNECTION_PING_MIN_TIMEOUT_MS, DHT_MAX_RECORDS, DHT_PROTOCOL, GOSSIP_D, GOSSIP_DHI, GOSSIP_DLAZY, GOSSIP_DLO, GOSSIP_DOUT, GOSSIP_DSCORE, GOSSIP_IDONTWANT_MIN_BYTES, GOSSIP_MAX_OUTBOUND_BUFFER_BYTES, GOSSIP_MAX_RPC_BYTES, INBOUND_CONNECTIONS_PER_HOST_PER_S, MAX_INCOMING_PENDING_CONNECTIONS, PING_MAX_STREAMS, PROTOCOL_PREFIX
+  BOOTSTRAP_DELAY_MS, CONNECTION_PING_INTERVAL_MS, CONNECTION_PING_MIN_TIMEOUT_MS, DHT_MAX_RECORDS, DHT_PROTOCOL, GOSSIP_D, GOSSIP_DHI, GOSSIP_DLAZY, GOSSIP_DLO, GOSSIP_FACTOR, GOSSIP_DOUT, GOSSIP_DSCORE, GOSSIP_IDONTWANT_MIN_BYTES, GOSSIP_MAX_OUTBOUND_BUFFER_BYTES, GOSSIP_MAX_RPC_BYTES, INBOUND_CONNECTIONS_PER_HOST_PER_S, MAX_INCOMING_PENDING_CONNECTIONS, PING_MAX_STREAMS, PROTOCOL_PREFIX
 } from './constants.js'
 import { InvalidMeshOptionError } from './errors.js'
 import { BoundedDatastore } from './bounded-datastore.js'
 import { membershipGater } from './gater.js'
 import { redialer } from './redialer.js'
-import { corkedTcp, useHalfWindowUpdates } from './wire.js'
+import { corkedTcp, lastReceivedAt, useHalfWindowUpdates } from './wire.js'
+import { quietMonitor } from './quiet-monitor.js'
 import { silentLogger } from '../../store/logger.js'
 import type { IsAllowed } from './gater.js'
 import type { Redialer, RedialerInit } from './redialer.js'
+import type { QuietMonitor } from './quiet-monitor.js'
 import type { Logger } from '../../store/logger.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
@@ -34,6 +36,7 @@ export interface MeshServices extends Record<string, unknown> {
   dht: KadDHT
   pubsub: GossipSub
   redialer: Redialer
+  monitor: QuietMonitor
 }
 
 export type MeshLibp2p = Libp2p<MeshServices>
@@ -56,8 +59,10 @@ export interface MeshLibp2pOptions {
   dhtMaxRecords?: number
   /** redialer tunables (its peers and membership come from the options above) */
   redial?: Omit<RedialerInit, 'peers' | 'isAllowed' | 'logger'>
-  /** how often each connection is pinged (default CONNECTION_PING_INTERVAL_MS) */
+  /** how often connections are looked at, and a quiet one pinged (default CONNECTION_PING_INTERVAL_MS) */
   pingIntervalMs?: number
+  /** a monitor ping not answered within this closes the connection (default CONNECTION_PING_MIN_TIMEOUT_MS) */
+  pingTimeoutMs?: number
   /** start the node before returning (default true) */
   start?: boolean
 }
@@ -79,8 +84,9 @@ function checkOptions (options: MeshLibp2pOptions): void {
   else problems.push(...checkListenAddrs(options.listen))
   if (!Array.isArray(options.bootstrap)) problems.push('bootstrap: must be a list of multiaddrs (may be empty)')
   else problems.push(...parsePeerAddrs(options.bootstrap, 'bootstrap').problems)
-  if (options.pingIntervalMs !== undefined && !(Number.isSafeInteger(options.pingIntervalMs) && options.pingIntervalMs > 0)) {
-    problems.push('pingIntervalMs: must be a whole number of milliseconds above 0')
+  for (const key of ['pingIntervalMs', 'pingTimeoutMs'] as const) {
+    const v = options[key]
+    if (v !== undefined && !(Number.isSafeInteger(v) && v > 0)) problems.push(`${key}: must be a whole number of milliseconds above 0`)
   }
   if (typeof options.isAllowed !== 'function') problems.push('isAllowed: must be a function (peerId) => boolean')
   if (problems.length > 0) throw new InvalidMeshOptionError(problems)
@@ -120,13 +126,9 @@ export async function createMeshLibp2p (options: MeshLibp2pOptions): Promise<Mes
       inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_S,
       maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS
     },
-    // libp2p's connection monitor pings every connection on `/ipfs/ping/1.0.0` by default, which
-    // no member serves: every ping was a failed protocol negotiation at both ends, every 10 s
-    connectionMonitor: {
-      protocolPrefix: PROTOCOL_PREFIX,
-      pingInterval: options.pingIntervalMs ?? CONNECTION_PING_INTERVAL_MS,
-      pingTimeout: { minTimeout: CONNECTION_PING_MIN_TIMEOUT_MS }
-    },
+    // libp2p's connection monitor pings every connection at every interval from both ends; the
+    // quiet monitor below pings only connections that received nothing for an interval
+    connectionMonitor: { enabled: false },
     services: {
       identify: identify({ protocolPrefix: PROTOCOL_PREFIX }),
       // kad-dht pings new peers itself: the default of one outbound ping stream makes a caller's ping fail
@@ -166,13 +168,22 @@ export async function createMeshLibp2p (options: MeshLibp2pOptions): Promise<Mes
         Dhi: GOSSIP_DHI,
         Dout: GOSSIP_DOUT,
         Dscore: GOSSIP_DSCORE,
-        Dlazy: GOSSIP_DLAZY
+        Dlazy: GOSSIP_DLAZY,
+        // IHAVE to GOSSIP_DLAZY peers, not to a share of all of them (see GOSSIP_FACTOR)
+        gossipFactor: GOSSIP_FACTOR
         // floodPublish stays on (gossipsub's default): without it a subscriber outside the
         // publisher's topic mesh hears of a message only by gossip (IHAVE) within a few heartbeats,
         // and a test of a 14-leaf star missed some leaves for good; a member then learns of the
         // job only at its next sync
       }),
-      redialer: redialer({ ...options.redial, peers: known, isAllowed: options.isAllowed, logger })
+      redialer: redialer({ ...options.redial, peers: known, isAllowed: options.isAllowed, logger }),
+      // dead connections are found by pinging (on `/cit/ping/1.0.0`, the ping above) those that stayed quiet
+      monitor: quietMonitor({
+        intervalMs: options.pingIntervalMs ?? CONNECTION_PING_INTERVAL_MS,
+        timeoutMs: options.pingTimeoutMs ?? CONNECTION_PING_MIN_TIMEOUT_MS,
+        lastReceivedAt,
+        logger
+      })
     }
   })
 }

@@ -18,7 +18,7 @@
 import { tcp } from '@libp2p/tcp'
 import { StreamState, YamuxStream } from '@libp2p/yamux/stream'
 import type { TCPComponents, TCPOptions } from '@libp2p/tcp'
-import type { CreateListenerOptions, DialTransportOptions, MultiaddrConnection, Transport, Upgrader } from '@libp2p/interface'
+import type { Connection, CreateListenerOptions, DialTransportOptions, MultiaddrConnection, Transport, Upgrader } from '@libp2p/interface'
 import type { Socket } from 'node:net'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -65,9 +65,31 @@ function corkSends (maConn: MultiaddrConnection): boolean {
   return true
 }
 
+const LAST_RECEIVED = Symbol('cit.lastReceived')
+
+/** stamp `maConn` with the time its socket last received bytes (read back by `lastReceivedAt`) */
+function stampReceives (maConn: MultiaddrConnection): void {
+  const conn = maConn as unknown as { socket?: Partial<Socket>, [LAST_RECEIVED]?: number }
+  if (conn[LAST_RECEIVED] != null) return
+  const socket = conn.socket
+  if (socket == null || typeof socket.on !== 'function') return
+  conn[LAST_RECEIVED] = Date.now()
+  // the TCP transport reads the socket in flowing mode already: one more listener changes nothing of that
+  socket.on('data', () => { conn[LAST_RECEIVED] = Date.now() })
+}
+
+/**
+ * When a connection made by `corkedTcp()` last received bytes (ms since the epoch), or undefined
+ * for a connection of another shape (the quiet monitor then pings it at every interval).
+ */
+export function lastReceivedAt (conn: Connection): number | undefined {
+  return (conn as unknown as { maConn?: { [LAST_RECEIVED]?: number } }).maConn?.[LAST_RECEIVED]
+}
+
 /** `upgrader`, with every connection it upgrades corked first */
 function corkingUpgrader (upgrader: Upgrader): Upgrader {
   const seen = (maConn: MultiaddrConnection): void => {
+    stampReceives(maConn)
     const ok = corkSends(maConn)
     if (state.corkedTcp === 'unknown' || !ok) state.corkedTcp = ok
   }

@@ -68,6 +68,22 @@ describe('the mesh: three daemons on 127.0.0.1', () => {
     expect((await run(b, ['status'])).roles).not.toContain('admin')
   })
 
+  it('a load report its author sent to every member is delivered but not forwarded by those who got it from the author', async () => {
+    // the three are connected to each other: once a node reports with all of them subscribed, the
+    // two others accept its report and keep it to themselves (the idle heartbeat is 15 s)
+    for (const n of [a, b, c]) {
+      await waitFor(async () => {
+        const load = (await run(n, ['status'])).messages?.gossip?.load
+        return load?.notForwarded >= 2 ? load : undefined
+      }, { timeoutMs: 60_000, what: `${n.name} to keep reports to itself` })
+    }
+    // what a node kept to itself it still took in: every peer's report is fresh
+    for (const n of [a, b, c]) {
+      const list = await run(n, ['peers'])
+      expect(list.every((p: any) => p.reportAgeMs < LOAD_SILENT_AFTER_MS && p.state === 'active')).toBe(true)
+    }
+  }, 90_000)
+
   it('a job submitted on node b appears on a and c with the same outcome', async () => {
     const view = await run(b, ['submit', 'examples/params.yaml', '--wait'])
     expect(view.state).toBe('succeeded')

@@ -24,12 +24,12 @@ interface Node {
   got: Array<{ value: Signed<unknown>, from: string }>
 }
 
-function join (libp2p: MeshLibp2p, maxBytes?: number): Node {
+function join (libp2p: MeshLibp2p, maxBytes?: number, validate = verifyEnvelope): Node {
   const got: Node['got'] = []
   const channel = new GossipChannel<Signed<unknown>>({ pubsub: libp2p.services.pubsub }, {
     topic: TOPIC,
     maxBytes,
-    validate: verifyEnvelope,
+    validate,
     onMessage: (value, from) => { got.push({ value, from }) }
   })
   channel.start()
@@ -48,13 +48,13 @@ describe('gossip channel', () => {
   afterEach(async () => { await mesh.stop() })
 
   /** a - b - c in a line: a and c refuse each other, so whatever c gets went through b */
-  async function line (maxBytes?: number): Promise<{ a: Node, b: Node, c: Node, aId: Identity }> {
+  async function line (maxBytes?: number, validateB?: typeof verifyEnvelope): Promise<{ a: Node, b: Node, c: Node, aId: Identity }> {
     const [aId, bId, cId] = [await mesh.identity(), await mesh.identity(), await mesh.identity()]
     const b = await mesh.node(bId)
     const a = await mesh.node(aId, { bootstrap: [addrOf(b)], isAllowed: (p) => p === bId.id })
     const c = await mesh.node(cId, { bootstrap: [addrOf(b)], isAllowed: (p) => p === bId.id })
     await waitFor(() => connected(a, b) && connected(c, b), { what: 'the line to connect' })
-    const nodes = { a: join(a), b: join(b, maxBytes), c: join(c, maxBytes), aId }
+    const nodes = { a: join(a), b: join(b, maxBytes, validateB), c: join(c, maxBytes), aId }
     await waitForMesh(b, [a, c])
     await waitForMesh(c, [b])
     return nodes
@@ -101,11 +101,32 @@ describe('gossip channel', () => {
       received: 4,
       accepted: 1,
       published: 0,
+      notForwarded: 0,
       dropped: { 'too-large': 1, ERR_BAD_SIGNATURE: 1, ERR_MALFORMED: 1 }
     })
     // c saw only the marker: b forwarded none of the rejected messages
     expect(c.channel.stats()).toMatchObject({ received: 1, accepted: 1, dropped: {} })
     await expect(b.channel.publish(big.bytes)).rejects.toMatchObject({ code: 'ERR_TOO_LARGE' })
+  })
+
+  it('delivers but does not forward a message its validator says needs no forwarding', async () => {
+    // b keeps what it is told every subscriber already has (`forward: false`) to itself
+    const { a, b, c, aId } = await line(undefined, (bytes) => {
+      const v = verifyEnvelope(bytes)
+      return v.ok && (v.value.payload as { direct?: boolean }).direct === true ? { ...v, forward: false } : v
+    })
+    const direct = seal(aId, 'load', { direct: true })
+    const marker = seal(aId, 'load', { name: 'marker' })
+    expect(await a.channel.publish(direct.bytes)).toBe(1)
+    await waitFor(() => b.got.length === 1, { what: 'b to receive the first message' })
+    expect(await a.channel.publish(marker.bytes)).toBe(1)
+    await waitFor(() => c.got.length === 1, { what: 'the marker to reach c through b' })
+    // b delivered both; c, which hears a only through b, got the marker alone (b forwards on one
+    // stream to c, in order: a forwarded first message would have come before the marker)
+    expect(b.got.map(g => g.value.hash)).toEqual([direct.hash, marker.hash])
+    expect(b.channel.stats()).toMatchObject({ received: 2, accepted: 2, notForwarded: 1, dropped: {} })
+    expect(c.got.map(g => g.value.hash)).toEqual([marker.hash])
+    expect(c.channel.stats().received).toBe(1)
   })
 
   it('a non-member cannot publish into the mesh', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { LOAD1_CHANGE, LOAD1_CHANGE_RATIO, LOAD_BUSY_HEARTBEAT_MS, LOAD_CHECK_INTERVAL_MS, LOAD_HEARTBEAT_MS, LOAD_SILENT_AFTER_MS, MEM_FREE_CHANGE_BYTES, idleHeartbeatMs, reportChanged, silentAfterMs } from '../../../protocols/load/index.js'
+import { LOAD1_CHANGE, LOAD1_CHANGE_RATIO, LOAD_BUSY_HEARTBEAT_MS, LOAD_CHECK_INTERVAL_MS, LOAD_HEARTBEAT_MS, LOAD_SILENT_AFTER_MS, MEM_FREE_CHANGE_BYTES, forwardReport, idleHeartbeatMs, reachesEveryMember, reportChanged, silentAfterMs, validateLoadReport } from '../../../protocols/load/index.js'
 import { UNREACHABLE_AFTER_MS } from '../../../node/mesh/peer-table.js'
 import { EXECUTOR_SILENT_MS, OFFER_MAX_AGE_MS } from '../../../node/scheduler/mesh-claimer.js'
 import type { LoadReport } from '../../../protocols/load/index.js'
@@ -71,5 +71,35 @@ describe('load report changes', () => {
       expect(silentAfterMs(receiver), `sender ${sender}`).toBeGreaterThanOrEqual(idleHeartbeatMs(sender) + LOAD_CHECK_INTERVAL_MS)
       expect(silentAfterMs(sender)).toBe(2 * idleHeartbeatMs(sender) + LOAD_CHECK_INTERVAL_MS)
     }
+  })
+})
+
+describe('load reports sent straight to every member', () => {
+  const members = ['self', 'm1', 'm2', 'm3']
+  const none = (): boolean => false
+
+  it('a report reaches every member when every other member that has not left subscribes over a connection', () => {
+    expect(reachesEveryMember('self', members, new Set(['m1', 'm2', 'm3']), none)).toBe(true)
+    // one member not connected (or not subscribed yet): others must keep forwarding
+    expect(reachesEveryMember('self', members, new Set(['m1', 'm2']), none)).toBe(false)
+    // unless it left the mesh
+    expect(reachesEveryMember('self', members, new Set(['m1', 'm2']), id => id === 'm3')).toBe(true)
+    // a non-member subscriber (an invite key) does not stand in for a member
+    expect(reachesEveryMember('self', members, new Set(['m1', 'm2', 'invite']), none)).toBe(false)
+  })
+
+  it('is not forwarded only when it says so and came from its author', () => {
+    expect(forwardReport({ node: 'a', direct: true }, 'a')).toBe(false)
+    // a copy relayed by another node, or one its author did not send to everybody, goes on as usual
+    expect(forwardReport({ node: 'a', direct: true }, 'b')).toBe(true)
+    expect(forwardReport({ node: 'a' }, 'a')).toBe(true)
+    expect(forwardReport({ node: 'a', direct: false }, 'a')).toBe(true)
+  })
+
+  it('direct is an optional boolean of the report', () => {
+    const report = { ...sent, at: 1, seq: 1 }
+    expect(validateLoadReport(report).value).toBeDefined()
+    expect(validateLoadReport({ ...report, direct: true }).value).toMatchObject({ direct: true })
+    expect(validateLoadReport({ ...report, direct: 'yes' }).problem).toBe('direct is not a boolean')
   })
 })

@@ -41,8 +41,36 @@ describe('connection monitor', () => {
     expect(connected(a, b)).toBe(true)
   })
 
+  it('pings a connection only once it has received nothing for an interval', async () => {
+    const b = await mesh.node(await mesh.identity())
+    const a = await mesh.node(await mesh.identity(), { bootstrap: [addrOf(b)], pingIntervalMs: 1500 })
+    await waitFor(() => connected(a, b), { what: 'a and b to connect' })
+    // b keeps sending to a (a ping of its own every 100 ms): a's connection is never quiet, so a pings nothing
+    await waitFor(() => a.services.monitor.stats().skipped >= 1, { what: 'a to look at its connection' })
+    const before = a.services.monitor.stats().pings
+    for (let i = 0; i < 20; i++) {
+      await b.services.ping.ping(a.peerId)
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    expect(a.services.monitor.stats().pings).toBe(before)
+    // left alone, the connection goes quiet and a pings b
+    await waitFor(() => a.services.monitor.stats().pings > before, { what: 'a to ping the quiet connection', timeoutMs: 10_000 })
+    expect(connected(a, b)).toBe(true)
+  })
+
+  it('closes a connection whose peer stops answering pings', async () => {
+    const b = await mesh.node(await mesh.identity())
+    // b takes ping streams and never answers them, as a hung or unreachable peer would
+    await b.unhandle('/cit/ping/1.0.0')
+    await b.handle('/cit/ping/1.0.0', () => {}, { maxInboundStreams: 8, maxOutboundStreams: 8 })
+    const a = await mesh.node(await mesh.identity(), { bootstrap: [addrOf(b)], pingIntervalMs: 300, pingTimeoutMs: 300 })
+    await waitFor(() => connected(a, b), { what: 'a and b to connect' })
+    await waitFor(() => a.services.monitor.stats().closed >= 1, { what: 'a to close the connection to b', timeoutMs: 10_000 })
+  })
+
   it('refuses a bad ping interval', async () => {
     const id = await mesh.identity()
     await expect(mesh.node(id, { pingIntervalMs: 0 })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' })
+    await expect(mesh.node(id, { pingTimeoutMs: 1.5 })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' })
   })
 })
