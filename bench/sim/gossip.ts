@@ -7,15 +7,15 @@
  * mesh peers; every heartbeat it sends IHAVE with the ids of the last `historyGossip` heartbeats
  * to max(Dlazy, gossipFactor × non-mesh peers) random non-mesh peers, and answers IWANT with the
  * message. Not modelled: peer scoring, opportunistic grafting, mesh churn after the start,
- * IWANT promises and the flow control of the streams.
+ * IWANT promises, the flow control of the streams, and load reports marked `direct` (a node
+ * connected to every member is not forwarded its reports; at the simulator's sizes none is).
  */
-import { GOSSIP_D, GOSSIP_DHI, GOSSIP_DLAZY, GOSSIP_DLO } from '../../protocols/net/constants.js'
+import { GOSSIP_D, GOSSIP_DHI, GOSSIP_DLAZY, GOSSIP_DLO, GOSSIP_FACTOR } from '../../protocols/net/constants.js'
 import type { Links, Rng } from './links.js'
 import type { VirtualTime } from '../../protocols/lease/index.js'
 
-// the topic mesh's degrees are the daemon's own (protocols/net/constants.ts), so the model follows
-// them; the rest are gossipsub's defaults, which the daemon keeps
-export const GOSSIP_FACTOR = 0.25
+// the topic mesh's degrees and the IHAVE fan-out are the daemon's own (protocols/net/constants.ts),
+// so the model follows them; the heartbeat and the history are gossipsub's defaults, which the daemon keeps
 export const GOSSIP_HEARTBEAT_MS = 1000
 export const GOSSIP_HISTORY_GOSSIP = 3
 
