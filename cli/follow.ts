@@ -1,4 +1,5 @@
 import { EXIT } from './errors.js'
+import { isFinal } from '../protocols/job/records.js'
 import { outcomeLine } from './output.js'
 import { watchWaiting } from './waiting.js'
 import { outputMode, writeConverted } from './plain.js'
@@ -15,7 +16,10 @@ export function exitFor (job: JobView): number {
  * Show a job's terminal output live (when `follow`), then wait for its end and report it:
  * the `show` object with --json, a one-line outcome on stderr otherwise.
  */
-export async function followAndWait (backend: Backend, id: string, io: Output, options: { follow: boolean, json: boolean, self?: string, signal?: AbortSignal }): Promise<number> {
+export async function followAndWait (backend: Backend, id: string, io: Output, options: { follow: boolean, json: boolean, self?: string, signal?: AbortSignal, submitted?: JobView }): Promise<number> {
+  // a job the submission answered finished (a result cache hit) has its outcome in that answer
+  const known = options.submitted
+  if (!options.follow && known?.id === id && isFinal(known.state)) return report(known, io, options)
   // people see why it waits and where it runs; scripts (--json) get only the result
   const stopWatching = options.json ? () => {} : watchWaiting(async ref => await backend.show(ref), id, io, { where: true, self: options.self, signal: options.signal })
   let job: JobView
@@ -28,6 +32,11 @@ export async function followAndWait (backend: Backend, id: string, io: Output, o
   } finally {
     stopWatching()
   }
+  return report(job, io, options)
+}
+
+/** a finished job: the `show` object with --json, its outcome line otherwise; the exit status */
+function report (job: JobView, io: Output, options: { json: boolean, self?: string }): number {
   if (options.json) io.out(JSON.stringify(job))
   else io.err(outcomeLine(job, options.self))
   return exitFor(job)

@@ -45,7 +45,7 @@ export async function run (argv: string[], io: Output): Promise<number> {
   const self = p.ctx.json ? undefined : (await client.status().catch(() => undefined))?.peerId
   const release = cancelOnInterrupt(backend, () => view.id, io)
   try {
-    return await followAndWait(backend, view.id, io, { follow: p.values.follow === true, json: p.ctx.json, self })
+    return await followAndWait(backend, view.id, io, { follow: p.values.follow === true, json: p.ctx.json, self, submitted: view })
   } finally {
     release()
   }

@@ -46,8 +46,12 @@ export interface JobServiceEvents {
   change: [JobRow]
   /** an event was recorded (from this node or a peer); row is undefined when its job is not known yet */
   event: [JobEvent, JobRow | undefined]
-  /** this node signed a new record (`job` or `event`): the mesh publishes it */
-  signed: [Signed<unknown>]
+  /**
+   * this node signed a new record (`job` or `event`): the mesh publishes it. `together`, when
+   * given, lists the records signed with it (a cache hit's announcement, `submitted` and
+   * `finished`), each of which is emitted too: the mesh may send them as one message.
+   */
+  signed: [Signed<unknown>, Array<Signed<unknown>>?]
 }
 
 /**
@@ -126,7 +130,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       const written = structuredClone(row)
       this.log.info('job submitted', { job: row.id, name: row.name, priority: row.priority })
       this.log.info('result cache hit', { job: row.id, from: req.cached.from })
-      for (const s of [signed, first, finished]) this.emit('signed', s)
+      const together = [signed, first, finished]
+      for (const s of together) this.emit('signed', s, together)
       this.emit('event', finished.payload, row)
       this.emit('change', row)
       return { row, written, events: [first, finished] }

@@ -1,4 +1,5 @@
 import { open } from '../../protocols/codec/index.js'
+import { decodeBundle } from '../../protocols/gossip/index.js'
 import { validateAnnouncement, validateEvent } from '../../protocols/job/index.js'
 import { LOAD_MAX_SKEW_MS, validateLoadReport } from '../../protocols/load/index.js'
 import type { Signed } from '../../protocols/codec/index.js'
@@ -42,6 +43,7 @@ export type Checked =
   | { kind: 'load', signed: Signed<LoadReport> }
   | { kind: 'trust', bytes: Uint8Array, signed: Signed<unknown> }
   | { kind: 'record', bytes: Uint8Array, signed: Signed<unknown> }
+  | { kind: 'bundle', job: Signed<JobAnnouncement>, events: Array<Signed<JobEvent>> }
 
 /** Signed records of other types (repositories…) that ride the trust topic and the record log. */
 export interface RecordHandler {
@@ -163,6 +165,38 @@ export class Ingest {
     return { ok: true, value: { kind, signed: { ...signed, payload: value } } }
   }
 
+  /**
+   * Decide on a bundle's bytes (protocols/gossip/bundle.ts): a job's announcement and events its
+   * own signer signed with it, each record checked as if it had come alone. One record refused
+   * refuses the bundle, for that record's reason.
+   */
+  checkBundle (bytes: Uint8Array, options: { live?: boolean } = {}): Verdict {
+    let records: Uint8Array[]
+    try {
+      records = decodeBundle(bytes)
+    } catch (err: any) {
+      return this.drop(OPEN_REASONS[err?.code] ?? 'bad-bundle', String(err?.message ?? err))
+    }
+    const first = this.check(records[0], 'job', options)
+    if (!first.ok) return first
+    if (first.value.kind !== 'job') return this.drop('bad-bundle', 'its first record is not a job announcement')
+    const job = first.value.signed
+    const events: Array<Signed<JobEvent>> = []
+    const seen = new Set([job.hash])
+    for (const bytes of records.slice(1)) {
+      const v = this.check(bytes, 'event', options)
+      if (!v.ok) return v
+      if (v.value.kind !== 'event') return this.drop('bad-bundle', 'a record after the first is not an event')
+      const ev = v.value.signed
+      if (ev.payload.job !== job.hash) return this.drop('bad-bundle', 'an event of another job')
+      if (ev.signer !== job.signer) return this.drop('bad-bundle', 'an event signed by another key than the announcement')
+      if (seen.has(ev.hash)) return this.drop('bad-bundle', 'a record twice')
+      seen.add(ev.hash)
+      events.push(ev)
+    }
+    return { ok: true, value: { kind: 'bundle', job, events } }
+  }
+
   /** Act on a checked message; duplicates and replays are counted and change nothing. */
   async apply (v: Checked): Promise<void> {
     switch (v.kind) {
@@ -177,6 +211,18 @@ export class Ingest {
           this.accepted++
           // the events that came before it are judged now, against the job they name
           for (const ev of this.held.take(v.signed.hash)) await this.applyEvent(ev)
+        })
+        return
+      case 'bundle':
+        // the announcement, then its events against it, as if each had come alone in that order
+        await this.perJob(v.job.hash, async () => {
+          if (await this.c.jobs.ingestAnnouncement(v.job)) {
+            this.accepted++
+            for (const ev of this.held.take(v.job.hash)) await this.applyEvent(ev)
+          } else {
+            this.drop('duplicate')
+          }
+          for (const ev of v.events) await this.applyEvent(ev)
         })
         return
       case 'event':

@@ -1,7 +1,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { linkedSignal, recordId, seal } from '../../protocols/codec/index.js'
-import { GossipChannel } from '../../protocols/gossip/index.js'
+import { GOSSIP_MAX_MESSAGE_BYTES, GossipChannel, encodeBundle } from '../../protocols/gossip/index.js'
 import { JOIN_PROTOCOL, JoinService } from '../../protocols/join/index.js'
 import { LOAD_BUSY_HEARTBEAT_MS, LOAD_CHECK_INTERVAL_MS, forwardReport, idleHeartbeatMs, reachesEveryMember, reportChanged } from '../../protocols/load/index.js'
 import { REDIAL_MAX_CONNECTED, createMeshLibp2p, disconnectDisallowed, guardInviteKeys } from '../../protocols/net/index.js'
@@ -82,7 +82,15 @@ export class MeshService {
   private readonly unannounced = new Map<string, JobRow>()
   /** aborted by stop(): dials, reports and publishes in flight end with it */
   private controller?: AbortController
-  private readonly onSigned = (s: Signed<unknown>): void => {
+  /** the bundle topic (protocols/gossip/bundle.ts): records signed together, as one message */
+  private bundles?: GossipChannel<unknown>
+  private readonly onSigned = (s: Signed<unknown>, together?: Array<Signed<unknown>>): void => {
+    // records signed together go out with the first of them
+    if (together != null && together.length > 1) {
+      if (together[0] !== s) return
+      this.publishTogether(together).catch(err => { this.log.error('publishing records failed', { type: s.type, err }) })
+      return
+    }
     this.publish(s).catch(err => { this.log.error('publishing a record failed', { type: s.type, err }) })
   }
 
@@ -116,6 +124,10 @@ export class MeshService {
     return `/cit/${this.meshId}/${kind}/1`
   }
 
+  private bundleTopic (): string {
+    return `/cit/${this.meshId}/bundle/1`
+  }
+
   async start (): Promise<void> {
     if (this.libp2p != null) return
     this.controller = new AbortController()
@@ -147,6 +159,15 @@ export class MeshService {
         channel.start()
         this.channels.set(kind, channel)
       }
+      this.bundles = new GossipChannel<unknown>({ pubsub: libp2p.services.pubsub, logger: this.log }, {
+        topic: this.bundleTopic(),
+        validate: bytes => {
+          const v = this.c.ingest.checkBundle(bytes, { live: true })
+          return v.ok ? { ok: true, value: v.value } : { ok: false, reason: v.reason, ignore: v.ignore }
+        },
+        onMessage: async value => { await this.c.ingest.apply(value as never) }
+      })
+      this.bundles.start()
       this.sync = new SyncService({
         libp2p,
         log: {
@@ -214,6 +235,8 @@ export class MeshService {
     await this.sync?.stop()
     for (const ch of this.channels.values()) ch.stop()
     this.channels.clear()
+    this.bundles?.stop()
+    this.bundles = undefined
     const libp2p = this.libp2p
     this.libp2p = undefined
     await libp2p?.stop()
@@ -269,7 +292,7 @@ export class MeshService {
   stats (): Record<string, unknown> {
     return {
       ingest: this.c.ingest.stats(),
-      gossip: Object.fromEntries([...this.channels].map(([k, ch]) => [k, ch.stats()])),
+      gossip: Object.fromEntries([...this.channels, ...(this.bundles != null ? [['bundle', this.bundles] as const] : [])].map(([k, ch]) => [k, ch.stats()])),
       sync: this.sync?.stats(),
       lease: this.lease?.stats()
     }
@@ -291,6 +314,40 @@ export class MeshService {
       if (row != null) await this.setAnnounced(row, sent > 0)
     }
     return sent
+  }
+
+  /**
+   * Publish records this node signed together (a job's announcement first, then its events) as
+   * one bundle when every peer that takes job announcements takes bundles too; otherwise, or when
+   * the bundle would be too large for one message, one by one as before.
+   */
+  async publishTogether (records: Array<Signed<unknown>>): Promise<number> {
+    const bundles = this.bundles
+    const jobs = this.channels.get('job')
+    const [first] = records
+    if (bundles != null && jobs != null && first?.type === 'job' && this.everyoneTakesBundles(jobs, bundles)) {
+      const bytes = encodeBundle(records.map(r => r.bytes))
+      if (bytes.byteLength <= GOSSIP_MAX_MESSAGE_BYTES) {
+        let sent = 0
+        try {
+          sent = await bundles.publish(bytes)
+        } catch (err) {
+          this.log.warn('publish failed', { type: 'bundle', err })
+        }
+        const row = await this.c.jobs.get(first.hash)
+        if (row != null) await this.setAnnounced(row, sent > 0)
+        return sent
+      }
+    }
+    let sent = 0
+    for (const r of records) sent = Math.max(sent, await this.publish(r))
+    return sent
+  }
+
+  /** whether every peer subscribed to job announcements is subscribed to bundles (a member running an older version is not) */
+  private everyoneTakesBundles (jobs: GossipChannel<unknown>, bundles: GossipChannel<unknown>): boolean {
+    const takers = new Set(bundles.subscribers())
+    return takers.size > 0 && jobs.subscribers().every(p => takers.has(p))
   }
 
   private async setAnnounced (row: JobRow, announced: boolean): Promise<void> {

@@ -118,6 +118,10 @@ export class MeshClaimer implements Claimer {
   }
 
   plan (row: JobRow): { delayMs: number } | { skip: string } {
+    // before anything is sampled: every peer hears of a job pinned elsewhere (each cache hit is
+    // pinned to its submitter), and sampling this node's load for it was a seventh of a peer's
+    // CPU per hit
+    if (row.runOn != null && row.runOn !== this.c.self) return { skip: 'pinned to another node' }
     const refused = this.c.refuse?.(row)
     if (refused != null) return { skip: refused }
     // whether this node can take the job is decided on its state now
@@ -145,7 +149,6 @@ export class MeshClaimer implements Claimer {
    * whatever its load average says (a paused or full node still waits).
    */
   private planPinned (row: JobRow, own: Offer): { delayMs: number } | { skip: string } {
-    if (row.runOn !== this.c.self) return { skip: 'pinned to another node' }
     const why = refuse(own, row.spec)
     if (why != null && why.kind !== 'load') return { skip: why.text }
     return { delayMs: 0 }

@@ -125,6 +125,11 @@ export class GossipChannel<T = unknown> {
     }
   }
 
+  /** the peers gossipsub knows to be subscribed to this topic now */
+  subscribers (): string[] {
+    return this.pubsub.getSubscribers(this.topic).map(p => p.toString())
+  }
+
   stats (): GossipChannelStats {
     return { ...this.counts, dropped: Object.fromEntries(this.dropped) }
   }

@@ -44,6 +44,10 @@ describe('a cache hit says it is one: from which job, run where', () => {
       const there = await mesh.run(n0, ['show', hit.id]).catch(() => undefined)
       return there?.state === 'succeeded' && there.cacheHit === true && there.cachedFrom === first.id
     }, { timeoutMs: 30_000, what: 'node 0 to hear of the cache hit' })
+    // its three records went out as one bundle, which the builder took
+    const bundles = async (n: typeof n0): Promise<{ published: number, accepted: number }> => ((await mesh.api(n).status()).messages as any).gossip.bundle
+    expect((await bundles(n1)).published).toBe(1)
+    expect((await bundles(n0)).accepted).toBe(1)
     const human = (await cli(['show', hit.id], { home: n1.home })).stdout
     expect(human).toContain(`the result of job ${first.id as string}`)
     expect(human).toMatch(new RegExp(`^executor\\s+${n0.peerId}`, 'm'))

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { encode } from 'cborg'
-import { decodeCbor, Identity, open, seal } from '../../../protocols/codec/index.js'
+import { decodeCbor, encodeCbor, Identity, open, seal } from '../../../protocols/codec/index.js'
+import { encodeBundle } from '../../../protocols/gossip/index.js'
 import { createMesh, makeGrant, makeRevoke } from '../../../protocols/trust/index.js'
 import { silentLogger } from '../../../store/logger.js'
 import { Ingest } from '../../../node/mesh/ingest.js'
@@ -122,6 +123,70 @@ describe('Ingest: what peers send is authorised by role before it is acted on', 
     await deliver(second.bytes, 'job')
     await deliver(seal(admin, 'event', { mesh: meshId, job: second.hash, type: 'cancelled', node: admin.id, at: Date.now(), state: 'cancelled' }).bytes, 'event')
     expect((await jobs.get(second.hash))?.state).toBe('cancelled')
+  })
+
+  it('a bundle: an announcement and its signer\'s events, each checked as if it came alone; one bad record refuses it all', async () => {
+    const other = await Identity.generate()
+    await deliver(makeGrant(admin, mesh, member.publicKey, ['submit']).bytes, 'trust')
+    await deliver(makeGrant(admin, mesh, other.publicKey, ['submit']).bytes, 'trust')
+    const result = { state: 'succeeded', exitCode: 0, usage: { wallMs: 1, cpuMs: 1, maxRssBytes: 1 }, log: 'b'.repeat(64), artefacts: [], cacheHit: true, cachedFrom: 'c'.repeat(64) }
+    const hit = (by: Identity, nonce: string): Array<ReturnType<typeof seal>> => {
+      const job = announce(by, nonce, { runOn: by.id })
+      const at = Date.now()
+      return [
+        job,
+        seal(by, 'event', { mesh: meshId, job: job.hash, type: 'submitted', node: by.id, at, state: 'queued' }),
+        seal(by, 'event', { mesh: meshId, job: job.hash, type: 'finished', node: by.id, at: at + 1, state: 'succeeded', result, epoch: 0 })
+      ]
+    }
+    const bundle = async (records: Uint8Array[]): Promise<string | undefined> => {
+      const v = ingest.checkBundle(encodeBundle(records))
+      if (!v.ok) return v.reason
+      await ingest.apply(v.value)
+      return undefined
+    }
+    const refused = async (records: Uint8Array[], reason: string): Promise<void> => {
+      expect(await bundle(records)).toBe(reason)
+      expect(await jobs.get(String(open(records[0]).hash))).toBeUndefined()
+    }
+    const good = hit(member, '0000000000000001')
+    expect(await bundle(good.map(r => r.bytes))).toBeUndefined()
+    const row = await jobs.get(good[0].hash)
+    expect([row?.state, row?.cacheHit]).toEqual(['succeeded', true])
+    expect((await jobs.store.events(good[0].hash)).map(e => e.type)).toEqual(['submitted', 'finished'])
+    // again: the same records are duplicates and change nothing
+    expect(await bundle(good.map(r => r.bytes))).toBeUndefined()
+    expect(ingest.stats().dropped.duplicate).toBe(3)
+
+    const [job, submitted, finished] = hit(member, '0000000000000002')
+    // a record whose signature does not hold
+    const env = decodeCbor(finished.bytes, 1 << 20) as { s: Uint8Array }
+    const s = Uint8Array.from(env.s)
+    s[0] ^= 1
+    const forged = encodeCbor({ ...env, s })
+    await refused([job.bytes, submitted.bytes, forged], 'bad-signature')
+    // an event of another job, by another signer, twice, or an event first
+    const elsewhere = hit(member, '0000000000000003')
+    await refused([job.bytes, elsewhere[1].bytes], 'bad-bundle')
+    const theirs = seal(other, 'event', { mesh: meshId, job: job.hash, type: 'reprioritized', node: other.id, at: Date.now(), priority: 3 })
+    await refused([job.bytes, theirs.bytes], 'bad-bundle')
+    await refused([job.bytes, submitted.bytes, submitted.bytes], 'bad-bundle')
+    expect(await bundle([submitted.bytes, job.bytes])).toBe('wrong-topic')
+    // a record a lone message would be refused for: a member without submit, another mesh
+    const stranger = await Identity.generate()
+    await refused(hit(stranger, '0000000000000004').map(r => r.bytes), 'not-a-member')
+    // not a bundle: one record, nine, bytes that are no array of byte strings, a longer encoding
+    expect(ingest.checkBundle(encode([job.bytes]))).toMatchObject({ ok: false, reason: 'bad-bundle' })
+    expect(ingest.checkBundle(encode(Array.from({ length: 9 }, () => job.bytes)))).toMatchObject({ ok: false, reason: 'bad-bundle' })
+    expect(ingest.checkBundle(encode({ a: job.bytes }))).toMatchObject({ ok: false, reason: 'bad-bundle' })
+    expect(ingest.checkBundle(encode([job.bytes, 7]))).toMatchObject({ ok: false, reason: 'bad-bundle' })
+    const long = encodeBundle([job.bytes, submitted.bytes])
+    const padded = new Uint8Array([0x98, 0x02, ...long.subarray(1)])
+    expect(ingest.checkBundle(padded)).toMatchObject({ ok: false, reason: 'bad-bundle' })
+    expect(await jobs.get(job.hash)).toBeUndefined()
+    // the same records one by one are still taken
+    for (const [r, kind] of [[job, 'job'], [submitted, 'event'], [finished, 'event']] as const) expect(await deliver(r.bytes, kind)).toBeUndefined()
+    expect((await jobs.get(job.hash))?.state).toBe('succeeded')
   })
 
   it('events of a job not seen yet are held, not stored, and judged once it arrives', async () => {

@@ -37,7 +37,7 @@ describe('MeshClaimer.plan: every node ranks on what all have heard', () => {
   })
 
   /** a claimer for `self` whose peer table holds `published`, and whose own state now is `fresh` */
-  async function claimer (self: string, published: LoadReport[], fresh: LoadReport): Promise<MeshClaimer> {
+  async function claimer (self: string, published: LoadReport[], fresh: LoadReport, onSample = (): void => {}): Promise<MeshClaimer> {
     const meta = new MetaStore({}, { path: join(dir, `${self}-${stores.length}`) })
     await meta.start()
     stores.push(meta)
@@ -48,7 +48,7 @@ describe('MeshClaimer.plan: every node ranks on what all have heard', () => {
       self,
       lease: {} as unknown as LeaseClaimant,
       peers,
-      ownOffer: (): Offer => ({ report: fresh, canBuild: true }),
+      ownOffer: (): Offer => { onSample(); return { report: fresh, canBuild: true } },
       canBuild: () => true,
       isMember: () => true,
       announcement: async () => undefined,
@@ -82,6 +82,16 @@ describe('MeshClaimer.plan: every node ranks on what all have heard', () => {
     }
     expect(delays.get('node-c')).toBe(0)
     expect([delays.get('node-a'), delays.get('node-b')].sort()).toEqual([SECOND_TURN_MS, SECOND_TURN_MS + STAGGER_MS])
+  })
+
+  it('skips a job pinned to another node without sampling its own state, and plans one pinned to itself', async () => {
+    const published = NODES.map(n => report(n))
+    let sampled = 0
+    const counting = await claimer('node-a', published, report('node-a'), () => { sampled++ })
+    expect(counting.plan({ ...row('job-7'), runOn: 'node-b' })).toEqual({ skip: 'pinned to another node' })
+    expect(sampled).toBe(0)
+    expect(counting.plan({ ...row('job-8'), runOn: 'node-a' })).toEqual({ delayMs: 0 })
+    expect(sampled).toBe(1)
   })
 
   it('on equal load, the node the job was submitted on goes first', async () => {
