@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { REDIAL_MAX_CONNECTED } from '../../protocols/net/constants.js'
+import { GOSSIP_D, GOSSIP_DLAZY, REDIAL_MAX_CONNECTED } from '../../protocols/net/constants.js'
 import { SimMesh } from './mesh.js'
 import type { SimOptions, SimResult } from './mesh.js'
 
@@ -103,7 +103,7 @@ export async function simulate (o: CliOptions): Promise<SimReport> {
     wall_s: (Date.now() - t0) / 1000,
     loadavg: loadavg().map(x => Math.round(x * 100) / 100),
     note: 'virtual time; real lease (acceptor, claimant, RPC, certificates) and codec/job/load validation code; gossipsub modelled ' +
-      `(D=6, flood publish, IHAVE/IWANT); Ed25519 verification of ${o.verifyRate >= 1 ? 'every' : `a sampled ${Math.round(o.verifyRate * 1000) / 10} % of`} first gossip copies (every lease message verified)`
+      `(D=${GOSSIP_D}, flood publish, IHAVE/IWANT to ${GOSSIP_DLAZY}); Ed25519 verification of ${o.verifyRate >= 1 ? 'every' : `a sampled ${Math.round(o.verifyRate * 1000) / 10} % of`} first gossip copies (every lease message verified)`
   }
   mkdirSync(dirname(file), { recursive: true })
   writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`)
