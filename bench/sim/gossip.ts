@@ -92,7 +92,7 @@ export class GossipModel {
       if (p === from) continue
       // a peer that has the message already would drop this copy: count it, schedule nothing
       // (nothing is ever unseen, so this changes no outcome and saves most of the callbacks)
-      if (seen[p] !== 0) this.links.count('forward')
+      if (seen[p] !== 0) this.links.count('forward', at, p)
       else this.links.send('forward', at, p, () => { this.receive(p, msg, at) })
     }
     this.h.deliver(at, msg)

@@ -46,9 +46,14 @@ export class Links {
   readonly sent = new Map<string, number>()
   lost = 0
   private readonly rng: Rng
+  /** when each node last received anything from each other node (key `receiver * 2^16 + sender`) */
+  private readonly heardAt = new Map<number, number>()
+
+  private readonly madeAt: number
 
   constructor (private readonly vt: VirtualTime, private readonly init: LinkInit) {
     this.rng = new Rng(init.seed ^ 0x5eed)
+    this.madeAt = vt.t
   }
 
   /** the base one-way latency of the link between nodes `a` and `b` */
@@ -64,14 +69,32 @@ export class Links {
       this.lost++
       return
     }
+    this.heard(b, a)
     // up to 10% jitter; whole milliseconds keep the instants few (one event-loop turn each)
     const ms = Math.max(1, Math.round(this.latency(a, b) * (1 + 0.1 * this.rng.float())))
     this.vt.after(ms, deliver)
   }
 
-  /** count a message of `kind` sent whose delivery would change nothing (the receiver has it already) */
-  count (kind: string): void {
+  /** count a message of `kind` sent from `a` to `b` whose delivery would change nothing (the receiver has it already) */
+  count (kind: string, a: number, b: number): void {
     this.sent.set(kind, (this.sent.get(kind) ?? 0) + 1)
+    this.heard(b, a)
+  }
+
+  /**
+   * How long node `at` has received nothing from node `from`. Taken when the message is sent, not
+   * when it arrives: the link's latency is a few ms against the quiet monitor's interval of a
+   * minute. A link that has carried nothing yet counts as last heard at a time drawn (from the
+   * seed) within the `spreadMs` before the network was made: the simulated window is short, and
+   * in a mesh that has run for a while the links' quiet spells are out of phase.
+   */
+  quietFor (at: number, from: number, spreadMs: number): number {
+    const last = this.heardAt.get(at * 65536 + from) ?? this.madeAt - pairHash(this.init.seed ^ at, at, from) % spreadMs
+    return this.vt.t - last
+  }
+
+  private heard (at: number, from: number): void {
+    this.heardAt.set(at * 65536 + from, this.vt.t)
   }
 
   /** every message sent so far */

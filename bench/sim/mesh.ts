@@ -158,11 +158,17 @@ export class SimMesh {
       }
       // spread over one heartbeat, so that any window holds reports at the steady rate
       this.background.push(this.vt.after(this.rng.int(heartbeat), beat))
+      // the daemon's quiet monitor (protocols/net/quiet-monitor.ts): looked at six times an
+      // interval, a connection that received nothing for an interval is pinged (and answered)
+      const check = CONNECTION_PING_INTERVAL_MS / 6
       const ping = (): void => {
-        for (const p of this.gossip.peers[n.index]) this.links.send('ping', n.index, p, () => { this.links.send('ping', p, n.index, () => {}) })
-        this.background.push(this.vt.after(CONNECTION_PING_INTERVAL_MS, ping))
+        for (const p of this.gossip.peers[n.index]) {
+          if (this.links.quietFor(n.index, p, CONNECTION_PING_INTERVAL_MS) < CONNECTION_PING_INTERVAL_MS) continue
+          this.links.send('ping', n.index, p, () => { this.links.send('ping', p, n.index, () => {}) })
+        }
+        this.background.push(this.vt.after(check, ping))
       }
-      this.background.push(this.vt.after(this.rng.int(CONNECTION_PING_INTERVAL_MS), ping))
+      this.background.push(this.vt.after(this.rng.int(check), ping))
     }
     // a few gossip heartbeats of warm-up (IHAVE windows filled); the first reports are spread over
     // one heartbeat from the start, so reports arrive at the steady rate throughout
