@@ -243,55 +243,46 @@ export class Sandbox {
   /** what to hide and expose, read from the host now (paths resolved, missing ones left out) */
   private async hostView (): Promise<Omit<MountPlanInput, 'workspace' | 'dev'>> {
     const own = [homedir(), `/run/user/${process.getuid?.() ?? 0}`].filter(p => p !== '' && p !== '/')
-    // the reads are made at once, not one after another: each waits its turn on libuv's thread
-    // pool, and a run's set-up waited for a chain of about fifteen of them (6 ms at the median
-    // on a machine at load 6, up to 50 at load 12)
-    const root = listDir('/')
-    // (a failure is met where it is awaited, below)
-    root.catch(() => {})
-    const [hidden, readOnly, secret] = await Promise.all([
-      hostPaths([...own, ...(this.init.hiddenPaths ?? [])]),
-      hostPaths(this.init.readOnlyPaths ?? []),
-      hostPaths([this.init.home])
-    ])
-    const view = { hidden, readOnly, secret }
+    const view = {
+      hidden: await hostPaths([...own, ...(this.init.hiddenPaths ?? [])]),
+      readOnly: await hostPaths(this.init.readOnlyPaths ?? []),
+      secret: await hostPaths([this.init.home])
+    }
     // every directory leading to a rule is rebuilt entry by entry (mounts.ts), unless it is too big
-    const dirs: string[] = []
+    const listings = new Map<string, RootEntry[]>([['/', await listDir('/')]])
+    const skipped = new Set<string>()
     for (const rule of [...view.hidden, ...view.readOnly, ...view.secret]) {
       for (let dir = dirname(rule.path); dir !== '/'; dir = dirname(dir)) {
-        if (!dirs.includes(dir) && !OWN_TOP.has(dir.split('/')[1])) dirs.push(dir)
+        if (listings.has(dir) || skipped.has(dir) || OWN_TOP.has(dir.split('/')[1])) continue
+        const entries = await listDir(dir).catch(() => undefined)
+        if (entries !== undefined && entries.length <= MAX_LISTED_ENTRIES) listings.set(dir, entries)
+        else skipped.add(dir)
       }
     }
-    const listed = await Promise.all(dirs.map(async dir => await listDir(dir, MAX_LISTED_ENTRIES).catch(() => undefined)))
-    const listings = new Map<string, RootEntry[]>([['/', (await root)!]])
-    dirs.forEach((dir, i) => {
-      const entries = listed[i]
-      if (entries !== undefined) listings.set(dir, entries)
-    })
     return { ...view, listings }
   }
 }
 
-/** the entries of a host directory (undefined if there are more than `max`: not looked at further) */
-async function listDir (dir: string, max = Infinity): Promise<RootEntry[] | undefined> {
-  const entries = await readdir(dir, { withFileTypes: true })
-  if (entries.length > max) return undefined
-  return await Promise.all(entries.map(async (entry): Promise<RootEntry> => {
+/** the entries of a host directory */
+async function listDir (dir: string): Promise<RootEntry[]> {
+  const out: RootEntry[] = []
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = dir === '/' ? `/${entry.name}` : `${dir}/${entry.name}`
-    if (entry.isSymbolicLink()) return { name: entry.name, kind: 'symlink', target: await readlink(path) }
-    return { name: entry.name, kind: entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : 'other' }
-  }))
+    if (entry.isSymbolicLink()) out.push({ name: entry.name, kind: 'symlink', target: await readlink(path) })
+    else out.push({ name: entry.name, kind: entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : 'other' })
+  }
+  return out
 }
 
 /** the real paths of `paths` that exist, with what they are */
 async function hostPaths (paths: readonly string[]): Promise<HostPath[]> {
-  const found = await Promise.all(paths.map(async (p): Promise<HostPath | undefined> => {
+  const out: HostPath[] = []
+  for (const p of paths) {
     try {
       const real = await realpath(p)
       const st = await lstat(real)
-      if (real !== '/' && (st.isDirectory() || st.isFile())) return { path: real, kind: st.isDirectory() ? 'dir' : 'file' }
+      if (real !== '/' && (st.isDirectory() || st.isFile())) out.push({ path: real, kind: st.isDirectory() ? 'dir' : 'file' })
     } catch {}
-    return undefined
-  }))
-  return found.filter((h): h is HostPath => h !== undefined)
+  }
+  return out
 }
