@@ -255,7 +255,7 @@ export class CitNode implements NodeParts {
       canBuild: id => trust.hasRole(id, 'build'),
       refuse: row => isolationRefusal({ isolation: this.sandbox?.isolation ?? 'none', allowUnisolated: this.config.allowUnisolated, self: this.identity.id }, row),
       isMember: id => trust.isMember(id),
-      announcement: async id => await this.jobs.announcement(id),
+      announcement: async id => await this.jobs.store.announcement(id),
       // alone (no other member, or none connected), nothing can be missing
       caughtUp: () => mesh.caughtUp() || mesh.otherMembers() === 0,
       logger: this.root.child('claim')

@@ -64,12 +64,6 @@ export class JobService extends EventEmitter<JobServiceEvents> {
   private readonly live = new Map<string, LiveOutput>()
   /** the one in-memory copy of each unfinished job, so concurrent changes never overwrite each other */
   private readonly active = new Map<string, JobRow>()
-  /**
-   * the signed announcements of this node's own unfinished jobs: a claim sends it along to
-   * acceptors that have not heard of the job yet, and reading it back from the store put a turn
-   * of the thread pool (12 ms at the median on a busy machine) before every first claim
-   */
-  private readonly ownAnnouncements = new Map<string, Uint8Array>()
   /** per-job chain of writes: events of one job are recorded one at a time, in order */
   private readonly chains = new Map<string, Promise<unknown>>()
 
@@ -120,11 +114,9 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     }
     const lease = this.acceptorsFor?.(announcement.nonce)
     if (lease != null) Object.assign(announcement, lease)
-    const t0 = performance.now()
     const signed = seal(this.identity, 'job', announcement)
     const row = rowFromAnnouncement(signed, true)
     const first = this.sealEvent(row.id, 'submitted', { state: 'queued' })
-    const sealed = performance.now()
     if (req.cached != null) {
       // a cache hit is stored finished, in the same synced write: no node ever sees it queued,
       // and it costs one fsync (its `finished` is stamped after `submitted`, so they sort in order)
@@ -143,9 +135,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     // copied before any listener hears of it: the runner may change the shared row from now on
     const written = structuredClone(row)
     this.active.set(row.id, row)
-    this.ownAnnouncements.set(row.id, signed.bytes)
-    // where a dispatch's time goes (docs/benchmarks.md): signing, then the synced write
-    this.log.info('job submitted', { job: row.id, name: row.name, priority: row.priority, signMs: Math.round(sealed - t0), storeMs: Math.round(performance.now() - sealed) })
+    this.log.info('job submitted', { job: row.id, name: row.name, priority: row.priority })
     this.emit('signed', signed)
     this.emit('signed', first)
     this.emit('change', row)
@@ -172,11 +162,6 @@ export class JobService extends EventEmitter<JobServiceEvents> {
       // the statement stays the original's: it names the job that built these bytes
       result: { state: 'succeeded', exitCode: row.exitCode ?? 0, usage: row.usage, log: row.log, artefacts: row.artefacts ?? [], nix: row.nix, provenance: row.provenance }
     }
-  }
-
-  /** A job's signed announcement as stored (this node's own unfinished jobs' from memory). */
-  async announcement (id: string): Promise<Uint8Array | undefined> {
-    return this.ownAnnouncements.get(id) ?? await this.store.announcement(id)
   }
 
   /** The current row of a job: the shared in-memory copy while it is unfinished. */
@@ -221,10 +206,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
   private async recordNow (row: JobRow | undefined, ev: Signed<JobEvent>, sync: boolean): Promise<void> {
     const changed = await this.store.record(row, ev, { sync })
     if (changed && row?.state === 'succeeded' && row.spec.cache) await this.store.rememberResult(inputKey(row.spec, keyParams(row.params, row.source)), row.id)
-    if (row != null && isFinal(row.state)) {
-      this.active.delete(row.id)
-      this.ownAnnouncements.delete(row.id)
-    }
+    if (row != null && isFinal(row.state)) this.active.delete(row.id)
     this.log.debug('job event', { job: ev.payload.job, type: ev.payload.type, state: row?.state })
     this.emit('event', ev.payload, row)
     if (changed && row != null) this.emit('change', row)

@@ -233,17 +233,12 @@ export class MeshService {
 
   /** a job's acceptors; a claim may bring the announcement of a job this node has not heard of yet */
   private async acceptorsOf (job: string, ann?: Uint8Array): Promise<readonly string[] | undefined> {
-    if (ann == null) return (await this.c.jobs.get(job))?.acceptors
-    // the announcement the claimant sent along, checked as a gossiped one would be, names the
-    // acceptors itself (a row is made from it): no read of this node's store, nor its write,
-    // waits before the grant, whose own synced write is what a restarted acceptor relies on.
-    // A job not known here yet is kept as one heard by gossip would be, meanwhile.
+    const row = await this.c.jobs.get(job)
+    if (row != null || ann == null) return row?.acceptors
     const v = this.c.ingest.check(ann, 'job')
-    if (!v.ok || v.value.kind !== 'job' || v.value.signed.hash !== job) return (await this.c.jobs.get(job))?.acceptors
-    const checked = v.value
-    void this.c.jobs.get(job).then(async row => { if (row == null) await this.c.ingest.apply(checked) })
-      .catch(err => { this.log.warn('keeping an announcement sent with a claim failed', { job, err }) })
-    return checked.signed.payload.acceptors
+    if (!v.ok || v.value.kind !== 'job' || v.value.signed.hash !== job) return undefined
+    await this.c.ingest.apply(v.value)
+    return (await this.c.jobs.get(job))?.acceptors
   }
 
   /** this node's addresses, each with its /p2p/ suffix */
