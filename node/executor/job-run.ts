@@ -234,6 +234,7 @@ export class JobRun {
       return { exitCode: WRAPPER_FAILED_EXIT }
     }
     this.startedAny = true
+    init.log.debug('command spawned', { job: init.req.jobId, label })
     init.containment.addSession(cmd.pid)
     this.current = cmd
     try {

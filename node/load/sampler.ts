@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs'
+import { opendirSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { availableParallelism, freemem, loadavg, totalmem } from 'node:os'
 import type { LoadReport, NodeState } from '../../protocols/load/index.js'
 
@@ -52,16 +53,37 @@ export class LoadSampler {
     }
   }
 
-  /** names of the workspaces this node holds (read at most every WORKSPACES_READ_EVERY_MS) */
+  /**
+   * names of the workspaces this node holds that hold something (read at most every
+   * WORKSPACES_READ_EVERY_MS): an empty workspace saves a build nothing, so it does not draw the
+   * job away from its submitting node (whose output then needs no remote stream)
+   */
   private workspaceNames (): string[] {
     const now = this.now()
     if (now - this.workspaceCache.at > WORKSPACES_READ_EVERY_MS) {
       let names: string[] = []
       try {
-        names = readdirSync(this.init.workspacesDir).filter(n => !n.startsWith('.'))
+        names = readdirSync(this.init.workspacesDir).filter(n => !n.startsWith('.') && !isEmptyDir(join(this.init.workspacesDir, n)))
       } catch {}
       this.workspaceCache = { at: now, names: names.slice(0, MAX_REPORTED_WORKSPACES) }
     }
     return this.workspaceCache.names
+  }
+}
+
+/** whether `path` is a directory without entries (anything unreadable counts as not empty) */
+function isEmptyDir (path: string): boolean {
+  let dir
+  try {
+    dir = opendirSync(path)
+  } catch {
+    return false
+  }
+  try {
+    return dir.readSync() == null
+  } catch {
+    return false
+  } finally {
+    dir.closeSync()
   }
 }

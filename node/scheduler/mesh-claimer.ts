@@ -171,7 +171,11 @@ export class MeshClaimer implements Claimer {
     let proof = row.grants?.[0]
     const known = this.known.get(row.id)
     if (known != null && known.epoch > epoch) ({ epoch, proof } = known)
-    const r = await this.c.lease.claim({ job: row.id, acceptors: row.acceptors, epoch: epoch + 1, proof, ann: await this.c.announcement(row.id), signal })
+    const t0 = performance.now()
+    const ann = await this.c.announcement(row.id)
+    const t1 = performance.now()
+    const r = await this.c.lease.claim({ job: row.id, acceptors: row.acceptors, epoch: epoch + 1, proof, ann, signal })
+    this.c.logger.debug('lease asked', { job: row.id, annMs: Math.round(t1 - t0), leaseMs: Math.round(performance.now() - t1) })
     if (!r.ok) {
       // the proof is a view into the reply's frame: its own bytes, not the frame, are kept
       if (r.epoch != null && r.epoch > epoch && r.proof != null) this.known.set(row.id, { epoch: r.epoch, proof: ownBytes(r.proof) })

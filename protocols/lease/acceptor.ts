@@ -82,7 +82,13 @@ export class LeaseAcceptor {
   async handle (from: string, req: LeaseRequest): Promise<Uint8Array> {
     if (req.mesh !== this.c.mesh) return this.refuse(req.rid, 'wrong-mesh')
     switch (req.op) {
-      case 'claim': return await this.serialised(req.job, async () => await this.claim(from, req))
+      case 'claim': {
+        const t = performance.now()
+        const reply = await this.serialised(req.job, async () => await this.claim(from, req))
+        // where a dispatch's claim goes (docs/benchmarks.md): the acceptor's share of the round trip
+        this.log.debug('lease claim answered', { job: req.job, ms: Math.round(performance.now() - t), sentMsAgo: this.clock.now() - req.at })
+        return reply
+      }
       case 'finish': return await this.serialised(req.job, async () => await this.finish(from, req))
       default: return await this.batch(from, req)
     }

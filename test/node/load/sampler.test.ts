@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { LoadSampler } from '../../../node/load/sampler.js'
@@ -8,11 +8,14 @@ describe('LoadSampler', () => {
   const temps: Array<{ cleanup: () => Promise<void> }> = []
   afterEach(async () => { for (const t of temps.splice(0)) await t.cleanup() })
 
-  it('reports the labels, slots and state as they are at each sample, and the workspaces on disk', async () => {
+  it('reports the labels, slots and state as they are at each sample, and the workspaces on disk that hold something', async () => {
     const t = await tempHome('cit-load-')
     temps.push(t)
     const workspacesDir = join(t.dir, 'workspaces')
     await mkdir(join(workspacesDir, 'libfoo_main'), { recursive: true })
+    await writeFile(join(workspacesDir, 'libfoo_main', 'build.o'), 'x')
+    // an empty workspace (a job that wrote nothing there) saves a build nothing: not reported
+    await mkdir(join(workspacesDir, 'echo_only'), { recursive: true })
     await mkdir(join(workspacesDir, '.tmp'), { recursive: true })
     const config = { labels: ['linux'] }
     let state: 'active' | 'paused' = 'active'
