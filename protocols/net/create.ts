@@ -15,7 +15,7 @@ import { InvalidMeshOptionError } from './errors.js'
 import { BoundedDatastore } from './bounded-datastore.js'
 import { membershipGater } from './gater.js'
 import { redialer } from './redialer.js'
-import { corkedTcp, lastReceivedAt, useHalfWindowUpdates } from './wire.js'
+import { corkedTcp, lastReceivedAt, useHalfWindowUpdates, useQuietLengthPrefixes } from './wire.js'
 import { quietMonitor } from './quiet-monitor.js'
 import { silentLogger } from '../../store/logger.js'
 import type { IsAllowed } from './gater.js'
@@ -109,6 +109,7 @@ export async function createMeshLibp2p (options: MeshLibp2pOptions): Promise<Mes
   }
   // fewer, larger socket writes for the same bytes (see wire.ts)
   useHalfWindowUpdates()
+  useQuietLengthPrefixes()
   return await createLibp2p<MeshServices>({
     privateKey: options.privateKey,
     start: options.start ?? true,

@@ -12,10 +12,17 @@
  *   can still never stall: it runs out of credit only after the whole window, by which time the
  *   update has gone out.
  *
- * Both touch the libraries' objects from outside, so both check the shape they rely on and
- * change nothing (and say so through `wireTuning()`) if a new version no longer has it.
+ * - `useQuietLengthPrefixes()`: libp2p's length-prefixed decoder (Noise's, on every connection)
+ *   learns that its buffer holds no further frame from its length decoder throwing a new
+ *   `RangeError`, so every message received built an Error and captured a stack (several µs,
+ *   on every keystroke of an attach session and every message of every protocol). An empty buffer
+ *   now ends the loop with one RangeError made once: the same control flow, without the capture.
+ *
+ * All three touch the libraries' objects from outside, so each checks the shape it relies on and
+ * changes nothing (and says so through `wireTuning()`) if a new version no longer has it.
  */
 import { tcp } from '@libp2p/tcp'
+import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { StreamState, YamuxStream } from '@libp2p/yamux/stream'
 import type { TCPComponents, TCPOptions } from '@libp2p/tcp'
 import type { Connection, CreateListenerOptions, DialTransportOptions, MultiaddrConnection, Transport, Upgrader } from '@libp2p/interface'
@@ -28,9 +35,11 @@ export interface WireTuning {
   corkedTcp: boolean | 'unknown'
   /** yamux streams grant credit once half the receive window is used */
   halfWindowUpdates: boolean
+  /** length-prefixed decoders stop at an empty buffer without building an Error */
+  quietLengthPrefixes: boolean
 }
 
-const state: WireTuning = { corkedTcp: 'unknown', halfWindowUpdates: false }
+const state: WireTuning = { corkedTcp: 'unknown', halfWindowUpdates: false, quietLengthPrefixes: false }
 
 /** which of the changes took effect (a library update may have made one impossible) */
 export function wireTuning (): Readonly<WireTuning> {
@@ -143,4 +152,42 @@ export function useHalfWindowUpdates (): void {
     original.call(this)
   }
   state.halfWindowUpdates = true
+}
+
+interface PrefixDecoderFields {
+  buffer?: { byteLength?: unknown }
+  lengthDecoder?: (data: unknown) => number
+  [QUIET]?: true
+}
+
+const QUIET = Symbol('cit.quietLengthPrefix')
+/** thrown for every empty buffer: made once, so no stack is captured per message */
+const NO_PREFIX_YET = new RangeError('no length prefix in an empty buffer')
+
+/**
+ * Make every length-prefixed decoder in this process (libp2p's, which Noise uses on every
+ * connection) stop at an empty buffer by throwing one RangeError made once, instead of having its
+ * length decoder build a new one; a buffer holding part of a prefix goes to the length decoder as
+ * before. Its loop catches a RangeError as "wait for more", so nothing else changes. Idempotent.
+ */
+export function useQuietLengthPrefixes (): void {
+  if (state.quietLengthPrefixes) return
+  const proto = (LengthPrefixedDecoder as unknown as { prototype?: { decode?: (buf: unknown) => Generator<unknown> } } | undefined)?.prototype
+  const original = proto?.decode
+  if (proto == null || typeof original !== 'function') return
+  proto.decode = function quietDecode (this: PrefixDecoderFields, buf: unknown): Generator<unknown> {
+    if (this[QUIET] !== true) {
+      const decodeLength = this.lengthDecoder
+      if (typeof decodeLength === 'function' && typeof this.buffer?.byteLength === 'number') {
+        const buffer = this.buffer
+        this.lengthDecoder = (data: unknown): number => {
+          if (data === buffer && buffer.byteLength === 0) throw NO_PREFIX_YET
+          return decodeLength(data)
+        }
+      }
+      this[QUIET] = true
+    }
+    return original.call(this, buf)
+  }
+  state.quietLengthPrefixes = true
 }

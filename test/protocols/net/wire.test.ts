@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
-import { wireTuning } from '../../../protocols/net/index.js'
+import { LengthPrefixedDecoder } from '@libp2p/utils'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import { useQuietLengthPrefixes, wireTuning } from '../../../protocols/net/index.js'
 import { addrOf, connected, TestMesh } from './helpers.js'
 import { waitFor } from '../../helpers/wait.js'
 import type { MeshLibp2p } from '../../../protocols/net/index.js'
@@ -47,7 +49,7 @@ describe('socket writes per message', () => {
     // one yamux data frame each way. Before: each frame was two writes (Noise's length prefix and
     // its ciphertext, written apart) and each was answered by a window update, also two: 8
     expect(perRound).toBeLessThan(3)
-    expect(wireTuning()).toEqual({ corkedTcp: true, halfWindowUpdates: true })
+    expect(wireTuning()).toEqual({ corkedTcp: true, halfWindowUpdates: true, quietLengthPrefixes: true })
     await stream.close()
   })
 
@@ -77,5 +79,55 @@ describe('socket writes per message', () => {
     await done.promise
     expect(bytes).toBe(total)
     expect(received.digest('hex')).toBe(sent.digest('hex'))
+  })
+})
+
+describe('length-prefixed decoders', () => {
+  /** Noise's length decoder: a 2-byte big-endian length, RangeError while fewer than 2 bytes are buffered */
+  const uint16 = (data: Uint8ArrayList): number => {
+    if (data.byteLength < 2) throw new RangeError('Could not decode int16BE')
+    return data.getUint16(0)
+  }
+  const frame = (payload: Uint8Array): Uint8Array => {
+    const out = new Uint8Array(2 + payload.byteLength)
+    new DataView(out.buffer).setUint16(0, payload.byteLength)
+    out.set(payload, 2)
+    return out
+  }
+
+  /** run `fn` counting the RangeErrors constructed meanwhile */
+  function countingRangeErrors <T> (fn: () => T): { value: T, made: number } {
+    const original = globalThis.RangeError
+    let made = 0
+    globalThis.RangeError = new Proxy(original, { construct (target, args) { made++; return Reflect.construct(target, args) } })
+    try {
+      return { value: fn(), made }
+    } finally {
+      globalThis.RangeError = original
+    }
+  }
+
+  it('decode every frame, whole, split inside the prefix or the payload, and build no Error when the buffer runs out', () => {
+    useQuietLengthPrefixes()
+    expect(wireTuning().quietLengthPrefixes).toBe(true)
+    const decoder = new LengthPrefixedDecoder({ lengthDecoder: uint16, encodingLength: () => 2 })
+    const payloads = [randomBytes(1), randomBytes(300), randomBytes(5), randomBytes(65535)]
+    const bytes = Buffer.concat(payloads.map(frame))
+    const got: Buffer[] = []
+    // one chunk holding two whole frames, then the prefix of the third cut after its first byte,
+    // then the rest of it and the fourth cut inside its payload, then the rest
+    const cuts = [2 + 1 + 2 + 300, 2 + 1 + 2 + 300 + 1, 2 + 1 + 2 + 300 + 2 + 5 + 2 + 1000, bytes.byteLength]
+    let made = 0
+    let from = 0
+    for (const to of cuts) {
+      const r = countingRangeErrors(() => [...decoder.decode(bytes.subarray(from, to))])
+      for (const list of r.value) got.push(Buffer.from(list.subarray()))
+      made += r.made
+      from = to
+    }
+    expect(got.map(b => b.toString('hex'))).toEqual(payloads.map(b => b.toString('hex')))
+    // only the cut after the prefix's first byte needs the length decoder's own error: the
+    // three chunks that ended on a frame's end (empty buffer) build none
+    expect(made).toBe(1)
   })
 })
