@@ -206,22 +206,12 @@ export class Ingest {
         break
       }
       case 'job':
-        await this.perJob(v.signed.hash, async () => {
-          if (!await this.c.jobs.ingestAnnouncement(v.signed)) { this.drop('duplicate'); return }
-          this.accepted++
-          // the events that came before it are judged now, against the job they name
-          for (const ev of this.held.take(v.signed.hash)) await this.applyEvent(ev)
-        })
+        await this.perJob(v.signed.hash, async () => { await this.applyAnnouncement(v.signed) })
         return
       case 'bundle':
         // the announcement, then its events against it, as if each had come alone in that order
         await this.perJob(v.job.hash, async () => {
-          if (await this.c.jobs.ingestAnnouncement(v.job)) {
-            this.accepted++
-            for (const ev of this.held.take(v.job.hash)) await this.applyEvent(ev)
-          } else {
-            this.drop('duplicate')
-          }
+          await this.applyAnnouncement(v.job)
           for (const ev of v.events) await this.applyEvent(ev)
         })
         return
@@ -240,6 +230,14 @@ export class Ingest {
   }
 
   /** an event of a job known here is judged against it; one of a job not seen yet is held */
+  /** an announcement, within its job's turn: stored, then the events held for it judged against it */
+  private async applyAnnouncement (signed: Signed<JobAnnouncement>): Promise<void> {
+    if (!await this.c.jobs.ingestAnnouncement(signed)) { this.drop('duplicate'); return }
+    this.accepted++
+    // the events that came before it are judged now, against the job they name
+    for (const ev of this.held.take(signed.hash)) await this.applyEvent(ev)
+  }
+
   private async applyEvent (signed: Signed<JobEvent>): Promise<void> {
     const ev = signed.payload
     const row = await this.c.jobs.get(ev.job)
