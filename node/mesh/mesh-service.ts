@@ -303,16 +303,8 @@ export class MeshService {
     const kind: Kind = signed.type === 'job' ? 'job' : signed.type === 'event' ? 'event' : signed.type === 'load' ? 'load' : 'trust'
     const channel = this.channels.get(kind)
     if (channel == null) return 0
-    let sent = 0
-    try {
-      sent = await channel.publish(signed.bytes)
-    } catch (err) {
-      this.log.warn('publish failed', { type: signed.type, err })
-    }
-    if (signed.type === 'job') {
-      const row = await this.c.jobs.get(signed.hash)
-      if (row != null) await this.setAnnounced(row, sent > 0)
-    }
+    const sent = await this.sendOn(channel, signed.bytes, signed.type)
+    if (signed.type === 'job') await this.noteAnnounced(signed.hash, sent)
     return sent
   }
 
@@ -328,20 +320,30 @@ export class MeshService {
     if (bundles != null && jobs != null && first?.type === 'job' && this.everyoneTakesBundles(jobs, bundles)) {
       const bytes = encodeBundle(records.map(r => r.bytes))
       if (bytes.byteLength <= GOSSIP_MAX_MESSAGE_BYTES) {
-        let sent = 0
-        try {
-          sent = await bundles.publish(bytes)
-        } catch (err) {
-          this.log.warn('publish failed', { type: 'bundle', err })
-        }
-        const row = await this.c.jobs.get(first.hash)
-        if (row != null) await this.setAnnounced(row, sent > 0)
+        const sent = await this.sendOn(bundles, bytes, 'bundle')
+        await this.noteAnnounced(first.hash, sent)
         return sent
       }
     }
     let sent = 0
     for (const r of records) sent = Math.max(sent, await this.publish(r))
     return sent
+  }
+
+  /** publish `bytes` on `channel`; the peers it reached (0 when the publish failed, which is logged) */
+  private async sendOn (channel: GossipChannel<unknown>, bytes: Uint8Array, type: string): Promise<number> {
+    try {
+      return await channel.publish(bytes)
+    } catch (err) {
+      this.log.warn('publish failed', { type, err })
+      return 0
+    }
+  }
+
+  /** remember whether a job's announcement reached anyone (an unannounced one is published again later) */
+  private async noteAnnounced (job: string, sent: number): Promise<void> {
+    const row = await this.c.jobs.get(job)
+    if (row != null) await this.setAnnounced(row, sent > 0)
   }
 
   /** whether every peer subscribed to job announcements is subscribed to bundles (a member running an older version is not) */
