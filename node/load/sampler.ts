@@ -61,11 +61,15 @@ export class LoadSampler {
   private workspaceNames (): string[] {
     const now = this.now()
     if (now - this.workspaceCache.at > WORKSPACES_READ_EVERY_MS) {
-      let names: string[] = []
+      const names: string[] = []
       try {
-        names = readdirSync(this.init.workspacesDir).filter(n => !n.startsWith('.') && !isEmptyDir(join(this.init.workspacesDir, n)))
+        // each name costs an opendir: stop at the bound rather than look into every workspace
+        for (const n of readdirSync(this.init.workspacesDir)) {
+          if (names.length >= MAX_REPORTED_WORKSPACES) break
+          if (!n.startsWith('.') && !isEmptyDir(join(this.init.workspacesDir, n))) names.push(n)
+        }
       } catch {}
-      this.workspaceCache = { at: now, names: names.slice(0, MAX_REPORTED_WORKSPACES) }
+      this.workspaceCache = { at: now, names }
     }
     return this.workspaceCache.names
   }
