@@ -174,19 +174,13 @@ export class Download {
       let bytes = 0
       for (const c of batch) bytes += c.byteLength
       await part.writev(start + written, batch)
-      // hashed as it is written, not as it arrives: once the in-order hash has read back what
-      // was on disk ahead of it, the rest of the range is hashed from memory, batch by batch
-      let at = start + written
-      for (const c of batch) {
-        this.ordered.feed(at, c)
-        at += c.byteLength
-      }
       written += bytes
       queued -= bytes
       this.writing.set(start, written)
     }
     const sink = async (chunk: Uint8Array): Promise<void> => {
       if (writeError != null) throw writeError
+      this.ordered.feed(start + received, chunk)
       received += chunk.byteLength
       this.inflightBytes += chunk.byteLength
       this.progress(false)
