@@ -49,6 +49,8 @@ export class Download {
   private readonly writing = new Map<number, number>()
   private readonly ordered: OrderedHash
   private saving?: Promise<void>
+  /** bytes the in-order hash read back from the part file (they arrived ahead of it) */
+  get readBackBytes (): number { return this.ordered.readBack }
   /** the whole download hashed to the blob's name (set when run() resolves) */
   verified = false
 

@@ -278,7 +278,7 @@ export class Fetcher {
       await part.remove()
     }
     const ms = { ...timings, transferMs: Math.round(transferred - began), storeMs: Math.round(performance.now() - transferred) }
-    this.logger.info('fetched blob', { hash, size, bytesFetched: download.bytesFetched, resumedBytes, holders: Object.keys(download.byHolder).length, ...ms })
+    this.logger.info('fetched blob', { hash, size, bytesFetched: download.bytesFetched, resumedBytes, readBackBytes: download.readBackBytes, holders: Object.keys(download.byHolder).length, ...ms })
     return { hash, size, local: false, bytesFetched: download.bytesFetched, resumedBytes, byHolder: download.byHolder, badHolders: download.badHolders }
   }
 

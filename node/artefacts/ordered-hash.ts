@@ -21,6 +21,8 @@ export class OrderedHash {
   private catching?: Promise<void>
   /** bumped when hashed bytes are taken back: a read begun before then is stale */
   private generation = 0
+  /** bytes hashed from the part file instead of from memory */
+  readBack = 0
 
   constructor (
     private readonly source: OrderedHashSource,
@@ -98,6 +100,7 @@ export class OrderedHash {
       if (generation !== this.generation) continue
       this.sha.update(buf.subarray(0, n))
       this.at += n
+      this.readBack += n
     }
   }
 }
