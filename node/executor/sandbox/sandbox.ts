@@ -3,8 +3,7 @@
  * so), and gives each run a sandbox of its own. docs/security.md describes what a job can and
  * cannot reach.
  */
-import { lstatSync, readdirSync, readlinkSync, realpathSync } from 'node:fs'
-import { mkdir, mkdtemp, realpath, rm, stat } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, readdir, readlink, realpath, rm, stat } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { InvalidInputError } from '../../errors.js'
@@ -192,6 +191,12 @@ export class Sandbox {
     // The holder needs the host's view, not the job's user: bubblewrap starts while the user is
     // picked and the workspace handed over (its payload runs no job code; nothing does before
     // open() returns with both done)
+    const starting = this.hostView().then(async view => {
+      const t1 = performance.now()
+      const mounts = mountArgs({ ...view, workspace: options.workspace, dev: mode === 'build-users' ? 'full' : 'minimal' })
+      const holder = await Holder.start(programs.bwrap, holderArgs(programs, { mode, network: options.network, mounts }), options.signal)
+      return { holder, viewMs: t1 - t0, holderMs: performance.now() - t1 }
+    })
     const leasing = this.account(mode, options).then(leased => {
       try {
         options.onLeased?.({ account: leased.account, place: sandboxPlace({ mode, network: options.network, account: leased.account }) })
@@ -200,16 +205,6 @@ export class Sandbox {
       }
       return { ...leased, userMs: performance.now() - t0 }
     })
-    // the view is read at once, in this turn (a few dozen system calls, well under a millisecond):
-    // through libuv's thread pool its fifteen-odd calls, one after another, each waited its turn
-    // behind the store's synced writes (5-21 ms at the median at load 5) while bubblewrap waited
-    const starting = (async () => {
-      const view = this.hostView()
-      const t1 = performance.now()
-      const mounts = mountArgs({ ...view, workspace: options.workspace, dev: mode === 'build-users' ? 'full' : 'minimal' })
-      const holder = await Holder.start(programs.bwrap, holderArgs(programs, { mode, network: options.network, mounts }), options.signal)
-      return { holder, viewMs: t1 - t0, holderMs: performance.now() - t1 }
-    })()
     const [started, leased] = await Promise.allSettled([starting, leasing])
     if (started.status === 'rejected' || leased.status === 'rejected') {
       // whichever half was set up is undone; the user's failure is reported first, as when it came first
@@ -258,23 +253,20 @@ export class Sandbox {
   }
 
   /** what to hide and expose, read from the host now (paths resolved, missing ones left out) */
-  private hostView (): Omit<MountPlanInput, 'workspace' | 'dev'> {
+  private async hostView (): Promise<Omit<MountPlanInput, 'workspace' | 'dev'>> {
     const own = [homedir(), `/run/user/${process.getuid?.() ?? 0}`].filter(p => p !== '' && p !== '/')
     const view = {
-      hidden: hostPaths([...own, ...(this.init.hiddenPaths ?? [])]),
-      readOnly: hostPaths(this.init.readOnlyPaths ?? []),
-      secret: hostPaths([this.init.home])
+      hidden: await hostPaths([...own, ...(this.init.hiddenPaths ?? [])]),
+      readOnly: await hostPaths(this.init.readOnlyPaths ?? []),
+      secret: await hostPaths([this.init.home])
     }
     // every directory leading to a rule is rebuilt entry by entry (mounts.ts), unless it is too big
-    const listings = new Map<string, RootEntry[]>([['/', listDir('/')]])
+    const listings = new Map<string, RootEntry[]>([['/', await listDir('/')]])
     const skipped = new Set<string>()
     for (const rule of [...view.hidden, ...view.readOnly, ...view.secret]) {
       for (let dir = dirname(rule.path); dir !== '/'; dir = dirname(dir)) {
         if (listings.has(dir) || skipped.has(dir) || OWN_TOP.has(dir.split('/')[1])) continue
-        let entries: RootEntry[] | undefined
-        try {
-          entries = listDir(dir)
-        } catch {}
+        const entries = await listDir(dir).catch(() => undefined)
         if (entries !== undefined && entries.length <= MAX_LISTED_ENTRIES) listings.set(dir, entries)
         else skipped.add(dir)
       }
@@ -284,23 +276,23 @@ export class Sandbox {
 }
 
 /** the entries of a host directory */
-function listDir (dir: string): RootEntry[] {
+async function listDir (dir: string): Promise<RootEntry[]> {
   const out: RootEntry[] = []
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = dir === '/' ? `/${entry.name}` : `${dir}/${entry.name}`
-    if (entry.isSymbolicLink()) out.push({ name: entry.name, kind: 'symlink', target: readlinkSync(path) })
+    if (entry.isSymbolicLink()) out.push({ name: entry.name, kind: 'symlink', target: await readlink(path) })
     else out.push({ name: entry.name, kind: entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : 'other' })
   }
   return out
 }
 
 /** the real paths of `paths` that exist, with what they are */
-function hostPaths (paths: readonly string[]): HostPath[] {
+async function hostPaths (paths: readonly string[]): Promise<HostPath[]> {
   const out: HostPath[] = []
   for (const p of paths) {
     try {
-      const real = realpathSync.native(p)
-      const st = lstatSync(real)
+      const real = await realpath(p)
+      const st = await lstat(real)
       if (real !== '/' && (st.isDirectory() || st.isFile())) out.push({ path: real, kind: st.isDirectory() ? 'dir' : 'file' })
     } catch {}
   }
