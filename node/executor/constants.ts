@@ -79,6 +79,13 @@ export const STTY_CANDIDATES: readonly string[] = ['/bin/stty', '/usr/bin/stty']
 export const STEP_END_SENTINEL = '\x1b]7700;cit-step-end\x07'
 
 /**
+ * Printed by a step launcher started ahead of its step (`--hold`) once it is in the job's cgroups
+ * and waits for its go line; the executor strips it, and only before the go (no job code runs
+ * before it, so none can print it then)
+ */
+export const STEP_READY_MARKER = '\x1b]7700;cit-step-ready\x07'
+
+/**
  * Output read within this long of an output event's first byte joins that event (one JSON line
  * for many small pty reads, each about 4 KB); live watchers still get every read at once
  */

@@ -20,13 +20,13 @@ import { checkRunRequest, effectiveTimeout } from './request.js'
 import { resolveStepLauncher } from './step-launcher.js'
 import { UsageMeter } from './usage.js'
 import { WorkspaceLocks } from './workspace-lock.js'
-import { SANDBOX_TMP } from './sandbox/constants.js'
+import { SANDBOX_TMP, SANDBOX_WORKSPACE } from './sandbox/constants.js'
 import { silentLogger } from '../../store/logger.js'
 import type { CgroupSupport } from './cgroup-detect.js'
 import type { Containment } from './containment.js'
-import type { Decision } from './job-run.js'
+import type { Decision, JobRunInit } from './job-run.js'
 import type { LimitName, Limits, RunRequest, RunResult, Usage } from './types.js'
-import type { JobSandbox, Sandbox } from './sandbox/index.js'
+import type { JobAccount, JobSandbox, Sandbox, SandboxPlace } from './sandbox/index.js'
 import type { BlobStore } from '../../store/blobs/types.js'
 import type { Logger } from '../../store/logger.js'
 
@@ -68,6 +68,9 @@ export interface ExecutorInit {
 }
 
 interface Active { run?: JobRun }
+
+/** a run's build user, once leased (none: the run has no sandbox) */
+interface Leased { account: JobAccount, place: SandboxPlace }
 
 /**
  * Runs jobs: each step and hook in its own pty, in the job's workspace, inside a cgroup per run
@@ -221,9 +224,22 @@ export class Executor {
       // a failure to contain is met where the cgroup is awaited, below; until then it must not
       // count as an unhandled rejection while the sandbox is still being set up
       containing.catch(() => {})
-      // a cgroup made for a run that never starts is removed (one that could not be made needs nothing)
-      const discard = async (): Promise<void> => { await containing.then(async c => { await c.dispose() }, () => {}) }
-      const opened = await this.openSandbox(req, workspace).catch(async err => {
+      // the first step's launcher starts once the cgroup is made and the build user leased, while
+      // bubblewrap starts: it joins the cgroups meanwhile and waits for its go (JobRun.prelaunch)
+      let onLeased: (leased: Leased | undefined) => void = () => {}
+      const leased = new Promise<Leased | undefined>(resolve => { onLeased = resolve })
+      // filled in once the sandbox is open: the run's steps enter it
+      let box: JobSandbox | undefined
+      const opening = this.openSandbox(req, workspace, onLeased)
+      void opening.then(() => { onLeased(undefined) }, () => { onLeased(undefined) })
+      const early = this.prelaunch(req, workspace, recorder, containing, leased, () => box)
+      // a cgroup made for a run that never starts is removed (one that could not be made needs
+      // nothing), after the launcher started ahead in it, if any, has ended
+      const discard = async (): Promise<void> => {
+        await (await early)?.discard()
+        await containing.then(async c => { await c.dispose() }, () => {})
+      }
+      const opened = await opening.catch(async err => {
         await discard()
         throw err
       })
@@ -232,49 +248,24 @@ export class Executor {
         await discard()
         return notRun(opened.refused.outcome, opened.refused.exitCode, opened.refused.reason)
       }
-      const box = opened.box
+      box = opened.box
       let decision: Decision
       let usage: Usage
       let limitsHit: LimitName[]
       let containment: Containment | undefined
+      let run: JobRun | undefined
       try {
         containment = await containing
         const contained = performance.now()
+        run = await early
         if (req.ready != null) {
           const go = await req.ready.then(() => req.signal?.aborted !== true, () => false)
           if (!go) return notRun('cancelled', null, 'called off before it started')
         }
         // where a run's start goes (docs/benchmarks.md, dispatch)
-        this.log.debug('run set up', { job: req.jobId, beginMs: Math.round(started - entered), lockMs: Math.round(locked - started), sandboxMs: Math.round(boxed - locked), containMs: Math.round(contained - boxed), gateMs: Math.round(performance.now() - contained) })
+        this.log.debug('run set up', { job: req.jobId, beginMs: Math.round(started - entered), lockMs: Math.round(locked - started), sandboxMs: Math.round(boxed - locked), containMs: Math.round(contained - boxed), gateMs: Math.round(performance.now() - contained), held: run !== undefined })
         const meter = new UsageMeter(containment)
-        let env = buildJobEnv({
-          jobId: req.jobId,
-          jobName: req.spec.name,
-          workspace: box?.workspace ?? workspace,
-          shell: this.shell,
-          params: { ...req.params, ...sourceEnv(req.source, req.build) },
-          passEnv: this.passEnv,
-          account: box === undefined ? undefined : { home: box.workspace, user: box.account.name, tmpDir: SANDBOX_TMP }
-        })
-        if (box !== undefined) env = this.sandbox!.jobEnv(env)
-        const run = new JobRun({
-          req,
-          workspace,
-          cwd: box === undefined ? undefined : '/',
-          sandbox: box,
-          env,
-          shell: this.shell,
-          stepLauncher: this.stepLauncher,
-          stty: this.stty,
-          limits: this.limits,
-          timeoutMs: effectiveTimeout(req),
-          graceMs: this.graceMs,
-          cols: this.cols,
-          rows: this.rows,
-          containment,
-          recorder,
-          log: this.log
-        })
+        run ??= this.newRun(req, workspace, recorder, containment, box?.account, box)
         active.run = run
         meter.start()
         decision = await run.execute()
@@ -283,6 +274,8 @@ export class Executor {
         if (run.outputLimitReached) limitsHit.push('output')
       } finally {
         active.run = undefined
+        // a launcher started ahead of a run that did not start (never let go) ends first
+        await run?.discard()
         // after an unexpected error nothing else has killed the tree
         await containment?.signalAll('SIGKILL')
         await box?.close()
@@ -301,12 +294,73 @@ export class Executor {
     }
   }
 
+  /** a run of `req` with everything it needs (sandbox: the run's, once open) */
+  private newRun (req: RunRequest, workspace: string, recorder: Recorder, containment: Containment, account: JobAccount | undefined, sandbox: JobRunInit['sandbox']): JobRun {
+    let env = buildJobEnv({
+      jobId: req.jobId,
+      jobName: req.spec.name,
+      workspace: account === undefined ? workspace : SANDBOX_WORKSPACE,
+      shell: this.shell,
+      params: { ...req.params, ...sourceEnv(req.source, req.build) },
+      passEnv: this.passEnv,
+      account: account === undefined ? undefined : { home: SANDBOX_WORKSPACE, user: account.name, tmpDir: SANDBOX_TMP }
+    })
+    if (account !== undefined) env = this.sandbox!.jobEnv(env)
+    return new JobRun({
+      req,
+      workspace,
+      cwd: account === undefined ? undefined : '/',
+      sandbox,
+      env,
+      shell: this.shell,
+      stepLauncher: this.stepLauncher,
+      stty: this.stty,
+      limits: this.limits,
+      timeoutMs: effectiveTimeout(req),
+      graceMs: this.graceMs,
+      cols: this.cols,
+      rows: this.rows,
+      containment,
+      recorder,
+      log: this.log
+    })
+  }
+
+  /**
+   * The run, made while its sandbox is still being set up, with its first command started ahead
+   * (JobRun.prelaunch): once the cgroup is made and, with a sandbox, the build user leased.
+   * Undefined where there is no step launcher, or when either could not be had (the run is then
+   * made after the gate, as without it).
+   */
+  private async prelaunch (req: RunRequest, workspace: string, recorder: Recorder, containing: Promise<Containment>, leased: Promise<Leased | undefined>, box: () => JobSandbox | undefined): Promise<JobRun | undefined> {
+    if (this.stepLauncher === undefined) return undefined
+    try {
+      const boxed = this.sandbox?.isolation === 'sandbox'
+      const containment = await containing
+      const lease = boxed ? await leased : undefined
+      if (boxed && lease === undefined) return undefined
+      // the steps enter the sandbox the run opens; a step let go before it is open cannot be (the gate waits for it)
+      const sandbox = boxed
+        ? {
+            launcher: () => { const b = box(); if (b === undefined) throw new Error('the job\'s sandbox is not open'); return b.launcher() },
+            entry: () => { const b = box(); if (b === undefined) throw new Error('the job\'s sandbox is not open'); return b.entry() }
+          }
+        : undefined
+      const run = this.newRun(req, workspace, recorder, containment, lease?.account, sandbox)
+      await run.prelaunch(lease?.place)
+      return run
+    } catch (err) {
+      this.log.warn('could not start a job\'s first step ahead of it', { job: req.jobId, err })
+      return undefined
+    }
+  }
+
   /**
    * The run's sandbox (none when the node has none), or why the job cannot run: `network: none`
    * without a sandbox, a sandbox that could not be set up (nothing ever runs unsandboxed on a
    * node that sandboxes), a cancel while it was being set up.
    */
-  private async openSandbox (req: RunRequest, workspace: string): Promise<{ box?: JobSandbox } | { refused: Decision }> {
+  private async openSandbox (req: RunRequest, workspace: string, onLeased?: (leased: Leased) => void): Promise<{ box?: JobSandbox } | { refused: Decision }> {
     const network = req.spec.network ?? 'host'
     if (this.sandbox?.isolation !== 'sandbox') {
       if (network !== 'none') return {}
@@ -314,7 +368,7 @@ export class Executor {
       return { refused: { outcome: 'failed', exitCode: null, reason: `network: none needs a sandbox, and this node runs jobs without one (${why})` } }
     }
     try {
-      return { box: await this.sandbox.open({ workspace, network, signal: req.signal }) }
+      return { box: await this.sandbox.open({ workspace, network, signal: req.signal, onLeased }) }
     } catch (err: any) {
       if (req.signal?.aborted === true) return { refused: { outcome: 'cancelled', exitCode: null, reason: 'cancelled while its sandbox was being set up' } }
       this.log.error('could not set up a job\'s sandbox', { job: req.jobId, err })

@@ -7,14 +7,15 @@
  * why); the outcome stays what stopped the job. Hook exit codes never change an outcome.
  */
 import { CHECKOUT_LABEL, CHECKOUT_SCRIPT } from './checkout.js'
-import { FINAL_HOOK_TIMEOUT_MS, KILL_POLL_MS, RECORDER_MAX_PAUSE_MS, STEP_END_SENTINEL } from './constants.js'
+import { FINAL_HOOK_TIMEOUT_MS, KILL_POLL_MS, RECORDER_MAX_PAUSE_MS, STEP_END_SENTINEL, STEP_READY_MARKER } from './constants.js'
 import { wrapperArgv, WRAPPER_FAILED_EXIT } from './limits.js'
-import { launcherArgv } from './step-launcher.js'
+import { goLine, launcherArgv } from './step-launcher.js'
 import { OutputPipe } from './output.js'
 import { PtyCommand } from './pty-runner.js'
 import type { Containment } from './containment.js'
 import type { ExitStatus } from './pty-runner.js'
 import type { Recorder } from './recorder.js'
+import type { SandboxPlace } from './sandbox/argv.js'
 import type { JobSandbox } from './sandbox/sandbox.js'
 import type { Limits, Outcome, ProgressEvent, RunRequest } from './types.js'
 import type { Logger } from '../../store/logger.js'
@@ -51,6 +52,20 @@ export interface Decision {
 
 interface Stop { outcome: Exclude<Outcome, 'succeeded'>, reason: string }
 
+/** a command started: its pty, and whether its output is passed on yet (a held launch's is kept until its go) */
+interface Launch {
+  cmd: PtyCommand
+  passing: boolean
+  early: Buffer[]
+}
+
+/** the first command of a run, started ahead of the gate (prelaunch) and waiting for its go line */
+interface Held {
+  launch: Launch
+  label: string
+  command: string
+}
+
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 /** One job run: its commands in order, its timeout and cancel, the kill of its tree. */
@@ -58,6 +73,7 @@ export class JobRun {
   private readonly init: JobRunInit
   private readonly output: OutputPipe
   private current: PtyCommand | undefined
+  private held: Held | undefined
   private stopped: Stop | undefined
   private killing: Promise<void> = Promise.resolve()
   private startedAny = false
@@ -106,6 +122,46 @@ export class JobRun {
     this.killing = this.killTree()
   }
 
+  /**
+   * Start the run's first command ahead of the gate through the step launcher's `--hold`: it joins
+   * the job's cgroups (and sets its terminal and limits) now, and waits for its go line, which
+   * names the sandbox's pid 1 (`place` is the sandbox without it: the holder may still be starting).
+   * execute() sends the go when it reaches that command. Nothing of the job runs before: the
+   * launcher execs the job's shell only after the go. Without the launcher this does nothing.
+   */
+  async prelaunch (place?: SandboxPlace): Promise<void> {
+    const { init } = this
+    if (init.stepLauncher === undefined || this.held !== undefined || this.startedAny || (init.sandbox !== undefined && place === undefined)) return
+    const first = this.firstCommand()
+    if (first === undefined) return
+    const limits = { maxFileBytes: init.limits.maxFileBytes, nprocLimit: init.containment.nprocLimit, procsFiles: init.containment.procsFiles }
+    const { file, args } = launcherArgv(init.stepLauncher, { shell: init.shell, command: first.command, sentinel: STEP_END_SENTINEL, ready: STEP_READY_MARKER, opostOff: true, ...limits, sandbox: place })
+    const launch = await this.start(file, args, init.env, STEP_READY_MARKER)
+    init.containment.addSession(launch.cmd.pid)
+    this.held = { launch, ...first }
+  }
+
+  /** End a held first command that will not be let go (the run was called off); resolves once it has exited. */
+  async discard (): Promise<void> {
+    const held = this.held
+    this.held = undefined
+    if (held === undefined) return
+    held.launch.cmd.kill()
+    await held.launch.cmd.exited
+  }
+
+  /** the command execute() starts first, as stages() and hook() would reach it (none with extra variables) */
+  private firstCommand (): { label: string, command: string } | undefined {
+    const { spec, source } = this.init.req
+    if (source != null) return { label: CHECKOUT_LABEL, command: CHECKOUT_SCRIPT }
+    if (spec.onStart !== undefined) return { label: 'job: onStart', command: spec.onStart }
+    const stage = spec.stages[0]
+    if (stage === undefined) return undefined
+    if (stage.onStart !== undefined) return { label: `stage: ${stage.title} / onStart`, command: stage.onStart }
+    const step = stage.steps[0]
+    return step === undefined ? undefined : { label: `stage: ${stage.title} / step: ${step.title}`, command: step.command }
+  }
+
   /** Run every stage and hook; resolves once no process of the job is left. */
   async execute (): Promise<Decision> {
     const { req, timeoutMs } = this.init
@@ -127,6 +183,8 @@ export class JobRun {
       clearTimeout(timer)
       req.signal?.removeEventListener('abort', onAbort)
     }
+    // a held first command never let go (the job was stopped before it) ends here
+    await this.discard()
     // steps may leave background processes behind; none outlives the job
     await this.killing
     if ((await this.init.containment.pids()).length > 0) await this.killTree()
@@ -196,38 +254,82 @@ export class JobRun {
     }
   }
 
-  /** one command in a fresh pty inside the job's containment */
+  /** a pty running `file`; its output goes to the job's output once `passing` (at once unless held) */
+  private async start (file: string, args: string[], env: Record<string, string>, ready?: string): Promise<Launch> {
+    const { init } = this
+    await PtyCommand.load()
+    let paused = false
+    const launch: Launch = { cmd: undefined as unknown as PtyCommand, passing: ready === undefined, early: [] }
+    const cmd = new PtyCommand({
+      file,
+      args,
+      cwd: init.cwd ?? init.workspace,
+      env,
+      cols: this.cols,
+      rows: this.rows,
+      ready,
+      onData: data => {
+        // a held launcher prints nothing before its go unless it fails: kept for after the command's label
+        if (!launch.passing) {
+          launch.early.push(Buffer.from(data))
+          return
+        }
+        this.output.write(data)
+        if (!paused && init.recorder.congested) {
+          paused = true
+          cmd.pause()
+          const resume = (): void => {
+            clearTimeout(timer)
+            init.recorder.off('drained', resume)
+            paused = false
+            cmd.resume()
+          }
+          const timer = setTimeout(resume, RECORDER_MAX_PAUSE_MS)
+          init.recorder.once('drained', resume)
+        }
+      }
+    })
+    launch.cmd = cmd
+    return launch
+  }
+
+  /** the held first command when it is this one, let go (its go line sent) */
+  private release (label: string, command: string, extraEnv?: Record<string, string>): PtyCommand | undefined {
+    const held = this.held
+    if (held === undefined) return undefined
+    this.held = undefined
+    const { launch } = held
+    if (held.label !== label || held.command !== command || extraEnv !== undefined) {
+      // never expected (firstCommand follows stages()); a launcher that cannot be used goes
+      launch.cmd.kill()
+      return undefined
+    }
+    let line: string
+    try {
+      line = goLine(this.init.sandbox?.entry())
+    } catch (err) {
+      // the sandbox has ended: the launcher is not let go
+      launch.cmd.kill()
+      throw err
+    }
+    launch.passing = true
+    for (const data of launch.early.splice(0)) this.output.write(data)
+    launch.cmd.go(line)
+    return launch.cmd
+  }
+
+  /** one command in a fresh pty inside the job's containment (or the held one, let go) */
   private async command (label: string, command: string, extraEnv?: Record<string, string>): Promise<ExitStatus> {
     const { init } = this
     init.recorder.marker(label)
     let cmd: PtyCommand | undefined
-    let paused = false
     try {
-      const { file, args } = this.argv(command)
-      await PtyCommand.load()
-      cmd = new PtyCommand({
-        file,
-        args,
-        cwd: init.cwd ?? init.workspace,
-        env: extraEnv === undefined ? init.env : { ...init.env, ...extraEnv },
-        cols: this.cols,
-        rows: this.rows,
-        onData: data => {
-          this.output.write(data)
-          if (!paused && init.recorder.congested) {
-            paused = true
-            cmd?.pause()
-            const resume = (): void => {
-              clearTimeout(timer)
-              init.recorder.off('drained', resume)
-              paused = false
-              cmd?.resume()
-            }
-            const timer = setTimeout(resume, RECORDER_MAX_PAUSE_MS)
-            init.recorder.once('drained', resume)
-          }
-        }
-      })
+      cmd = this.release(label, command, extraEnv)
+      if (cmd === undefined) {
+        const { file, args } = this.argv(command)
+        cmd = (await this.start(file, args, extraEnv === undefined ? init.env : { ...init.env, ...extraEnv })).cmd
+        init.containment.addSession(cmd.pid)
+      }
     } catch (err: any) {
       init.log.error('could not start a command', { job: init.req.jobId, label, err })
       init.recorder.output(`cit: could not start ${label}: ${String(err?.message ?? err)}\r\n`)
@@ -235,7 +337,6 @@ export class JobRun {
     }
     this.startedAny = true
     init.log.debug('command spawned', { job: init.req.jobId, label })
-    init.containment.addSession(cmd.pid)
     this.current = cmd
     try {
       return await cmd.exited

@@ -68,6 +68,12 @@ export interface PtyCommandInit {
   rows: number
   /** raw bytes as the pty delivers them, the sentinel taken out; valid only during the call (the read buffer is reused) */
   onData: (data: Buffer) => void
+  /**
+   * the command is a launcher started ahead of its step (`--hold`), which prints this once it
+   * waits for its go line and again once it has read it and put its terminal back: taken out of
+   * the output (those two times only); go() writes the line, and keys wait for the second one
+   */
+  ready?: string
 }
 
 /**
@@ -79,11 +85,11 @@ interface PtyInternals {
   _writeStream?: { _writeQueue?: unknown }
 }
 
-/** how many bytes at the end of `buf` could be the start of the sentinel */
-export function sentinelPrefixAtEnd (buf: Buffer): number {
-  const from = Math.max(0, buf.length - SENTINEL.length + 1)
-  for (let i = buf.indexOf(SENTINEL[0], from); i >= 0; i = buf.indexOf(SENTINEL[0], i + 1)) {
-    if (SENTINEL.subarray(0, buf.length - i).equals(buf.subarray(i))) return buf.length - i
+/** how many bytes at the end of `buf` could be the start of the sentinel (or of `marker`) */
+export function sentinelPrefixAtEnd (buf: Buffer, marker: Buffer = SENTINEL): number {
+  const from = Math.max(0, buf.length - marker.length + 1)
+  for (let i = buf.indexOf(marker[0], from); i >= 0; i = buf.indexOf(marker[0], i + 1)) {
+    if (marker.subarray(0, buf.length - i).equals(buf.subarray(i))) return buf.length - i
   }
   return 0
 }
@@ -98,7 +104,15 @@ export class PtyCommand {
   readonly pid: number
   /** resolves when the process has exited and the pty has been read to its end */
   readonly exited: Promise<ExitStatus>
+  /** a held launch: true once the launcher waits for its go line, false when it ended before */
+  readonly ready: Promise<boolean>
   private readonly term: IPty
+  private readyMarker: Buffer | undefined
+  private onReady: ((ready: boolean) => void) | undefined
+  /** a held launcher's markers still to come (2, 1, 0) */
+  private markersDue = 0
+  /** keys written before a held launcher said it was let go: they would be read as its go line */
+  private heldKeys: Buffer[] | undefined
   private readonly onData: (data: Buffer) => void
   private slaveFd: number | undefined
   private carry: Buffer | undefined
@@ -108,6 +122,12 @@ export class PtyCommand {
   constructor (init: PtyCommandInit) {
     if (nodePty === undefined) throw new Error('PtyCommand.load() must finish before a command starts')
     this.onData = init.onData
+    this.readyMarker = init.ready === undefined ? undefined : Buffer.from(init.ready, 'latin1')
+    if (this.readyMarker !== undefined) {
+      this.markersDue = 2
+      this.heldKeys = []
+    }
+    this.ready = this.readyMarker === undefined ? Promise.resolve(true) : new Promise(resolve => { this.onReady = resolve })
     this.term = nodePty.spawn(init.file, init.args, {
       name: init.env.TERM,
       cols: init.cols,
@@ -132,6 +152,10 @@ export class PtyCommand {
         this.done = true
         if (this.carry !== undefined) this.onData(this.carry)
         this.carry = undefined
+        this.onReady?.(false)
+        this.onReady = undefined
+        this.readyMarker = undefined
+        this.heldKeys = undefined
         this.releaseSlave()
         resolve(signal !== undefined && signal > 0 ? { exitCode: 128 + signal, signal } : { exitCode })
       })
@@ -162,10 +186,33 @@ export class PtyCommand {
     return true
   }
 
-  /** pass output on, taking out the sentinel (which may arrive split across reads) */
+  /** pass output on, taking out the ready marker and the sentinel (which may arrive split across reads) */
   private scan (chunk: Buffer): void {
     let buf = this.carry === undefined ? chunk : Buffer.concat([this.carry, chunk])
     this.carry = undefined
+    const marker = this.readyMarker
+    if (marker !== undefined) {
+      const at = buf.indexOf(marker)
+      if (at < 0) {
+        const keep = sentinelPrefixAtEnd(buf, marker)
+        if (keep > 0) this.carry = Buffer.from(buf.subarray(buf.length - keep))
+        if (buf.length > keep) this.onData(buf.subarray(0, buf.length - keep))
+        return
+      }
+      if (at > 0) this.onData(buf.subarray(0, at))
+      buf = buf.subarray(at + marker.length)
+      if (--this.markersDue === 1) {
+        this.onReady?.(true)
+        this.onReady = undefined
+        // the rest may hold the second marker already
+        if (buf.length > 0) this.scan(buf)
+        return
+      }
+      this.readyMarker = undefined
+      const keys = this.heldKeys ?? []
+      this.heldKeys = undefined
+      for (const key of keys) this.send(key)
+    }
     for (let at = buf.indexOf(SENTINEL); at >= 0; at = buf.indexOf(SENTINEL)) {
       if (at > 0) this.onData(buf.subarray(0, at))
       buf = buf.subarray(at + SENTINEL.length)
@@ -189,6 +236,14 @@ export class PtyCommand {
   }
 
   /**
+   * Let a held launcher go on: `line` is written to its terminal once it has said it waits (never
+   * before: its terminal echoes until then). Nothing is written to one that has ended.
+   */
+  go (line: string): void {
+    void this.ready.then(ready => { if (ready) this.send(Buffer.from(line, 'latin1')) })
+  }
+
+  /**
    * Send keys to the terminal (attach --rw). They are written at once when node-pty's own
    * writer has nothing queued: its writes go through the thread pool, a hand-off to another
    * thread and back for every keystroke, which a loaded machine turns into milliseconds. The
@@ -197,7 +252,15 @@ export class PtyCommand {
    */
   write (data: string | Buffer): void {
     if (this.done) return
-    let rest = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+    if (this.heldKeys !== undefined) this.heldKeys.push(Buffer.from(bytes))
+    else this.send(bytes)
+  }
+
+  /** write to the terminal now */
+  private send (data: Buffer): void {
+    if (this.done) return
+    let rest = data
     const inner = this.term as unknown as PtyInternals
     const queue = inner._writeStream?._writeQueue
     if (typeof inner._fd === 'number' && Array.isArray(queue) && queue.length === 0) {
@@ -227,6 +290,18 @@ export class PtyCommand {
 
   resume (): void {
     if (!this.done) this.term.resume()
+  }
+
+  /**
+   * SIGKILL to the command's own process, and to its group: a launcher killed moments after it
+   * was forked may not lead its group yet (node-pty's child calls setsid after the fork returns)
+   */
+  kill (): void {
+    if (this.done) return
+    try {
+      process.kill(this.pid, 'SIGKILL')
+    } catch {}
+    this.signalGroup('SIGKILL')
   }
 
   /** signal the command's whole process group (the step and everything it started in it) */

@@ -9,7 +9,7 @@
 import { join } from 'node:path'
 import { findExecutable } from './env.js'
 import { InvalidExecutorOptionError } from './errors.js'
-import type { SandboxEntry } from './sandbox/argv.js'
+import type { SandboxEntry, SandboxPlace } from './sandbox/argv.js'
 
 /** where `npm ci` builds the launcher, relative to this folder in the sources */
 const BUILT = 'native/build/Release/cit-step'
@@ -46,24 +46,41 @@ export interface LaunchInput {
   sandbox?: SandboxEntry
 }
 
+/**
+ * A launch ahead of its step: the launcher joins the cgroups and sets its terminal and limits at
+ * once, prints `ready` and waits for the go line (goLine) before it enters the sandbox, whose pid
+ * 1 the line names, and runs the command
+ */
+export interface HeldLaunchInput extends Omit<LaunchInput, 'sandbox'> {
+  ready: string
+  /** the sandbox's place without its pid 1 (which the go line names) */
+  sandbox?: SandboxPlace
+}
+
 const whole = (name: string, value: number, min: number): string => {
   if (!Number.isSafeInteger(value) || value < min) throw new InvalidExecutorOptionError(`launcher.${name}`, `must be a whole number ≥ ${min}, not ${String(value)}`)
   return String(value)
 }
 
 /** the program and argv that run one step through `launcher` (the launcher checks them again) */
-export function launcherArgv (launcher: string, input: LaunchInput): { file: string, args: string[] } {
+export function launcherArgv (launcher: string, input: LaunchInput | HeldLaunchInput): { file: string, args: string[] } {
   const args = ['--sentinel', input.sentinel, '--fsize', whole('maxFileBytes', input.maxFileBytes, 1)]
+  if ('ready' in input) args.push('--hold', input.ready)
   if (input.nprocLimit !== undefined) args.push('--nproc', whole('nprocLimit', input.nprocLimit, 1))
   for (const file of input.procsFiles) args.push('--cgroup-procs', file)
   if (input.opostOff) args.push('--opost-off')
   const box = input.sandbox
   if (box !== undefined) {
-    args.push('--target', whole('initPid', box.initPid, 2), '--target-start', whole('initStart', box.initStart, 0),
-      '--ns', box.namespaces.join(','), '--uid', whole('uid', box.uid, 1), '--gid', whole('gid', box.gid, 1))
+    if ('initPid' in box) args.push('--target', whole('initPid', box.initPid, 2), '--target-start', whole('initStart', box.initStart, 0))
+    args.push('--ns', box.namespaces.join(','), '--uid', whole('uid', box.uid, 1), '--gid', whole('gid', box.gid, 1))
     if (box.clearGroups) args.push('--clear-groups')
     args.push('--cwd', box.cwd)
   }
   args.push('--', input.shell, '-c', input.command, ...(input.args ?? []))
   return { file: launcher, args }
+}
+
+/** the line that lets a held launcher go on: into the sandbox whose pid 1 it names, when there is one */
+export function goLine (target?: Pick<SandboxEntry, 'initPid' | 'initStart'>): string {
+  return target === undefined ? 'go\n' : `go ${whole('initPid', target.initPid, 2)} ${whole('initStart', target.initStart, 0)}\n`
 }

@@ -5,6 +5,7 @@
  *   cit-step --sentinel TEXT --fsize BYTES [--nproc N] [--cgroup-procs FILE]... [--opost-off]
  *            [--target PID --target-start TICKS --ns LIST --uid N --gid N [--clear-groups] --cwd DIR]
  *            -- SHELL ARG...
+ *   cit-step --hold READY ... [--ns LIST --uid N --gid N [--clear-groups] --cwd DIR] -- SHELL ARG...
  *
  * In order: joins the job's cgroups (its own pid into each cgroup.procs, so all the step starts is
  * born inside them), turns off output processing on its terminal (fd 0), sets RLIMIT_FSIZE (and
@@ -16,6 +17,16 @@
  * terminal early, ignores INT, TERM, HUP and QUIT through handlers (the child keeps their actions), and
  * once the child has exited prints the end sentinel and exits with the child's status, 128 + n
  * for a signal n, as a shell reports it.
+ *
+ * With --hold it is started ahead of its step, while the job is being set up: it joins the
+ * cgroups (a migration may wait out an RCU grace period, milliseconds the step then does not
+ * wait), sets its terminal and its limits, prints READY and waits, its terminal quiet (no echo,
+ * no line editing, no signals from keys), for one line on it from the daemon: `go` without a
+ * sandbox, `go PID TICKS` naming the sandbox's pid 1 and its start time, which a held launcher
+ * cannot be told on its command line (the sandbox is started alongside it). Then it puts the
+ * terminal back as it was, prints READY again (the daemon holds keys typed for the job until
+ * then), enters the sandbox and goes on as above. Nothing of the job runs
+ * before the go line; a daemon that goes away closes the terminal and the launcher fails.
  *
  * Its arguments come from the daemon alone; all the same every one is checked and anything amiss
  * stops it before it changes anything, with a `cit:` line and status 125 (WRAPPER_FAILED_EXIT).
@@ -44,6 +55,7 @@
 #define FAILED_EXIT 125
 #define MAX_PROCS_FILES 16
 #define MAX_SENTINEL 64
+#define MAX_GO_LINE 64
 #define MAX_PID 4194304ULL /* PID_MAX_LIMIT */
 #define MAX_ID 4294967294ULL /* (uid_t)-1 means "unchanged" to the kernel: never an account */
 
@@ -66,6 +78,8 @@ struct options {
   unsigned long long uid, gid;
   int has_uid, has_gid, clear_groups;
   const char *cwd;
+  const char *ready; /* --hold: printed once set up; the target then comes from the go line */
+  int boxed; /* a sandbox is entered */
   char **command;
 };
 
@@ -141,6 +155,10 @@ static void parse (struct options *o, int argc, char **argv) {
       if (o->sentinel != NULL) fail("the step launcher: %s given twice", a);
       if (*v == '\0' || strlen(v) > MAX_SENTINEL) fail("the step launcher: --sentinel: 1 to %d bytes", MAX_SENTINEL);
       o->sentinel = v;
+    } else if (strcmp(a, "--hold") == 0) {
+      if (o->ready != NULL) fail("the step launcher: %s given twice", a);
+      if (*v == '\0' || strlen(v) > MAX_SENTINEL) fail("the step launcher: --hold: 1 to %d bytes", MAX_SENTINEL);
+      o->ready = v;
     } else if (strcmp(a, "--fsize") == 0) {
       if (seen_fsize++) fail("the step launcher: %s given twice", a);
       o->fsize = number(a, v, 1, (unsigned long long)LLONG_MAX);
@@ -179,9 +197,12 @@ static void parse (struct options *o, int argc, char **argv) {
   if (i >= argc) fail("the step launcher: no command after --");
   o->command = argv + i;
   path("the command", o->command[0]);
-  if (o->target != 0) {
-    if (o->target_start == NULL || !seen_ns || !o->has_uid || !o->has_gid || o->cwd == NULL) {
-      fail("the step launcher: --target needs --target-start, --ns, --uid, --gid and --cwd");
+  if (o->ready != NULL && (o->target != 0 || o->target_start != NULL)) fail("the step launcher: --hold takes the target from its go line, not --target");
+  /* held, the sandbox's options without a target say that the go line will name one */
+  o->boxed = o->ready != NULL ? (seen_ns || o->has_uid || o->has_gid || o->clear_groups || o->cwd != NULL) : o->target != 0;
+  if (o->boxed) {
+    if ((o->ready == NULL && o->target_start == NULL) || !seen_ns || !o->has_uid || !o->has_gid || o->cwd == NULL) {
+      fail(o->ready != NULL ? "the step launcher: a held launch into a sandbox needs --ns, --uid, --gid and --cwd" : "the step launcher: --target needs --target-start, --ns, --uid, --gid and --cwd");
     }
     /* a sandbox has its own mount, pid and ipc namespaces; entering fewer would run the step half outside */
     for (size_t n = 1; n < N_NAMESPACES; n++) {
@@ -209,6 +230,68 @@ static void join_cgroups (const struct options *o) {
 static void set_limit (int resource, const char *name, unsigned long long value) {
   struct rlimit r = { (rlim_t)value, (rlim_t)value };
   if (setrlimit(resource, &r) != 0) fail("cannot set %s to %llu: %s", name, value, strerror(errno));
+}
+
+static void write_all (int fd, const char *text) {
+  size_t left = strlen(text);
+  for (const char *s = text; left > 0;) {
+    ssize_t n = write(fd, s, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("cannot write to the terminal: %s", n < 0 ? strerror(errno) : "nothing written");
+    s += n;
+    left -= (size_t)n;
+  }
+}
+
+/*
+ * --hold: says READY on the terminal and waits for the daemon's go line on it, the terminal quiet
+ * meanwhile (the daemon writes only once it has read READY, so the line is never echoed); then
+ * puts the terminal back. The line names the sandbox's pid 1 and start time when one is entered.
+ */
+static void wait_for_go (struct options *o, char *target_start, size_t size) {
+  struct termios saved, quiet;
+  if (tcgetattr(0, &saved) != 0) fail("cannot read the terminal's settings: %s", strerror(errno));
+  quiet = saved;
+  quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+  quiet.c_iflag &= ~(tcflag_t)(ICRNL | INLCR | IGNCR | IXON);
+  quiet.c_cc[VMIN] = 1;
+  quiet.c_cc[VTIME] = 0;
+  if (tcsetattr(0, TCSANOW, &quiet) != 0) fail("cannot quiet the terminal: %s", strerror(errno));
+  write_all(1, o->ready);
+  char line[MAX_GO_LINE + 1];
+  size_t n = 0;
+  for (;;) {
+    ssize_t r = read(0, line + n, MAX_GO_LINE - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) fail("the step launcher: no go line (%s)", r < 0 ? strerror(errno) : "end of input");
+    n += (size_t)r;
+    char *end = memchr(line, '\n', n);
+    if (end != NULL) {
+      if ((size_t)(end - line) != n - 1) fail("the step launcher: input after the go line");
+      *end = '\0';
+      break;
+    }
+    if (n == MAX_GO_LINE) fail("the step launcher: the go line is too long");
+  }
+  if (tcsetattr(0, TCSANOW, &saved) != 0) fail("cannot restore the terminal: %s", strerror(errno));
+  /* said again: keys the daemon holds back meanwhile now reach the terminal as it was set up */
+  write_all(1, o->ready);
+  char *save = NULL;
+  const char *word = strtok_r(line, " ", &save);
+  if (word == NULL || strcmp(word, "go") != 0) fail("the step launcher: not a go line");
+  const char *pid = strtok_r(NULL, " ", &save);
+  const char *start = strtok_r(NULL, " ", &save);
+  if (strtok_r(NULL, " ", &save) != NULL) fail("the step launcher: the go line has too many words");
+  if (!o->boxed) {
+    if (pid != NULL) fail("the step launcher: a go line names a sandbox, none was expected");
+    return;
+  }
+  if (pid == NULL || start == NULL) fail("the step launcher: the go line names no sandbox");
+  o->target = number("the go line's pid", pid, 2, MAX_PID);
+  number("the go line's start time", start, 0, ULLONG_MAX);
+  if (strlen(start) >= size) fail("the step launcher: the go line's start time is too long");
+  strcpy(target_start, start);
+  o->target_start = target_start;
 }
 
 /* opens the target's namespaces through one descriptor of its /proc directory, which pins that process: a pid reused since it was named cannot be entered */
@@ -318,7 +401,9 @@ int main (int argc, char **argv) {
   set_limit(RLIMIT_FSIZE, "the file size limit", o.fsize);
   if (o.nproc != 0) set_limit(RLIMIT_NPROC, "the process limit", o.nproc);
 
-  if (o.target != 0) {
+  static char target_start[24];
+  if (o.ready != NULL) wait_for_go(&o, target_start, sizeof target_start);
+  if (o.boxed) {
     int fds[N_NAMESPACES];
     open_namespaces(&o, fds);
     enter_namespaces(fds);
@@ -342,7 +427,7 @@ int main (int argc, char **argv) {
   if (child == 0) {
     for (size_t i = 0; i < N_KEPT; i++) sigaction(KEPT_SIGNALS[i], &original[i], NULL);
     sigprocmask(SIG_SETMASK, &before, NULL);
-    if (o.target != 0) {
+    if (o.boxed) {
       drop_privileges(&o);
       if (chdir(o.cwd) != 0) fail("cannot enter the workspace %s: %s", o.cwd, strerror(errno));
     }

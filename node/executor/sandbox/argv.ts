@@ -99,10 +99,14 @@ export function enterArgs (programs: SandboxPrograms, options: { mode: SandboxMo
 export type NamespaceName = 'user' | 'ipc' | 'net' | 'pid' | 'mnt'
 
 /** what the step launcher (node/executor/native) needs to run a step inside a holder, as `account` */
-export interface SandboxEntry {
+export interface SandboxEntry extends SandboxPlace {
   /** the holder's pid 1, and its start time (ticks after boot): a reused pid is never entered */
   initPid: number
   initStart: number
+}
+
+/** a sandbox's entry without its holder: what a launcher started ahead of the holder is told at once */
+export interface SandboxPlace {
   namespaces: readonly NamespaceName[]
   uid: number
   gid: number
@@ -118,12 +122,15 @@ export interface SandboxEntry {
  * namespace, where setpriv was not asked to (the step has no capability there either way).
  */
 export function sandboxEntry (options: { mode: SandboxMode, network: 'host' | 'none', initPid: number, initStart: number, account: JobAccount }): SandboxEntry {
+  return { initPid: options.initPid, initStart: options.initStart, ...sandboxPlace(options) }
+}
+
+/** the same entry without the holder (the namespaces it will have, the account, the workspace) */
+export function sandboxPlace (options: { mode: SandboxMode, network: 'host' | 'none', account: JobAccount }): SandboxPlace {
   const namespaces: NamespaceName[] = options.mode === 'user-namespace' ? ['user', 'ipc'] : ['ipc']
   if (options.network === 'none') namespaces.push('net')
   namespaces.push('pid', 'mnt')
   return {
-    initPid: options.initPid,
-    initStart: options.initStart,
     namespaces,
     uid: options.account.uid,
     gid: options.account.gid,

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path'
 import { InvalidInputError } from '../../errors.js'
 import { findExecutable } from '../env.js'
 import { resolveStepLauncher } from '../step-launcher.js'
-import { enterArgs, holderArgs, sandboxEntry } from './argv.js'
+import { enterArgs, holderArgs, sandboxEntry, sandboxPlace } from './argv.js'
 import { BuildUsers } from './build-users.js'
 import {
   BWRAP_CANDIDATES, MAX_LISTED_ENTRIES, NSENTER_CANDIDATES, SANDBOX_GITCONFIG, SANDBOX_WORKSPACE, SETPRIV_CANDIDATES,
@@ -21,7 +21,7 @@ import { mountArgs, OWN_TOP } from './mounts.js'
 import { handOver } from './ownership.js'
 import { probeSandbox } from './probe.js'
 import { silentLogger } from '../../../store/logger.js'
-import type { JobAccount, SandboxEntry, SandboxMode, SandboxPrograms } from './argv.js'
+import type { JobAccount, SandboxEntry, SandboxMode, SandboxPlace, SandboxPrograms } from './argv.js'
 import type { BuildUserLease } from './build-users.js'
 import type { HostPath, MountPlanInput, RootEntry } from './mounts.js'
 import type { Logger } from '../../../store/logger.js'
@@ -75,6 +75,11 @@ export interface OpenOptions {
   workspace: string
   network: 'host' | 'none'
   signal?: AbortSignal
+  /**
+   * called once the job's account is leased (and its workspace handed over), usually well before
+   * the holder is up: a step launcher can be started then and wait for the holder (docs/executor.md)
+   */
+  onLeased?: (leased: { account: JobAccount, place: SandboxPlace }) => void
 }
 
 const inside = (path: string, dir: string): boolean => path === dir || path.startsWith(dir.endsWith('/') ? dir : dir + '/')
@@ -192,7 +197,14 @@ export class Sandbox {
       const holder = await Holder.start(programs.bwrap, holderArgs(programs, { mode, network: options.network, mounts }), options.signal)
       return { holder, viewMs: t1 - t0, holderMs: performance.now() - t1 }
     })
-    const leasing = this.account(mode, options).then(leased => ({ ...leased, userMs: performance.now() - t0 }))
+    const leasing = this.account(mode, options).then(leased => {
+      try {
+        options.onLeased?.({ account: leased.account, place: sandboxPlace({ mode, network: options.network, account: leased.account }) })
+      } catch (err) {
+        this.log.warn('a listener of the build user\'s lease threw', { err })
+      }
+      return { ...leased, userMs: performance.now() - t0 }
+    })
     const [started, leased] = await Promise.allSettled([starting, leasing])
     if (started.status === 'rejected' || leased.status === 'rejected') {
       // whichever half was set up is undone; the user's failure is reported first, as when it came first
