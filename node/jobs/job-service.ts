@@ -32,8 +32,11 @@ export interface SubmitRequest {
   spec: JobSpec
   params: Record<string, string>
   priority?: number
-  /** an earlier job's result to reuse (the result cache): the job is finished at once, never run */
-  cached?: { from: string, result: JobResult }
+  /**
+   * an earlier job's result to reuse (the result cache): the job is finished at once, never run.
+   * `executor`, when given, is the node that ran `from` (the hit's answer names it without reading `from` again)
+   */
+  cached?: { from: string, result: JobResult, executor?: string | null }
   /** only this node may run it (`cit-node run`) */
   runOn?: string
   /** a trigger's repository and commit, and the build number */
@@ -97,7 +100,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
    */
   async submitWithView (req: SubmitRequest): Promise<{ row: JobRow, view: JobView }> {
     const { row, written, events } = await this.create(req)
-    return { row, view: await this.viewOf(written, events.map(ev => eventView(ev.payload, ev.signer, ev.hash))) }
+    return { row, view: await this.viewOf(written, events.map(ev => eventView(ev.payload, ev.signer, ev.hash)), req.cached?.executor) }
   }
 
   /** sign and store a new job; `written` is a copy of its row as stored, `events` its events */
@@ -152,7 +155,7 @@ export class JobService extends EventEmitter<JobServiceEvents> {
    * The index only points at a job: the job it names must itself have these inputs (an entry
    * pointing elsewhere, by a bug or by hand, is not used) and have succeeded with a log.
    */
-  async cachedResult (spec: JobSpec, params: Record<string, string>, source?: JobSource): Promise<{ from: string, result: JobResult } | undefined> {
+  async cachedResult (spec: JobSpec, params: Record<string, string>, source?: JobSource): Promise<{ from: string, result: JobResult, executor: string | null } | undefined> {
     const key = inputKey(spec, keyParams(params, source))
     const id = await this.store.resultFor(key)
     const row = id == null ? undefined : await this.get(id)
@@ -164,6 +167,8 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     const from = row.cachedFrom ?? row.id
     return {
       from,
+      // the node that ran it (the entry may name an earlier hit, whose own executor ran nothing)
+      executor: await this.executorOf(row),
       // the statement stays the original's: it names the job that built these bytes
       result: { state: 'succeeded', exitCode: row.exitCode ?? 0, usage: row.usage, log: row.log, artefacts: row.artefacts ?? [], nix: row.nix, provenance: row.provenance }
     }
@@ -326,14 +331,15 @@ export class JobService extends EventEmitter<JobServiceEvents> {
     })
   }
 
-  private async viewOf (row: JobRow, events: EventView[]): Promise<JobView> {
+  /** `executor`, when given, is the one `executorOf(row)` would read */
+  private async viewOf (row: JobRow, events: EventView[], executor?: string | null): Promise<JobView> {
     return {
       id: row.id,
       name: row.name,
       state: row.state,
       priority: row.priority,
       submitter: row.submitter,
-      executor: await this.executorOf(row),
+      executor: executor !== undefined ? executor : await this.executorOf(row),
       exitCode: row.exitCode ?? null,
       cacheHit: row.cacheHit ?? false,
       cachedFrom: row.cachedFrom ?? null,

@@ -85,10 +85,15 @@ export class MeshService {
   /** the bundle topic (protocols/gossip/bundle.ts): records signed together, as one message */
   private bundles?: GossipChannel<unknown>
   private readonly onSigned = (s: Signed<unknown>, together?: Array<Signed<unknown>>): void => {
-    // records signed together go out with the first of them
+    // records signed together go out with the first of them, once the turn that signed them is
+    // over: they are on disk already, and the answer to a cache hit (written in that turn) does
+    // not wait behind their encryption and sending to every peer
     if (together != null && together.length > 1) {
       if (together[0] !== s) return
-      this.publishTogether(together).catch(err => { this.log.error('publishing records failed', { type: s.type, err }) })
+      setImmediate(() => {
+        if (this.controller?.signal.aborted !== false) return
+        this.publishTogether(together).catch(err => { this.log.error('publishing records failed', { type: s.type, err }) })
+      })
       return
     }
     this.publish(s).catch(err => { this.log.error('publishing a record failed', { type: s.type, err }) })

@@ -1,11 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { seal } from '../../../protocols/codec/index.js'
+import { Identity, seal } from '../../../protocols/codec/index.js'
 import { inputKey } from '../../../protocols/job/input-key.js'
 import { silentLogger } from '../../../store/logger.js'
 import { JobService } from '../../../node/jobs/job-service.js'
 import { JobStore } from '../../../node/jobs/job-store.js'
 import { jobServiceOnDisk } from '../../helpers/job-service.js'
-import type { Identity } from '../../../protocols/codec/index.js'
 import type { JobServiceOnDisk } from '../../helpers/job-service.js'
 import type { JobEvent, JobResult } from '../../../protocols/job/records.js'
 import type { JobSpec } from '../../../protocols/job/types.js'
@@ -65,6 +64,24 @@ describe('the result cache: a hit is stored finished in one synced write, and on
     await jobs.transition(queued.row.id, 'started', { state: 'running', epoch: 1 })
     expect(queued.view.state).toBe('queued')
     expect(types(queued.view)).toEqual(['submitted'])
+  })
+
+  it('a hit\'s answer names the node that ran the job, also when the index names an earlier hit of it', async () => {
+    // the job ran on a peer: its announcement and result are that peer's records
+    const peer = await Identity.generate()
+    const announced = seal(peer, 'job', { spec: specOf('echo built'), params: {}, priority: 0, submittedAt: Date.now(), node: peer.id, nonce: '00'.repeat(8) })
+    expect(await jobs.ingestAnnouncement(announced)).toBe(true)
+    const finished: JobEvent = { job: announced.hash, type: 'finished', node: peer.id, at: Date.now() + 1, state: 'succeeded', result, epoch: 1 }
+    expect(await jobs.ingestEvent(seal(peer, 'event', finished))).toBe(true)
+    const fresh = new JobService({ identity, store: new JobStore(parts.meta, parts.log), logger: silentLogger })
+    const first = await jobs.submitWithView({ spec: specOf('echo built'), params: {}, cached: await jobs.cachedResult(specOf('echo built'), {}) })
+    expect([first.view.cachedFrom, first.view.executor]).toEqual([announced.hash, peer.id])
+    expect(first.view).toEqual(await fresh.view((await fresh.get(first.row.id))!))
+    // a member that heard of that hit points its index at the hit, whose own `finished` this node signed
+    await store.rememberResult(inputKey(specOf('echo built'), {}), first.row.id)
+    const second = await jobs.submitWithView({ spec: specOf('echo built'), params: {}, cached: await jobs.cachedResult(specOf('echo built'), {}) })
+    expect([second.view.cachedFrom, second.view.executor]).toEqual([announced.hash, peer.id])
+    expect(second.view).toEqual(await fresh.view((await fresh.get(second.row.id))!))
   })
 
   it('an event recorded later for a finished hit shows in the next view, and changes nothing', async () => {
