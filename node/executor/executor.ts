@@ -340,12 +340,12 @@ export class Executor {
       const lease = boxed ? await leased : undefined
       if (boxed && lease === undefined) return undefined
       // the steps enter the sandbox the run opens; a step let go before it is open cannot be (the gate waits for it)
-      const sandbox = boxed
-        ? {
-            launcher: () => { const b = box(); if (b === undefined) throw new Error('the job\'s sandbox is not open'); return b.launcher() },
-            entry: () => { const b = box(); if (b === undefined) throw new Error('the job\'s sandbox is not open'); return b.entry() }
-          }
-        : undefined
+      const open = (): JobSandbox => {
+        const b = box()
+        if (b === undefined) throw new Error('the job\'s sandbox is not open')
+        return b
+      }
+      const sandbox = boxed ? { launcher: () => open().launcher(), entry: () => open().entry() } : undefined
       const run = this.newRun(req, workspace, recorder, containment, lease?.account, sandbox)
       await run.prelaunch(lease?.place)
       return run

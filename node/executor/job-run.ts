@@ -134,8 +134,7 @@ export class JobRun {
     if (init.stepLauncher === undefined || this.held !== undefined || this.startedAny || (init.sandbox !== undefined && place === undefined)) return
     const first = this.firstCommand()
     if (first === undefined) return
-    const limits = { maxFileBytes: init.limits.maxFileBytes, nprocLimit: init.containment.nprocLimit, procsFiles: init.containment.procsFiles }
-    const { file, args } = launcherArgv(init.stepLauncher, { shell: init.shell, command: first.command, sentinel: STEP_END_SENTINEL, ready: STEP_READY_MARKER, opostOff: true, ...limits, sandbox: place })
+    const { file, args } = launcherArgv(init.stepLauncher, { shell: init.shell, command: first.command, sentinel: STEP_END_SENTINEL, ready: STEP_READY_MARKER, opostOff: true, ...this.limitArgs(), sandbox: place })
     const launch = await this.start(file, args, init.env, STEP_READY_MARKER)
     init.containment.addSession(launch.cmd.pid)
     this.held = { launch, ...first }
@@ -347,9 +346,15 @@ export class JobRun {
   }
 
   /** what starts one command: the step launcher, or the shell wrapper where it was not built */
+  /** the limits every command of the run is started under, held or not */
+  private limitArgs (): { maxFileBytes: number, nprocLimit?: number, procsFiles: string[] } {
+    const { limits, containment } = this.init
+    return { maxFileBytes: limits.maxFileBytes, nprocLimit: containment.nprocLimit, procsFiles: containment.procsFiles }
+  }
+
   private argv (command: string): { file: string, args: string[] } {
     const { init } = this
-    const limits = { maxFileBytes: init.limits.maxFileBytes, nprocLimit: init.containment.nprocLimit, procsFiles: init.containment.procsFiles }
+    const limits = this.limitArgs()
     if (init.stepLauncher !== undefined) {
       return launcherArgv(init.stepLauncher, { shell: init.shell, command, sentinel: STEP_END_SENTINEL, opostOff: true, ...limits, sandbox: init.sandbox?.entry() })
     }
